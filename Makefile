@@ -1,0 +1,101 @@
+# fpuctx build. Layers: core (freestanding library) -> sim/kernel (freestanding
+# simulated kernel) -> sim/machine (hosted) -> tool (the fpuctx command).
+#
+#   make            build bin/fpuctx (and prove the kernel side needs no libc)
+#   make demo       run the main job: every seed scenario, saves/restores per policy
+#   make test       build and run every test (also the ASan/UBSan build)
+#   make bench      cycle benchmarks (not a test)
+
+CC       ?= gcc
+BUILD    ?= build
+SAN      ?=
+OPT      ?= -O2
+WARN     := -Wall -Wextra -Werror
+BASE     := -std=c11 $(OPT) -g $(WARN) -Iinclude -MMD -MP
+# Kernel-side code: what a real kernel would accept.
+KFLAGS   := $(BASE) -ffreestanding -fno-builtin -mgeneral-regs-only \
+            -fno-tree-loop-distribute-patterns -fno-stack-protector
+HFLAGS   := $(BASE) $(SAN)
+# Under sanitizers the kernel side gets UBSan only (ASan cannot follow its stack switches).
+ifneq ($(SAN),)
+KFLAGS   += -fsanitize=undefined -fno-sanitize-recover=all
+endif
+
+CORE_SRC   := core/xstate.c core/backend.c core/policy.c core/fpu.c
+KERNEL_SRC := sim/kernel/boot.c sim/kernel/sched.c sim/kernel/irq.c sim/kernel/prog.c \
+              sim/kernel/pattern.c sim/kernel/hw.c
+KERNEL_ASM := sim/kernel/switch.S
+USER_SRC   := sim/kernel/user_simd.c
+HOST_SRC   := sim/machine/machine.c tool/parse.c tool/report.c tool/stress.c tool/trace_out.c tool/bench.c
+TOOL_MAIN  := tool/main.c
+
+CORE_OBJ   := $(CORE_SRC:%.c=$(BUILD)/%.o)
+KERNEL_COBJ:= $(KERNEL_SRC:%.c=$(BUILD)/%.o)
+KERNEL_OBJ := $(KERNEL_COBJ) $(KERNEL_ASM:%.S=$(BUILD)/%.o)
+USER_OBJ   := $(USER_SRC:%.c=$(BUILD)/%.o)
+HOST_OBJ   := $(HOST_SRC:%.c=$(BUILD)/%.o)
+SIM_OBJ    := $(CORE_OBJ) $(KERNEL_OBJ) $(USER_OBJ) $(HOST_OBJ)
+
+FPUCTX     := $(BUILD)/bin/fpuctx
+TESTS      := $(BUILD)/tests/test_xstate $(BUILD)/tests/test_core $(BUILD)/tests/test_parse
+
+.PHONY: all demo test test-fast test-asan bench clean nolibc
+all: $(FPUCTX) $(BUILD)/nolibc.ok
+
+$(CORE_OBJ) $(KERNEL_COBJ): $(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(KFLAGS) -c $< -o $@
+$(BUILD)/sim/kernel/switch.o: sim/kernel/switch.S
+	@mkdir -p $(dir $@)
+	$(CC) -c $< -o $@
+# User code of simulated tasks: freestanding, but allowed to use SIMD.
+$(USER_OBJ): $(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE) -ffreestanding -fno-builtin -fno-tree-loop-distribute-patterns -fno-stack-protector -c $< -o $@
+$(HOST_OBJ) $(BUILD)/tool/main.o: $(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(HFLAGS) -c $< -o $@
+
+$(FPUCTX): $(SIM_OBJ) $(BUILD)/tool/main.o
+	@mkdir -p $(dir $@)
+	$(CC) $(HFLAGS) -o $@ $^
+
+# The kernel side must link with nothing outside itself: no libc, and no
+# memcpy/memset the compiler slipped in. (Skipped under sanitizers.) The GOT
+# symbol is defined by the linker itself for position-independent code.
+$(BUILD)/nolibc.ok: $(CORE_OBJ) $(KERNEL_OBJ) $(USER_OBJ)
+	@ld -r -o $(BUILD)/core.ro $(CORE_OBJ)
+	@ld -r -o $(BUILD)/kernel.ro $(CORE_OBJ) $(KERNEL_OBJ) $(USER_OBJ)
+	@if [ -n "$(SAN)" ]; then touch $@; exit 0; fi; \
+	 for o in core kernel; do \
+	   u=$$(nm -u $(BUILD)/$$o.ro | grep -v ' _GLOBAL_OFFSET_TABLE_$$'); \
+	   if [ -n "$$u" ]; then echo "nolibc: $$o objects reference outside symbols:"; echo "$$u"; exit 1; fi; \
+	 done; echo "nolibc: core and kernel objects are self-contained"; touch $@
+nolibc: $(BUILD)/nolibc.ok
+
+$(BUILD)/tests/test_xstate: tests/test_xstate.c $(CORE_OBJ) $(BUILD)/sim/kernel/pattern.o
+	@mkdir -p $(dir $@)
+	$(CC) $(HFLAGS) -o $@ $^
+$(BUILD)/tests/test_core: tests/test_core.c $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(HFLAGS) -o $@ $^
+$(BUILD)/tests/test_parse: tests/test_parse.c $(BUILD)/tool/parse.o
+	@mkdir -p $(dir $@)
+	$(CC) $(HFLAGS) -o $@ $^
+
+demo: all
+	@scripts/demo.sh $(FPUCTX)
+
+test: all $(TESTS)
+	@scripts/test.sh $(BUILD)
+
+test-asan:
+	@$(MAKE) --no-print-directory BUILD=build-asan SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" OPT=-O1 all build-asan/tests/test_core build-asan/tests/test_parse build-asan/tests/test_xstate
+
+bench: all
+	@$(FPUCTX) bench
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

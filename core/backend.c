@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Save/restore backends. Chosen once at init; every later save uses the same
+ * instruction, so a buffer's format never changes under it.
+ *
+ * Never used for signal frames or for buffers that other code rewrites in
+ * memory: XSAVEOPT's modified optimization may skip a component that has not
+ * changed since the last XRSTOR from the same address, which is only safe when
+ * nobody else wrote that buffer in between (the state machine guarantees this
+ * by always restoring before it saves into a buffer again).
+ */
+#include "backend.h"
+#include "fpuctx/insn.h"
+
+void fpu_hw_save(const struct fpu_system *sys, void *area, uint64_t mask)
+{
+	switch (sys->insn) {
+	case FPU_INSN_FXSAVE: fpu_fxsave(area); break;
+	case FPU_INSN_XSAVE: fpu_xsave(area, mask); break;
+	case FPU_INSN_XSAVEOPT: fpu_xsaveopt(area, mask); break;
+	case FPU_INSN_XSAVEC: fpu_xsavec(area, mask); break;
+	default: break;
+	}
+}
+
+void fpu_hw_restore(const struct fpu_system *sys, const void *area, uint64_t mask)
+{
+	if (sys->insn == FPU_INSN_FXSAVE)
+		fpu_fxrstor(area);
+	else
+		fpu_xrstor(area, mask);
+}
+
+uint32_t fpu_hw_bytes(const struct fpu_system *sys, uint64_t mask)
+{
+	return fpu_xstate_size(&sys->xs, sys->insn, mask);
+}
+
+/* XSAVEC: compact buffers and the init optimization. Xen measured XSAVEOPT
+ * faster on some parts; `make bench` prints both so the choice can be checked. */
+enum fpu_insn fpu_hw_best_insn(const struct fpu_xstate_info *xs)
+{
+	static const enum fpu_insn order[] = {
+		FPU_INSN_XSAVEC, FPU_INSN_XSAVEOPT, FPU_INSN_XSAVE, FPU_INSN_FXSAVE,
+	};
+	unsigned i;
+
+	for (i = 0; i < sizeof(order) / sizeof(order[0]); i++)
+		if (fpu_insn_supported(xs, order[i]))
+			return order[i];
+	return FPU_INSN__COUNT;
+}

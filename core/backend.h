@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: MIT */
+/* Save/restore backends: the one place that picks an instruction. */
+#ifndef FPUCTX_CORE_BACKEND_H
+#define FPUCTX_CORE_BACKEND_H
+
+#include "fpuctx/types.h"
+
+/* Registers -> area, components in `mask`, in the system's format. */
+void fpu_hw_save(const struct fpu_system *sys, void *area, uint64_t mask);
+/* area -> registers. XRSTOR reads the format from the buffer's header. */
+void fpu_hw_restore(const struct fpu_system *sys, const void *area, uint64_t mask);
+/* Bytes a save or restore of `mask` moves, for the counters. */
+uint32_t fpu_hw_bytes(const struct fpu_system *sys, uint64_t mask);
+enum fpu_insn fpu_hw_best_insn(const struct fpu_xstate_info *xs);
+
+#endif

@@ -1,0 +1,445 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The FPU ownership state machine. Read top to bottom:
+ *   1. invariants and the helpers that keep them
+ *   2. context switch
+ *   3. return to user space
+ *   4. kernel FPU sections
+ *   5. process lifecycle: init, fork, exec, exit, sync
+ *   6. system setup
+ *
+ * Policies (core/policy.c) only answer questions asked here; every save and
+ * restore goes through save_regs()/load_regs(), so counting and tracing are
+ * exact whatever the policy.
+ */
+#include "fpuctx/api.h"
+#include "fpuctx/sched.h"
+#include "fpuctx/trace.h"
+#include "fpuctx/insn.h"
+#include "backend.h"
+#include "util.h"
+
+/* ---------------------------------------------------------------------------
+ * 1. Invariants
+ *
+ * valid(S, cpu)  :=  cpu->owner == S  &&  S->last_cpu == cpu->id
+ *
+ * I1  valid(S, cpu) => cpu's registers hold S's image (PKRU aside).
+ *     Whoever clobbers the registers drops the owner (drop_cpu_owner);
+ *     whoever rewrites S in memory or frees it forgets it (forget_state).
+ * I2  A context with NEED_LOAD clear that is running on cpu has its live
+ *     user state in the registers, and no other copy is newer.
+ * I3  NEED_LOAD set => the buffer is authoritative: nothing may save the
+ *     registers into it (they belong to someone else, or to no one).
+ * I4  Kernel threads own no user state: NEED_LOAD stays set, they are never
+ *     saved (unless the policy gives them a context, as eager does).
+ * I5  No context returns to user space with NEED_LOAD set.
+ * I6  All of the above is changed under the port lock or with interrupts
+ *     off, so an interrupt's kernel FPU section never sees a half step.
+ * I7  PKRU always holds the running context's value: it is written at every
+ *     switch and is not part of the deferred image (kernel user-copies obey it).
+ * ------------------------------------------------------------------------- */
+
+static void emit(struct fpu_cpu *cpu, unsigned type, const struct fpu_ctx *ctx,
+		 const struct fpu_state *state, uint32_t bytes, uint64_t arg)
+{
+	const struct fpu_system *sys = cpu->sys;
+	struct fpu_event ev;
+
+	if (!sys->port || !sys->port->trace)
+		return;
+	ev.type = (uint16_t)type;
+	ev.cpu = (int16_t)cpu->id;
+	ev.ctx = ctx ? ctx->id : 0;
+	ev.state = state ? state->id : 0;
+	ev.bytes = bytes;
+	ev.arg = arg;
+	sys->port->trace(sys->port_data, &ev);
+}
+
+static void warn(struct fpu_cpu *cpu, const char *what)
+{
+	if (cpu->sys->port && cpu->sys->port->warn)
+		cpu->sys->port->warn(cpu->sys->port_data, cpu->id, what);
+}
+
+static void lock(struct fpu_cpu *cpu)
+{
+	cpu->sys->port->lock(cpu->sys->port_data, cpu->id);
+}
+
+static void unlock(struct fpu_cpu *cpu)
+{
+	cpu->sys->port->unlock(cpu->sys->port_data, cpu->id);
+}
+
+static bool state_valid(const struct fpu_cpu *cpu, const struct fpu_state *s)
+{
+	if (cpu->sys->bugs & FPU_BUG_SKIP_OWNER_CHECK)
+		return s->last_cpu == cpu->id;
+	return cpu->owner == s && s->last_cpu == cpu->id;
+}
+
+/* The registers are about to hold something that is nobody's image. */
+static void drop_cpu_owner(struct fpu_cpu *cpu)
+{
+	if (cpu->owner)
+		emit(cpu, FPU_EV_OWNER_DROP, 0, cpu->owner, 0, 0);
+	cpu->owner = 0;
+}
+
+/* S is rewritten in memory or released: no CPU may consider it loaded. */
+static void forget_state(struct fpu_cpu *cpu, struct fpu_state *s)
+{
+	if (cpu->sys->bugs & FPU_BUG_EXIT_KEEPS_OWNER)
+		return;
+	if (cpu->owner == s)
+		drop_cpu_owner(cpu);
+	s->last_cpu = -1; /* other CPUs may still name S as owner: last_cpu rules them out */
+}
+
+static void count_save(struct fpu_cpu *cpu, struct fpu_ctx *ctx, uint32_t bytes)
+{
+	cpu->stats.saves++;
+	cpu->stats.bytes_saved += bytes;
+	if (ctx) {
+		ctx->stats.saves++;
+		ctx->stats.bytes_saved += bytes;
+	}
+}
+
+static void count_restore(struct fpu_cpu *cpu, struct fpu_ctx *ctx, uint32_t bytes)
+{
+	cpu->stats.restores++;
+	cpu->stats.bytes_restored += bytes;
+	if (ctx) {
+		ctx->stats.restores++;
+		ctx->stats.bytes_restored += bytes;
+	}
+}
+
+/* Registers -> S. Afterwards the registers still hold S's image: valid(S). */
+static void save_regs(struct fpu_cpu *cpu, struct fpu_ctx *ctx, struct fpu_state *s)
+{
+	uint32_t bytes = fpu_hw_bytes(cpu->sys, s->mask);
+
+	fpu_hw_save(cpu->sys, s->area, s->mask);
+	cpu->owner = s;
+	s->last_cpu = cpu->id;
+	count_save(cpu, ctx, bytes);
+	emit(cpu, FPU_EV_SAVE, ctx, s, bytes, 0);
+}
+
+/* S -> registers: valid(S) from here on. */
+static void load_regs(struct fpu_cpu *cpu, struct fpu_ctx *ctx, struct fpu_state *s)
+{
+	uint32_t bytes = fpu_hw_bytes(cpu->sys, s->mask);
+
+	fpu_hw_restore(cpu->sys, s->area, s->mask);
+	cpu->owner = s;
+	s->last_cpu = cpu->id;
+	count_restore(cpu, ctx, bytes);
+	emit(cpu, FPU_EV_RESTORE, ctx, s, bytes, 0);
+}
+
+/* Does this context have user state the policy keeps in the registers? */
+static bool has_fpu(const struct fpu_system *sys, const struct fpu_ctx *ctx)
+{
+	return ctx && (!(ctx->flags & FPU_CTX_KTHREAD) || sys->policy->kthreads_switch_fpu);
+}
+
+static bool regs_live(const struct fpu_system *sys, const struct fpu_ctx *ctx)
+{
+	return has_fpu(sys, ctx) && !(ctx->flags & FPU_CTX_NEED_LOAD);
+}
+
+static void set_need_load(struct fpu_cpu *cpu, struct fpu_ctx *ctx)
+{
+	if (!(ctx->flags & FPU_CTX_NEED_LOAD))
+		emit(cpu, FPU_EV_NEED_LOAD, ctx, ctx->active, 0, 0);
+	ctx->flags |= FPU_CTX_NEED_LOAD;
+}
+
+/* Makes ctx's user state live: load it, or skip when the registers still hold it. */
+static void make_regs_live(struct fpu_cpu *cpu, struct fpu_ctx *ctx)
+{
+	struct fpu_state *s = ctx->active;
+
+	if (cpu->sys->policy->skip_valid_restore && state_valid(cpu, s)) {
+		cpu->stats.skipped_restores++;
+		ctx->stats.skipped_restores++;
+		emit(cpu, FPU_EV_SKIP_RESTORE, ctx, s, 0, 0);
+	} else {
+		load_regs(cpu, ctx, s);
+	}
+	ctx->flags &= ~FPU_CTX_NEED_LOAD;
+}
+
+static void write_pkru(struct fpu_cpu *cpu, const struct fpu_ctx *ctx, uint32_t value)
+{
+	if (fpu_rdpkru() == value)
+		return; /* WRPKRU serializes; skip it when nothing changes */
+	fpu_wrpkru(value);
+	cpu->stats.pkru_writes++;
+	emit(cpu, FPU_EV_PKRU_WRITE, ctx, 0, 0, value);
+}
+
+/* ---------------------------------------------------------------------------
+ * 2. Context switch
+ *
+ * Out: a context whose registers are live is saved; the registers keep its
+ * image, so it stays valid() until someone else loads or clobbers them.
+ * In: the deferred policies only mark the next context NEED_LOAD; its state
+ * is loaded on the way back to user space, if it ever goes there. Kernel
+ * threads and idle touch nothing (I4).
+ * ------------------------------------------------------------------------- */
+
+void fpu_switch(struct fpu_cpu *cpu, struct fpu_ctx *prev, struct fpu_ctx *next)
+{
+	struct fpu_system *sys = cpu->sys;
+
+	emit(cpu, FPU_EV_SWITCH, prev, 0, 0, next->id);
+	if (regs_live(sys, prev))
+		save_regs(cpu, prev, prev->active);
+	if ((sys->bugs & FPU_BUG_KTHREAD_SAVE) && (prev->flags & FPU_CTX_KTHREAD) &&
+	    cpu->last_user && !has_fpu(sys, prev))
+		save_regs(cpu, cpu->last_user, cpu->last_user->active);
+	if (!(next->flags & FPU_CTX_KTHREAD))
+		cpu->last_user = next;
+
+	if (sys->has_pkru) {
+		if (!(prev->flags & FPU_CTX_KTHREAD))
+			prev->pkru = fpu_rdpkru();
+		write_pkru(cpu, next, (next->flags & FPU_CTX_KTHREAD) ? PKRU_DEFAULT : next->pkru);
+	}
+
+	if (!has_fpu(sys, next))
+		return;
+	set_need_load(cpu, next);
+	if (!sys->policy->defer_restore)
+		make_regs_live(cpu, next);
+}
+
+/* ---------------------------------------------------------------------------
+ * 3. Return to user space (I5)
+ * ------------------------------------------------------------------------- */
+
+void fpu_exit_to_user(struct fpu_cpu *cpu, struct fpu_ctx *ctx)
+{
+	if (!(ctx->flags & FPU_CTX_NEED_LOAD))
+		return;
+	if (ctx->flags & FPU_CTX_KTHREAD) {
+		warn(cpu, "a kernel thread returned to user space");
+		return;
+	}
+	lock(cpu);
+	make_regs_live(cpu, ctx);
+	unlock(cpu);
+}
+
+/* ---------------------------------------------------------------------------
+ * 4. Kernel FPU sections
+ *
+ * begin: save the interrupted user state if it is live (I2 -> I3), then the
+ * registers are the kernel's: drop the owner (I1). end: the deferred
+ * policies load nothing; the user state comes back at exit to user, so a
+ * run of sections costs one save. MXCSR is reset so kernel SIMD never runs
+ * with the user's rounding or exception masks (Linux bug 15 in the corpus).
+ * ------------------------------------------------------------------------- */
+
+bool fpu_kernel_usable(struct fpu_cpu *cpu)
+{
+	unsigned where;
+
+	if (cpu->in_kernel_fpu)
+		return false; /* no nesting: the outer section's registers would be lost */
+	where = cpu->sys->port->context(cpu->sys->port_data, cpu->id);
+	if (where & FPU_PORT_IN_NMI)
+		return false;
+	if ((where & FPU_PORT_IN_HARDIRQ) && (where & FPU_PORT_FPREGS_HELD))
+		return false; /* we interrupted a region in the middle of an FPU state change */
+	return true;
+}
+
+bool fpu_kernel_begin(struct fpu_cpu *cpu, struct fpu_ctx *current, unsigned kfpu_flags)
+{
+	struct fpu_system *sys = cpu->sys;
+
+	if (!fpu_kernel_usable(cpu)) {
+		cpu->stats.kfpu_refused++;
+		emit(cpu, FPU_EV_KFPU_REFUSED, current, 0, 0, kfpu_flags);
+		return false;
+	}
+	cpu->in_kernel_fpu = true;
+	if (regs_live(sys, current)) {
+		if (!(sys->bugs & FPU_BUG_KFPU_NO_SAVE))
+			save_regs(cpu, current, current->active);
+		set_need_load(cpu, current);
+	}
+	drop_cpu_owner(cpu);
+	fpu_ldmxcsr(MXCSR_DEFAULT);
+	if (kfpu_flags & KFPU_387)
+		fpu_fninit();
+	cpu->stats.kfpu_sections++;
+	emit(cpu, FPU_EV_KFPU_BEGIN, current, 0, 0, kfpu_flags);
+	return true;
+}
+
+void fpu_kernel_end(struct fpu_cpu *cpu, struct fpu_ctx *current)
+{
+	struct fpu_system *sys = cpu->sys;
+
+	if (!cpu->in_kernel_fpu) {
+		warn(cpu, "kernel_fpu_end without kernel_fpu_begin");
+		return;
+	}
+	cpu->in_kernel_fpu = false;
+	emit(cpu, FPU_EV_KFPU_END, current, 0, 0, 0);
+	if (sys->policy->kfpu_end_restores && has_fpu(sys, current) &&
+	    (current->flags & FPU_CTX_NEED_LOAD))
+		make_regs_live(cpu, current);
+}
+
+/* ---------------------------------------------------------------------------
+ * 5. Lifecycle
+ * ------------------------------------------------------------------------- */
+
+static void copy_init_image(struct fpu_system *sys, struct fpu_state *s)
+{
+	fpu_bytes_copy(s->area, sys->init_state->area, sys->state_size);
+}
+
+void fpu_state_setup(struct fpu_system *sys, struct fpu_state *state, void *area, uint32_t id)
+{
+	state->area = area;
+	state->mask = sys->mask;
+	state->last_cpu = -1;
+	state->id = id;
+}
+
+void fpu_ctx_init(struct fpu_system *sys, struct fpu_ctx *ctx, struct fpu_state *state,
+		  uint32_t id, bool kthread)
+{
+	fpu_bytes_zero(ctx, sizeof(*ctx));
+	ctx->active = state;
+	ctx->id = id;
+	ctx->pkru = PKRU_DEFAULT;
+	ctx->flags = FPU_CTX_NEED_LOAD | (kthread ? FPU_CTX_KTHREAD : 0);
+	copy_init_image(sys, state);
+	state->last_cpu = -1;
+}
+
+void fpu_fork(struct fpu_cpu *cpu, struct fpu_ctx *current, struct fpu_ctx *child)
+{
+	struct fpu_system *sys = cpu->sys;
+	struct fpu_state *dst = child->active;
+
+	lock(cpu);
+	forget_state(cpu, dst);
+	child->flags |= FPU_CTX_NEED_LOAD;
+	if ((child->flags & FPU_CTX_KTHREAD) || (current->flags & FPU_CTX_KTHREAD)) {
+		copy_init_image(sys, dst);
+		child->pkru = PKRU_DEFAULT;
+	} else if (current->flags & FPU_CTX_NEED_LOAD) {
+		/* Memory is authoritative (I3): copy it, no register traffic. */
+		fpu_bytes_copy(dst->area, current->active->area, sys->state_size);
+		child->pkru = current->pkru;
+	} else {
+		/* Live in the registers: save them straight into the child's buffer.
+		 * The registers stay the parent's (owner unchanged). */
+		uint32_t bytes = fpu_hw_bytes(sys, dst->mask);
+
+		fpu_hw_save(sys, dst->area, dst->mask);
+		count_save(cpu, current, bytes);
+		emit(cpu, FPU_EV_SAVE, current, dst, bytes, child->id);
+		child->pkru = sys->has_pkru ? fpu_rdpkru() : current->pkru;
+	}
+	emit(cpu, FPU_EV_STATE_RESET, child, dst, 0, current->id);
+	unlock(cpu);
+}
+
+void fpu_exec(struct fpu_cpu *cpu, struct fpu_ctx *current)
+{
+	struct fpu_system *sys = cpu->sys;
+
+	lock(cpu);
+	forget_state(cpu, current->active);
+	copy_init_image(sys, current->active);
+	set_need_load(cpu, current);
+	current->pkru = PKRU_DEFAULT;
+	if (sys->has_pkru)
+		write_pkru(cpu, current, PKRU_DEFAULT); /* I7: now, not at the next switch */
+	emit(cpu, FPU_EV_STATE_RESET, current, current->active, 0, 0);
+	unlock(cpu);
+}
+
+void fpu_exit(struct fpu_cpu *cpu, struct fpu_ctx *current)
+{
+	lock(cpu);
+	forget_state(cpu, current->active);
+	set_need_load(cpu, current);
+	if (cpu->last_user == current)
+		cpu->last_user = 0;
+	unlock(cpu);
+}
+
+void fpu_sync_to_memory(struct fpu_cpu *cpu, struct fpu_ctx *current)
+{
+	lock(cpu);
+	if (regs_live(cpu->sys, current))
+		save_regs(cpu, current, current->active);
+	unlock(cpu);
+}
+
+/* ---------------------------------------------------------------------------
+ * 6. Setup
+ * ------------------------------------------------------------------------- */
+
+enum fpu_setup_error fpu_system_init(struct fpu_system *sys, const struct fpu_policy *policy,
+				     uint64_t want, enum fpu_insn insn,
+				     const struct fpu_port_ops *port, void *port_data,
+				     uint64_t *missing)
+{
+	enum fpu_setup_error err;
+
+	fpu_bytes_zero(sys, sizeof(*sys));
+	err = fpu_xstate_enumerate(&sys->xs, want, missing);
+	if (err)
+		return err;
+	if (insn == FPU_INSN__COUNT)
+		insn = fpu_hw_best_insn(&sys->xs);
+	if (insn != FPU_INSN_FXSAVE && !sys->xs.has_xsave)
+		return FPU_SETUP_NO_XSAVE;
+	if (!fpu_insn_supported(&sys->xs, insn))
+		return FPU_SETUP_NO_INSN;
+	sys->policy = policy;
+	sys->insn = insn;
+	sys->port = port;
+	sys->port_data = port_data;
+	sys->has_pkru = (sys->xs.features & XFEATURE_MASK(XFEATURE_PKRU)) && sys->xs.has_ospke;
+	/* PKRU is switched eagerly (I7), so it is not part of the deferred image. */
+	sys->mask = sys->xs.features & ~XFEATURE_MASK(XFEATURE_PKRU);
+	if (insn == FPU_INSN_FXSAVE)
+		sys->mask &= XFEATURE_MASK_FPSSE;
+	sys->state_size = fpu_xstate_size(&sys->xs, insn, sys->mask);
+	return FPU_SETUP_OK;
+}
+
+void fpu_system_set_init_area(struct fpu_system *sys, struct fpu_state *init, void *area)
+{
+	fpu_state_setup(sys, init, area, 0);
+	fpu_xstate_init_image(&sys->xs, sys->insn, sys->mask, area);
+	sys->init_state = init;
+}
+
+void fpu_stats_add(struct fpu_stats *sum, const struct fpu_stats *add)
+{
+	sum->saves += add->saves;
+	sum->restores += add->restores;
+	sum->skipped_restores += add->skipped_restores;
+	sum->bytes_saved += add->bytes_saved;
+	sum->bytes_restored += add->bytes_restored;
+	sum->kfpu_sections += add->kfpu_sections;
+	sum->kfpu_refused += add->kfpu_refused;
+	sum->pkru_writes += add->pkru_writes;
+}

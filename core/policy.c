@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Policies: each is a set of decisions the state machine consults. Adding a
+ * policy never adds a mechanism.
+ */
+#include "fpuctx/types.h"
+#include "fpuctx/trace.h"
+
+const struct fpu_policy fpu_policies[] = {
+	{
+		.name = "eager",
+		.summary = "save prev and load next at every switch, kernel threads and idle included (Linux <= 3.x)",
+		.defer_restore = false,
+		.skip_valid_restore = false,
+		.kthreads_switch_fpu = true,
+		.kfpu_end_restores = true,
+	},
+	{
+		.name = "linux",
+		.summary = "Linux 5.2+: load at exit to user, skip when still valid, kernel threads own nothing",
+		.defer_restore = true,
+		.skip_valid_restore = true,
+		.kthreads_switch_fpu = false,
+		.kfpu_end_restores = false,
+	},
+};
+const unsigned fpu_npolicies = sizeof(fpu_policies) / sizeof(fpu_policies[0]);
+
+static bool str_eq(const char *a, const char *b)
+{
+	while (*a && *a == *b)
+		a++, b++;
+	return *a == *b;
+}
+
+const struct fpu_policy *fpu_policy_find(const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < fpu_npolicies; i++)
+		if (str_eq(fpu_policies[i].name, name))
+			return &fpu_policies[i];
+	return 0;
+}
+
+const struct fpu_bug_info fpu_bugs[] = {
+	{ FPU_BUG_SKIP_OWNER_CHECK, "skip-owner-check",
+	  "the valid-registers test ignores the per-CPU owner: a task returning to a CPU another context used skips its restore" },
+	{ FPU_BUG_EXIT_KEEPS_OWNER, "drop-keeps-owner",
+	  "exit/exec forget to drop ownership: a reset or recycled context still looks loaded and skips its restore" },
+	{ FPU_BUG_KTHREAD_SAVE, "kthread-save",
+	  "a kernel thread's switch-out saves the registers (kernel FPU garbage) over the last user context on that CPU" },
+	{ FPU_BUG_KFPU_NO_SAVE, "kfpu-no-save",
+	  "kernel_fpu_begin clobbers the registers without saving the live user state first" },
+};
+const unsigned fpu_nbugs = sizeof(fpu_bugs) / sizeof(fpu_bugs[0]);
+
+const char *fpu_event_name(unsigned type)
+{
+	static const char *const names[FPU_EV__COUNT] = {
+		"save", "restore", "skip_restore", "need_load", "owner_drop", "state_reset",
+		"kfpu_begin", "kfpu_end", "kfpu_refused", "pkru_write", "switch",
+	};
+	return type < FPU_EV__COUNT ? names[type] : "unknown";
+}

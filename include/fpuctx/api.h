@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+/* For drivers and kernel code that use SIMD, and for readers of FPU state. */
+#ifndef FPUCTX_API_H
+#define FPUCTX_API_H
+
+#include "types.h"
+
+#define KFPU_MXCSR 0x1u   /* reset MXCSR to the default (always done) */
+#define KFPU_387   0x2u   /* also reset the x87 control word */
+
+/* May kernel code use FPU registers here and now? (Not when nested, not in
+ * NMI, not in an interrupt that hit a region holding the FPU lock.) */
+bool fpu_kernel_usable(struct fpu_cpu *cpu);
+/* Starts a kernel FPU section for `current` (NULL or a kthread when no user
+ * state is live). Returns false, counts and traces a refusal when not usable;
+ * the caller must then do without SIMD. */
+bool fpu_kernel_begin(struct fpu_cpu *cpu, struct fpu_ctx *current, unsigned kfpu_flags);
+void fpu_kernel_end(struct fpu_cpu *cpu, struct fpu_ctx *current);
+
+/* Makes current's memory image up to date (for readers: ptrace, core dumps). */
+void fpu_sync_to_memory(struct fpu_cpu *cpu, struct fpu_ctx *current);
+
+/* Sets up a library instance. `want` = features asked for (~0ull: all the OS
+ * enabled); `insn` the save instruction, or FPU_INSN__COUNT for the best the
+ * CPU has. On failure returns the error and sets *missing to what was asked
+ * and does not exist. The embedder then allocates sys->state_size-byte,
+ * 64-byte-aligned areas, the first one for the init image via
+ * fpu_system_set_init_area(). */
+enum fpu_setup_error fpu_system_init(struct fpu_system *sys, const struct fpu_policy *policy,
+				     uint64_t want, enum fpu_insn insn,
+				     const struct fpu_port_ops *port, void *port_data,
+				     uint64_t *missing);
+void fpu_system_set_init_area(struct fpu_system *sys, struct fpu_state *init, void *area);
+
+/* Sum of the per-CPU counters. */
+void fpu_stats_add(struct fpu_stats *sum, const struct fpu_stats *add);
+
+#endif

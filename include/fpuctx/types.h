@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The structures an embedding kernel owns: one fpu_system per kernel
+ * instance, one fpu_cpu per CPU, one fpu_ctx per task (or vCPU), and the
+ * fpu_state buffers that hold register images.
+ *
+ * Ownership is tracked per buffer, not per task: cpu->owner names the buffer
+ * whose image the registers hold, and state->last_cpu the CPU they were last
+ * loaded on or saved from. A context may switch buffers (a vCPU run call
+ * swaps in the guest's), and the tracking stays exact.
+ */
+#ifndef FPUCTX_TYPES_H
+#define FPUCTX_TYPES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "port.h"
+#include "xstate.h"
+
+/* Exact, deterministic operation counts. */
+struct fpu_stats {
+	uint64_t saves;
+	uint64_t restores;
+	uint64_t skipped_restores;  /* restore not needed: registers were still valid */
+	uint64_t bytes_saved;
+	uint64_t bytes_restored;
+	uint64_t kfpu_sections;
+	uint64_t kfpu_refused;      /* kernel FPU asked for where it may not be used */
+	uint64_t pkru_writes;
+};
+
+/* One register image in memory (Linux: struct fpstate). */
+struct fpu_state {
+	void *area;          /* 64-byte aligned, fpu_system.state_size bytes */
+	uint64_t mask;       /* components this buffer holds */
+	int32_t last_cpu;    /* see fpu_state_valid() in core/fpu.c; -1: none */
+	uint32_t id;         /* for traces and reports */
+};
+
+/* Per-task (or per-vCPU) FPU context (Linux: struct fpu). */
+#define FPU_CTX_NEED_LOAD 0x1u  /* memory is authoritative; load before user runs */
+#define FPU_CTX_KTHREAD   0x2u  /* never runs user code: has no user state to keep */
+
+struct fpu_ctx {
+	struct fpu_state *active;  /* where this context's user state lives */
+	uint32_t flags;
+	uint32_t pkru;             /* user PKRU while not running (switched eagerly) */
+	uint32_t id;
+	struct fpu_stats stats;
+};
+
+struct fpu_system;
+
+/* Per-CPU state (Linux: fpu_fpregs_owner_ctx, in_kernel_fpu). */
+struct fpu_cpu {
+	struct fpu_system *sys;
+	int32_t id;
+	struct fpu_state *owner;     /* buffer whose image the registers hold, or NULL */
+	struct fpu_ctx *last_user;   /* only used by the injected bug KTHREAD_SAVE */
+	bool in_kernel_fpu;
+	struct fpu_stats stats;
+};
+
+/* Policies decide; the mechanisms in core/fpu.c are the same for all. */
+struct fpu_policy {
+	const char *name;
+	const char *summary;
+	bool defer_restore;        /* load user state at exit to user, not at switch */
+	bool skip_valid_restore;   /* no load when the registers still hold the image */
+	bool kthreads_switch_fpu;  /* kernel threads and idle own a context that is saved and loaded */
+	bool kfpu_end_restores;    /* kernel_fpu_end reloads the user state at once */
+};
+
+extern const struct fpu_policy fpu_policies[];
+extern const unsigned fpu_npolicies;
+const struct fpu_policy *fpu_policy_find(const char *name);
+
+/* Test-only switches that put real bugs back (fpuctx bugs lists them). */
+enum fpu_bug {
+	FPU_BUG_SKIP_OWNER_CHECK = 1u << 0, /* valid() ignores the owner: skip a restore another context needed */
+	FPU_BUG_EXIT_KEEPS_OWNER = 1u << 1, /* drop forgets ownership: a recycled/reset context looks loaded */
+	FPU_BUG_KTHREAD_SAVE     = 1u << 2, /* kthread switch-out saves the registers over the last user context */
+	FPU_BUG_KFPU_NO_SAVE     = 1u << 3, /* kernel_fpu_begin clobbers without saving the user state */
+};
+
+struct fpu_bug_info {
+	uint32_t bit;
+	const char *name;
+	const char *what;
+};
+extern const struct fpu_bug_info fpu_bugs[];
+extern const unsigned fpu_nbugs;
+
+/* One library instance. The embedder fills it with fpu_system_init(). */
+struct fpu_system {
+	struct fpu_xstate_info xs;
+	const struct fpu_policy *policy;
+	enum fpu_insn insn;         /* save instruction; restores follow the format */
+	uint64_t mask;              /* user features kept in each context buffer (PKRU excluded) */
+	uint32_t state_size;        /* bytes of each fpu_state area */
+	const struct fpu_port_ops *port;
+	void *port_data;
+	struct fpu_state *init_state; /* read-only init image (embedder-allocated area) */
+	uint32_t bugs;              /* enum fpu_bug bits; 0 in production */
+	bool has_pkru;
+};
+
+#endif

@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Extended-state layout, as enumerated from CPUID leaf 0xD and XCR0.
+ * Consumers: every other part of the library, and tools that print or
+ * check buffer layouts.
+ */
+#ifndef FPUCTX_XSTATE_H
+#define FPUCTX_XSTATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define FPU_XFEATURE_MAX 32
+
+enum fpu_xfeature {
+	XFEATURE_X87 = 0, XFEATURE_SSE = 1, XFEATURE_AVX = 2,
+	XFEATURE_BNDREGS = 3, XFEATURE_BNDCSR = 4, XFEATURE_OPMASK = 5,
+	XFEATURE_ZMM_HI256 = 6, XFEATURE_HI16_ZMM = 7, XFEATURE_PT = 8,
+	XFEATURE_PKRU = 9, XFEATURE_PASID = 10, XFEATURE_CET_U = 11,
+	XFEATURE_CET_S = 12, XFEATURE_HDC = 13, XFEATURE_UINTR = 14,
+	XFEATURE_LBR = 15, XFEATURE_HWP = 16, XFEATURE_XTILECFG = 17,
+	XFEATURE_XTILEDATA = 18, XFEATURE_APX = 19,
+};
+
+#define XFEATURE_MASK(f)   (1ull << (f))
+#define XFEATURE_MASK_FPSSE (XFEATURE_MASK(XFEATURE_X87) | XFEATURE_MASK(XFEATURE_SSE))
+
+/* The 512-byte legacy (FXSAVE) region and the 64-byte XSAVE header. */
+#define FXSAVE_SIZE        512
+#define XSAVE_HDR_OFFSET   512
+#define XSAVE_HDR_SIZE     64
+#define XSAVE_EXT_OFFSET   (XSAVE_HDR_OFFSET + XSAVE_HDR_SIZE)
+#define XCOMP_BV_COMPACTED (1ull << 63)
+
+#define FXSAVE_FCW     0
+#define FXSAVE_FSW     2
+#define FXSAVE_FTW     4
+#define FXSAVE_FOP     6
+#define FXSAVE_FIP     8
+#define FXSAVE_FDP     16
+#define FXSAVE_MXCSR   24
+#define FXSAVE_MXCSR_MASK 28
+#define FXSAVE_ST      32   /* 8 slots of 16 bytes, 10 used */
+#define FXSAVE_XMM     160  /* 16 x 16 bytes */
+#define FXSAVE_SW_RESERVED 464
+
+#define FCW_DEFAULT    0x037f
+#define MXCSR_DEFAULT  0x1f80
+#define PKRU_DEFAULT   0x55555554u /* key 0 read/write, every other key no access */
+
+/* Which save instruction a system uses; the restore follows from the format. */
+enum fpu_insn {
+	FPU_INSN_FXSAVE,   /* legacy 512-byte area, FXRSTOR */
+	FPU_INSN_XSAVE,    /* standard format, XRSTOR */
+	FPU_INSN_XSAVEOPT, /* standard format, init+modified optimizations, XRSTOR */
+	FPU_INSN_XSAVEC,   /* compacted format, init optimization, XRSTOR */
+	FPU_INSN__COUNT
+};
+
+struct fpu_xstate_info {
+	uint64_t xcr0;             /* what the OS enabled */
+	uint64_t features;         /* what this system manages: xcr0 & supported & requested */
+	uint32_t size[FPU_XFEATURE_MAX];    /* bytes of each component (0: absent) */
+	uint32_t offset[FPU_XFEATURE_MAX];  /* standard-format offset */
+	uint32_t coffset[FPU_XFEATURE_MAX]; /* compacted-format offset for `features` */
+	bool align64[FPU_XFEATURE_MAX];     /* 64-byte aligned in compacted format */
+	uint32_t std_size;         /* standard-format buffer size for `features` */
+	uint32_t compacted_size;   /* compacted-format buffer size for `features` */
+	uint32_t cpu_std_size_max; /* CPUID.(0xD,0).ECX: all supported features */
+	uint32_t mxcsr_mask;       /* from FXSAVE; reserved MXCSR bits are the zeros */
+	bool has_fxsr, has_xsave, has_xsaveopt, has_xsavec, has_xsaves, has_ospke;
+};
+
+/* What the embedder can ask for and what the CPU may refuse. */
+enum fpu_setup_error {
+	FPU_SETUP_OK = 0,
+	FPU_SETUP_NO_FXSR,        /* the CPU cannot save even the legacy area */
+	FPU_SETUP_NO_XSAVE,       /* an XSAVE instruction was asked for */
+	FPU_SETUP_NO_INSN,        /* the requested save instruction is not supported */
+	FPU_SETUP_FEATURE_MISSING,/* a requested feature is not enabled in XCR0 */
+	FPU_SETUP_BAD_LAYOUT,     /* CPUID reports a layout we cannot trust */
+};
+
+/* Reads CPUID/XCR0. `want` is the feature mask the embedder asks for (~0 = all
+ * user features the OS enabled). Fills *xs; on error *missing names the bits
+ * asked for that do not exist. */
+enum fpu_setup_error fpu_xstate_enumerate(struct fpu_xstate_info *xs, uint64_t want,
+					  uint64_t *missing);
+/* Buffer size for `mask` in the format `insn` writes. */
+uint32_t fpu_xstate_size(const struct fpu_xstate_info *xs, enum fpu_insn insn, uint64_t mask);
+/* Offset of component `f` in a buffer written by `insn` for `mask` (0 if absent). */
+uint32_t fpu_xstate_offset(const struct fpu_xstate_info *xs, enum fpu_insn insn,
+			   uint64_t mask, unsigned f);
+bool fpu_insn_supported(const struct fpu_xstate_info *xs, enum fpu_insn insn);
+const char *fpu_insn_name(enum fpu_insn insn);
+const char *fpu_xfeature_name(unsigned f);
+const char *fpu_setup_error_str(enum fpu_setup_error e);
+
+/* Writes the architectural init image for `mask` in the format of `insn`
+ * into area (size fpu_xstate_size bytes): FCW 0x37f, MXCSR 0x1f80, every
+ * component in its init state. Built in software, never captured with an
+ * init-optimizing save (which would record FCW as 0). */
+void fpu_xstate_init_image(const struct fpu_xstate_info *xs, enum fpu_insn insn,
+			   uint64_t mask, void *area);
+
+#endif

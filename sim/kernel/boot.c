@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: MIT */
+/* Boot: the FPU library instance, CPUs with their idle tasks, the scenario's tasks. */
+#include "kernel.h"
+
+void *kalloc(struct kernel *k, size_t size)
+{
+	size_t at = (k->arena_used + 63) & ~(size_t)63;
+
+	if (at + size > k->arena_size)
+		return 0;
+	k->arena_used = at + size;
+	kzero(k->arena + at, size);
+	return k->arena + at;
+}
+
+/* A free slot: never used, or dead (its stack and buffers are recycled, as a
+ * kernel recycles task structs: stale ownership must not make it look loaded). */
+static struct task *find_slot(struct kernel *k)
+{
+	uint32_t i;
+
+	for (i = k->ncpus; i < k->ntask_slots; i++)
+		if (k->tasks[i].state == TS_DEAD)
+			return &k->tasks[i];
+	if (k->ntask_slots == KMAX_TASKS)
+		return 0;
+	return &k->tasks[k->ntask_slots++];
+}
+
+static bool task_buffers(struct kernel *k, struct task *t)
+{
+	if (t->kstack)
+		return true; /* recycled */
+	t->kstack = kalloc(k, KSTACK_SIZE);
+	t->user_buf = kalloc(k, 2 * (size_t)k->std_size);
+	fpu_state_setup(&k->fpu, &t->fpstate, kalloc(k, k->fpu.state_size), t->id);
+	return t->kstack && t->user_buf && t->fpstate.area;
+}
+
+static void task_setup(struct kernel *k, struct task *t, uint8_t kind, int cpu)
+{
+	t->k = k;
+	t->id = (uint32_t)(t - k->tasks) + 1;
+	t->kind = kind;
+	t->cpu = cpu;
+	t->queued = 0;
+	t->wake_pending = 0;
+	t->loop_depth = 0;
+	t->pc = 0;
+	t->spin_left = 0;
+	t->exp_owner = OWNER_INIT;
+	t->exp_gen = 0;
+	fpu_ctx_init(&k->fpu, &t->fpu, &t->fpstate, t->id, kind != KT_USER);
+}
+
+struct task *task_create(struct kernel *k, uint32_t scn_index, int cpu)
+{
+	const struct scn_task *st = &k->scn->tasks[scn_index];
+	struct task *t = find_slot(k);
+
+	if (!t)
+		return 0;
+	t->id = (uint32_t)(t - k->tasks) + 1;
+	if (!task_buffers(k, t))
+		return 0;
+	task_setup(k, t, st->kind == TASK_USER ? KT_USER : KT_KTHREAD, cpu);
+	t->scn_task = scn_index;
+	t->prog = &k->scn->ops[st->first_op];
+	t->nops = st->nops;
+	t->state = TS_RUNNABLE;
+	t->ksp = hw_stack_init(t->kstack + KSTACK_SIZE, task_main, t);
+	k->live_tasks++;
+	return t;
+}
+
+static const char *boot_cpu(struct kernel *k, uint32_t id)
+{
+	struct kcpu *c = &k->cpus[id];
+	struct task *idle = &k->tasks[id];
+
+	c->id = id;
+	c->fpu.sys = &k->fpu;
+	c->fpu.id = (int32_t)id;
+	c->kfpu_image = kalloc(k, k->std_size);
+	c->check_buf = kalloc(k, k->std_size);
+	c->expect_buf = kalloc(k, k->std_size);
+	if (!c->kfpu_image || !c->check_buf || !c->expect_buf)
+		return "out of kernel memory";
+	pattern_build(k, c->kfpu_image, OWNER_KERNEL, id, k->fpu.mask);
+	idle->id = id + 1;
+	if (!task_buffers(k, idle))
+		return "out of kernel memory";
+	task_setup(k, idle, KT_IDLE, (int)id);
+	idle->scn_task = UINT32_MAX;
+	idle->state = TS_RUNNING;
+	c->idle = c->curr = idle;
+	/* The CPU's boot context is its idle task. */
+	k->hw->cpu[id].sp = hw_stack_init(idle->kstack + KSTACK_SIZE, idle_main, k);
+	return 0;
+}
+
+const char *kernel_boot(struct kernel *k, struct hw_machine *hw, const struct kernel_config *cfg,
+			uint64_t *missing)
+{
+	enum fpu_setup_error err;
+	const char *msg;
+	uint32_t i;
+
+	k->hw = hw;
+	k->scn = cfg->scn;
+	k->ncpus = cfg->scn->ncpus;
+	k->arena = cfg->arena;
+	k->arena_size = cfg->arena_size;
+	k->trace = cfg->trace;
+	k->trace_cap = cfg->trace_cap;
+	k->res.hash = 0xcbf29ce484222325ull;
+	err = fpu_system_init(&k->fpu, cfg->policy, cfg->want, cfg->insn, &sim_port_ops, k, missing);
+	if (err)
+		return fpu_setup_error_str(err);
+	k->fpu.bugs = cfg->bugs;
+	k->user_mask = k->fpu.mask | (k->fpu.has_pkru ? XFEATURE_MASK(XFEATURE_PKRU) : 0);
+	k->std_size = fpu_xstate_size(&k->fpu.xs, FPU_INSN_XSAVE, k->user_mask | k->fpu.mask);
+	{
+		void *area = kalloc(k, k->fpu.state_size);
+		if (!area)
+			return "out of kernel memory";
+		fpu_system_set_init_area(&k->fpu, &k->init_state, area);
+	}
+	k->ntask_slots = k->ncpus;
+	for (i = 0; i < k->ncpus; i++)
+		if ((msg = boot_cpu(k, i)) != 0)
+			return msg;
+	for (i = 0; i < k->scn->ntasks; i++) {
+		const struct scn_task *st = &k->scn->tasks[i];
+		struct task *t;
+
+		if (st->forked)
+			continue;
+		t = task_create(k, i, st->cpu);
+		if (!t)
+			return "too many tasks for kernel memory";
+		enqueue(k, t, (uint32_t)st->cpu);
+	}
+	if (k->live_tasks == 0)
+		k->res.finished = true;
+	return 0;
+}
+
+void kernel_collect(struct kernel *k)
+{
+	uint32_t i;
+
+	kzero(&k->res.total, sizeof(k->res.total));
+	for (i = 0; i < k->ncpus; i++)
+		fpu_stats_add(&k->res.total, &k->cpus[i].fpu.stats);
+}

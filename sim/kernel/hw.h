@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The simulated machine as the kernel sees it: CPUs with interrupt lines, a
+ * timer, a clock, and a "defined point" where the machine may switch to
+ * another CPU. Implemented half here (general-regs-only: stack switch and
+ * register-file swap) and half in sim/machine/ (hosted: which CPU runs next).
+ *
+ * Each simulated CPU's FPU register file lives in the real registers while it
+ * runs and in hw_cpu.regfile while it does not. The machine's own swaps are
+ * not kernel operations and are never counted.
+ */
+#ifndef SIM_HW_H
+#define SIM_HW_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "scenario.h"
+
+#define IRQ_TIMER   0x1u  /* the CPU's timer (sleep deadlines and the periodic tick) */
+#define IRQ_KFPU    0x2u  /* IPI: run a kernel FPU section in the handler */
+#define IRQ_RESCHED 0x4u  /* IPI: something was queued for this CPU */
+#define IRQ_BALANCE 0x8u  /* IPI: move a queued task to CPU balance_to */
+
+#define HW_NO_DEADLINE UINT64_MAX
+
+struct hw_cpu {
+	void *sp;               /* this CPU's stack pointer while the machine runs */
+	uint8_t *regfile;       /* the CPU's register file while it is not running */
+	uint32_t irq_pending;   /* IRQ_* lines raised and not yet taken */
+	uint32_t balance_to;    /* argument of IRQ_BALANCE */
+	uint64_t deadline;      /* timer: raise IRQ_TIMER when now reaches it */
+	bool halted;            /* waiting for an interrupt */
+};
+
+struct hw_machine {
+	uint32_t ncpus;
+	uint32_t running;       /* CPU whose code runs now (the kernel's "this CPU") */
+	uint64_t now;           /* machine steps so far: the clock */
+	uint64_t regfile_mask;  /* components the machine swaps: everything the process may use */
+	const uint8_t *clean;   /* register file the machine's own code runs on */
+	void *machine_sp;
+	struct hw_cpu cpu[SCN_MAX_CPUS];
+};
+
+/* Stack switch: saves callee-saved registers and the stack pointer in
+ * *save_sp, continues on new_sp (sim/kernel/switch.S). */
+void hw_switch_stack(void **save_sp, void *new_sp);
+/* Prepares a fresh stack so that switching to it calls fn(arg). Returns the sp. */
+void *hw_stack_init(void *stack_top, void (*fn)(void *), void *arg);
+
+/* A defined point: the machine may run other CPUs before this one goes on. */
+void hw_yield(struct hw_machine *m);
+/* Waits for an interrupt (the CPU halts until one is raised). */
+void hw_halt(struct hw_machine *m);
+/* Machine side: run CPU `c` until its next defined point. */
+void hw_run_cpu(struct hw_machine *m, uint32_t c);
+/* Raises interrupt lines on CPU c. */
+static inline void hw_raise(struct hw_machine *m, uint32_t c, uint32_t irq)
+{
+	m->cpu[c].irq_pending |= irq;
+}
+
+#endif

@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Interrupts, kernel FPU sections, and the library's port for this kernel.
+ */
+#include "kernel.h"
+#include "fpuctx/insn.h"
+
+void ktrace(struct kernel *k, uint16_t type, uint32_t a, uint32_t b, uint32_t c, uint32_t d)
+{
+	struct ktrace_rec *r;
+
+	if (!k->trace)
+		return;
+	r = &k->trace[k->trace_count % k->trace_cap];
+	r->time = k->hw->now;
+	r->type = type;
+	r->cpu = (uint16_t)k->hw->running;
+	r->a = a;
+	r->b = b;
+	r->c = c;
+	r->d = d;
+	k->trace_count++;
+}
+
+void kviolation(struct kernel *k, const struct violation *v)
+{
+	if (k->res.nviolations < KMAX_VIOLATIONS) {
+		kcopy(&k->res.viol[k->res.nviolations], v, sizeof(*v));
+		k->res.viol[k->res.nviolations].time = k->hw->now;
+	}
+	k->res.nviolations++;
+	ktrace(k, KT_EV_VIOLATION, v->task, v->kind, v->line, 0);
+}
+
+void send_ipi(struct kernel *k, uint32_t cpu, uint32_t irq)
+{
+	if (cpu < k->ncpus)
+		hw_raise(k->hw, cpu, irq);
+}
+
+/* What kernel SIMD code does to the registers: overwrite every component
+ * with the kernel's own pattern (so a leak is recognisable). */
+static void kernel_simd_work(struct kernel *k, struct kcpu *c)
+{
+	fpu_xrstor(c->kfpu_image, k->fpu.mask);
+}
+
+/* A kernel FPU section by `cur`'s context. With point_inside, a defined point
+ * inside it lets interrupts arrive mid-section (they must be refused). */
+void kfpu_section(struct kernel *k, struct kcpu *c, struct task *cur, bool point_inside)
+{
+	if (!fpu_kernel_begin(&c->fpu, &cur->fpu, KFPU_MXCSR))
+		return; /* refused: this code does without SIMD */
+	c->preempt_count++;
+	kernel_simd_work(k, c);
+	if (point_inside) {
+		kernel_point(k, false);
+		c = this_cpu(k); /* preemption is off: still the same CPU */
+	}
+	c->preempt_count--;
+	fpu_kernel_end(&c->fpu, &cur->fpu);
+}
+
+/* Handles every pending line of this CPU. Interrupts are off meanwhile; the
+ * handler runs on the interrupted task's stack, as on x86. */
+void take_interrupts(struct kernel *k)
+{
+	struct kcpu *c = this_cpu(k);
+	struct hw_cpu *h = &k->hw->cpu[c->id];
+	uint32_t lines;
+
+	while ((lines = h->irq_pending) != 0) {
+		h->irq_pending = 0;
+		k->res.irqs++;
+		kernel_hash(k, 0x1000000ull | lines << 8 | c->id);
+		ktrace(k, KT_EV_IRQ, lines, 0, 0, 0);
+		c->irqs_off = true;
+		c->in_irq = true;
+		c->irq_saved_locked = c->fpregs_locked;
+		if (lines & IRQ_TIMER)
+			timer_expire(k, c);
+		if (lines & IRQ_KFPU)
+			kfpu_section(k, c, c->curr, false);
+		if (lines & IRQ_RESCHED)
+			c->need_resched = true;
+		if (lines & IRQ_BALANCE)
+			balance_from(k, c, h->balance_to);
+		c->in_irq = false;
+		c->irqs_off = false;
+	}
+}
+
+/* ---- the library's port ---- */
+
+static void port_lock(void *port, int cpu)
+{
+	struct kernel *k = port;
+	k->cpus[cpu].fpregs_locked++;
+}
+
+static void port_unlock(void *port, int cpu)
+{
+	struct kernel *k = port;
+	k->cpus[cpu].fpregs_locked--;
+}
+
+static unsigned port_context(void *port, int cpu)
+{
+	struct kernel *k = port;
+	struct kcpu *c = &k->cpus[cpu];
+	unsigned where = 0;
+
+	if (c->in_irq) {
+		where |= FPU_PORT_IN_HARDIRQ;
+		if (c->irq_saved_locked)
+			where |= FPU_PORT_FPREGS_HELD;
+	}
+	return where;
+}
+
+static void port_trace(void *port, const struct fpu_event *ev)
+{
+	struct kernel *k = port;
+	ktrace(k, KT_EV_FPU, ev->type, ev->ctx, ev->state, ev->bytes);
+}
+
+static void port_warn(void *port, int cpu, const char *what)
+{
+	struct kernel *k = port;
+	struct violation v;
+
+	kzero(&v, sizeof(v));
+	v.kind = VIOL_WARN;
+	v.cpu = (uint16_t)cpu;
+	v.task = k->cpus[cpu].curr ? k->cpus[cpu].curr->id : 0;
+	v.msg = what;
+	kviolation(k, &v);
+}
+
+const struct fpu_port_ops sim_port_ops = {
+	.lock = port_lock,
+	.unlock = port_unlock,
+	.context = port_context,
+	.trace = port_trace,
+	.warn = port_warn,
+};

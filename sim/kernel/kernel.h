@@ -1,0 +1,230 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The simulated kernel: tasks, per-CPU run queues, interrupts, and the
+ * programs tasks run. One struct kernel is one instance: no globals, so a
+ * guest kernel can be a second instance of the same code.
+ *
+ * General-regs-only and libc-free, like a real kernel. The only FPU
+ * instructions it runs are the library's and the user-mode ones of
+ * sim/kernel/pattern.c and user_simd.c.
+ */
+#ifndef SIM_KERNEL_H
+#define SIM_KERNEL_H
+
+#include <stddef.h>
+#include "fpuctx/api.h"
+#include "fpuctx/sched.h"
+#include "fpuctx/trace.h"
+#include "hw.h"
+#include "scenario.h"
+
+#define KMAX_TASKS   (SCN_MAX_TASKS + SCN_MAX_CPUS + 32) /* +idle, +forked instances */
+#define KSTACK_SIZE  (32 * 1024)
+#define KMAX_VIOLATIONS 16
+#define KMAX_LOOP_DEPTH 8
+#define OWNER_INIT   0     /* expected-state owner meaning "init state" */
+#define OWNER_KERNEL 0xfe  /* pattern owner of kernel FPU sections */
+#define OWNER_UNKNOWN 0xff /* after real compute: nothing to check until the next dirty */
+
+enum task_kind { KT_USER, KT_KTHREAD, KT_IDLE };
+enum task_state { TS_UNUSED, TS_RUNNABLE, TS_RUNNING, TS_SLEEPING, TS_WAITING, TS_DEAD };
+
+struct loop_frame {
+	uint32_t first;   /* first op of the body (index in the program) */
+	uint32_t end;     /* one past the last op of the body */
+	uint32_t left;    /* iterations still to start */
+};
+
+struct kernel;
+
+struct task {
+	struct kernel *k;
+	uint32_t id;            /* 1.. ; also the pattern owner */
+	uint8_t kind;           /* enum task_kind */
+	uint8_t state;          /* enum task_state */
+	uint8_t queued;         /* on a run queue */
+	uint8_t wake_pending;   /* a wake arrived while not waiting */
+	int32_t cpu;            /* CPU it runs or is queued on */
+	uint32_t scn_task;      /* index of its scn_task, for names */
+	void *ksp;
+	uint8_t *kstack;
+	struct fpu_ctx fpu;
+	struct fpu_state fpstate;
+	const struct scn_op *prog;
+	uint32_t nops, pc;
+	uint32_t loop_depth;
+	struct loop_frame loops[KMAX_LOOP_DEPTH];
+	uint32_t exp_owner;     /* whose pattern the registers must hold in user mode */
+	uint32_t exp_gen;
+	uint32_t next_gen;
+	uint32_t spin_left;     /* user-mode spin steps still to run */
+	uint64_t wake_at;
+	struct task *rq_next;
+	uint8_t *user_buf;      /* "user memory": the pattern and check buffers of its user code */
+};
+
+/* What went wrong, in numbers: the tool turns it into words. */
+enum viol_kind {
+	VIOL_STATE,      /* registers did not hold the expected state */
+	VIOL_WARN,       /* the library reported a broken invariant */
+	VIOL_DEADLOCK,   /* every CPU idle, tasks blocked for good */
+	VIOL_RUNTIME,    /* a scenario asked for something impossible at run time */
+};
+
+struct violation {
+	uint8_t kind;
+	uint8_t where;          /* 0: a check op, 1: return to user */
+	uint16_t cpu;
+	uint32_t task;          /* task id */
+	uint32_t line;          /* scenario line of the op, or 0 */
+	uint32_t component;     /* xfeature number */
+	uint32_t offset;        /* byte offset in the standard-format image */
+	uint8_t expected[8];
+	uint8_t found[8];
+	uint32_t found_owner;   /* OWNER_* or a task id, decoded from the found bytes */
+	uint32_t found_gen;
+	uint32_t found_known;   /* 1: found_owner/gen decoded; 2: init state; 0: unknown */
+	uint64_t time;
+	const char *msg;        /* static text (VIOL_WARN, VIOL_RUNTIME) */
+};
+
+/* Kernel-side trace record (library events and the kernel's own). */
+enum ktrace_type {
+	KT_EV_FPU = 0,     /* a = fpu_event type, b = ctx, c = state, d = bytes */
+	KT_EV_SWITCH = 32, /* a = prev task, b = next task */
+	KT_EV_IRQ,         /* a = lines */
+	KT_EV_OP,          /* a = task, b = op code, c = line */
+	KT_EV_VIOLATION,   /* a = task */
+};
+
+struct ktrace_rec {
+	uint64_t time;
+	uint16_t type;
+	uint16_t cpu;
+	uint32_t a, b, c, d;
+};
+
+struct kcpu {
+	uint32_t id;
+	struct fpu_cpu fpu;
+	struct task *curr;
+	struct task *idle;
+	struct task *rq_head, *rq_tail;
+	bool need_resched;
+	bool irqs_off;
+	bool in_irq;
+	uint32_t preempt_count;  /* >0: no kernel preemption */
+	uint32_t fpregs_locked;  /* port lock depth (bottom halves off) */
+	uint32_t irq_saved_locked;/* fpregs_locked of the code an interrupt hit */
+	uint8_t *kfpu_image;     /* what kernel SIMD leaves in the registers */
+	uint8_t *check_buf;      /* scratch for return-to-user checks */
+	uint8_t *expect_buf;     /* scratch: the expected image */
+};
+
+struct kresult {
+	struct fpu_stats total;       /* sum over CPUs */
+	struct fpu_stats win_begin, win_end;
+	uint64_t switches, win_switches_begin, win_switches_end;
+	bool win_opened, win_closed;
+	uint64_t checks;              /* state comparisons done */
+	uint64_t ops;                 /* program ops executed */
+	uint64_t irqs;
+	uint64_t forks_failed;
+	uint32_t nviolations;         /* all, even past KMAX_VIOLATIONS */
+	struct violation viol[KMAX_VIOLATIONS];
+	uint64_t hash;                /* fingerprint of the event sequence, for replay */
+	bool finished;                /* every task exited */
+};
+
+struct kernel {
+	struct hw_machine *hw;
+	const struct scenario *scn;
+	struct fpu_system fpu;
+	struct fpu_state init_state;
+	uint64_t user_mask;           /* components user code loads and checks (PKRU included) */
+	uint32_t std_size;            /* standard-format image size for user_mask */
+	uint32_t ncpus;
+	struct kcpu cpus[SCN_MAX_CPUS];
+	struct task tasks[KMAX_TASKS];
+	uint32_t ntask_slots;         /* slots ever used */
+	uint32_t live_tasks;          /* user tasks and kthreads not yet dead */
+	uint8_t *arena;               /* memory handed over by the machine */
+	size_t arena_size, arena_used;
+	struct ktrace_rec *trace;     /* optional ring */
+	uint32_t trace_cap;
+	uint64_t trace_count;
+	struct kresult res;
+};
+
+/* boot.c */
+struct kernel_config {
+	const struct scenario *scn;
+	const struct fpu_policy *policy;
+	enum fpu_insn insn;           /* FPU_INSN__COUNT: best available */
+	uint64_t want;                /* features to manage */
+	uint32_t bugs;
+	void *arena;
+	size_t arena_size;
+	struct ktrace_rec *trace;
+	uint32_t trace_cap;
+};
+/* Returns 0, or a static message saying what the CPU lacks. */
+const char *kernel_boot(struct kernel *k, struct hw_machine *hw, const struct kernel_config *cfg,
+			uint64_t *missing);
+void *kalloc(struct kernel *k, size_t size);
+struct task *task_create(struct kernel *k, uint32_t scn_index, int cpu);
+void kernel_collect(struct kernel *k);   /* fills res.total etc. at the end */
+
+/* sched.c */
+static inline struct kcpu *this_cpu(struct kernel *k) { return &k->cpus[k->hw->running]; }
+static inline struct task *current_task(struct kernel *k) { return this_cpu(k)->curr; }
+void schedule(struct kernel *k);
+void enqueue(struct kernel *k, struct task *t, uint32_t cpu);
+void wake_task(struct kernel *k, struct task *t);
+void sleep_for(struct kernel *k, uint64_t steps);
+void wait_event(struct kernel *k);
+void migrate_self(struct kernel *k, uint32_t cpu);
+void balance_from(struct kernel *k, struct kcpu *c, uint32_t to);
+void timer_expire(struct kernel *k, struct kcpu *c);
+void task_exit(struct kernel *k);
+void idle_main(void *kernel);
+void kernel_point(struct kernel *k, bool user_mode);
+void kernel_hash(struct kernel *k, uint64_t v);
+
+/* irq.c */
+void take_interrupts(struct kernel *k);
+void send_ipi(struct kernel *k, uint32_t cpu, uint32_t irq);
+void kfpu_section(struct kernel *k, struct kcpu *c, struct task *cur, bool point_inside);
+extern const struct fpu_port_ops sim_port_ops;
+void ktrace(struct kernel *k, uint16_t type, uint32_t a, uint32_t b, uint32_t c, uint32_t d);
+void kviolation(struct kernel *k, const struct violation *v);
+
+/* prog.c */
+void task_main(void *task);
+
+/* pattern.c */
+void pattern_build(const struct kernel *k, uint8_t *img, uint32_t owner, uint32_t gen, uint64_t mask);
+void pattern_load(const struct kernel *k, uint8_t *img, uint32_t owner, uint32_t gen, uint64_t mask);
+bool pattern_check(struct kernel *k, struct task *t, uint8_t *buf, uint8_t *expect, uint32_t line,
+		   uint8_t where);
+
+/* user_simd.c (user code: compiled with SIMD) */
+uint64_t user_simd_compute(uint32_t iterations);
+
+/* klib */
+static inline void kzero(void *p, size_t n)
+{
+	volatile uint8_t *d = p;
+	while (n--)
+		*d++ = 0;
+}
+
+static inline void kcopy(void *dst, const void *src, size_t n)
+{
+	volatile uint8_t *d = dst;
+	const uint8_t *s = src;
+	while (n--)
+		*d++ = *s++;
+}
+
+#endif

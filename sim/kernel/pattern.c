@@ -1,0 +1,247 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Register patterns: the integrity oracle.
+ *
+ * `dirty` loads, with a real XRSTOR, an image unique to (owner, generation)
+ * into every enabled component; `check` saves the registers with a real
+ * XSAVE and compares every component with the image the task last loaded.
+ * Any changed byte is a kernel bug, and the found bytes usually say whose
+ * state leaked: most 8-byte words carry their owner and generation.
+ *
+ * Values are chosen to be inert for the process: exceptions stay masked,
+ * reserved MXCSR bits stay clear, PKRU keeps key 0 accessible, MPX stays
+ * disabled, the AMX tile configuration is a valid palette 1.
+ */
+#include "kernel.h"
+#include "fpuctx/insn.h"
+
+#define PAT_MAGIC 0xa5u
+
+static uint16_t fold16(uint64_t x)
+{
+	x *= 0x9e3779b97f4a7c15ull;
+	return (uint16_t)(x >> 48);
+}
+
+/* magic(8) | owner(8) | gen(16) | word index(16) | check(16) */
+static uint64_t pat_word(uint32_t owner, uint32_t gen, uint32_t index)
+{
+	uint64_t w = (uint64_t)PAT_MAGIC << 56 | (uint64_t)(owner & 0xff) << 48 |
+		     (uint64_t)(gen & 0xffff) << 32 | (uint64_t)(index & 0xffff) << 16;
+	return w | fold16(w);
+}
+
+static bool pat_decode(uint64_t w, uint32_t *owner, uint32_t *gen)
+{
+	if ((w >> 56) != PAT_MAGIC || (uint16_t)w != fold16(w & ~0xffffull))
+		return false;
+	*owner = (uint32_t)(w >> 48) & 0xff;
+	*gen = (uint32_t)(w >> 32) & 0xffff;
+	return true;
+}
+
+static uint32_t pat_hash(uint32_t owner, uint32_t gen)
+{
+	return (owner * 0x9e3779b1u) ^ (gen * 0x85ebca77u) ^ 0x5bd1e995u;
+}
+
+static void put64(uint8_t *p, uint64_t v) { uint32_t i; for (i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i)); }
+static uint64_t get64(const uint8_t *p) { uint64_t v = 0; uint32_t i; for (i = 0; i < 8; i++) v |= (uint64_t)p[i] << (8 * i); return v; }
+static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
+static void put32(uint8_t *p, uint32_t v) { put16(p, (uint16_t)v); put16(p + 2, (uint16_t)(v >> 16)); }
+
+/* Components whose value constraints we know; others stay in init state. */
+#define PATTERNED (XFEATURE_MASK_FPSSE | XFEATURE_MASK(XFEATURE_AVX) | \
+		   XFEATURE_MASK(XFEATURE_BNDREGS) | XFEATURE_MASK(XFEATURE_BNDCSR) | \
+		   XFEATURE_MASK(XFEATURE_OPMASK) | XFEATURE_MASK(XFEATURE_ZMM_HI256) | \
+		   XFEATURE_MASK(XFEATURE_HI16_ZMM) | XFEATURE_MASK(XFEATURE_PKRU) | \
+		   XFEATURE_MASK(XFEATURE_XTILECFG) | XFEATURE_MASK(XFEATURE_XTILEDATA))
+
+static void fill_words(uint8_t *img, uint32_t off, uint32_t len, uint32_t owner, uint32_t gen)
+{
+	uint32_t o;
+
+	for (o = off; o + 8 <= off + len; o += 8)
+		put64(img + o, pat_word(owner, gen, o / 8));
+}
+
+static void build_legacy(const struct kernel *k, uint8_t *img, uint32_t owner, uint32_t gen)
+{
+	uint32_t h = pat_hash(owner, gen), i;
+
+	put16(img + FXSAVE_FCW, (uint16_t)(0x007f | (h & 0xf) << 8)); /* masked; PC/RC vary */
+	put16(img + FXSAVE_FSW, (uint16_t)(((h >> 4) & 7) << 8));      /* C0-C2, no exceptions */
+	img[FXSAVE_FTW] = 0xff;                                         /* all registers valid */
+	put16(img + FXSAVE_FOP, (uint16_t)((h >> 8) & 0x7ff));
+	/* FIP/FDP are addresses: the CPU keeps them canonical (48 bits, sign-extended). */
+	put64(img + FXSAVE_FIP, pat_word(owner, gen, FXSAVE_FIP / 8) & 0x00007fffffffffffull);
+	put64(img + FXSAVE_FDP, pat_word(owner, gen, FXSAVE_FDP / 8) & 0x00007fffffffffffull);
+	put32(img + FXSAVE_MXCSR, (MXCSR_DEFAULT | (h & 0x3f) | ((h >> 6) & 3) << 13) &
+				  k->fpu.xs.mxcsr_mask);
+	for (i = 0; i < 8; i++) {
+		uint8_t *st = img + FXSAVE_ST + 16 * i;
+		put64(st, pat_word(owner, gen, (FXSAVE_ST + 16 * i) / 8)); /* integer bit set: normal */
+		put16(st + 8, (uint16_t)(0x3fff + i));
+	}
+	fill_words(img, FXSAVE_XMM, 256, owner, gen);
+}
+
+static void build_component(const struct kernel *k, uint8_t *img, unsigned f, uint32_t owner,
+			    uint32_t gen)
+{
+	uint32_t off = k->fpu.xs.offset[f], i;
+
+	switch (f) {
+	case XFEATURE_PKRU:
+		put32(img + off, (uint32_t)pat_word(owner, gen, off / 8) & ~3u); /* key 0 open */
+		break;
+	case XFEATURE_BNDCSR:
+		put64(img + off, pat_word(owner, gen, off / 8) & ~0xfffull); /* BNDCFGU.EN = 0 */
+		break;
+	case XFEATURE_XTILECFG:
+		img[off] = 1; /* palette 1: 8 tiles of 16 rows x 64 bytes */
+		for (i = 0; i < 8; i++) {
+			put16(img + off + 16 + 2 * i, 64);
+			img[off + 48 + i] = 16;
+		}
+		break;
+	default:
+		fill_words(img, off, k->fpu.xs.size[f], owner, gen);
+	}
+}
+
+/* Standard-format image of (owner, gen) for `mask`; OWNER_INIT gives the init state. */
+void pattern_build(const struct kernel *k, uint8_t *img, uint32_t owner, uint32_t gen, uint64_t mask)
+{
+	uint64_t bv = 0;
+	unsigned f;
+
+	kzero(img, k->std_size);
+	if (owner == OWNER_INIT) {
+		put16(img + FXSAVE_FCW, FCW_DEFAULT);
+		put32(img + FXSAVE_MXCSR, MXCSR_DEFAULT);
+		return;
+	}
+	build_legacy(k, img, owner, gen);
+	bv = mask & PATTERNED;
+	for (f = 2; f < FPU_XFEATURE_MAX; f++)
+		if (bv & XFEATURE_MASK(f))
+			build_component(k, img, f, owner, gen);
+	put64(img + XSAVE_HDR_OFFSET, bv);
+}
+
+void pattern_load(const struct kernel *k, uint8_t *img, uint32_t owner, uint32_t gen, uint64_t mask)
+{
+	pattern_build(k, img, owner, gen, mask);
+	fpu_xrstor(img, mask);
+}
+
+/* Components XSAVE reported in init state get their init values, so that
+ * images compare byte for byte. */
+static void normalize(const struct kernel *k, uint8_t *img, uint64_t mask)
+{
+	uint64_t bv = get64(img + XSAVE_HDR_OFFSET);
+	unsigned f;
+
+	if (!(bv & XFEATURE_MASK(XFEATURE_X87))) {
+		kzero(img, FXSAVE_MXCSR);
+		put16(img + FXSAVE_FCW, FCW_DEFAULT);
+		kzero(img + FXSAVE_ST, FXSAVE_XMM - FXSAVE_ST);
+	}
+	if (!(bv & XFEATURE_MASK(XFEATURE_SSE)))
+		kzero(img + FXSAVE_XMM, 256);
+	for (f = 2; f < FPU_XFEATURE_MAX; f++)
+		if ((mask & XFEATURE_MASK(f)) && !(bv & XFEATURE_MASK(f)))
+			kzero(img + k->fpu.xs.offset[f], k->fpu.xs.size[f]);
+}
+
+struct span { uint32_t off, len; };
+
+/* The bytes of component f that hold architectural state (reserved bytes excluded). */
+static uint32_t component_spans(const struct kernel *k, unsigned f, struct span *s)
+{
+	uint32_t n = 0, i;
+
+	if (f == XFEATURE_X87) {
+		s[n++] = (struct span){ FXSAVE_FCW, 5 };  /* FCW FSW FTW */
+		s[n++] = (struct span){ FXSAVE_FOP, 18 }; /* FOP FIP FDP */
+		for (i = 0; i < 8; i++)
+			s[n++] = (struct span){ FXSAVE_ST + 16 * i, 10 };
+	} else if (f == XFEATURE_SSE) {
+		s[n++] = (struct span){ FXSAVE_MXCSR, 4 };
+		s[n++] = (struct span){ FXSAVE_XMM, 256 };
+	} else if (f == XFEATURE_PKRU) {
+		s[n++] = (struct span){ k->fpu.xs.offset[f], 4 };
+	} else {
+		s[n++] = (struct span){ k->fpu.xs.offset[f], k->fpu.xs.size[f] };
+	}
+	return n;
+}
+
+/* Whose state is this? Looks at the word at the mismatch, then the rest of the component. */
+static void identify(struct violation *v, const uint8_t *img, const struct span *s, uint32_t n,
+		     const uint8_t *init_img)
+{
+	uint32_t i, o;
+	bool all_init = true;
+
+	if (pat_decode(get64(img + (v->offset & ~7u)), &v->found_owner, &v->found_gen)) {
+		v->found_known = 1;
+		return;
+	}
+	for (i = 0; i < n; i++)
+		for (o = s[i].off & ~7u; o + 8 <= s[i].off + s[i].len; o += 8)
+			if (pat_decode(get64(img + o), &v->found_owner, &v->found_gen)) {
+				v->found_known = 1;
+				return;
+			}
+	for (i = 0; i < n; i++)
+		for (o = s[i].off; o < s[i].off + s[i].len; o++)
+			all_init &= img[o] == init_img[o];
+	v->found_known = all_init ? 2 : 0;
+}
+
+/* Saves the registers into buf and compares them with t's expected state
+ * (expect: scratch for the expected image). Reports the first difference. */
+bool pattern_check(struct kernel *k, struct task *t, uint8_t *buf, uint8_t *expect, uint32_t line,
+		   uint8_t where)
+{
+	struct span spans[12];
+	unsigned f;
+
+	if (t->exp_owner == OWNER_UNKNOWN)
+		return true;
+	k->res.checks++;
+	fpu_xsave(buf, k->user_mask);
+	normalize(k, buf, k->user_mask);
+	pattern_build(k, expect, t->exp_owner, t->exp_gen, k->user_mask);
+	for (f = 0; f < FPU_XFEATURE_MAX; f++) {
+		uint32_t n, i, o;
+
+		if (!(k->user_mask & XFEATURE_MASK(f)))
+			continue;
+		n = component_spans(k, f, spans);
+		for (i = 0; i < n; i++)
+			for (o = spans[i].off; o < spans[i].off + spans[i].len; o++) {
+				struct violation v;
+
+				if (buf[o] == expect[o])
+					continue;
+				kzero(&v, sizeof(v));
+				v.kind = VIOL_STATE;
+				v.where = where;
+				v.cpu = (uint16_t)k->hw->running;
+				v.task = t->id;
+				v.line = line;
+				v.component = f;
+				v.offset = o;
+				kcopy(v.expected, expect + (o & ~7u), 8);
+				kcopy(v.found, buf + (o & ~7u), 8);
+				pattern_build(k, expect, OWNER_INIT, 0, k->user_mask);
+				identify(&v, buf, spans, n, expect);
+				kviolation(k, &v);
+				return false;
+			}
+	}
+	return true;
+}

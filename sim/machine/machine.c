@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The machine loop. Hosted code (libc, compiler-chosen SIMD): it only ever
+ * runs on the clean register file that hw_yield() loads, never on a
+ * simulated CPU's registers.
+ *
+ * Determinism: every choice (which CPU runs next, which interrupt arrives
+ * where) comes from one splitmix64 stream seeded by the run's seed, and the
+ * clock is the step count. Same seed, same scenario, same events.
+ */
+#define _GNU_SOURCE
+#include "machine.h"
+#include "fpuctx/insn.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define ARCH_GET_XCOMP_PERM 0x1022
+#define ARCH_REQ_XCOMP_PERM 0x1023
+#define ARENA_SIZE (48u << 20)
+#define DEFAULT_MAX_STEPS 20000000ull
+
+static uint64_t splitmix64(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+uint64_t machine_permitted_features(void)
+{
+	uint32_t r[4];
+	uint64_t xcr0, perm = 0;
+
+	fpu_cpuid(1, 0, r);
+	if (!(r[2] & (1u << 27)))
+		return XFEATURE_MASK_FPSSE;
+	xcr0 = fpu_xgetbv(0);
+	if (xcr0 & XFEATURE_MASK(XFEATURE_XTILEDATA))
+		syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA);
+	if (syscall(SYS_arch_prctl, ARCH_GET_XCOMP_PERM, &perm) != 0)
+		perm = xcr0 & ~(XFEATURE_MASK(XFEATURE_XTILECFG) | XFEATURE_MASK(XFEATURE_XTILEDATA));
+	return xcr0 & perm;
+}
+
+static void setup_hw(struct hw_machine *m, uint32_t ncpus, uint64_t mask, uint8_t *mem,
+		     uint32_t size)
+{
+	struct fpu_xstate_info xs;
+	uint64_t missing;
+	uint32_t c;
+
+	fpu_xstate_enumerate(&xs, ~0ull, &missing);
+	m->ncpus = ncpus;
+	m->regfile_mask = mask;
+	m->clean = mem;
+	fpu_xstate_init_image(&xs, FPU_INSN_XSAVE, mask, mem);
+	for (c = 0; c < ncpus; c++) {
+		m->cpu[c].regfile = mem + (size_t)(c + 1) * size;
+		memcpy(m->cpu[c].regfile, mem, size);
+		m->cpu[c].deadline = HW_NO_DEADLINE;
+	}
+}
+
+/* Timers and (under stress) random interrupts for this step. */
+static void raise_interrupts(struct hw_machine *m, const struct run_config *cfg, uint64_t *rng,
+			     uint64_t *next_tick)
+{
+	uint32_t c;
+
+	for (c = 0; c < m->ncpus; c++) {
+		if (m->now >= m->cpu[c].deadline) {
+			m->cpu[c].deadline = HW_NO_DEADLINE; /* the handler re-arms */
+			hw_raise(m, c, IRQ_TIMER);
+		}
+		if (cfg->scn->tick && m->now >= next_tick[c]) {
+			next_tick[c] += cfg->scn->tick;
+			hw_raise(m, c, IRQ_TIMER);
+		}
+	}
+	if (cfg->stress) {
+		uint64_t r = splitmix64(rng);
+		uint32_t target = (uint32_t)((r >> 8) % m->ncpus);
+
+		switch (r & 63) {
+		case 0: case 1: hw_raise(m, target, IRQ_TIMER); break;
+		case 2: hw_raise(m, target, IRQ_KFPU); break;
+		case 3:
+			m->cpu[target].balance_to = (uint32_t)((r >> 24) % m->ncpus);
+			hw_raise(m, target, IRQ_BALANCE);
+			break;
+		default: break;
+		}
+	}
+}
+
+/* Nothing can run: jump the clock to the next timer. False if there is none. */
+static bool fast_forward(struct hw_machine *m, const struct run_config *cfg, uint64_t *next_tick)
+{
+	uint64_t t = HW_NO_DEADLINE;
+	uint32_t c;
+
+	for (c = 0; c < m->ncpus; c++) {
+		if (m->cpu[c].deadline < t)
+			t = m->cpu[c].deadline;
+		if (cfg->scn->tick && next_tick[c] < t)
+			t = next_tick[c];
+	}
+	if (t == HW_NO_DEADLINE)
+		return false;
+	if (t > m->now)
+		m->now = t;
+	return true;
+}
+
+static void report_deadlock(struct kernel *k)
+{
+	struct violation v;
+
+	memset(&v, 0, sizeof(v));
+	v.kind = VIOL_DEADLOCK;
+	v.msg = "every CPU is idle and no timer is armed, but tasks have not exited";
+	kviolation(k, &v);
+}
+
+static void machine_loop(struct hw_machine *m, struct kernel *k, const struct run_config *cfg,
+			 struct run *out)
+{
+	uint64_t rng = cfg->seed, max = cfg->max_steps ? cfg->max_steps : DEFAULT_MAX_STEPS;
+	uint64_t next_tick[SCN_MAX_CPUS];
+	uint32_t c;
+
+	for (c = 0; c < m->ncpus; c++)
+		next_tick[c] = cfg->scn->tick;
+	while (!k->res.finished && out->steps < max) {
+		uint32_t cand[SCN_MAX_CPUS], n = 0;
+
+		raise_interrupts(m, cfg, &rng, next_tick);
+		for (c = 0; c < m->ncpus; c++)
+			if (!m->cpu[c].halted || m->cpu[c].irq_pending)
+				cand[n++] = c;
+		if (n == 0) {
+			if (!fast_forward(m, cfg, next_tick)) {
+				report_deadlock(k);
+				return;
+			}
+			continue;
+		}
+		c = n == 1 ? cand[0] : cand[splitmix64(&rng) % n];
+		hw_run_cpu(m, c);
+		out->steps++;
+		m->now++;
+	}
+	out->out_of_steps = !k->res.finished && !cfg->stress;
+}
+
+int machine_run(const struct run_config *cfg, struct run *out)
+{
+	struct kernel_config kc;
+	struct hw_machine *m;
+	uint64_t mask = machine_permitted_features();
+	struct fpu_xstate_info xs;
+	uint64_t missing;
+	uint32_t size;
+
+	memset(out, 0, sizeof(*out));
+	fpu_xstate_enumerate(&xs, ~0ull, &missing);
+	size = (fpu_xstate_size(&xs, FPU_INSN_XSAVE, mask) + 63) & ~63u;
+	m = aligned_alloc(64, sizeof(*m));
+	out->k = aligned_alloc(64, sizeof(struct kernel));
+	memset(&kc, 0, sizeof(kc));
+	kc.arena = aligned_alloc(64, ARENA_SIZE);
+	uint8_t *regs = aligned_alloc(64, (size_t)(cfg->scn->ncpus + 1) * size);
+	if (!m || !out->k || !kc.arena || !regs) {
+		out->error = "out of memory";
+		return -1;
+	}
+	memset(m, 0, sizeof(*m));
+	memset(out->k, 0, sizeof(struct kernel));
+	setup_hw(m, cfg->scn->ncpus, mask, regs, size);
+	if (cfg->trace_cap) {
+		out->trace = calloc(cfg->trace_cap, sizeof(*out->trace));
+		kc.trace = out->trace;
+		kc.trace_cap = cfg->trace_cap;
+	}
+	kc.scn = cfg->scn;
+	kc.policy = cfg->policy;
+	kc.insn = cfg->insn;
+	kc.want = cfg->want == ~0ull ? mask : cfg->want;
+	kc.bugs = cfg->bugs;
+	kc.arena_size = ARENA_SIZE;
+	out->error = kernel_boot(out->k, m, &kc, &out->missing);
+	if (!out->error)
+		machine_loop(m, out->k, cfg, out);
+	kernel_collect(out->k);
+	out->end_time = m->now;
+	out->k->hw = 0; /* the machine is gone after this */
+	free(kc.arena);
+	free(regs);
+	free(m);
+	return out->error ? -1 : 0;
+}
+
+void machine_release(struct run *r)
+{
+	free(r->k);
+	free(r->trace);
+	memset(r, 0, sizeof(*r));
+}
+
+void machine_task_name(const struct run *r, uint32_t id, char *buf, size_t len)
+{
+	const struct kernel *k = r->k;
+	const struct task *t;
+
+	if (id == 0 || id > KMAX_TASKS) {
+		snprintf(buf, len, "task#%u", id);
+		return;
+	}
+	t = &k->tasks[id - 1];
+	if (t->kind == KT_IDLE)
+		snprintf(buf, len, "idle/%u", id - 1);
+	else if (t->scn_task < k->scn->ntasks)
+		snprintf(buf, len, "%s", k->scn->tasks[t->scn_task].name);
+	else
+		snprintf(buf, len, "task#%u", id);
+}

@@ -1,0 +1,787 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Tests for the scenario parser (tool/parse.c).
+ *
+ *   gcc -std=c11 -Wall -Wextra -Werror -g -fsanitize=address,undefined \
+ *       -o /tmp/test_parse tests/test_parse.c tool/parse.c && /tmp/test_parse
+ *
+ * Valid inputs are checked op by op; bad inputs by the exact line and
+ * column of the message plus a key part of its reason; random mutations
+ * check that nothing crashes and that accepted scenarios are well formed.
+ * The last line printed is "N passed, M failed".
+ */
+#define _POSIX_C_SOURCE 200809L  /* mkstemp, close, unlink */
+
+#include "../tool/parse.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *const pols[] = { "eager", "linux" };
+#define NPOLS 2
+
+static int passed, failed;
+
+/* Large: keep it off the stack. */
+static struct scenario scn;
+
+#define CHECK(cond) check((cond) != 0, #cond, __LINE__)
+
+static int check(int ok, const char *what, int line)
+{
+	if (ok) {
+		passed++;
+	} else {
+		failed++;
+		printf("FAIL line %d: %s\n", line, what);
+	}
+	return ok;
+}
+
+static int parse(const char *text, char *err, size_t errlen)
+{
+	return scn_parse("t.scn", text, &scn, pols, NPOLS, err, errlen);
+}
+
+/* Parses text that must be valid; prints the message if it is not. */
+static int parse_ok(const char *text, int line)
+{
+	char err[256];
+
+	if (parse(text, err, sizeof(err)) == 0)
+		return check(1, "", line);
+	printf("  unexpected error: %s\n", err);
+	return check(0, "parse succeeds", line);
+}
+
+/* Parses text that must fail at line:col with `reason` in the message. */
+static void bad_at(const char *text, unsigned line, unsigned col,
+                   const char *reason, int src_line)
+{
+	char err[512], prefix[64];
+	int r = parse(text, err, sizeof(err));
+
+	snprintf(prefix, sizeof(prefix), "t.scn:%u:%u: ", line, col);
+	if (r == -1 && strncmp(err, prefix, strlen(prefix)) == 0 &&
+	    strstr(err + strlen(prefix), reason)) {
+		passed++;
+		return;
+	}
+	failed++;
+	printf("FAIL line %d: wanted -1 and \"%s...%s\"\n  got %d: \"%s\"\n",
+	       src_line, prefix, reason, r, r ? err : "");
+}
+
+#define BAD(text, line, col, reason) bad_at(text, line, col, reason, __LINE__)
+#define OK(text) parse_ok(text, __LINE__)
+
+/* ------------------------------------------------------------------ */
+/* Structural invariants every accepted scenario must satisfy.         */
+
+static int well_formed(const struct scenario *s)
+{
+	uint32_t next = 0;
+
+	if (s->ntasks < 1 || s->ntasks > SCN_MAX_TASKS || s->nops > SCN_MAX_OPS ||
+	    s->nexpects > SCN_MAX_EXPECTS || s->ncpus < 1 || s->ncpus > SCN_MAX_CPUS)
+		return 0;
+	for (uint32_t t = 0; t < s->ntasks; t++) {
+		const struct scn_task *tk = &s->tasks[t];
+		uint32_t end = tk->first_op + tk->nops;
+
+		if (tk->first_op != next || tk->nops == 0 || end > s->nops ||
+		    tk->cpu < 0 || (uint32_t)tk->cpu >= s->ncpus ||
+		    memchr(tk->name, '\0', SCN_NAME_LEN) == NULL)
+			return 0;
+		next = end;
+		for (uint32_t i = tk->first_op; i < end; i++) {
+			const struct scn_op *op = &s->ops[i];
+
+			if (op->code >= OP__COUNT || op->line == 0 || op->col == 0)
+				return 0;
+			if ((op->code == OP_FORK || op->code == OP_WAKE) &&
+			    (op->arg >= s->ntasks || op->arg == t))
+				return 0;
+			if (op->code == OP_FORK && !s->tasks[op->arg].forked)
+				return 0;
+			if ((op->code == OP_MIGRATE || op->code == OP_IPI_KFPU) &&
+			    op->arg >= s->ncpus)
+				return 0;
+			if (op->code == OP_REPEAT &&
+			    (op->arg2 == 0 || i + op->arg2 >= end || op->arg == 0))
+				return 0;
+		}
+	}
+	if (next != s->nops)
+		return 0;
+	for (uint32_t e = 0; e < s->nexpects; e++)
+		if ((s->expects[e].policy >= NPOLS && s->expects[e].policy != SCN_POLICY_ALL) ||
+		    s->expects[e].key >= KEY__COUNT || s->expects[e].cmp > CMP_GT)
+			return 0;
+	return 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Valid input                                                         */
+
+struct want_op {
+	unsigned code, line, col, arg, arg2;
+};
+
+static void check_ops(const struct want_op *w, size_t n, int src_line)
+{
+	int ok = scn.nops == n;
+
+	for (size_t i = 0; ok && i < n; i++) {
+		const struct scn_op *op = &scn.ops[i];
+
+		if (op->code != w[i].code || op->line != w[i].line || op->col != w[i].col ||
+		    op->arg != w[i].arg || op->arg2 != w[i].arg2) {
+			printf("  op %zu: got %s line %u col %u arg %u arg2 %u\n", i,
+			       scn_op_name(op->code), (unsigned)op->line, (unsigned)op->col,
+			       (unsigned)op->arg, (unsigned)op->arg2);
+			ok = 0;
+		}
+	}
+	check(ok, "ops as expected", src_line);
+}
+
+static const char full[] =
+	"# every statement and op\n"                     /* 1 */
+	"cpus 2\n"                                        /* 2 */
+	"tick 100   # timer\n"                            /* 3 */
+	"check-on-return off\n"                           /* 4 */
+	"task A user cpu=1 {\n"                           /* 5 */
+	"    dirty\n"                                     /* 6 */
+	"    window begin\n"                              /* 7 */
+	"    repeat 3 {\n"                                /* 8 */
+	"        compute 5\n"                             /* 9 */
+	"        repeat 2 {\n"                            /* 10 */
+	"            yield\n"                             /* 11 */
+	"        }\n"                                     /* 12 */
+	"        spin 7\n"                                /* 13 */
+	"    }\n"                                         /* 14 */
+	"    fork C\n"                                    /* 15 */
+	"\tipi 0 kfpu # comment\n"                        /* 16 */
+	"    wake K\n"                                    /* 17 */
+	"    check\n"                                     /* 18 */
+	"    window end\n"                                /* 19 */
+	"}\n"                                             /* 20 */
+	"\n"                                              /* 21 */
+	"task K kthread {\n"                              /* 22 */
+	"  wait\n"                                        /* 23 */
+	"  kfpu\n"                                        /* 24 */
+	"  sleep 10\n"                                    /* 25 */
+	"  migrate 1\n"                                   /* 26 */
+	"  wake A\n"                                      /* 27 */
+	"  exit\n"                                        /* 28 */
+	"}\n"                                             /* 29 */
+	"task C user fork {\n"                            /* 30 */
+	"    exec\n"                                      /* 31 */
+	"    check\n"                                     /* 32 */
+	"}\n"                                             /* 33 */
+	"expect linux saves=1 restores<=2 skipped_restores>=3\n"      /* 34 */
+	"expect all violations=0 switches<10 kfpu_sections>0\n"       /* 35 */
+	"expect eager bytes_saved=18446744073709551615 bytes_restored=0\n"; /* 36 */
+
+static void test_full(void)
+{
+	static const struct want_op w[] = {
+		{ OP_DIRTY, 6, 5, 0, 0 },
+		{ OP_WINDOW_BEGIN, 7, 5, 0, 0 },
+		{ OP_REPEAT, 8, 5, 3, 4 },
+		{ OP_COMPUTE, 9, 9, 5, 0 },
+		{ OP_REPEAT, 10, 9, 2, 1 },
+		{ OP_YIELD, 11, 13, 0, 0 },
+		{ OP_SPIN, 13, 9, 7, 0 },
+		{ OP_FORK, 15, 5, 2, 0 },
+		{ OP_IPI_KFPU, 16, 2, 0, 0 },
+		{ OP_WAKE, 17, 5, 1, 0 },
+		{ OP_CHECK, 18, 5, 0, 0 },
+		{ OP_WINDOW_END, 19, 5, 0, 0 },
+		{ OP_WAIT, 23, 3, 0, 0 },
+		{ OP_KFPU, 24, 3, 0, 0 },
+		{ OP_SLEEP, 25, 3, 10, 0 },
+		{ OP_MIGRATE, 26, 3, 1, 0 },
+		{ OP_WAKE, 27, 3, 0, 0 },
+		{ OP_EXIT, 28, 3, 0, 0 },
+		{ OP_EXEC, 31, 5, 0, 0 },
+		{ OP_CHECK, 32, 5, 0, 0 },
+	};
+	static const struct scn_expect we[] = {
+		{ 1, KEY_SAVES, CMP_EQ, 34, 1 },
+		{ 1, KEY_RESTORES, CMP_LE, 34, 2 },
+		{ 1, KEY_SKIPPED_RESTORES, CMP_GE, 34, 3 },
+		{ SCN_POLICY_ALL, KEY_VIOLATIONS, CMP_EQ, 35, 0 },
+		{ SCN_POLICY_ALL, KEY_SWITCHES, CMP_LT, 35, 10 },
+		{ SCN_POLICY_ALL, KEY_KFPU_SECTIONS, CMP_GT, 35, 0 },
+		{ 0, KEY_BYTES_SAVED, CMP_EQ, 36, UINT64_MAX },
+		{ 0, KEY_BYTES_RESTORED, CMP_EQ, 36, 0 },
+	};
+	int ok = 1;
+
+	if (!OK(full))
+		return;
+	CHECK(strcmp(scn.name, "t") == 0);
+	CHECK(scn.ncpus == 2);
+	CHECK(scn.tick == 100);
+	CHECK(scn.check_on_return == 0);
+	CHECK(scn.ntasks == 3);
+
+	CHECK(strcmp(scn.tasks[0].name, "A") == 0);
+	CHECK(scn.tasks[0].kind == TASK_USER && !scn.tasks[0].forked);
+	CHECK(scn.tasks[0].cpu == 1 && scn.tasks[0].line == 5);
+	CHECK(scn.tasks[0].first_op == 0 && scn.tasks[0].nops == 12);
+
+	CHECK(strcmp(scn.tasks[1].name, "K") == 0);
+	CHECK(scn.tasks[1].kind == TASK_KTHREAD && !scn.tasks[1].forked);
+	CHECK(scn.tasks[1].cpu == 0 && scn.tasks[1].line == 22);
+	CHECK(scn.tasks[1].first_op == 12 && scn.tasks[1].nops == 6);
+
+	CHECK(strcmp(scn.tasks[2].name, "C") == 0);
+	CHECK(scn.tasks[2].kind == TASK_USER && scn.tasks[2].forked);
+	CHECK(scn.tasks[2].cpu == 0 && scn.tasks[2].line == 30);
+	CHECK(scn.tasks[2].first_op == 18 && scn.tasks[2].nops == 2);
+
+	check_ops(w, sizeof(w) / sizeof(w[0]), __LINE__);
+
+	CHECK(scn.nexpects == sizeof(we) / sizeof(we[0]));
+	for (size_t i = 0; i < scn.nexpects && i < sizeof(we) / sizeof(we[0]); i++) {
+		const struct scn_expect *e = &scn.expects[i];
+
+		if (e->policy != we[i].policy || e->key != we[i].key || e->cmp != we[i].cmp ||
+		    e->line != we[i].line || e->value != we[i].value) {
+			printf("  expect %zu: policy %u key %s cmp %u line %u value %" PRIu64 "\n",
+			       i, e->policy, scn_key_name(e->key), e->cmp, (unsigned)e->line, e->value);
+			ok = 0;
+		}
+	}
+	CHECK(ok);
+	CHECK(well_formed(&scn));
+}
+
+/* The worked example of docs/scenarios.md. */
+static void test_doc_example(void)
+{
+	static const char text[] =
+		"# A task sleeps; the CPU idles; the task wakes on the same CPU.\n"
+		"cpus 1\n"
+		"task A user {\n"
+		"    dirty\n"
+		"    window begin\n"
+		"    sleep 10\n"
+		"    window end\n"
+		"    check\n"
+		"}\n"
+		"expect linux saves=1 restores=0 skipped_restores=1\n"
+		"expect eager saves=2 restores=2\n";
+	static const struct want_op w[] = {
+		{ OP_DIRTY, 4, 5, 0, 0 },
+		{ OP_WINDOW_BEGIN, 5, 5, 0, 0 },
+		{ OP_SLEEP, 6, 5, 10, 0 },
+		{ OP_WINDOW_END, 7, 5, 0, 0 },
+		{ OP_CHECK, 8, 5, 0, 0 },
+	};
+
+	if (!OK(text))
+		return;
+	CHECK(scn.ncpus == 1 && scn.tick == 0 && scn.check_on_return == 1);
+	CHECK(scn.ntasks == 1 && scn.tasks[0].nops == 5 && scn.tasks[0].line == 3);
+	check_ops(w, sizeof(w) / sizeof(w[0]), __LINE__);
+	CHECK(scn.nexpects == 5);
+	CHECK(scn.expects[0].policy == 1 && scn.expects[0].key == KEY_SAVES &&
+	      scn.expects[0].value == 1 && scn.expects[0].line == 10);
+	CHECK(scn.expects[2].key == KEY_SKIPPED_RESTORES && scn.expects[2].value == 1);
+	CHECK(scn.expects[3].policy == 0 && scn.expects[3].key == KEY_SAVES &&
+	      scn.expects[3].value == 2 && scn.expects[3].line == 11);
+	CHECK(scn.expects[4].key == KEY_RESTORES && scn.expects[4].cmp == CMP_EQ);
+}
+
+/* Smaller valid cases: defaults, forward references, odd spacing. */
+static void test_valid_misc(void)
+{
+	char err[256];
+
+	/* 'cpus' after the task that uses cpu=; CRLF; '#' glued to a token. */
+	if (OK("task A user fork cpu=3 {\r\n  dirty#x\r\n}\r\n"
+	       "task B user {\r\n  fork A\r\n}\r\ncpus 4\r\n")) {
+		CHECK(scn.ncpus == 4 && scn.tasks[0].cpu == 3 && scn.tasks[0].forked);
+		CHECK(scn.ops[1].code == OP_FORK && scn.ops[1].arg == 0);
+		CHECK(well_formed(&scn));
+	}
+	/* No trailing newline, zero tick, leading zeros are decimal. */
+	if (OK("tick 0\ntask A kthread {\n spin 010\n}")) {
+		CHECK(scn.tick == 0 && scn.ops[0].arg == 10);
+		CHECK(scn.tasks[0].kind == TASK_KTHREAD);
+	}
+	/* Upper bounds are accepted. */
+	if (OK("cpus 8\ntick 1000000\ntask A user cpu=7 {\n compute 1000000\n"
+	       " repeat 1000000 {\n  sleep 1000000\n }\n ipi 7 kfpu\n}\n")) {
+		CHECK(scn.ops[1].arg == 1000000 && scn.ops[1].arg2 == 1);
+		CHECK(scn.ops[3].arg == 7);
+	}
+	/* window end in one task, begin in another (end first in the file). */
+	CHECK(parse("task A user {\n window end\n}\ntask B user {\n window begin\n}\n",
+	            err, sizeof(err)) == 0);
+	/* Name: basename without extension, truncated. */
+	CHECK(scn_parse("dir/sub/foo.bar.scn", "task A user {\n yield\n}\n", &scn,
+	                pols, NPOLS, err, sizeof(err)) == 0 &&
+	      strcmp(scn.name, "foo.bar") == 0);
+	CHECK(scn_parse(".hidden", "task A user {\n yield\n}\n", &scn,
+	                pols, NPOLS, err, sizeof(err)) == 0 &&
+	      strcmp(scn.name, ".hidden") == 0);
+	{
+		char path[200];
+
+		memset(path, 'x', sizeof(path) - 1);
+		path[sizeof(path) - 1] = '\0';
+		CHECK(scn_parse(path, "task A user {\n yield\n}\n", &scn,
+		                pols, NPOLS, err, sizeof(err)) == 0 &&
+		      strlen(scn.name) == sizeof(scn.name) - 1);
+	}
+	/* Longest allowed name; '-' and '_' in names. */
+	CHECK(parse("task _abcdefghijklmnopqrstuvwxyz-123 user {\n yield\n}\n",
+	            err, sizeof(err)) == 0 && strlen(scn.tasks[0].name) == 31);
+	/* No policies: only 'all'. */
+	CHECK(scn_parse("t.scn", "task A user {\n yield\n}\nexpect all saves=0\n",
+	                &scn, NULL, 0, err, sizeof(err)) == 0);
+	/* A line of exactly the maximum length is fine. */
+	{
+		char *text = malloc(SCN_MAX_LINE + 64);
+
+		if (text) {
+			strcpy(text, "task A user {\n yield");
+			memset(text + strlen(text), ' ', SCN_MAX_LINE - 6);
+			strcpy(text + 14 + SCN_MAX_LINE, "\n}\n");
+			CHECK(parse(text, err, sizeof(err)) == 0);
+			free(text);
+		}
+	}
+}
+
+static void test_names(void)
+{
+	CHECK(strcmp(scn_op_name(OP_DIRTY), "dirty") == 0);
+	CHECK(strcmp(scn_op_name(OP_IPI_KFPU), "ipi") == 0);
+	CHECK(strcmp(scn_op_name(OP_WINDOW_END), "window end") == 0);
+	CHECK(strcmp(scn_op_name(OP__COUNT), "?") == 0);
+	CHECK(strcmp(scn_key_name(KEY_SKIPPED_RESTORES), "skipped_restores") == 0);
+	CHECK(strcmp(scn_key_name(KEY_KFPU_SECTIONS), "kfpu_sections") == 0);
+	CHECK(strcmp(scn_key_name(KEY__COUNT), "?") == 0);
+	for (unsigned i = 0; i < OP__COUNT; i++)
+		CHECK(strcmp(scn_op_name(i), "?") != 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* Bad input                                                           */
+
+#define T1(op) "task A user {\n" op "\n}\n"   /* op on line 2 */
+
+static void test_bad_ops(void)
+{
+	BAD(T1("    dirt"), 2, 5, "unknown op 'dirt'");
+	BAD(T1("\tdirt"), 2, 2, "unknown op 'dirt'");
+	BAD(T1("  spin"), 2, 7, "expected a number after 'spin'");
+	BAD(T1("  spin   # c"), 2, 7, "expected a number after 'spin'");
+	BAD(T1("  spin 0"), 2, 8, "number out of range (1..1000000)");
+	BAD(T1("  sleep 1000001"), 2, 9, "number out of range (1..1000000)");
+	BAD(T1("  spin 99999999999999999999999"), 2, 8, "number out of range (1..1000000)");
+	BAD(T1("  spin -5"), 2, 8, "expected a number after 'spin', got '-5'");
+	BAD(T1("  spin +5"), 2, 8, "expected a number after 'spin', got '+5'");
+	BAD(T1("  compute 0x10"), 2, 11, "invalid number '0x10'");
+	BAD(T1("  spin 12x"), 2, 8, "invalid number '12x'");
+	BAD(T1("  yield x"), 2, 9, "trailing text 'x' after 'yield'");
+	BAD(T1("  spin 5 6"), 2, 10, "trailing text '6' after 'spin 5'");
+	BAD(T1("  ipi 0 kfpu now"), 2, 14, "trailing text 'now' after 'ipi 0 kfpu'");
+	BAD(T1("  ipi 0"), 2, 8, "expected 'kfpu' after 'ipi 0'");
+	BAD(T1("  ipi 0 kfp"), 2, 9, "expected 'kfpu' after 'ipi 0', got 'kfp'");
+	BAD(T1("  ipi x kfpu"), 2, 7, "expected a number after 'ipi', got 'x'");
+	BAD(T1("  migrate"), 2, 10, "expected a number after 'migrate'");
+	BAD(T1("  fork"), 2, 7, "expected a task name after 'fork'");
+	BAD(T1("  window"), 2, 9, "expected 'begin' or 'end' after 'window'");
+	BAD(T1("  window start"), 2, 10, "expected 'begin' or 'end' after 'window', got 'start'");
+	BAD(T1("  repeat 2"), 2, 11, "expected '{' after 'repeat 2'");
+	BAD(T1("  repeat 2 x"), 2, 12, "expected '{' after 'repeat 2', got 'x'");
+	BAD(T1("  repeat 0 {"), 2, 10, "number out of range (1..1000000)");
+	BAD(T1("  repeat 2 {\n  }"), 3, 3, "empty 'repeat' block (opened at line 2)");
+	BAD(T1("  repeat 2 {\n yield\n  } x"), 4, 5, "trailing text 'x' after '}'");
+	BAD(T1("  cpus 2"), 2, 3, "'cpus' is not allowed inside task 'A'");
+	BAD(T1("  expect all saves=1"), 2, 3, "'expect' is not allowed inside task 'A'");
+	BAD(T1("  task B user {"), 2, 3, "'task' inside task 'A' (missing '}'?)");
+	BAD(T1("  \x01op\xff"), 2, 3, "unknown op '\\x01op\\xff'");
+}
+
+static void test_bad_kinds(void)
+{
+	BAD("task K kthread {\n  compute 5\n}\n", 2, 3, "'compute' is only allowed in user tasks");
+	BAD("task K kthread {\n  dirty\n}\n", 2, 3, "'dirty' is only allowed in user tasks");
+	BAD("task K kthread {\n  check\n}\n", 2, 3, "'check' is only allowed in user tasks");
+	BAD("task K kthread {\n  exec\n}\n", 2, 3, "'exec' is only allowed in user tasks");
+	BAD("task C user fork {\n yield\n}\ntask K kthread {\n  fork C\n}\n",
+	    5, 3, "'fork' is only allowed in user tasks");
+	BAD("task K kthread fork {\n  yield\n}\n", 1, 16, "'fork' tasks must be user tasks");
+}
+
+static void test_bad_tasks(void)
+{
+	BAD("cpus 2\n", 1, 7, "no tasks declared");
+	BAD("", 1, 1, "no tasks declared");
+	BAD("# only a comment\n\n", 2, 1, "no tasks declared");
+	BAD("\ntask A user {\n}\n", 3, 1, "task 'A' has an empty program");
+	BAD("task A user {\n # nothing\n}\n", 3, 1, "task 'A' has an empty program");
+	BAD("dirty\n", 1, 1, "op 'dirty' outside a task block");
+	BAD("bogus 1\n", 1, 1, "unknown statement 'bogus'");
+	BAD("}\n", 1, 1, "unexpected '}'");
+	BAD("task A user {\n yield\n}\n}\n", 4, 1, "unexpected '}'");
+	BAD("\ntask A user {\n  yield\n", 3, 8, "missing '}' for task 'A' opened at line 2");
+	BAD("task A user {\n  repeat 2 {\n    yield\n}\n", 4, 2,
+	    "missing '}' for task 'A' opened at line 1");
+	BAD("task A user {\n  repeat 2 {\n    yield\n", 3, 10,
+	    "missing '}' for 'repeat' opened at line 2");
+	BAD("task A user {\n yield\n}\n\n\ntask A kthread {\n spin 1\n}\n", 6, 6,
+	    "task 'A' declared twice (first at line 1)");
+	BAD("task 1A user {\n yield\n}\n", 1, 6, "invalid task name '1A'");
+	BAD("task A.b user {\n yield\n}\n", 1, 6, "invalid task name 'A.b'");
+	BAD("task abcdefghijklmnopqrstuvwxyz012345 user {\n yield\n}\n", 1, 6,
+	    "too long (max 31 characters)");
+	BAD("task\n", 1, 5, "expected a task name after 'task'");
+	BAD("task A\n", 1, 7, "expected 'user' or 'kthread' after task name");
+	BAD("task A usr {\n", 1, 8, "unknown task kind 'usr'");
+	BAD("task A user\n yield\n}\n", 1, 12, "expected '{' at end of 'task' line");
+	BAD("task A user cpu=0\n", 1, 18, "expected '{' at end of 'task' line");
+	BAD("task A user pin=1 {\n", 1, 13, "unknown task option 'pin=1'");
+	BAD("task A user { yield\n", 1, 15, "trailing text 'yield' after 'task A user {'");
+	BAD("task A user cpu= {\n", 1, 17, "expected a number after 'cpu='");
+	BAD("task A user cpu=1x {\n", 1, 17, "invalid number '1x'");
+	BAD("task A user cpu=0 cpu=0 {\n", 1, 19, "'cpu=' given twice");
+	BAD("task A user fork fork {\n", 1, 18, "'fork' given twice");
+	BAD("task A user cpu=3 {\n yield\n}\ncpus 2\n", 1, 13, "cpu 3 out of range: cpus is 2");
+	BAD("task A user {\n  migrate 2\n}\n", 2, 11, "cpu 2 out of range: cpus is 1");
+	BAD("cpus 4\ntask A user {\n  ipi 5 kfpu\n}\n", 3, 7, "cpu 5 out of range: cpus is 4");
+	BAD("task A user {\n  fork B\n}\n", 2, 8, "unknown task 'B' in 'fork'");
+	BAD("task A user {\n  wake Zed\n}\n", 2, 8, "unknown task 'Zed' in 'wake'");
+	BAD("task A user {\n  fork B\n}\ntask B user {\n yield\n}\n", 2, 8,
+	    "'fork' target 'B' is not declared with 'fork'");
+	BAD("task A user fork {\n  fork A\n}\ntask B user {\n fork A\n}\n", 2, 8,
+	    "task 'A' cannot fork itself");
+	BAD("task A user {\n  wake A\n}\n", 2, 8, "task 'A' cannot wake itself");
+	BAD("task A user {\n yield\n}\ntask B user fork {\n yield\n}\n", 4, 13,
+	    "task 'B' is declared with 'fork' but no task forks it");
+	BAD("task A user fork {\n fork B\n}\ntask B user fork {\n fork A\n}\n", 1, 1,
+	    "none starts at boot");
+	/* Errors found at the end are reported in file order. */
+	BAD("task A user {\n  fork X\n  migrate 9\n}\n", 2, 8, "unknown task 'X'");
+	BAD("task A user {\n  migrate 9\n  fork X\n}\n", 2, 11, "cpu 9 out of range");
+}
+
+static void test_bad_window(void)
+{
+	BAD(T1(" window begin\n window begin"), 3, 2,
+	    "'window begin' given twice (first at line 2)");
+	BAD("task A user {\n window end\n}\ntask B user {\n window end\n}\n", 5, 2,
+	    "'window end' given twice (first at line 2)");
+	BAD(T1(" window end\n window begin"), 3, 2,
+	    "'window begin' after 'window end' (line 2) in the same task");
+	BAD(T1(" repeat 2 {\n  window begin\n }"), 3, 3,
+	    "'window begin' is not allowed inside 'repeat'");
+}
+
+static void test_bad_settings(void)
+{
+	BAD("cpus 2\ncpus 2\n", 2, 1, "'cpus' given twice (first at line 1)");
+	BAD("cpus 0\n", 1, 6, "number out of range (1..8)");
+	BAD("cpus 9\n", 1, 6, "number out of range (1..8)");
+	BAD("cpus\n", 1, 5, "expected a number after 'cpus'");
+	BAD("cpus 2 3\n", 1, 8, "trailing text '3' after 'cpus 2'");
+	BAD("tick 1000001\n", 1, 6, "number out of range (0..1000000)");
+	BAD("tick 1\ntick 2\n", 2, 1, "'tick' given twice");
+	BAD("check-on-return maybe\n", 1, 17,
+	    "expected 'on' or 'off' after 'check-on-return', got 'maybe'");
+	BAD("check-on-return\n", 1, 16, "expected 'on' or 'off' after 'check-on-return'");
+}
+
+#define TE "task A user {\n yield\n}\n"   /* expect lines start at line 4 */
+
+static void test_bad_expect(void)
+{
+	BAD(TE "expect linux save=1\n", 4, 14,
+	    "unknown key 'save' (expected one of: saves, restores, skipped_restores,");
+	BAD(TE "expect lnux saves=1\n", 4, 8,
+	    "unknown policy 'lnux' (expected one of: eager, linux, all)");
+	BAD(TE "expect\n", 4, 7, "expected a policy name after 'expect'");
+	BAD(TE "expect all\n", 4, 11, "expected KEY=VALUE after 'expect all'");
+	BAD(TE "expect all saves\n", 4, 17, "expected '=', '<=', '>=', '<' or '>' after 'saves'");
+	BAD(TE "expect all =1\n", 4, 12, "expected KEY=VALUE, got '=1'");
+	BAD(TE "expect all saves=\n", 4, 18, "expected a number after 'saves='");
+	BAD(TE "expect all saves<=x\n", 4, 19, "expected a number after 'saves<=', got 'x'");
+	BAD(TE "expect all saves==1\n", 4, 18, "expected a number after 'saves=', got '=1'");
+	BAD(TE "expect all saves=1x\n", 4, 18, "invalid number '1x'");
+	BAD(TE "expect all saves=-1\n", 4, 18, "got '-1'");
+	BAD(TE "expect all saves=18446744073709551616\n", 4, 18,
+	    "number out of range (0..18446744073709551615)");
+	BAD(TE "expect all saves=1 bogus\n", 4, 20, "unknown key 'bogus'");
+	BAD(TE "expect all saves = 1\n", 4, 17, "expected '=', '<=', '>=', '<' or '>' after 'saves'");
+}
+
+/* ------------------------------------------------------------------ */
+/* Limits                                                              */
+
+/* Appends to a growing buffer; aborts on allocation failure. */
+struct buf {
+	char *s;
+	size_t n, cap;
+};
+
+static void put(struct buf *b, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (b->n + n + 1 > b->cap) {
+		b->cap = (b->n + n + 1) * 2;
+		b->s = realloc(b->s, b->cap);
+		if (!b->s) {
+			perror("realloc");
+			exit(2);
+		}
+	}
+	memcpy(b->s + b->n, s, n + 1);
+	b->n += n;
+}
+
+static void test_limits(void)
+{
+	struct buf b = { 0 };
+	char line[128];
+
+	/* SCN_MAX_OPS ops pass; one more fails at its own line. */
+	put(&b, "task A user {\n");
+	for (int i = 0; i < SCN_MAX_OPS; i++)
+		put(&b, "    yield\n");
+	put(&b, "}\n");
+	CHECK(parse(b.s, line, sizeof(line)) == 0 && scn.nops == SCN_MAX_OPS);
+	b.n -= 2;
+	put(&b, "    yield\n}\n");
+	BAD(b.s, SCN_MAX_OPS + 2, 5, "too many ops (max 8192)");
+
+	/* SCN_MAX_TASKS tasks pass; one more fails. */
+	b.n = 0;
+	for (int i = 0; i < SCN_MAX_TASKS; i++) {
+		snprintf(line, sizeof(line), "task T%d user {\n yield\n}\n", i);
+		put(&b, line);
+	}
+	CHECK(parse(b.s, line, sizeof(line)) == 0 && scn.ntasks == SCN_MAX_TASKS);
+	put(&b, "task Extra user {\n yield\n}\n");
+	BAD(b.s, 3 * SCN_MAX_TASKS + 1, 1, "too many tasks (max 64)");
+
+	/* SCN_MAX_EXPECTS pairs on one line pass; one more fails. */
+	b.n = 0;
+	put(&b, TE "expect all");
+	for (int i = 0; i < SCN_MAX_EXPECTS; i++)
+		put(&b, " saves=0");
+	CHECK(parse(b.s, line, sizeof(line)) == 0 && scn.nexpects == SCN_MAX_EXPECTS);
+	put(&b, " saves=0\n");
+	BAD(b.s, 4, 12 + 8 * SCN_MAX_EXPECTS, "too many expectations (max 64)");
+
+	/* Too deep nesting. */
+	b.n = 0;
+	put(&b, "task A user {\n");
+	for (int i = 0; i <= SCN_MAX_REPEAT_DEPTH; i++)
+		put(&b, "repeat 2 {\n");
+	BAD(b.s, SCN_MAX_REPEAT_DEPTH + 2, 1, "'repeat' nested too deeply (max 16)");
+
+	/* A line longer than SCN_MAX_LINE. */
+	b.n = 0;
+	put(&b, "task A user {\n yield\n}\n#");
+	for (int i = 0; i < SCN_MAX_LINE; i++)
+		put(&b, "x");
+	put(&b, "\n");
+	BAD(b.s, 4, SCN_MAX_LINE + 1, "line too long (max 4096 characters)");
+	free(b.s);
+}
+
+/* ------------------------------------------------------------------ */
+/* Messages, files, API edges                                          */
+
+static void test_messages(void)
+{
+	char small[12], one[1];
+	char huge[300];
+	int r;
+
+	/* Truncated message stays NUL-terminated. */
+	memset(small, 'z', sizeof(small));
+	r = parse("dirty\n", small, sizeof(small));
+	CHECK(r == -1 && strlen(small) == sizeof(small) - 1 &&
+	      strncmp(small, "t.scn:1:1: ", sizeof(small) - 1) == 0);
+	one[0] = 'z';
+	CHECK(parse("dirty\n", one, 1) == -1 && one[0] == '\0');
+	CHECK(parse("dirty\n", NULL, 0) == -1);
+	/* Long tokens are shortened in messages. */
+	memset(huge, 'q', sizeof(huge));
+	memcpy(huge, "task A user {\n", 14);
+	strcpy(huge + sizeof(huge) - 4, "\n}\n");
+	{
+		char err[256];
+
+		CHECK(parse(huge, err, sizeof(err)) == -1 && strstr(err, "...'") &&
+		      strlen(err) < 120);
+	}
+	/* NULL path and NULL text. */
+	{
+		char err[128];
+
+		CHECK(scn_parse(NULL, "x\n", &scn, pols, NPOLS, err, sizeof(err)) == -1 &&
+		      strncmp(err, "<input>:1:1: ", 13) == 0);
+		CHECK(scn_parse("t.scn", NULL, &scn, pols, NPOLS, err, sizeof(err)) == -1);
+		CHECK(scn_parse("t.scn", "x", &scn, pols, 300, err, sizeof(err)) == -1);
+	}
+}
+
+static void test_files(void)
+{
+	static const char text[] = "task A user {\n  dirty\n  che\0ck\n}\n";
+	char path[] = "/tmp/test_parse_XXXXXX";
+	char err[256], want[128];
+	int fd = mkstemp(path);
+
+	CHECK(scn_parse_file("/nonexistent/dir/x.scn", &scn, pols, NPOLS, err, sizeof(err)) == -1 &&
+	      strcmp(err, "/nonexistent/dir/x.scn: cannot read: No such file or directory") == 0);
+	CHECK(scn_parse_file("/tmp", &scn, pols, NPOLS, err, sizeof(err)) == -1 &&
+	      strstr(err, "/tmp: cannot read: ") == err);
+	if (!CHECK(fd >= 0))
+		return;
+	/* NUL bytes inside a file are an error at their column. */
+	CHECK(write(fd, text, sizeof(text) - 1) == (ssize_t)(sizeof(text) - 1));
+	close(fd);
+	snprintf(want, sizeof(want), "%s:3:6: NUL byte in input", path);
+	CHECK(scn_parse_file(path, &scn, pols, NPOLS, err, sizeof(err)) == -1 &&
+	      strcmp(err, want) == 0);
+	/* A good file parses. */
+	{
+		FILE *f = fopen(path, "wb");
+
+		if (CHECK(f != NULL)) {
+			fputs(full, f);
+			fclose(f);
+			CHECK(scn_parse_file(path, &scn, pols, NPOLS, err, sizeof(err)) == 0 &&
+			      scn.nops == 20 && strncmp(scn.name, "test_parse_", 11) == 0);
+		}
+	}
+	unlink(path);
+}
+
+/* ------------------------------------------------------------------ */
+/* Robustness: prefixes and random mutations of valid input            */
+
+static uint64_t rng = 0x9e3779b97f4a7c15u;
+
+static uint32_t rnd(uint32_t n)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (uint32_t)(rng % n);
+}
+
+/* Either an accepted, well-formed scenario or a "t.scn:L:C: ..." error. */
+static int sane(const char *text)
+{
+	char err[200];
+
+	memset(err, 'z', sizeof(err));
+	if (parse(text, err, sizeof(err)) == 0)
+		return well_formed(&scn);
+	return memchr(err, '\0', sizeof(err)) && strncmp(err, "t.scn:", 6) == 0 &&
+	       strstr(err, ": ") != NULL;
+}
+
+static void test_robust(void)
+{
+	static const char *const words[] = {
+		" ", "\n", "\t", "#", "{", "}", "=", "<=", "0", "1", "9", "-",
+		"task", "user", "kthread", "fork", "cpu=", "repeat", "window",
+		"begin", "end", "ipi", "kfpu", "A", "K", "C", "expect", "all",
+		"saves", "cpus", "\r", "\xff", "99999999999999999999",
+	};
+	size_t n = sizeof(full) - 1;
+	char *buf = malloc(n + 1);
+	char mut[4096];
+	int bad = 0, accepted = 0;
+
+	if (!CHECK(buf != NULL))
+		return;
+	/* Every prefix of the full example. */
+	for (size_t i = 0; i <= n; i++) {
+		memcpy(buf, full, i);
+		buf[i] = '\0';
+		bad += !sane(buf);
+	}
+	/* Random edits: delete a span, insert a word, or flip a byte. */
+	for (int iter = 0; iter < 20000; iter++) {
+		size_t len = n;
+
+		memcpy(mut, full, n + 1);
+		for (int e = 0, edits = 1 + (int)rnd(4); e < edits; e++) {
+			size_t at = rnd((uint32_t)len + 1);
+
+			switch (rnd(3)) {
+			case 0: {
+				size_t del = rnd(8);
+
+				if (at + del > len)
+					del = len - at;
+				memmove(mut + at, mut + at + del, len - at - del + 1);
+				len -= del;
+				break;
+			}
+			case 1: {
+				const char *w = words[rnd(sizeof(words) / sizeof(words[0]))];
+				size_t wl = strlen(w);
+
+				if (len + wl + 1 > sizeof(mut))
+					break;
+				memmove(mut + at + wl, mut + at, len - at + 1);
+				memcpy(mut + at, w, wl);
+				len += wl;
+				break;
+			}
+			default:
+				if (at < len)
+					mut[at] = (char)(1 + rnd(255));
+				break;
+			}
+		}
+		if (sane(mut))
+			accepted += parse(mut, NULL, 0) == 0;
+		else
+			bad++;
+	}
+	free(buf);
+	if (bad)
+		printf("  %d insane results\n", bad);
+	CHECK(bad == 0);
+	CHECK(accepted > 0);  /* the mutations do not all break the input */
+}
+
+int main(void)
+{
+	test_full();
+	test_doc_example();
+	test_valid_misc();
+	test_names();
+	test_bad_ops();
+	test_bad_kinds();
+	test_bad_tasks();
+	test_bad_window();
+	test_bad_settings();
+	test_bad_expect();
+	test_limits();
+	test_messages();
+	test_files();
+	test_robust();
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed != 0;
+}

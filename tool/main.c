@@ -1,0 +1,406 @@
+/* SPDX-License-Identifier: MIT */
+/* The fpuctx command: run scenarios, stress, replay, list bugs, describe the CPU. */
+#define _GNU_SOURCE
+#include "tool.h"
+#include "parse.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *tool_argv0 = "fpuctx";
+
+static int usage(FILE *out, int status)
+{
+	fprintf(out,
+		"usage: fpuctx run FILE [--policy P|all] [--cpus N] [--seed S] [--json]\n"
+		"                       [--trace FILE] [--trace-text] [--inject-bug NAME]...\n"
+		"       fpuctx stress --seeds N --events M [--policy P|all] [--cpus N] [--seed S] [--json]\n"
+		"                       [--inject-bug NAME]...\n"
+		"       fpuctx replay --seed S --events M [--policy P|all] [--cpus N] [--inject-bug NAME]...\n"
+		"       fpuctx bugs | info | bench\n"
+		"common: --xsave=fxsave|xsave|xsaveopt|xsavec  --features=x87,sse,avx,...  --max-steps N\n"
+		"exit status: 0 all checks and expectations hold, 1 violation or failed expectation, 2 bad input\n");
+	return status;
+}
+
+static int bad(const char *fmt, const char *a, const char *b)
+{
+	fprintf(stderr, "%s: ", tool_argv0);
+	fprintf(stderr, fmt, a, b);
+	fputc('\n', stderr);
+	return EXIT_BADINPUT;
+}
+
+static int parse_u64(const char *s, uint64_t *v)
+{
+	char *end;
+
+	if (!s || !*s || *s == '-' || *s == '+')
+		return -1;
+	errno = 0;
+	*v = strtoull(s, &end, 0);
+	return (errno || *end) ? -1 : 0;
+}
+
+static int parse_features(const char *spec, uint64_t *mask)
+{
+	char buf[256], *tok, *save;
+	unsigned f;
+
+	if (strlen(spec) >= sizeof(buf))
+		return bad("--features: list too long", "", "");
+	strcpy(buf, spec);
+	*mask = 0;
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(0, ",", &save)) {
+		for (f = 0; f < FPU_XFEATURE_MAX; f++)
+			if (!strcmp(tok, fpu_xfeature_name(f)))
+				break;
+		if (f == FPU_XFEATURE_MAX)
+			return bad("--features: unknown component '%s'%s (known: x87, sse, avx, bndregs, "
+				   "bndcsr, opmask, zmm_hi256, hi16_zmm, pkru, xtilecfg, xtiledata)", tok, "");
+		*mask |= XFEATURE_MASK(f);
+	}
+	return 0;
+}
+
+static int parse_bug(const char *name, uint32_t *bugs)
+{
+	unsigned i;
+
+	for (i = 0; i < fpu_nbugs; i++)
+		if (!strcmp(name, fpu_bugs[i].name)) {
+			*bugs |= fpu_bugs[i].bit;
+			return 0;
+		}
+	return bad("--inject-bug: unknown bug '%s'%s (see 'fpuctx bugs')", name, "");
+}
+
+/* Options every command shares. Returns 0 used, 1 not ours, 2 error. */
+int parse_common_option(const char *arg, const char *val, struct run_options *o, bool *used_val)
+{
+	uint64_t v;
+	unsigned i;
+
+	*used_val = true;
+	if (!strcmp(arg, "--seed")) {
+		if (parse_u64(val, &o->seed))
+			return bad("--seed needs a number, got '%s'%s", val ? val : "", "");
+	} else if (!strcmp(arg, "--cpus")) {
+		if (parse_u64(val, &v) || v < 1 || v > SCN_MAX_CPUS)
+			return bad("--cpus needs a number from 1 to 8, got '%s'%s", val ? val : "", "");
+		o->cpus = (int)v;
+	} else if (!strcmp(arg, "--max-steps")) {
+		if (parse_u64(val, &o->max_steps) || !o->max_steps)
+			return bad("--max-steps needs a positive number, got '%s'%s", val ? val : "", "");
+	} else if (!strcmp(arg, "--xsave")) {
+		for (i = 0; i < FPU_INSN__COUNT; i++)
+			if (val && !strcmp(val, fpu_insn_name(i)))
+				break;
+		if (i == FPU_INSN__COUNT)
+			return bad("--xsave: unknown instruction '%s'%s (fxsave, xsave, xsaveopt, xsavec)",
+				   val ? val : "", "");
+		o->insn = i;
+	} else if (!strcmp(arg, "--features")) {
+		if (!val || parse_features(val, &o->want))
+			return val ? EXIT_BADINPUT : bad("--features needs a list%s%s", "", "");
+	} else if (!strcmp(arg, "--inject-bug")) {
+		if (!val || parse_bug(val, &o->bugs))
+			return val ? EXIT_BADINPUT : bad("--inject-bug needs a name%s%s", "", "");
+	} else if (!strcmp(arg, "--trace")) {
+		if (!val)
+			return bad("--trace needs a file name%s%s", "", "");
+		o->trace_file = val;
+	} else {
+		*used_val = false;
+		if (!strcmp(arg, "--json"))
+			o->json = true;
+		else if (!strcmp(arg, "--trace-text"))
+			o->trace_text = true;
+		else if (!strcmp(arg, "--quiet"))
+			o->quiet = true;
+		else
+			return 1;
+	}
+	return 0;
+}
+
+int policy_list(const char *spec, const struct fpu_policy **out, unsigned *n)
+{
+	const struct fpu_policy *p;
+
+	*n = 0;
+	if (!strcmp(spec, "all")) {
+		for (*n = 0; *n < fpu_npolicies; (*n)++)
+			out[*n] = &fpu_policies[*n];
+		return 0;
+	}
+	p = fpu_policy_find(spec);
+	if (!p)
+		return bad("--policy: unknown policy '%s'%s (eager, linux, all)", spec, "");
+	out[(*n)++] = p;
+	return 0;
+}
+
+static const char *policy_names[8];
+
+static void init_policy_names(void)
+{
+	unsigned i;
+	for (i = 0; i < fpu_npolicies && i < 8; i++)
+		policy_names[i] = fpu_policies[i].name;
+}
+
+static void trace_path(char *buf, size_t len, const char *path, const char *policy, bool several)
+{
+	const char *dot = strrchr(path, '.');
+
+	if (!several || !dot)
+		snprintf(buf, len, several ? "%s.%s" : "%s", path, policy);
+	else
+		snprintf(buf, len, "%.*s.%s%s", (int)(dot - path), path, policy, dot);
+}
+
+/* Splits argv into positional arguments and options; returns 0 or an exit status. */
+int split_args(int argc, char **argv, struct run_options *o, const char **policy,
+		      const char **pos, int *npos, int maxpos, uint64_t *seeds, uint64_t *events)
+{
+	int i;
+
+	for (i = 0; i < argc; i++) {
+		char *arg = argv[i], *eq = strchr(arg, '='), name[64];
+		const char *val;
+		bool used;
+		int r;
+
+		if (arg[0] != '-') {
+			if (*npos == maxpos)
+				return bad("unexpected argument '%s'%s", arg, "");
+			pos[(*npos)++] = arg;
+			continue;
+		}
+		if (eq && (size_t)(eq - arg) < sizeof(name)) {
+			snprintf(name, sizeof(name), "%.*s", (int)(eq - arg), arg);
+			val = eq + 1;
+		} else {
+			snprintf(name, sizeof(name), "%s", arg);
+			val = i + 1 < argc ? argv[i + 1] : 0;
+		}
+		if (!strcmp(name, "--policy") || !strcmp(name, "--seeds") || !strcmp(name, "--events")) {
+			uint64_t *dst = !strcmp(name, "--seeds") ? seeds : events;
+			if (!val)
+				return bad("%s needs a value%s", name, "");
+			if (!strcmp(name, "--policy"))
+				*policy = val;
+			else if (!dst || parse_u64(val, dst) || !*dst)
+				return bad("%s needs a positive number, got '%s'", name, val);
+			used = true;
+		} else {
+			r = parse_common_option(name, val, o, &used);
+			if (r == 1)
+				return bad("unknown option '%s'%s", name, "");
+			if (r)
+				return r;
+		}
+		if (used && !eq)
+			i++;
+		else if (!used && eq)
+			return bad("option '%s' takes no value%s", name, "");
+	}
+	return 0;
+}
+
+void default_options(struct run_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->seed = 1;
+	o->cpus = -1;
+	o->insn = FPU_INSN__COUNT;
+	o->want = ~0ull;
+}
+
+int start_error(const struct run *r)
+{
+	fprintf(stderr, "%s: cannot start the simulated kernel: %s", tool_argv0, r->error);
+	if (r->missing) {
+		unsigned f;
+		fprintf(stderr, " (asked for:");
+		for (f = 0; f < FPU_XFEATURE_MAX; f++)
+			if (r->missing & XFEATURE_MASK(f))
+				fprintf(stderr, " %s", fpu_xfeature_name(f));
+		fprintf(stderr, "; enabled here: ");
+		for (f = 0; f < FPU_XFEATURE_MAX; f++)
+			if (machine_permitted_features() & XFEATURE_MASK(f))
+				fprintf(stderr, "%s ", fpu_xfeature_name(f));
+		fprintf(stderr, ")");
+	}
+	fputc('\n', stderr);
+	return EXIT_BADINPUT;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	static struct scenario scn;
+	static struct policy_result pr[8];
+	const struct fpu_policy *pols[8];
+	struct run_options o;
+	const char *policy = "all", *pos[1];
+	int npos = 0, status = EXIT_OK, r;
+	unsigned np, i;
+	char err[512];
+
+	default_options(&o);
+	if ((r = split_args(argc, argv, &o, &policy, pos, &npos, 1, 0, 0)) != 0)
+		return r;
+	if (npos != 1)
+		return bad("run needs one scenario file%s%s", "", "");
+	if ((r = policy_list(policy, pols, &np)) != 0)
+		return r;
+	init_policy_names();
+	if (scn_parse_file(pos[0], &scn, policy_names, (int)fpu_npolicies, err, sizeof(err))) {
+		fprintf(stderr, "%s\n", err);
+		return EXIT_BADINPUT;
+	}
+	if (o.cpus > 0) {
+		for (i = 0; i < scn.ntasks; i++)
+			if (scn.tasks[i].cpu >= o.cpus) {
+				fprintf(stderr, "%s:%u: task '%s' starts on cpu %d, but --cpus is %d\n", pos[0],
+					scn.tasks[i].line, scn.tasks[i].name, scn.tasks[i].cpu, o.cpus);
+				return EXIT_BADINPUT;
+			}
+		scn.ncpus = (uint32_t)o.cpus;
+	}
+	for (i = 0; i < np; i++) {
+		struct run_config cfg = {
+			.scn = &scn, .policy = pols[i], .insn = o.insn, .want = o.want, .bugs = o.bugs,
+			.seed = o.seed, .max_steps = o.max_steps,
+			.trace_cap = (o.trace_file || o.trace_text) ? 1u << 20 : 0,
+		};
+		pr[i].policy = pols[i];
+		if (machine_run(&cfg, &pr[i].run))
+			return start_error(&pr[i].run);
+		result_fill(&pr[i]);
+		check_expects(&scn, pos[0], &pr[i], (unsigned)(pols[i] - fpu_policies), o.json ? 0 : stdout);
+		if (pr[i].value[KEY_VIOLATIONS] || pr[i].expect_failures)
+			status = EXIT_VIOLATION;
+		if (o.trace_file) {
+			char path[1024];
+			trace_path(path, sizeof(path), o.trace_file, pols[i]->name, np > 1);
+			if (trace_write_json(path, &pr[i].run, pols[i]->name))
+				return bad("cannot write trace '%s': %s", path, strerror(errno));
+		}
+		if (o.trace_text)
+			trace_print_text(stdout, &pr[i].run, pols[i]->name);
+	}
+	if (o.json) {
+		printf("{\n  \"scenario\": \"%s\", \"cpus\": %u, \"seed\": %llu, \"insn\": \"%s\",\n"
+		       "  \"policies\": {\n", scn.name, scn.ncpus, (unsigned long long)o.seed,
+		       fpu_insn_name(pr[0].run.k->fpu.insn));
+		for (i = 0; i < np; i++)
+			print_json_policy(stdout, &pr[i], i + 1 == np);
+		printf("  },\n  \"ok\": %s\n}\n", status ? "false" : "true");
+	} else {
+		if (!o.quiet) {
+			printf("scenario %s: %u cpu%s, seed %llu, %s, state buffer %u bytes (", scn.name,
+			       scn.ncpus, scn.ncpus > 1 ? "s" : "", (unsigned long long)o.seed,
+			       fpu_insn_name(pr[0].run.k->fpu.insn), pr[0].run.k->fpu.state_size);
+			print_features(stdout, &pr[0].run.k->fpu);
+			printf(")%s\n", pr[0].run.k->res.win_opened ? ", counted in the window" : "");
+			print_table_header(stdout);
+			for (i = 0; i < np; i++)
+				print_table_row(stdout, &pr[i]);
+		}
+		for (i = 0; i < np; i++)
+			print_violations(stdout, &pr[i], pos[0]);
+		printf("%s: %s\n", scn.name, status ? "FAILED" : "ok");
+	}
+	for (i = 0; i < np; i++)
+		machine_release(&pr[i].run);
+	return status;
+}
+
+static int cmd_bugs(void)
+{
+	unsigned i;
+
+	for (i = 0; i < fpu_nbugs; i++)
+		printf("%-18s %s\n", fpu_bugs[i].name, fpu_bugs[i].what);
+	return 0;
+}
+
+static void nop_lock(void *p, int c) { (void)p; (void)c; }
+static unsigned nop_context(void *p, int c) { (void)p; (void)c; return 0; }
+static const struct fpu_port_ops info_port = { nop_lock, nop_lock, nop_context, 0, 0 };
+
+static int cmd_info(int argc, char **argv)
+{
+	struct fpu_system sys;
+	struct run_options o;
+	const char *policy = "linux", *pos[1];
+	uint64_t missing, permitted = machine_permitted_features();
+	enum fpu_setup_error e;
+	int npos = 0, r;
+	unsigned f, i;
+
+	default_options(&o);
+	if ((r = split_args(argc, argv, &o, &policy, pos, &npos, 0, 0, 0)) != 0)
+		return r;
+	e = fpu_system_init(&sys, &fpu_policies[0], o.want == ~0ull ? permitted : o.want, o.insn,
+			    &info_port, 0, &missing);
+	if (e) {
+		struct run fake = { .error = fpu_setup_error_str(e), .missing = missing };
+		return start_error(&fake);
+	}
+	printf("XCR0                 0x%llx\n", (unsigned long long)sys.xs.xcr0);
+	printf("usable by process    0x%llx%s\n", (unsigned long long)permitted,
+	       permitted != sys.xs.xcr0 ? " (the host kernel withholds the rest)" : "");
+	printf("managed features     0x%llx (", (unsigned long long)sys.mask);
+	print_features(stdout, &sys);
+	printf(")\ninstructions         fxsave%s%s%s%s\n", sys.xs.has_xsave ? " xsave" : "",
+	       sys.xs.has_xsaveopt ? " xsaveopt" : "", sys.xs.has_xsavec ? " xsavec" : "",
+	       sys.xs.has_xsaves ? " xsaves(ring 0 only: unused)" : "");
+	printf("save instruction     %s\n", fpu_insn_name(sys.insn));
+	printf("MXCSR mask           0x%08x\n", sys.xs.mxcsr_mask);
+	printf("PKRU                 %s\n", sys.has_pkru ? "enabled (switched eagerly)" :
+	       "not enabled (no PKU or OSPKE)");
+	printf("size: standard       %u bytes (CPUID max %u)\n", sys.xs.std_size, sys.xs.cpu_std_size_max);
+	printf("size: compacted      %u bytes\n", sys.xs.compacted_size);
+	printf("context buffer       %u bytes (%s format, PKRU excluded)\n", sys.state_size,
+	       sys.insn == FPU_INSN_XSAVEC ? "compacted" : "standard");
+	printf("\n%-3s %-10s %6s %8s %10s %6s\n", "bit", "component", "size", "offset", "compacted", "align");
+	for (f = 0; f < FPU_XFEATURE_MAX; f++) {
+		if (!(sys.xs.features & XFEATURE_MASK(f)))
+			continue;
+		printf("%-3u %-10s %6u %8u %10u %6s\n", f, fpu_xfeature_name(f), sys.xs.size[f],
+		       sys.xs.offset[f], fpu_xstate_offset(&sys.xs, FPU_INSN_XSAVEC, sys.xs.features, f),
+		       sys.xs.align64[f] ? "64" : "-");
+	}
+	printf("\npolicies:\n");
+	for (i = 0; i < fpu_npolicies; i++)
+		printf("  %-8s %s\n", fpu_policies[i].name, fpu_policies[i].summary);
+	return 0;
+}
+
+int cmd_bench(int argc, char **argv);
+
+int main(int argc, char **argv)
+{
+	if (argc < 2)
+		return usage(stderr, EXIT_BADINPUT);
+	if (!strcmp(argv[1], "run"))
+		return cmd_run(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "stress"))
+		return cmd_stress(argc - 2, argv + 2, false);
+	if (!strcmp(argv[1], "replay"))
+		return cmd_stress(argc - 2, argv + 2, true);
+	if (!strcmp(argv[1], "bugs"))
+		return cmd_bugs();
+	if (!strcmp(argv[1], "info"))
+		return cmd_info(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "bench"))
+		return cmd_bench(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
+		return usage(stdout, EXIT_OK);
+	fprintf(stderr, "%s: unknown command '%s'\n", tool_argv0, argv[1]);
+	return usage(stderr, EXIT_BADINPUT);
+}

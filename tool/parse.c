@@ -1,0 +1,1216 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Scenario text parser (format: docs/scenarios.md).
+ *
+ * One pass over the lines fills the scenario; references that may point
+ * forward (task names, CPU indices checked against a later 'cpus') are kept
+ * as fixups, in source order, and resolved at the end so that the first
+ * error reported is the first one in the file. All state lives in a struct
+ * parser on the caller's stack plus one growable fixup array.
+ */
+#include "parse.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__GNUC__)
+#define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
+#else
+#define PRINTF_LIKE(f, a)
+#endif
+
+/* ------------------------------------------------------------------ */
+/* Names                                                               */
+
+static const char *const op_names[OP__COUNT] = {
+	[OP_DIRTY] = "dirty",         [OP_CHECK] = "check",
+	[OP_COMPUTE] = "compute",     [OP_SPIN] = "spin",
+	[OP_SLEEP] = "sleep",         [OP_YIELD] = "yield",
+	[OP_KFPU] = "kfpu",           [OP_IPI_KFPU] = "ipi",
+	[OP_MIGRATE] = "migrate",     [OP_FORK] = "fork",
+	[OP_EXEC] = "exec",           [OP_EXIT] = "exit",
+	[OP_WAKE] = "wake",           [OP_WAIT] = "wait",
+	[OP_WINDOW_BEGIN] = "window begin",
+	[OP_WINDOW_END] = "window end",
+	[OP_REPEAT] = "repeat",
+};
+
+static const char *const key_names[KEY__COUNT] = {
+	[KEY_SAVES] = "saves",
+	[KEY_RESTORES] = "restores",
+	[KEY_SKIPPED_RESTORES] = "skipped_restores",
+	[KEY_BYTES_SAVED] = "bytes_saved",
+	[KEY_BYTES_RESTORED] = "bytes_restored",
+	[KEY_VIOLATIONS] = "violations",
+	[KEY_SWITCHES] = "switches",
+	[KEY_KFPU_SECTIONS] = "kfpu_sections",
+};
+
+const char *scn_op_name(unsigned code)
+{
+	return code < OP__COUNT && op_names[code] ? op_names[code] : "?";
+}
+
+const char *scn_key_name(unsigned key)
+{
+	return key < KEY__COUNT && key_names[key] ? key_names[key] : "?";
+}
+
+/* How an op word takes its arguments. */
+enum arg_kind {
+	ARG_NONE,    /* nothing */
+	ARG_COUNT,   /* N in 1..SCN_MAX_COUNT */
+	ARG_IPI,     /* CPU 'kfpu' */
+	ARG_CPU,     /* CPU */
+	ARG_TASK,    /* task name */
+	ARG_WINDOW,  /* begin|end */
+	ARG_REPEAT,  /* N '{' */
+};
+
+struct op_def {
+	const char *word;
+	uint8_t code;       /* enum op_code (window: decided by its argument) */
+	uint8_t arg;        /* enum arg_kind */
+	uint8_t user_only;  /* touches user FPU state or the program image */
+};
+
+static const struct op_def op_defs[] = {
+	{ "dirty",   OP_DIRTY,        ARG_NONE,   1 },
+	{ "check",   OP_CHECK,        ARG_NONE,   1 },
+	{ "compute", OP_COMPUTE,      ARG_COUNT,  1 },
+	{ "spin",    OP_SPIN,         ARG_COUNT,  0 },
+	{ "sleep",   OP_SLEEP,        ARG_COUNT,  0 },
+	{ "yield",   OP_YIELD,        ARG_NONE,   0 },
+	{ "kfpu",    OP_KFPU,         ARG_NONE,   0 },
+	{ "ipi",     OP_IPI_KFPU,     ARG_IPI,    0 },
+	{ "migrate", OP_MIGRATE,      ARG_CPU,    0 },
+	{ "fork",    OP_FORK,         ARG_TASK,   1 },
+	{ "exec",    OP_EXEC,         ARG_NONE,   1 },
+	{ "exit",    OP_EXIT,         ARG_NONE,   0 },
+	{ "wake",    OP_WAKE,         ARG_TASK,   0 },
+	{ "wait",    OP_WAIT,         ARG_NONE,   0 },
+	{ "window",  OP_WINDOW_BEGIN, ARG_WINDOW, 0 },
+	{ "repeat",  OP_REPEAT,       ARG_REPEAT, 0 },
+};
+
+/* Top-level statements, recognised inside tasks only to explain the error. */
+static const char *const top_words[] = {
+	"cpus", "tick", "check-on-return", "expect",
+};
+
+/* ------------------------------------------------------------------ */
+/* Parser state                                                        */
+
+/* A run of non-blank bytes on one line (never contains '\n' or NUL). */
+struct tok {
+	const char *s;
+	size_t n;
+	uint32_t col;  /* 1-based; for a missing token: where it should be */
+};
+
+enum fix_kind { FIX_TASK_CPU, FIX_OP_CPU, FIX_OP_TASK };
+
+/* A check that needs the whole file: the final 'cpus' or later tasks. */
+struct fixup {
+	uint8_t kind;     /* enum fix_kind */
+	uint32_t index;   /* task index (FIX_TASK_CPU) or op index */
+	uint32_t task;    /* task the line belongs to */
+	uint32_t line, col;
+	uint64_t cpu;     /* FIX_*_CPU */
+	struct tok name;  /* FIX_OP_TASK: points into the input text */
+};
+
+struct parser {
+	const char *path;
+	struct scenario *scn;
+	const char *const *policies;
+	int npolicies;
+	char *err;
+	size_t errlen;
+
+	/* Input and current line. */
+	const char *p, *end;    /* unread input */
+	const char *bol, *eol;  /* current line, newline excluded */
+	const char *cur;        /* tokenizer cursor within the line */
+	uint32_t line;
+
+	/* Line of the first occurrence of each setting; 0 = not seen. */
+	uint32_t cpus_line, tick_line, cor_line;
+
+	/* Open blocks. */
+	int task;                                /* open task index, or -1 */
+	int depth;                               /* open repeats */
+	uint32_t repeat_op[SCN_MAX_REPEAT_DEPTH];
+	uint32_t repeat_line[SCN_MAX_REPEAT_DEPTH];
+
+	/* The single counting window: line 0 = not seen. */
+	uint32_t wbegin_line, wend_line;
+	int wbegin_task, wend_task;
+
+	/* Per task: column of its 'task' word and of its 'fork' option. */
+	uint16_t task_col[SCN_MAX_TASKS];
+	uint16_t fork_col[SCN_MAX_TASKS];
+
+	struct fixup *fix;
+	size_t nfix, capfix;
+};
+
+/* ------------------------------------------------------------------ */
+/* Messages                                                            */
+
+#define SHOW_LEN 48
+
+/* Copies at most ~40 bytes of s for a message, escaping control and
+ * non-ASCII bytes so a fuzzed input cannot garble the terminal. */
+static const char *show(const char *s, size_t n, char buf[SHOW_LEN])
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (o + 8 >= SHOW_LEN) {  /* room for "\xNN" + "..." + NUL */
+			memcpy(buf + o, "...", 4);
+			return buf;
+		}
+		if (c >= 0x20 && c < 0x7f) {
+			buf[o++] = (char)c;
+		} else {
+			buf[o++] = '\\';
+			buf[o++] = 'x';
+			buf[o++] = hex[c >> 4];
+			buf[o++] = hex[c & 15];
+		}
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+static const char *show_tok(const struct tok *t, char buf[SHOW_LEN])
+{
+	return show(t->s, t->n, buf);
+}
+
+static const char *path_of(const char *path)
+{
+	return path ? path : "<input>";
+}
+
+/* Writes "PATH:LINE:COL: reason" and returns -1 so callers can
+ * 'return fail(...)'. Only the first error is ever written because every
+ * caller stops at the first failure. */
+PRINTF_LIKE(4, 5)
+static int fail(struct parser *ps, uint32_t line, uint32_t col,
+                const char *fmt, ...)
+{
+	if (ps->err && ps->errlen) {
+		int n = snprintf(ps->err, ps->errlen, "%s:%" PRIu32 ":%" PRIu32 ": ",
+		                 path_of(ps->path), line, col);
+		if (n >= 0 && (size_t)n < ps->errlen) {
+			va_list ap;
+			va_start(ap, fmt);
+			vsnprintf(ps->err + n, ps->errlen - (size_t)n, fmt, ap);
+			va_end(ap);
+		}
+	}
+	return -1;
+}
+
+/* Message without a position (file errors, API misuse). */
+PRINTF_LIKE(4, 5)
+static int fail_nopos(char *err, size_t errlen, const char *path,
+                      const char *fmt, ...)
+{
+	if (err && errlen) {
+		int n = snprintf(err, errlen, "%s: ", path_of(path));
+		if (n >= 0 && (size_t)n < errlen) {
+			va_list ap;
+			va_start(ap, fmt);
+			vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
+			va_end(ap);
+		}
+	}
+	return -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Lexing                                                              */
+
+static int is_blank(char c)
+{
+	/* '\r' too, so files with CRLF line ends parse the same. */
+	return c == ' ' || c == '\t' || c == '\r';
+}
+
+static uint32_t col_at(const struct parser *ps, const char *c)
+{
+	return (uint32_t)(c - ps->bol) + 1;
+}
+
+/* Moves to the next line. Returns 1, 0 at end of input, -1 on error. */
+static int next_line(struct parser *ps)
+{
+	const char *nl, *nul;
+
+	if (ps->p >= ps->end)
+		return 0;
+	if (ps->line == UINT32_MAX)
+		return fail(ps, ps->line, 1, "too many lines");
+	ps->line++;
+	ps->bol = ps->p;
+	nl = memchr(ps->p, '\n', (size_t)(ps->end - ps->p));
+	ps->eol = nl ? nl : ps->end;
+	ps->p = nl ? nl + 1 : ps->end;
+	ps->cur = ps->bol;
+	if (ps->eol - ps->bol > SCN_MAX_LINE)
+		return fail(ps, ps->line, SCN_MAX_LINE + 1,
+		            "line too long (max %d characters)", SCN_MAX_LINE);
+	nul = memchr(ps->bol, '\0', (size_t)(ps->eol - ps->bol));
+	if (nul)
+		return fail(ps, ps->line, col_at(ps, nul), "NUL byte in input");
+	return 1;
+}
+
+/* Reads the next token of the current line. Returns 0 at the end of the
+ * line or at a '#' comment; t->col then says where a token was wanted
+ * (just after the previous one). */
+static int next_tok(struct parser *ps, struct tok *t)
+{
+	const char *c = ps->cur;
+
+	t->col = col_at(ps, c);
+	t->s = c;
+	t->n = 0;
+	while (c < ps->eol && is_blank(*c))
+		c++;
+	if (c == ps->eol || *c == '#') {
+		ps->cur = ps->eol;
+		return 0;
+	}
+	t->s = c;
+	t->col = col_at(ps, c);
+	while (c < ps->eol && !is_blank(*c) && *c != '#')
+		c++;
+	t->n = (size_t)(c - t->s);
+	ps->cur = c;
+	return 1;
+}
+
+static int tok_is(const struct tok *t, const char *word)
+{
+	size_t n = strlen(word);
+
+	return t->n == n && memcmp(t->s, word, n) == 0;
+}
+
+/* Fails if anything but a comment follows; `start` is where the statement
+ * began, quoted in the message. */
+static int expect_eol(struct parser *ps, const char *start)
+{
+	const char *stop = ps->cur;
+	char a[SHOW_LEN], b[SHOW_LEN];
+	struct tok t;
+
+	if (!next_tok(ps, &t))
+		return 0;
+	return fail(ps, ps->line, t.col, "trailing text '%s' after '%s'",
+	            show_tok(&t, a), show(start, (size_t)(stop - start), b));
+}
+
+/* ------------------------------------------------------------------ */
+/* Numbers                                                             */
+
+enum num_status { NUM_OK, NUM_NONE, NUM_JUNK, NUM_BIG };
+
+/* Unsigned decimal only: no sign, no hex, no trailing junk. */
+static enum num_status parse_u64(const char *s, size_t n, uint64_t *v)
+{
+	uint64_t x = 0;
+	int big = 0;
+	size_t i;
+
+	if (n == 0 || s[0] < '0' || s[0] > '9')
+		return NUM_NONE;
+	for (i = 0; i < n && s[i] >= '0' && s[i] <= '9'; i++) {
+		unsigned d = (unsigned)(s[i] - '0');
+
+		if (x > (UINT64_MAX - d) / 10)
+			big = 1;
+		else
+			x = x * 10 + d;
+	}
+	if (i < n)
+		return NUM_JUNK;
+	if (big)
+		return NUM_BIG;
+	*v = x;
+	return NUM_OK;
+}
+
+/* Checks token t as a number in lo..hi; `what` is what it follows. */
+static int num_tok(struct parser *ps, const struct tok *t, const char *what,
+                   uint64_t lo, uint64_t hi, uint64_t *v)
+{
+	char a[SHOW_LEN];
+	uint64_t x = 0;
+
+	if (t->n == 0)
+		return fail(ps, ps->line, t->col, "expected a number after '%s'", what);
+	switch (parse_u64(t->s, t->n, &x)) {
+	case NUM_NONE:
+		return fail(ps, ps->line, t->col,
+		            "expected a number after '%s', got '%s'",
+		            what, show_tok(t, a));
+	case NUM_JUNK:
+		return fail(ps, ps->line, t->col,
+		            "invalid number '%s' (unsigned decimal digits only)",
+		            show_tok(t, a));
+	case NUM_BIG:
+		break;
+	case NUM_OK:
+		if (x >= lo && x <= hi) {
+			*v = x;
+			return 0;
+		}
+		break;
+	}
+	return fail(ps, ps->line, t->col,
+	            "number out of range (%" PRIu64 "..%" PRIu64 ")", lo, hi);
+}
+
+/* Reads the next token as a number in lo..hi. */
+static int read_num(struct parser *ps, const char *what,
+                    uint64_t lo, uint64_t hi, uint64_t *v, struct tok *t)
+{
+	next_tok(ps, t);  /* a missing token has n == 0: num_tok reports it */
+	return num_tok(ps, t, what, lo, hi, v);
+}
+
+/* ------------------------------------------------------------------ */
+/* Fixups                                                              */
+
+static struct fixup *add_fixup(struct parser *ps, enum fix_kind kind,
+                               uint32_t index, const struct tok *t)
+{
+	struct fixup *f;
+
+	if (ps->nfix == ps->capfix) {
+		size_t cap = ps->capfix ? ps->capfix * 2 : 64;
+		struct fixup *nf = realloc(ps->fix, cap * sizeof(*nf));
+
+		if (!nf) {
+			fail(ps, ps->line, t->col, "out of memory");
+			return NULL;
+		}
+		ps->fix = nf;
+		ps->capfix = cap;
+	}
+	f = &ps->fix[ps->nfix++];
+	memset(f, 0, sizeof(*f));
+	f->kind = (uint8_t)kind;
+	f->index = index;
+	f->task = (uint32_t)ps->task;
+	f->line = ps->line;
+	f->col = t->col;
+	return f;
+}
+
+/* ------------------------------------------------------------------ */
+/* Top-level statements                                                */
+
+/* Rejects a second 'cpus' / 'tick' / 'check-on-return'. */
+static int once(struct parser *ps, const struct tok *t, uint32_t *seen)
+{
+	char a[SHOW_LEN];
+
+	if (*seen)
+		return fail(ps, ps->line, t->col, "'%s' given twice (first at line %" PRIu32 ")",
+		            show_tok(t, a), *seen);
+	*seen = ps->line;
+	return 0;
+}
+
+static int parse_cpus(struct parser *ps, const struct tok *kw)
+{
+	struct tok t;
+	uint64_t v;
+
+	if (once(ps, kw, &ps->cpus_line) ||
+	    read_num(ps, "cpus", 1, SCN_MAX_CPUS, &v, &t))
+		return -1;
+	ps->scn->ncpus = (uint32_t)v;
+	return expect_eol(ps, kw->s);
+}
+
+static int parse_tick(struct parser *ps, const struct tok *kw)
+{
+	struct tok t;
+	uint64_t v;
+
+	if (once(ps, kw, &ps->tick_line) ||
+	    read_num(ps, "tick", 0, SCN_MAX_COUNT, &v, &t))
+		return -1;
+	ps->scn->tick = (uint32_t)v;
+	return expect_eol(ps, kw->s);
+}
+
+static int parse_check_on_return(struct parser *ps, const struct tok *kw)
+{
+	char a[SHOW_LEN];
+	struct tok t;
+
+	if (once(ps, kw, &ps->cor_line))
+		return -1;
+	if (!next_tok(ps, &t))
+		return fail(ps, ps->line, t.col,
+		            "expected 'on' or 'off' after 'check-on-return'");
+	if (tok_is(&t, "on"))
+		ps->scn->check_on_return = 1;
+	else if (tok_is(&t, "off"))
+		ps->scn->check_on_return = 0;
+	else
+		return fail(ps, ps->line, t.col,
+		            "expected 'on' or 'off' after 'check-on-return', got '%s'",
+		            show_tok(&t, a));
+	return expect_eol(ps, kw->s);
+}
+
+static int find_task(const struct scenario *scn, const char *s, size_t n)
+{
+	for (uint32_t i = 0; i < scn->ntasks; i++)
+		if (strlen(scn->tasks[i].name) == n &&
+		    memcmp(scn->tasks[i].name, s, n) == 0)
+			return (int)i;
+	return -1;
+}
+
+static int name_start(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
+}
+
+static int name_char(char c)
+{
+	return name_start(c) || (c >= '0' && c <= '9') || c == '-';
+}
+
+/* Validates a task name token: syntax, length, uniqueness. */
+static int check_task_name(struct parser *ps, const struct tok *t)
+{
+	char a[SHOW_LEN];
+	int dup;
+
+	if (t->n == 0)
+		return fail(ps, ps->line, t->col, "expected a task name after 'task'");
+	for (size_t i = 0; i < t->n; i++)
+		if (i == 0 ? !name_start(t->s[0]) : !name_char(t->s[i]))
+			return fail(ps, ps->line, t->col,
+			            "invalid task name '%s' (expected [A-Za-z_][A-Za-z0-9_-]*)",
+			            show_tok(t, a));
+	if (t->n >= SCN_NAME_LEN)
+		return fail(ps, ps->line, t->col, "task name '%s' too long (max %d characters)",
+		            show_tok(t, a), SCN_NAME_LEN - 1);
+	dup = find_task(ps->scn, t->s, t->n);
+	if (dup >= 0)
+		return fail(ps, ps->line, t->col, "task '%s' declared twice (first at line %" PRIu32 ")",
+		            show_tok(t, a), ps->scn->tasks[dup].line);
+	return 0;
+}
+
+/* The options after the kind: [cpu=N] [fork] in any order, then '{'. */
+static int parse_task_options(struct parser *ps, struct scn_task *task,
+                              uint32_t index, const char *start)
+{
+	char a[SHOW_LEN];
+	int cpu_seen = 0;
+	struct tok t;
+
+	for (;;) {
+		if (!next_tok(ps, &t))
+			return fail(ps, ps->line, t.col, "expected '{' at end of 'task' line");
+		if (tok_is(&t, "{"))
+			return expect_eol(ps, start);
+		if (tok_is(&t, "fork")) {
+			if (task->forked)
+				return fail(ps, ps->line, t.col, "'fork' given twice");
+			if (task->kind != TASK_USER)
+				return fail(ps, ps->line, t.col, "'fork' tasks must be user tasks");
+			task->forked = 1;
+			ps->fork_col[index] = (uint16_t)t.col;
+		} else if (t.n >= 4 && memcmp(t.s, "cpu=", 4) == 0) {
+			struct tok num = { t.s + 4, t.n - 4, t.col + 4 };
+			struct fixup *f;
+			uint64_t v;
+
+			if (cpu_seen)
+				return fail(ps, ps->line, t.col, "'cpu=' given twice");
+			cpu_seen = 1;
+			if (num_tok(ps, &num, "cpu=", 0, UINT64_MAX, &v))
+				return -1;
+			f = add_fixup(ps, FIX_TASK_CPU, index, &t);
+			if (!f)
+				return -1;
+			f->cpu = v;
+		} else {
+			return fail(ps, ps->line, t.col,
+			            "unknown task option '%s' (expected cpu=N, fork or '{')",
+			            show_tok(&t, a));
+		}
+	}
+}
+
+/* task NAME user|kthread [cpu=N] [fork] { */
+static int parse_task(struct parser *ps, const struct tok *kw)
+{
+	struct scenario *scn = ps->scn;
+	struct scn_task *task;
+	char a[SHOW_LEN];
+	uint32_t index = scn->ntasks;
+	struct tok name, kind;
+
+	if (scn->ntasks >= SCN_MAX_TASKS)
+		return fail(ps, ps->line, kw->col, "too many tasks (max %d)", SCN_MAX_TASKS);
+	next_tok(ps, &name);
+	if (check_task_name(ps, &name))
+		return -1;
+	task = &scn->tasks[index];
+	memcpy(task->name, name.s, name.n);
+	task->name[name.n] = '\0';
+	task->line = ps->line;
+	task->first_op = scn->nops;
+	ps->task_col[index] = (uint16_t)kw->col;
+
+	if (!next_tok(ps, &kind))
+		return fail(ps, ps->line, kind.col, "expected 'user' or 'kthread' after task name");
+	if (tok_is(&kind, "user"))
+		task->kind = TASK_USER;
+	else if (tok_is(&kind, "kthread"))
+		task->kind = TASK_KTHREAD;
+	else
+		return fail(ps, ps->line, kind.col,
+		            "unknown task kind '%s' (expected 'user' or 'kthread')",
+		            show_tok(&kind, a));
+
+	/* Counted before the options so fixups carry a valid task index. */
+	scn->ntasks++;
+	ps->task = (int)index;
+	return parse_task_options(ps, task, index, kw->s);
+}
+
+/* Appends the ", "-separated list of valid policies to buf. */
+static void policy_list(const struct parser *ps, char *buf, size_t size)
+{
+	size_t o = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i <= ps->npolicies && o < size; i++) {
+		const char *name = i < ps->npolicies ? ps->policies[i] : "all";
+		int n = snprintf(buf + o, size - o, "%s%s", i ? ", " : "",
+		                 name ? name : "?");
+		if (n < 0)
+			break;
+		o += (size_t)n;
+	}
+}
+
+static int find_policy(const struct parser *ps, const struct tok *t)
+{
+	if (tok_is(t, "all"))
+		return SCN_POLICY_ALL;
+	for (int i = 0; i < ps->npolicies; i++)
+		if (ps->policies[i] && tok_is(t, ps->policies[i]))
+			return i;
+	return -1;
+}
+
+static int find_key(const char *s, size_t n)
+{
+	for (int k = 0; k < KEY__COUNT; k++)
+		if (strlen(key_names[k]) == n && memcmp(key_names[k], s, n) == 0)
+			return k;
+	return -1;
+}
+
+static int cmp_char(char c)
+{
+	return c == '<' || c == '>' || c == '=';
+}
+
+/* Reads the comparator at s[0..n), returning its length (0 if none). */
+static size_t parse_cmp(const char *s, size_t n, uint8_t *cmp)
+{
+	int eq2 = n >= 2 && s[1] == '=';
+
+	if (n == 0)
+		return 0;
+	switch (s[0]) {
+	case '=': *cmp = CMP_EQ; return 1;
+	case '<': *cmp = eq2 ? CMP_LE : CMP_LT; return eq2 ? 2 : 1;
+	case '>': *cmp = eq2 ? CMP_GE : CMP_GT; return eq2 ? 2 : 1;
+	default: return 0;
+	}
+}
+
+/* One KEY=VALUE (or <=, >=, <, >) token into e. */
+static int parse_pair(struct parser *ps, const struct tok *t, struct scn_expect *e)
+{
+	char a[SHOW_LEN], what[SHOW_LEN];
+	size_t k = 0, c;
+	struct tok num;
+	int key;
+
+	while (k < t->n && !cmp_char(t->s[k]))
+		k++;
+	if (k == 0)
+		return fail(ps, ps->line, t->col, "expected KEY=VALUE, got '%s'",
+		            show_tok(t, a));
+	key = find_key(t->s, k);
+	if (key < 0)
+		return fail(ps, ps->line, t->col,
+		            "unknown key '%s' (expected one of: saves, restores, "
+		            "skipped_restores, bytes_saved, bytes_restored, "
+		            "violations, switches, kfpu_sections)",
+		            show(t->s, k, a));
+	c = parse_cmp(t->s + k, t->n - k, &e->cmp);
+	if (c == 0)
+		return fail(ps, ps->line, t->col + (uint32_t)k,
+		            "expected '=', '<=', '>=', '<' or '>' after '%s'",
+		            key_names[key]);
+	e->key = (uint8_t)key;
+	e->line = ps->line;
+	num.s = t->s + k + c;
+	num.n = t->n - k - c;
+	num.col = t->col + (uint32_t)(k + c);
+	show(t->s, k + c, what);
+	return num_tok(ps, &num, what, 0, UINT64_MAX, &e->value);
+}
+
+/* expect POLICY KEY=VALUE [KEY=VALUE ...] */
+static int parse_expect(struct parser *ps)
+{
+	struct scenario *scn = ps->scn;
+	char a[SHOW_LEN], list[512];
+	struct tok pol, t;
+	int policy, npairs = 0;
+
+	if (!next_tok(ps, &pol))
+		return fail(ps, ps->line, pol.col, "expected a policy name after 'expect'");
+	policy = find_policy(ps, &pol);
+	if (policy < 0) {
+		policy_list(ps, list, sizeof(list));
+		return fail(ps, ps->line, pol.col, "unknown policy '%s' (expected one of: %s)",
+		            show_tok(&pol, a), list);
+	}
+	while (next_tok(ps, &t)) {
+		struct scn_expect *e;
+
+		if (scn->nexpects >= SCN_MAX_EXPECTS)
+			return fail(ps, ps->line, t.col, "too many expectations (max %d)",
+			            SCN_MAX_EXPECTS);
+		e = &scn->expects[scn->nexpects];
+		e->policy = (uint8_t)policy;
+		if (parse_pair(ps, &t, e))
+			return -1;
+		scn->nexpects++;
+		npairs++;
+	}
+	if (npairs == 0)
+		return fail(ps, ps->line, t.col, "expected KEY=VALUE after 'expect %s'",
+		            show_tok(&pol, a));
+	return 0;
+}
+
+static const struct op_def *find_op(const struct tok *t)
+{
+	for (size_t i = 0; i < sizeof(op_defs) / sizeof(op_defs[0]); i++)
+		if (tok_is(t, op_defs[i].word))
+			return &op_defs[i];
+	return NULL;
+}
+
+static int is_top_word(const struct tok *t)
+{
+	for (size_t i = 0; i < sizeof(top_words) / sizeof(top_words[0]); i++)
+		if (tok_is(t, top_words[i]))
+			return 1;
+	return 0;
+}
+
+static int parse_top(struct parser *ps, const struct tok *t)
+{
+	char a[SHOW_LEN];
+
+	if (tok_is(t, "cpus"))
+		return parse_cpus(ps, t);
+	if (tok_is(t, "tick"))
+		return parse_tick(ps, t);
+	if (tok_is(t, "check-on-return"))
+		return parse_check_on_return(ps, t);
+	if (tok_is(t, "task"))
+		return parse_task(ps, t);
+	if (tok_is(t, "expect"))
+		return parse_expect(ps);
+	if (find_op(t))
+		return fail(ps, ps->line, t->col, "op '%s' outside a task block",
+		            show_tok(t, a));
+	return fail(ps, ps->line, t->col, "unknown statement '%s'", show_tok(t, a));
+}
+
+/* ------------------------------------------------------------------ */
+/* Ops                                                                 */
+
+/* CPU argument of 'ipi' / 'migrate': range is checked once 'cpus' is known. */
+static int op_cpu(struct parser *ps, struct scn_op *op, const char *what)
+{
+	struct fixup *f;
+	struct tok t;
+	uint64_t v;
+
+	if (read_num(ps, what, 0, UINT64_MAX, &v, &t))
+		return -1;
+	f = add_fixup(ps, FIX_OP_CPU, ps->scn->nops, &t);
+	if (!f)
+		return -1;
+	f->cpu = v;
+	op->arg = 0;
+	return 0;
+}
+
+/* Task name argument of 'fork' / 'wake': resolved at the end of the file. */
+static int op_task(struct parser *ps, const char *what)
+{
+	struct fixup *f;
+	struct tok t;
+
+	if (!next_tok(ps, &t))
+		return fail(ps, ps->line, t.col, "expected a task name after '%s'", what);
+	f = add_fixup(ps, FIX_OP_TASK, ps->scn->nops, &t);
+	if (!f)
+		return -1;
+	f->name = t;
+	return 0;
+}
+
+/* window begin|end: one of each per file, never repeated. */
+static int op_window(struct parser *ps, struct scn_op *op)
+{
+	char a[SHOW_LEN];
+	struct tok t;
+	int begin;
+
+	if (!next_tok(ps, &t))
+		return fail(ps, ps->line, t.col, "expected 'begin' or 'end' after 'window'");
+	if (!tok_is(&t, "begin") && !tok_is(&t, "end"))
+		return fail(ps, ps->line, t.col,
+		            "expected 'begin' or 'end' after 'window', got '%s'",
+		            show_tok(&t, a));
+	begin = tok_is(&t, "begin");
+	op->code = begin ? OP_WINDOW_BEGIN : OP_WINDOW_END;
+	if (ps->depth > 0)
+		return fail(ps, ps->line, op->col,
+		            "'window %s' is not allowed inside 'repeat'", begin ? "begin" : "end");
+	if (begin ? ps->wbegin_line : ps->wend_line)
+		return fail(ps, ps->line, op->col,
+		            "'window %s' given twice (first at line %" PRIu32 ")",
+		            begin ? "begin" : "end", begin ? ps->wbegin_line : ps->wend_line);
+	if (begin && ps->wend_line && ps->wend_task == ps->task)
+		return fail(ps, ps->line, op->col,
+		            "'window begin' after 'window end' (line %" PRIu32 ") in the same task",
+		            ps->wend_line);
+	if (begin) {
+		ps->wbegin_line = ps->line;
+		ps->wbegin_task = ps->task;
+	} else {
+		ps->wend_line = ps->line;
+		ps->wend_task = ps->task;
+	}
+	return 0;
+}
+
+/* repeat N {  -- the block's op count (arg2) is filled in at its '}'. */
+static int op_repeat(struct parser *ps, struct scn_op *op, const char *start)
+{
+	char a[SHOW_LEN], b[SHOW_LEN];
+	const char *stop;
+	struct tok t;
+	uint64_t v;
+
+	if (read_num(ps, "repeat", 1, SCN_MAX_COUNT, &v, &t))
+		return -1;
+	op->arg = (uint32_t)v;
+	stop = ps->cur;
+	if (!next_tok(ps, &t) || !tok_is(&t, "{"))
+		return fail(ps, ps->line, t.col, "expected '{' after '%s'%s%s%s",
+		            show(start, (size_t)(stop - start), b),
+		            t.n ? ", got '" : "", t.n ? show_tok(&t, a) : "", t.n ? "'" : "");
+	if (ps->depth >= SCN_MAX_REPEAT_DEPTH)
+		return fail(ps, ps->line, op->col, "'repeat' nested too deeply (max %d)",
+		            SCN_MAX_REPEAT_DEPTH);
+	ps->repeat_op[ps->depth] = ps->scn->nops;
+	ps->repeat_line[ps->depth] = ps->line;
+	ps->depth++;
+	return 0;
+}
+
+/* Parses the arguments of op (already identified by d) per its arg kind. */
+static int op_args(struct parser *ps, const struct op_def *d, struct scn_op *op,
+                   const struct tok *kw)
+{
+	char a[SHOW_LEN], b[SHOW_LEN];
+	const char *stop;
+	struct tok t;
+	uint64_t v;
+
+	switch (d->arg) {
+	case ARG_NONE:
+		return 0;
+	case ARG_COUNT:
+		if (read_num(ps, d->word, 1, SCN_MAX_COUNT, &v, &t))
+			return -1;
+		op->arg = (uint32_t)v;
+		return 0;
+	case ARG_IPI:
+		if (op_cpu(ps, op, d->word))
+			return -1;
+		stop = ps->cur;
+		if (!next_tok(ps, &t) || !tok_is(&t, "kfpu"))
+			return fail(ps, ps->line, t.col, "expected 'kfpu' after '%s'%s%s%s",
+			            show(kw->s, (size_t)(stop - kw->s), b),
+			            t.n ? ", got '" : "", t.n ? show_tok(&t, a) : "",
+			            t.n ? "'" : "");
+		return 0;
+	case ARG_CPU:
+		return op_cpu(ps, op, d->word);
+	case ARG_TASK:
+		return op_task(ps, d->word);
+	case ARG_WINDOW:
+		return op_window(ps, op);
+	case ARG_REPEAT:
+		return op_repeat(ps, op, kw->s);
+	}
+	return 0;
+}
+
+/* One op line inside a task block. */
+static int parse_op(struct parser *ps, const struct tok *kw)
+{
+	struct scenario *scn = ps->scn;
+	const struct scn_task *task = &scn->tasks[ps->task];
+	const struct op_def *d = find_op(kw);
+	char a[SHOW_LEN];
+	struct scn_op *op;
+
+	if (!d) {
+		if (tok_is(kw, "task"))
+			return fail(ps, ps->line, kw->col,
+			            "'task' inside task '%s' (missing '}'?)", task->name);
+		if (is_top_word(kw))
+			return fail(ps, ps->line, kw->col, "'%s' is not allowed inside task '%s'",
+			            show_tok(kw, a), task->name);
+		return fail(ps, ps->line, kw->col, "unknown op '%s'", show_tok(kw, a));
+	}
+	if (d->user_only && task->kind != TASK_USER)
+		return fail(ps, ps->line, kw->col, "'%s' is only allowed in user tasks", d->word);
+	if (scn->nops >= SCN_MAX_OPS)
+		return fail(ps, ps->line, kw->col, "too many ops (max %d)", SCN_MAX_OPS);
+	op = &scn->ops[scn->nops];
+	memset(op, 0, sizeof(*op));
+	op->code = d->code;
+	op->line = ps->line;
+	op->col = (uint16_t)kw->col;
+	if (op_args(ps, d, op, kw) || expect_eol(ps, kw->s))
+		return -1;
+	scn->nops++;
+	return 0;
+}
+
+/* '}' closes the innermost repeat, else the task. */
+static int close_block(struct parser *ps, const struct tok *t)
+{
+	struct scenario *scn = ps->scn;
+	struct scn_task *task;
+
+	if (ps->task < 0)
+		return fail(ps, ps->line, t->col, "unexpected '}'");
+	if (expect_eol(ps, t->s))
+		return -1;
+	if (ps->depth > 0) {
+		uint32_t head = ps->repeat_op[--ps->depth];
+		uint32_t n = scn->nops - head - 1;
+
+		if (n == 0)
+			return fail(ps, ps->line, t->col, "empty 'repeat' block (opened at line %" PRIu32 ")",
+			            ps->repeat_line[ps->depth]);
+		scn->ops[head].arg2 = n;
+		return 0;
+	}
+	task = &scn->tasks[ps->task];
+	task->nops = scn->nops - task->first_op;
+	if (task->nops == 0)
+		return fail(ps, ps->line, t->col, "task '%s' has an empty program", task->name);
+	ps->task = -1;
+	return 0;
+}
+
+static int parse_line(struct parser *ps)
+{
+	struct tok t;
+
+	if (!next_tok(ps, &t))
+		return 0;  /* blank or comment */
+	if (tok_is(&t, "}"))
+		return close_block(ps, &t);
+	if (ps->task >= 0)
+		return parse_op(ps, &t);
+	return parse_top(ps, &t);
+}
+
+/* ------------------------------------------------------------------ */
+/* End of file: open blocks, fixups, whole-file checks                 */
+
+/* Position used for errors found at the end of the input. */
+static void eof_pos(const struct parser *ps, uint32_t *line, uint32_t *col)
+{
+	*line = ps->line ? ps->line : 1;
+	*col = ps->line ? col_at(ps, ps->eol) : 1;
+}
+
+static int check_open_blocks(struct parser *ps)
+{
+	uint32_t line, col;
+
+	eof_pos(ps, &line, &col);
+	if (ps->task >= 0 && ps->depth > 0)
+		return fail(ps, line, col, "missing '}' for 'repeat' opened at line %" PRIu32,
+		            ps->repeat_line[ps->depth - 1]);
+	if (ps->task >= 0)
+		return fail(ps, line, col, "missing '}' for task '%s' opened at line %" PRIu32,
+		            ps->scn->tasks[ps->task].name, ps->scn->tasks[ps->task].line);
+	if (ps->scn->ntasks == 0)
+		return fail(ps, line, col, "no tasks declared");
+	return 0;
+}
+
+static int fix_cpu(struct parser *ps, const struct fixup *f)
+{
+	struct scenario *scn = ps->scn;
+
+	if (f->cpu >= scn->ncpus)
+		return fail(ps, f->line, f->col, "cpu %" PRIu64 " out of range: cpus is %" PRIu32,
+		            f->cpu, scn->ncpus);
+	if (f->kind == FIX_TASK_CPU)
+		scn->tasks[f->index].cpu = (int16_t)f->cpu;
+	else
+		scn->ops[f->index].arg = (uint32_t)f->cpu;
+	return 0;
+}
+
+static int fix_task(struct parser *ps, const struct fixup *f, uint8_t *forked_by)
+{
+	struct scenario *scn = ps->scn;
+	struct scn_op *op = &scn->ops[f->index];
+	const char *what = scn_op_name(op->code);
+	int target = find_task(scn, f->name.s, f->name.n);
+	char a[SHOW_LEN];
+
+	if (target < 0)
+		return fail(ps, f->line, f->col, "unknown task '%s' in '%s'",
+		            show_tok(&f->name, a), what);
+	if ((uint32_t)target == f->task)
+		return fail(ps, f->line, f->col, "task '%s' cannot %s itself",
+		            scn->tasks[target].name, what);
+	if (op->code == OP_FORK) {
+		if (!scn->tasks[target].forked)
+			return fail(ps, f->line, f->col, "'fork' target '%s' is not declared with 'fork'",
+			            scn->tasks[target].name);
+		forked_by[target] = 1;
+	}
+	op->arg = (uint32_t)target;
+	return 0;
+}
+
+/* Every 'fork' task must be forked by someone, and something must boot. */
+static int check_start(struct parser *ps, const uint8_t *forked_by)
+{
+	const struct scenario *scn = ps->scn;
+	uint32_t boot = 0;
+
+	for (uint32_t i = 0; i < scn->ntasks; i++) {
+		if (scn->tasks[i].forked && !forked_by[i])
+			return fail(ps, scn->tasks[i].line, ps->fork_col[i],
+			            "task '%s' is declared with 'fork' but no task forks it",
+			            scn->tasks[i].name);
+		boot += !scn->tasks[i].forked;
+	}
+	if (boot == 0)
+		return fail(ps, scn->tasks[0].line, ps->task_col[0],
+		            "every task is declared with 'fork': none starts at boot");
+	return 0;
+}
+
+static int finish(struct parser *ps)
+{
+	uint8_t forked_by[SCN_MAX_TASKS] = { 0 };
+
+	if (check_open_blocks(ps))
+		return -1;
+	for (size_t i = 0; i < ps->nfix; i++) {
+		const struct fixup *f = &ps->fix[i];
+		int r = f->kind == FIX_OP_TASK ? fix_task(ps, f, forked_by) : fix_cpu(ps, f);
+
+		if (r)
+			return -1;
+	}
+	return check_start(ps, forked_by);
+}
+
+/* ------------------------------------------------------------------ */
+/* Entry points                                                        */
+
+/* Basename of path without its extension, truncated to fit. */
+static void set_name(struct scenario *scn, const char *path)
+{
+	const char *base, *dot, *slash;
+	size_t n;
+
+	if (!path)
+		return;
+	slash = strrchr(path, '/');
+	base = slash ? slash + 1 : path;
+	dot = strrchr(base, '.');
+	n = dot && dot != base ? (size_t)(dot - base) : strlen(base);
+	if (n >= sizeof(scn->name))
+		n = sizeof(scn->name) - 1;
+	memcpy(scn->name, base, n);
+	scn->name[n] = '\0';
+}
+
+/* Parses text[0..len), which may contain NULs (reported as errors). */
+static int parse_text(const char *path, const char *text, size_t len,
+                      struct scenario *out, const char *const *policy_names,
+                      int npolicies, char *err, size_t errlen)
+{
+	struct parser ps;
+	int r;
+
+	if (err && errlen)
+		err[0] = '\0';
+	if (!out || !text)
+		return fail_nopos(err, errlen, path, "no input");
+	if (npolicies < 0 || npolicies >= SCN_POLICY_ALL || (npolicies && !policy_names))
+		return fail_nopos(err, errlen, path, "bad policy table (max %d names)",
+		                  SCN_POLICY_ALL - 1);
+	memset(out, 0, sizeof(*out));
+	out->ncpus = 1;
+	out->check_on_return = 1;
+	set_name(out, path);
+
+	memset(&ps, 0, sizeof(ps));
+	ps.path = path;
+	ps.scn = out;
+	ps.policies = policy_names;
+	ps.npolicies = npolicies;
+	ps.err = err;
+	ps.errlen = errlen;
+	ps.p = text;
+	ps.end = text + len;
+	ps.bol = ps.eol = ps.cur = text;
+	ps.task = -1;
+	ps.wbegin_task = ps.wend_task = -1;
+
+	while ((r = next_line(&ps)) > 0)
+		if (parse_line(&ps))
+			break;
+	if (r == 0)
+		r = finish(&ps);
+	else
+		r = -1;
+	free(ps.fix);
+	return r;
+}
+
+int scn_parse(const char *path, const char *text, struct scenario *out,
+              const char *const *policy_names, int npolicies,
+              char *err, size_t errlen)
+{
+	return parse_text(path, text, text ? strlen(text) : 0, out,
+	                  policy_names, npolicies, err, errlen);
+}
+
+/* Reads the whole file (at most SCN_MAX_FILE bytes). On failure returns
+ * NULL with *errnum set. */
+static char *read_file(const char *path, size_t *len, int *errnum)
+{
+	size_t cap = 0, n = 0;
+	char *buf = NULL;
+	FILE *f;
+
+	errno = 0;
+	f = fopen(path, "rb");
+	if (!f) {
+		*errnum = errno ? errno : EIO;
+		return NULL;
+	}
+	for (;;) {
+		size_t got;
+
+		if (n == cap) {
+			char *nb;
+
+			cap = cap ? cap * 2 : 4096;
+			nb = realloc(buf, cap);
+			if (!nb) {
+				*errnum = ENOMEM;
+				goto fail;
+			}
+			buf = nb;
+		}
+		errno = 0;
+		got = fread(buf + n, 1, cap - n, f);
+		n += got;
+		if (n > SCN_MAX_FILE) {
+			*errnum = EFBIG;
+			goto fail;
+		}
+		if (got == 0) {
+			if (ferror(f)) {
+				*errnum = errno ? errno : EIO;
+				goto fail;
+			}
+			break;
+		}
+	}
+	fclose(f);
+	*len = n;
+	return buf;
+fail:
+	fclose(f);
+	free(buf);
+	return NULL;
+}
+
+int scn_parse_file(const char *path, struct scenario *out,
+                   const char *const *policy_names, int npolicies,
+                   char *err, size_t errlen)
+{
+	size_t len = 0;
+	int errnum = 0, r;
+	char *text;
+
+	if (err && errlen)
+		err[0] = '\0';
+	if (!path)
+		return fail_nopos(err, errlen, path, "cannot read: no path");
+	text = read_file(path, &len, &errnum);
+	if (!text)
+		return fail_nopos(err, errlen, path, "cannot read: %s", strerror(errnum));
+	r = parse_text(path, text, len, out, policy_names, npolicies, err, errlen);
+	free(text);
+	return r;
+}

@@ -1,0 +1,229 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Random stress: programs, CPUs, interrupts and balancing all drawn from a
+ * seed. The scenario comes from the seed too, so `fpuctx replay --seed S`
+ * with the same --events/--cpus/--policy/--inject-bug rebuilds the same run.
+ */
+#include "tool.h"
+#include "parse.h"
+#include <string.h>
+
+#define STRESS_REPEAT 1000000u
+
+struct gen {
+	struct scenario *scn;
+	uint64_t s;
+};
+
+static uint64_t rnd(struct gen *g)
+{
+	uint64_t z = (g->s += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static uint32_t below(struct gen *g, uint32_t n) { return (uint32_t)(rnd(g) % n); }
+
+static void op(struct gen *g, uint16_t code, uint32_t arg)
+{
+	struct scn_op *o = &g->scn->ops[g->scn->nops++];
+	o->code = code;
+	o->arg = arg;
+	o->line = g->scn->nops;
+}
+
+static void add_task(struct gen *g, const char *name, uint8_t kind, bool forked)
+{
+	struct scn_task *t = &g->scn->tasks[g->scn->ntasks++];
+
+	snprintf(t->name, sizeof(t->name), "%s", name);
+	t->kind = kind;
+	t->forked = forked;
+	t->cpu = (int16_t)below(g, g->scn->ncpus);
+	t->first_op = g->scn->nops;
+}
+
+static void end_task(struct gen *g)
+{
+	struct scn_task *t = &g->scn->tasks[g->scn->ntasks - 1];
+	t->nops = g->scn->nops - t->first_op;
+}
+
+/* One random op. fork_task: index of the fork template, or -1. */
+static void random_op(struct gen *g, bool user, int fork_task, uint32_t ntargets)
+{
+	uint32_t ncpus = g->scn->ncpus;
+
+	for (;;) {
+		switch (below(g, 16)) {
+		case 0: case 1: case 2: if (user) { op(g, OP_DIRTY, 0); return; } break;
+		case 3: case 4: if (user) { op(g, OP_CHECK, 0); return; } break;
+		case 5: case 6: op(g, OP_SPIN, 1 + below(g, 8)); return;
+		case 7: op(g, OP_SLEEP, 1 + below(g, 20)); return;
+		case 8: op(g, OP_YIELD, 0); return;
+		case 9: op(g, OP_KFPU, 0); return;
+		case 10: op(g, OP_IPI_KFPU, below(g, ncpus)); return;
+		case 11: op(g, OP_MIGRATE, below(g, ncpus)); return;
+		case 12: if (user && fork_task >= 0) { op(g, OP_FORK, (uint32_t)fork_task); return; } break;
+		case 13: if (user && below(g, 4) == 0) { op(g, OP_EXEC, 0); return; } break;
+		case 14: op(g, OP_WAKE, below(g, ntargets)); return;
+		case 15: if (user) { op(g, OP_COMPUTE, 1 + below(g, 50)); return; } break;
+		}
+	}
+}
+
+void stress_scenario(struct scenario *scn, uint64_t seed, uint32_t ncpus)
+{
+	struct gen g = { scn, seed ^ 0x5eedull };
+	uint32_t nuser = 2 + below(&g, 4), nk = below(&g, 3), i, j, n;
+	int fork_task;
+	char name[16];
+
+	memset(scn, 0, sizeof(*scn));
+	snprintf(scn->name, sizeof(scn->name), "stress-%llu", (unsigned long long)seed);
+	scn->ncpus = ncpus;
+	scn->tick = 10 + below(&g, 200);
+	scn->check_on_return = 1;
+	fork_task = (int)(nuser + nk);
+	for (i = 0; i < nuser + nk; i++) {
+		bool user = i < nuser;
+
+		snprintf(name, sizeof(name), "%s%u", user ? "U" : "K", i);
+		add_task(&g, name, user ? TASK_USER : TASK_KTHREAD, false);
+		if (user)
+			op(&g, OP_DIRTY, 0);
+		n = 4 + below(&g, 16);
+		op(&g, OP_REPEAT, STRESS_REPEAT);
+		scn->ops[scn->nops - 1].arg2 = n;
+		for (j = 0; j < n; j++)
+			random_op(&g, user, fork_task, nuser + nk);
+		end_task(&g);
+	}
+	/* The fork template: short-lived children, so slots get recycled. */
+	add_task(&g, "child", TASK_USER, true);
+	n = 1 + below(&g, 6);
+	for (j = 0; j < n; j++)
+		random_op(&g, true, -1, nuser + nk);
+	op(&g, OP_CHECK, 0);
+	end_task(&g);
+}
+
+struct stress_totals {
+	uint64_t steps, switches, saves, restores, skipped, kfpu, refused, checks, irqs, violations;
+	uint32_t failed_seeds;
+};
+
+static void add_totals(struct stress_totals *t, const struct run *r)
+{
+	const struct kresult *k = &r->k->res;
+
+	t->steps += r->steps;
+	t->switches += k->switches;
+	t->saves += k->total.saves;
+	t->restores += k->total.restores;
+	t->skipped += k->total.skipped_restores;
+	t->kfpu += k->total.kfpu_sections;
+	t->refused += k->total.kfpu_refused;
+	t->checks += k->checks;
+	t->irqs += k->irqs;
+	t->violations += k->nviolations;
+}
+
+static void print_replay(FILE *out, uint64_t seed, uint64_t events, uint32_t cpus,
+			 const char *policy, uint32_t bugs)
+{
+	unsigned i;
+
+	fprintf(out, "  replay: fpuctx replay --seed %llu --events %llu --cpus %u --policy %s",
+		(unsigned long long)seed, (unsigned long long)events, cpus, policy);
+	for (i = 0; i < fpu_nbugs; i++)
+		if (bugs & fpu_bugs[i].bit)
+			fprintf(out, " --inject-bug %s", fpu_bugs[i].name);
+	fputc('\n', out);
+}
+
+int cmd_stress(int argc, char **argv, bool replay)
+{
+	static struct scenario scn;
+	const struct fpu_policy *pols[8];
+	struct stress_totals tot[8];
+	struct run_options o;
+	const char *policy = "all", *pos[1];
+	uint64_t seeds = 1, events = 10000, s;
+	int npos = 0, r, status = EXIT_OK;
+	unsigned np, i;
+
+	default_options(&o);
+	if ((r = split_args(argc, argv, &o, &policy, pos, &npos, 0, replay ? 0 : &seeds, &events)) != 0)
+		return r;
+	if ((r = policy_list(policy, pols, &np)) != 0)
+		return r;
+	if (o.cpus < 0)
+		o.cpus = 2;
+	memset(tot, 0, sizeof(tot));
+	for (s = o.seed; s < o.seed + seeds; s++) {
+		stress_scenario(&scn, s, (uint32_t)o.cpus);
+		for (i = 0; i < np; i++) {
+			struct policy_result pr = { .policy = pols[i] };
+			struct run_config cfg = {
+				.scn = &scn, .policy = pols[i], .insn = o.insn, .want = o.want,
+				.bugs = o.bugs, .seed = s, .max_steps = events, .stress = true,
+				.trace_cap = (replay && (o.trace_file || o.trace_text)) ? 1u << 20 : 0,
+			};
+
+			if (machine_run(&cfg, &pr.run))
+				return start_error(&pr.run);
+			add_totals(&tot[i], &pr.run);
+			result_fill(&pr);
+			if (pr.run.k->res.nviolations) {
+				status = EXIT_VIOLATION;
+				tot[i].failed_seeds++;
+				if (!o.json) {
+					printf("seed %llu policy %s: %u violations, hash %016llx\n",
+					       (unsigned long long)s, pols[i]->name, pr.run.k->res.nviolations,
+					       (unsigned long long)pr.run.k->res.hash);
+					print_violations(stdout, &pr, scn.name);
+					print_replay(stdout, s, events, (uint32_t)o.cpus, pols[i]->name, o.bugs);
+				}
+			} else if (replay && !o.json) {
+				printf("seed %llu policy %s: 0 violations, hash %016llx\n",
+				       (unsigned long long)s, pols[i]->name,
+				       (unsigned long long)pr.run.k->res.hash);
+			}
+			if (replay && o.trace_text)
+				trace_print_text(stdout, &pr.run, pols[i]->name);
+			if (replay && o.trace_file && trace_write_json(o.trace_file, &pr.run, pols[i]->name))
+				fprintf(stderr, "%s: cannot write %s\n", tool_argv0, o.trace_file);
+			machine_release(&pr.run);
+		}
+	}
+	if (o.json)
+		printf("{\n  \"seeds\": %llu, \"events_per_seed\": %llu, \"cpus\": %d,\n  \"policies\": {\n",
+		       (unsigned long long)seeds, (unsigned long long)events, o.cpus);
+	for (i = 0; i < np; i++) {
+		struct stress_totals *t = &tot[i];
+		if (o.json)
+			printf("    \"%s\": {\"events\": %llu, \"switches\": %llu, \"saves\": %llu, \"restores\": %llu, "
+			       "\"skipped_restores\": %llu, \"kfpu_sections\": %llu, \"kfpu_refused\": %llu, "
+			       "\"checks\": %llu, \"irqs\": %llu, \"violations\": %llu, \"failed_seeds\": %u}%s\n",
+			       pols[i]->name, (unsigned long long)t->steps, (unsigned long long)t->switches,
+			       (unsigned long long)t->saves, (unsigned long long)t->restores,
+			       (unsigned long long)t->skipped, (unsigned long long)t->kfpu,
+			       (unsigned long long)t->refused, (unsigned long long)t->checks,
+			       (unsigned long long)t->irqs, (unsigned long long)t->violations, t->failed_seeds,
+			       i + 1 < np ? "," : "");
+		else
+			printf("%-6s seeds %llu events %llu switches %llu saves %llu restores %llu skipped %llu "
+			       "kfpu %llu refused %llu irqs %llu checks %llu violations %llu\n",
+			       pols[i]->name, (unsigned long long)seeds, (unsigned long long)t->steps,
+			       (unsigned long long)t->switches, (unsigned long long)t->saves,
+			       (unsigned long long)t->restores, (unsigned long long)t->skipped,
+			       (unsigned long long)t->kfpu, (unsigned long long)t->refused,
+			       (unsigned long long)t->irqs, (unsigned long long)t->checks,
+			       (unsigned long long)t->violations);
+	}
+	if (o.json)
+		printf("  },\n  \"ok\": %s\n}\n", status ? "false" : "true");
+	return status;
+}

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+/* The fpuctx command's internals (hosted). */
+#ifndef TOOL_H
+#define TOOL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "../sim/machine/machine.h"
+
+#define EXIT_OK 0
+#define EXIT_VIOLATION 1
+#define EXIT_BADINPUT 2
+
+/* One scenario run under one policy, reduced to what reports need. */
+struct policy_result {
+	const struct fpu_policy *policy;
+	struct run run;
+	uint64_t value[KEY__COUNT];   /* the expectation keys: window if any, else whole run */
+	uint32_t expect_failures;
+};
+
+struct run_options {
+	uint64_t seed;
+	int cpus;                     /* -1: the scenario's */
+	enum fpu_insn insn;
+	uint64_t want;
+	uint32_t bugs;
+	bool json;
+	bool quiet;
+	const char *trace_file;       /* Chrome/Perfetto JSON */
+	bool trace_text;
+	uint64_t max_steps;
+};
+
+/* report.c */
+void result_fill(struct policy_result *pr);
+uint32_t check_expects(const struct scenario *scn, const char *path, struct policy_result *pr,
+		       unsigned policy_index, FILE *out);
+void print_table_header(FILE *out);
+void print_table_row(FILE *out, const struct policy_result *pr);
+void print_violations(FILE *out, const struct policy_result *pr, const char *path);
+void print_json_policy(FILE *out, const struct policy_result *pr, bool last);
+void print_features(FILE *out, const struct fpu_system *sys);
+
+/* trace_out.c */
+int trace_write_json(const char *path, const struct run *r, const char *policy);
+void trace_print_text(FILE *out, const struct run *r, const char *policy);
+
+/* stress.c */
+void stress_scenario(struct scenario *scn, uint64_t seed, uint32_t ncpus);
+int cmd_stress(int argc, char **argv, bool replay);
+
+/* main.c helpers shared with stress.c */
+int parse_common_option(const char *arg, const char *val, struct run_options *o, bool *used_val);
+int policy_list(const char *spec, const struct fpu_policy **out, unsigned *n);
+int split_args(int argc, char **argv, struct run_options *o, const char **policy,
+	       const char **pos, int *npos, int maxpos, uint64_t *seeds, uint64_t *events);
+void default_options(struct run_options *o);
+int start_error(const struct run *r);
+extern const char *tool_argv0;
+
+#endif
