@@ -590,7 +590,7 @@ static void test_limits(void)
 	put(&b, "task A user {\n");
 	for (int i = 0; i <= SCN_MAX_REPEAT_DEPTH; i++)
 		put(&b, "repeat 2 {\n");
-	BAD(b.s, SCN_MAX_REPEAT_DEPTH + 2, 1, "'repeat' nested too deeply (max 16)");
+	BAD(b.s, SCN_MAX_REPEAT_DEPTH + 2, 1, "'repeat' nested too deeply (max 8)");
 
 	/* A line longer than SCN_MAX_LINE. */
 	b.n = 0;
