@@ -39,7 +39,7 @@ SIM_OBJ    := $(CORE_OBJ) $(KERNEL_OBJ) $(USER_OBJ) $(HOST_OBJ)
 FPUCTX     := $(BUILD)/bin/fpuctx
 TESTS      := $(BUILD)/tests/test_xstate $(BUILD)/tests/test_core $(BUILD)/tests/test_parse
 
-.PHONY: all demo test test-fast test-asan bench clean nolibc
+.PHONY: all demo test test-asan bench clean nolibc setup
 all: $(FPUCTX) $(BUILD)/nolibc.ok
 
 $(CORE_OBJ) $(KERNEL_COBJ): $(BUILD)/%.o: %.c
@@ -83,10 +83,16 @@ $(BUILD)/tests/test_parse: tests/test_parse.c $(BUILD)/tool/parse.o
 	@mkdir -p $(dir $@)
 	$(CC) $(HFLAGS) -o $@ $^
 
-demo: all
+# Installs missing build/test dependencies (idempotent).
+setup:
+	@scripts/setup.sh
+
+demo: setup
+	@$(MAKE) --no-print-directory all
 	@scripts/demo.sh $(FPUCTX)
 
-test: all $(TESTS)
+test: setup
+	@$(MAKE) --no-print-directory all $(TESTS)
 	@scripts/test.sh $(BUILD)
 
 test-asan:

@@ -268,6 +268,14 @@ static int cmd_run(int argc, char **argv)
 					scn.tasks[i].line, scn.tasks[i].name, scn.tasks[i].cpu, o.cpus);
 				return EXIT_BADINPUT;
 			}
+		for (i = 0; i < scn.nops; i++) {
+			const struct scn_op *op = &scn.ops[i];
+			if ((op->code == OP_MIGRATE || op->code == OP_IPI_KFPU) && op->arg >= (uint32_t)o.cpus) {
+				fprintf(stderr, "%s:%u:%u: '%s' names cpu %u, but --cpus is %d\n", pos[0],
+					op->line, op->col, scn_op_name(op->code), op->arg, o.cpus);
+				return EXIT_BADINPUT;
+			}
+		}
 		scn.ncpus = (uint32_t)o.cpus;
 	}
 	for (i = 0; i < np; i++) {

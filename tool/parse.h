@@ -11,9 +11,6 @@
 
 /* Limits of the text format (not of the compiled form). */
 #define SCN_MAX_LINE        4096      /* bytes per line, newline excluded */
-#define SCN_MAX_REPEAT_DEPTH 8        /* nested 'repeat' blocks: the kernel's
-                                         * KMAX_LOOP_DEPTH (deeper ones run once) */
-#define SCN_MAX_COUNT       1000000u  /* compute/spin/sleep/repeat/tick bound */
 #define SCN_MAX_FILE        (16u << 20) /* bytes scn_parse_file accepts */
 
 /*

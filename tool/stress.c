@@ -8,7 +8,7 @@
 #include "parse.h"
 #include <string.h>
 
-#define STRESS_REPEAT 1000000u
+#define STRESS_REPEAT SCN_MAX_COUNT
 
 struct gen {
 	struct scenario *scn;

@@ -21,7 +21,7 @@
 #define KMAX_TASKS   (SCN_MAX_TASKS + SCN_MAX_CPUS + 32) /* +idle, +forked instances */
 #define KSTACK_SIZE  (32 * 1024)
 #define KMAX_VIOLATIONS 16
-#define KMAX_LOOP_DEPTH 8
+#define KMAX_LOOP_DEPTH SCN_MAX_REPEAT_DEPTH
 #define OWNER_INIT   0     /* expected-state owner meaning "init state" */
 #define OWNER_KERNEL 0xfe  /* pattern owner of kernel FPU sections */
 #define OWNER_UNKNOWN 0xff /* after real compute: nothing to check until the next dirty */

@@ -15,6 +15,8 @@
 #define SCN_MAX_OPS      8192
 #define SCN_MAX_EXPECTS  64
 #define SCN_NAME_LEN     32
+#define SCN_MAX_REPEAT_DEPTH 8        /* nested repeat blocks the kernel tracks */
+#define SCN_MAX_COUNT    1000000u     /* bound of compute/spin/sleep/repeat/tick */
 
 /* One program step. Which ops a kind of task may use is checked by the parser. */
 enum op_code {

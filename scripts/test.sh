@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Every test of the project. Usage: scripts/test.sh BUILD_DIR
+# Ends with "N passed, M failed"; exits non-zero if anything failed.
+set -u
+build=${1:-build}
+fpuctx=$build/bin/fpuctx
+pass=0; fail=0; failed=()
+log=$(mktemp -d)
+trap 'rm -rf "$log"' EXIT
+
+ok()   { pass=$((pass + 1)); printf '  ok    %s\n' "$1"; }
+bad()  { fail=$((fail + 1)); failed+=("$1"); printf '  FAIL  %s\n' "$1"; sed 's/^/        /' "$2" | tail -n 25; }
+# t NAME EXPECTED_STATUS CMD...: runs CMD, passes when its status matches.
+t() {
+	local name=$1 want=$2; shift 2
+	"$@" >"$log/out" 2>&1; local got=$?
+	if [ "$got" = "$want" ]; then ok "$name"; else echo "exit $got, wanted $want" >>"$log/out"; bad "$name" "$log/out"; fi
+}
+# tgrep NAME PATTERN CMD...: passes when the output matches PATTERN (any exit status).
+tgrep() {
+	local name=$1 pat=$2; shift 2
+	"$@" >"$log/out" 2>&1
+	if grep -qE -- "$pat" "$log/out"; then ok "$name"; else echo "no match for: $pat" >>"$log/out"; bad "$name" "$log/out"; fi
+}
+
+echo "== unit tests"
+for u in test_xstate test_core test_parse; do
+	t "$u" 0 "$build/tests/$u"
+done
+
+echo "== scenarios (every policy; their expect lines are the assertions)"
+for f in scenarios/*.scn; do
+	t "run $f" 0 "$fpuctx" run "$f" --policy all
+done
+t "acceptance: idle round trip, linux 1 save 0 restores" 0 \
+	sh -c "$fpuctx run scenarios/idle-roundtrip.scn --policy all --json | python3 -c '
+import json,sys
+d=json.load(sys.stdin)[\"policies\"]
+assert (d[\"linux\"][\"saves\"], d[\"linux\"][\"restores\"]) == (1, 0), d[\"linux\"]
+assert d[\"eager\"][\"saves\"] > 1 and d[\"eager\"][\"restores\"] > 0, d[\"eager\"]
+for p in d.values():
+    for k in (\"saves\",\"restores\",\"skipped_restores\",\"bytes_saved\",\"bytes_restored\",\"violations\"):
+        assert k in p, k
+'"
+t "every save instruction passes the mix" 0 sh -c "
+	for x in xsave xsaveopt xsavec fxsave; do
+		$fpuctx run scenarios/mix-2cpu.scn --xsave=\$x --quiet || exit 1
+	done"
+t "x87+sse only still passes" 0 "$fpuctx" run scenarios/mix-4cpu.scn --features=x87,sse --quiet
+
+echo "== an expectation that does not hold fails the run"
+sed 's/expect linux saves=1 /expect linux saves=2 /' scenarios/idle-roundtrip.scn >"$log/wrong.scn"
+t "wrong expect exits 1" 1 "$fpuctx" run "$log/wrong.scn"
+tgrep "wrong expect names line and values" 'wrong.scn:[0-9]+: expectation failed: linux saves=2, got 1' \
+	"$fpuctx" run "$log/wrong.scn"
+
+echo "== bad input: exit 2 and a message naming what and where"
+printf 'cpus 1\ntask A user {\n    dirt\n}\n' >"$log/typo.scn"
+t "unknown op exits 2" 2 "$fpuctx" run "$log/typo.scn"
+tgrep "unknown op names file:line:col" 'typo.scn:3:5: .*dirt' "$fpuctx" run "$log/typo.scn"
+t "missing file exits 2" 2 "$fpuctx" run "$log/nope.scn"
+t "unknown policy exits 2" 2 "$fpuctx" run scenarios/pingpong.scn --policy lazy
+t "unknown bug exits 2" 2 "$fpuctx" run scenarios/pingpong.scn --inject-bug nosuch
+t "bad --cpus exits 2" 2 "$fpuctx" run scenarios/pingpong.scn --cpus 0
+t "--cpus below a task's cpu exits 2" 2 "$fpuctx" run scenarios/migrate.scn --cpus 1
+t "unknown feature exits 2" 2 "$fpuctx" run scenarios/pingpong.scn --features=x87,sse,avx1024
+t "unknown command exits 2" 2 "$fpuctx" frobnicate
+t "stress without a number exits 2" 2 "$fpuctx" stress --seeds x
+
+echo "== traces"
+t "chrome trace is valid JSON with one track per CPU" 0 sh -c "
+	$fpuctx run scenarios/migrate.scn --policy linux --trace $log/t.json --quiet >/dev/null &&
+	python3 -c '
+import json
+d=json.load(open(\"$log/t.json\"))
+names={e[\"args\"][\"name\"] for e in d[\"traceEvents\"] if e[\"ph\"]==\"M\"}
+assert names=={\"cpu 0\",\"cpu 1\"}, names
+assert any(e[\"name\"]==\"restore\" for e in d[\"traceEvents\"])
+'"
+tgrep "text trace shows the skipped restore" 'skip_restore: ctx=A' \
+	"$fpuctx" run scenarios/idle-roundtrip.scn --policy linux --trace-text
+
+echo "== stress: 1,000,000 events per policy on 2 CPUs, 400,000 on 4"
+t "stress 2 cpus, 0 violations" 0 "$fpuctx" stress --seeds 100 --events 10000 --policy all --cpus 2
+t "stress 4 cpus, 0 violations" 0 "$fpuctx" stress --seeds 20 --events 20000 --policy all --cpus 4
+
+echo "== every injected bug is caught, and its seed replays to the same failure"
+for bug in $("$fpuctx" bugs | awk '{print $1}'); do
+	"$fpuctx" stress --seeds 10 --events 20000 --policy linux --inject-bug "$bug" >"$log/bug" 2>&1
+	st=$?
+	if [ $st -ne 1 ]; then echo "stress exit $st" >>"$log/bug"; bad "bug $bug caught" "$log/bug"; continue; fi
+	ok "bug $bug caught"
+	first=$(grep -m1 '^seed ' "$log/bug")
+	viol=$(grep -m1 -A1 '^seed ' "$log/bug" | tail -n 1)
+	replay=$(grep -m1 'replay: ' "$log/bug" | sed 's/.*replay: fpuctx //')
+	# shellcheck disable=SC2086
+	"$fpuctx" $replay >"$log/replay" 2>&1
+	if grep -qF -- "$first" "$log/replay" && grep -qF -- "$viol" "$log/replay"; then
+		ok "bug $bug replays"
+	else
+		{ echo "expected: $first"; echo "          $viol"; } >>"$log/replay"; bad "bug $bug replays" "$log/replay"
+	fi
+done
+
+echo "== sanitizers (ASan+UBSan on hosted code, UBSan on kernel code)"
+if make --no-print-directory test-asan >"$log/asan" 2>&1; then
+	ok "asan build"
+	for u in test_core test_parse test_xstate; do t "asan $u" 0 build-asan/tests/$u; done
+	for f in scenarios/*.scn; do t "asan run $f" 0 build-asan/bin/fpuctx run "$f" --quiet; done
+	t "asan stress" 0 build-asan/bin/fpuctx stress --seeds 5 --events 10000 --policy all --cpus 3
+	t "asan bad input" 2 build-asan/bin/fpuctx run "$log/typo.scn"
+else
+	bad "asan build" "$log/asan"
+fi
+
+echo
+if [ $fail -ne 0 ]; then printf 'failed: %s\n' "${failed[@]}"; fi
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]
