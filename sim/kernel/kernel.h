@@ -130,6 +130,7 @@ struct kresult {
 	uint64_t ops;                 /* program ops executed */
 	uint64_t irqs;
 	uint64_t forks_failed;
+	uint64_t fpu_cycles;          /* TSC cycles inside the library's hooks (for bench) */
 	uint32_t nviolations;         /* all, even past KMAX_VIOLATIONS */
 	struct violation viol[KMAX_VIOLATIONS];
 	uint64_t hash;                /* fingerprint of the event sequence, for replay */

@@ -6,6 +6,7 @@
  * followed by a defined point, where interrupts and other CPUs get their turn.
  */
 #include "kernel.h"
+#include "fpuctx/insn.h"
 
 /* Next op of t's program, unrolling `repeat` blocks; NULL at the end. */
 static const struct scn_op *next_op(struct task *t)
@@ -175,6 +176,7 @@ static void run_user(struct kernel *k, struct task *t, const struct scn_op *op)
 static void exit_to_user(struct kernel *k, struct task *t)
 {
 	struct kcpu *c;
+	uint64_t t0;
 
 	for (;;) {
 		c = this_cpu(k);
@@ -183,7 +185,9 @@ static void exit_to_user(struct kernel *k, struct task *t)
 			break;
 		schedule(k);
 	}
+	t0 = fpu_rdtsc();
 	fpu_exit_to_user(&c->fpu, &t->fpu);
+	k->res.fpu_cycles += fpu_rdtsc() - t0;
 	if (k->scn->check_on_return)
 		pattern_check(k, t, c->check_buf, c->expect_buf, 0, 1);
 	c->irqs_off = false;

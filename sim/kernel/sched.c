@@ -6,6 +6,7 @@
  * deterministic.
  */
 #include "kernel.h"
+#include "fpuctx/insn.h"
 
 void kernel_hash(struct kernel *k, uint64_t v)
 {
@@ -53,6 +54,7 @@ void schedule(struct kernel *k)
 	struct kcpu *c = this_cpu(k);
 	struct task *prev = c->curr, *next;
 	bool irqs_were_off = c->irqs_off;
+	uint64_t t0;
 
 	c->irqs_off = true;
 	if (prev->state == TS_RUNNING && prev != c->idle)
@@ -64,7 +66,9 @@ void schedule(struct kernel *k)
 		c->irqs_off = irqs_were_off;
 		return;
 	}
+	t0 = fpu_rdtsc();
 	fpu_switch(&c->fpu, &prev->fpu, &next->fpu);
+	k->res.fpu_cycles += fpu_rdtsc() - t0;
 	next->state = TS_RUNNING;
 	next->cpu = (int32_t)c->id;
 	c->curr = next;
