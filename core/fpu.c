@@ -343,7 +343,6 @@ void fpu_fork(struct fpu_cpu *cpu, struct fpu_ctx *current, struct fpu_ctx *chil
 	} else if (current->flags & FPU_CTX_NEED_LOAD) {
 		/* Memory is authoritative (I3): copy it, no register traffic. */
 		fpu_bytes_copy(dst->area, current->active->area, sys->state_size);
-		child->pkru = current->pkru;
 	} else {
 		/* Live in the registers: save them straight into the child's buffer.
 		 * The registers stay the parent's (owner unchanged). */
@@ -352,8 +351,11 @@ void fpu_fork(struct fpu_cpu *cpu, struct fpu_ctx *current, struct fpu_ctx *chil
 		fpu_hw_save(sys, dst->area, dst->mask);
 		count_save(cpu, current, bytes);
 		emit(cpu, FPU_EV_SAVE, current, dst, bytes, child->id);
-		child->pkru = sys->has_pkru ? fpu_rdpkru() : current->pkru;
 	}
+	/* PKRU is never deferred (I7): the register, not ctx->pkru (which is only
+	 * written at switch-out), holds the parent's current value. */
+	if (!(child->flags & FPU_CTX_KTHREAD) && !(current->flags & FPU_CTX_KTHREAD))
+		child->pkru = sys->has_pkru ? fpu_rdpkru() : current->pkru;
 	emit(cpu, FPU_EV_STATE_RESET, child, dst, 0, current->id);
 	unlock(cpu);
 }

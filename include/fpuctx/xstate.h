@@ -62,7 +62,6 @@ struct fpu_xstate_info {
 	uint64_t features;         /* what this system manages: xcr0 & supported & requested */
 	uint32_t size[FPU_XFEATURE_MAX];    /* bytes of each component (0: absent) */
 	uint32_t offset[FPU_XFEATURE_MAX];  /* standard-format offset */
-	uint32_t coffset[FPU_XFEATURE_MAX]; /* compacted-format offset for `features` */
 	bool align64[FPU_XFEATURE_MAX];     /* 64-byte aligned in compacted format */
 	uint32_t std_size;         /* standard-format buffer size for `features` */
 	uint32_t compacted_size;   /* compacted-format buffer size for `features` */

@@ -23,6 +23,12 @@
 #define ARENA_SIZE (48u << 20)
 #define DEFAULT_MAX_STEPS 20000000ull
 
+/* aligned_alloc wants a size that is a multiple of the alignment (C11). */
+static void *alloc64(size_t size)
+{
+	return aligned_alloc(64, (size + 63) & ~(size_t)63);
+}
+
 static uint64_t splitmix64(uint64_t *s)
 {
 	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
@@ -170,11 +176,11 @@ int machine_run(const struct run_config *cfg, struct run *out)
 	memset(out, 0, sizeof(*out));
 	fpu_xstate_enumerate(&xs, ~0ull, &missing);
 	size = (fpu_xstate_size(&xs, FPU_INSN_XSAVE, mask) + 63) & ~63u;
-	m = aligned_alloc(64, sizeof(*m));
-	out->k = aligned_alloc(64, sizeof(struct kernel));
+	m = alloc64(sizeof(*m));
+	out->k = alloc64(sizeof(struct kernel));
 	memset(&kc, 0, sizeof(kc));
-	kc.arena = aligned_alloc(64, ARENA_SIZE);
-	uint8_t *regs = aligned_alloc(64, (size_t)(cfg->scn->ncpus + 1) * size);
+	kc.arena = alloc64(ARENA_SIZE);
+	uint8_t *regs = alloc64((size_t)(cfg->scn->ncpus + 1) * size);
 	if (!m || !out->k || !kc.arena || !regs) {
 		out->error = "out of memory";
 		return -1;

@@ -1,0 +1,1643 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests for the FPU ownership state machine (core/fpu.c), hosted.
+ *
+ *   make build/tests/test_core && ./build/tests/test_core
+ *
+ * The library runs unmodified against a fake port (lock depth per CPU, a
+ * settable execution context, a trace recorder and a warning recorder) and
+ * two fake CPUs. Its XSAVE/XRSTOR instructions act on this process's real
+ * registers: both fake CPUs share them, which is fine because every test
+ * states which CPU "runs" at each step. Where it matters, a test proves a
+ * restore or save on the real registers through MXCSR (and the x87 control
+ * word), which the library saves and restores like any other user state.
+ *
+ * Each test function builds its own fixture. Every failed assertion prints
+ * "file:line: test: what differed"; the last line is "N passed, M failed"
+ * (N, M counting test functions) and the exit status is nonzero on failure.
+ */
+#define _GNU_SOURCE /* syscall() */
+
+#include "fpuctx/api.h"
+#include "fpuctx/insn.h"
+#include "fpuctx/sched.h"
+#include "fpuctx/trace.h"
+#include "fpuctx/xstate.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------------------
+ * Assertions
+ * ---------------------------------------------------------------------- */
+
+static const char *cur_test = "(setup)";
+static unsigned cur_failures;
+
+static void check_failed(const char *file, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void check_failed(const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("%s:%d: %s: ", file, line, cur_test);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	cur_failures++;
+}
+
+/* CHECK(cond, fmt, ...): records a failure with the message and continues. */
+#define CHECK(cond, ...)                                                       \
+	do {                                                                   \
+		if (!(cond))                                                   \
+			check_failed(__FILE__, __LINE__, __VA_ARGS__);         \
+	} while (0)
+
+static bool check_eq_u(const char *file, int line, const char *what, uint64_t got, uint64_t want)
+{
+	if (got != want)
+		check_failed(file, line, "%s is %llu (0x%llx), expected %llu (0x%llx)", what,
+			     (unsigned long long)got, (unsigned long long)got,
+			     (unsigned long long)want, (unsigned long long)want);
+	return got == want;
+}
+
+static bool check_eq_i(const char *file, int line, const char *what, int64_t got, int64_t want)
+{
+	if (got != want)
+		check_failed(file, line, "%s is %lld, expected %lld", what, (long long)got,
+			     (long long)want);
+	return got == want;
+}
+
+#define CHECK_EQ(got, want) \
+	check_eq_u(__FILE__, __LINE__, #got, (uint64_t)(got), (uint64_t)(want))
+#define CHECK_EQ_INT(got, want) \
+	check_eq_i(__FILE__, __LINE__, #got, (int64_t)(got), (int64_t)(want))
+
+/* ------------------------------------------------------------------------
+ * Fake port
+ * ---------------------------------------------------------------------- */
+
+#define NCPU       2
+#define MAX_EVENTS 512
+#define MAX_WARNS  16
+
+struct rec_event {
+	struct fpu_event ev;
+	int lock_depth; /* port lock depth of ev.cpu when the event was emitted */
+};
+
+struct fake_port {
+	int lock_depth[NCPU];
+	unsigned bad_unlocks;      /* unlock at depth 0 */
+	unsigned bad_cpus;         /* an op named a CPU that does not exist */
+	unsigned context[NCPU];    /* FPU_PORT_* bits returned by context() */
+	struct rec_event ev[MAX_EVENTS];
+	unsigned nev;
+	unsigned lost_events;
+	unsigned pkru_events;      /* kept apart: they depend on the host's PKRU */
+	char warn[MAX_WARNS][160];
+	int warn_cpu[MAX_WARNS];
+	unsigned nwarn;
+};
+
+static struct fake_port port;
+
+static bool port_cpu_ok(struct fake_port *p, int cpu)
+{
+	if (cpu >= 0 && cpu < NCPU)
+		return true;
+	p->bad_cpus++;
+	return false;
+}
+
+static void port_lock(void *data, int cpu)
+{
+	struct fake_port *p = data;
+
+	if (port_cpu_ok(p, cpu))
+		p->lock_depth[cpu]++;
+}
+
+static void port_unlock(void *data, int cpu)
+{
+	struct fake_port *p = data;
+
+	if (!port_cpu_ok(p, cpu))
+		return;
+	if (p->lock_depth[cpu] == 0)
+		p->bad_unlocks++;
+	else
+		p->lock_depth[cpu]--;
+}
+
+static unsigned port_context(void *data, int cpu)
+{
+	struct fake_port *p = data;
+
+	return port_cpu_ok(p, cpu) ? p->context[cpu] : 0;
+}
+
+static void port_trace(void *data, const struct fpu_event *ev)
+{
+	struct fake_port *p = data;
+
+	if (ev->type == FPU_EV_PKRU_WRITE) {
+		p->pkru_events++;
+		return;
+	}
+	if (p->nev == MAX_EVENTS) {
+		p->lost_events++;
+		return;
+	}
+	p->ev[p->nev].ev = *ev;
+	p->ev[p->nev].lock_depth = port_cpu_ok(p, ev->cpu) ? p->lock_depth[ev->cpu] : -1;
+	p->nev++;
+}
+
+static void port_warn(void *data, int cpu, const char *what)
+{
+	struct fake_port *p = data;
+
+	if (p->nwarn < MAX_WARNS) {
+		snprintf(p->warn[p->nwarn], sizeof(p->warn[0]), "%s", what ? what : "(null)");
+		p->warn_cpu[p->nwarn] = cpu;
+	}
+	p->nwarn++;
+}
+
+static const struct fpu_port_ops fake_ops = {
+	.lock = port_lock,
+	.unlock = port_unlock,
+	.context = port_context,
+	.trace = port_trace,
+	.warn = port_warn,
+};
+
+static void events_clear(void)
+{
+	port.nev = 0;
+}
+
+static const struct fpu_event *event_at(unsigned i)
+{
+	return i < port.nev ? &port.ev[i].ev : NULL;
+}
+
+static void format_types(char *buf, size_t len, const unsigned *types, unsigned n)
+{
+	size_t used = 0;
+	unsigned i;
+
+	buf[0] = 0;
+	for (i = 0; i < n && used < len; i++)
+		used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? " " : "",
+					 fpu_event_name(types[i]));
+}
+
+/* The recorded event types must be exactly `want` (PKRU writes aside). */
+static void expect_events(const char *file, int line, const unsigned *want, unsigned n)
+{
+	unsigned got[MAX_EVENTS];
+	char gs[1024], ws[1024];
+	bool same = port.nev == n;
+	unsigned i;
+
+	for (i = 0; i < port.nev; i++) {
+		got[i] = port.ev[i].ev.type;
+		if (i < n && got[i] != want[i])
+			same = false;
+	}
+	if (same)
+		return;
+	format_types(gs, sizeof(gs), got, port.nev);
+	format_types(ws, sizeof(ws), want, n);
+	check_failed(file, line, "events [%s], expected [%s]", gs, ws);
+}
+
+#define EXPECT_EVENTS(...)                                                     \
+	expect_events(__FILE__, __LINE__, (const unsigned[]){ __VA_ARGS__ },   \
+		      sizeof((const unsigned[]){ __VA_ARGS__ }) / sizeof(unsigned))
+#define EXPECT_NO_EVENTS() expect_events(__FILE__, __LINE__, NULL, 0)
+
+/* Event i has this type, context id and state id. */
+static void check_event(const char *file, int line, unsigned i, unsigned type, uint32_t ctx,
+			uint32_t state)
+{
+	const struct fpu_event *ev = event_at(i);
+
+	if (!ev) {
+		check_failed(file, line, "no event %u (only %u recorded)", i, port.nev);
+		return;
+	}
+	if (ev->type != type || ev->ctx != ctx || ev->state != state)
+		check_failed(file, line, "event %u is %s ctx %u state %u, expected %s ctx %u state %u",
+			     i, fpu_event_name(ev->type), ev->ctx, ev->state,
+			     fpu_event_name(type), ctx, state);
+}
+
+#define CHECK_EVENT(i, type, ctx, state) check_event(__FILE__, __LINE__, i, type, ctx, state)
+
+/* ------------------------------------------------------------------------
+ * Registers and buffers
+ * ---------------------------------------------------------------------- */
+
+#define MXCSR_USER 0x7f80u  /* round toward zero, all exceptions masked */
+#define FCW_USER   0x027fu  /* 53-bit precision */
+
+#define ARCH_GET_XCOMP_PERM 0x1022
+#define ARCH_REQ_XCOMP_PERM 0x1023
+#define XFEATURE_MASK_AMX   (XFEATURE_MASK(XFEATURE_XTILECFG) | XFEATURE_MASK(XFEATURE_XTILEDATA))
+
+static uint32_t get_mxcsr(void)
+{
+	uint32_t v;
+
+	__asm__ volatile("stmxcsr %0" : "=m"(v) : : "memory");
+	return v;
+}
+
+static void set_mxcsr(uint32_t v)
+{
+	__asm__ volatile("ldmxcsr %0" : : "m"(v) : "memory");
+}
+
+static uint16_t get_fcw(void)
+{
+	uint16_t v;
+
+	__asm__ volatile("fnstcw %0" : "=m"(v) : : "memory");
+	return v;
+}
+
+static void set_fcw(uint16_t v)
+{
+	__asm__ volatile("fldcw %0" : : "m"(v) : "memory");
+}
+
+static uint64_t rd(const void *area, size_t off, size_t bytes)
+{
+	uint64_t v = 0;
+
+	memcpy(&v, (const uint8_t *)area + off, bytes); /* x86: little endian */
+	return v;
+}
+
+static bool os_has_xsave(void)
+{
+	uint32_t r[4];
+
+	fpu_cpuid(1, 0, r);
+	return r[2] & (1u << 27); /* OSXSAVE: XGETBV works */
+}
+
+/* Features the tests ask for: everything the OS lets this process use.
+ * AMX tile data needs a permission (requested in main); without it an
+ * XRSTOR of tile data would kill the process. */
+static uint64_t test_want(void)
+{
+	unsigned long long perm = 0;
+	uint64_t xcr0;
+
+	if (!os_has_xsave())
+		return ~0ull; /* legacy FPU only */
+	xcr0 = fpu_xgetbv(0);
+	if (syscall(SYS_arch_prctl, (long)ARCH_GET_XCOMP_PERM, &perm) == 0)
+		return xcr0 & perm;
+	return xcr0 & ~XFEATURE_MASK_AMX;
+}
+
+/* Areas carry a trailing canary: a wrong size lets XSAVE write past it. */
+#define CANARY_BYTES 64
+#define CANARY       0xa5
+
+static uint32_t round64(uint32_t n)
+{
+	return (n + 63) & ~63u;
+}
+
+static void *area_alloc(uint32_t size)
+{
+	uint8_t *p = aligned_alloc(64, round64(size) + CANARY_BYTES);
+
+	if (!p) {
+		fprintf(stderr, "out of memory\n");
+		exit(2);
+	}
+	memset(p, 0x5a, size);
+	memset(p + size, CANARY, round64(size) + CANARY_BYTES - size);
+	return p;
+}
+
+static bool canary_intact(const void *area, uint32_t size)
+{
+	const uint8_t *p = area;
+	uint32_t i;
+
+	for (i = size; i < round64(size) + CANARY_BYTES; i++)
+		if (p[i] != CANARY)
+			return false;
+	return true;
+}
+
+/* ------------------------------------------------------------------------
+ * Fixture: one system, two CPUs, three user contexts (A, B and C, the
+ * fork child) and one kernel thread per CPU (idle).
+ * ---------------------------------------------------------------------- */
+
+enum { CTX_A, CTX_B, CTX_C, CTX_K0, CTX_K1, NCTX };
+
+static const bool ctx_is_kthread[NCTX] = { false, false, false, true, true };
+
+#define CTX_ID(i)   (1u + (i))   /* fpu_ctx.id */
+#define STATE_ID(i) (101u + (i)) /* fpu_state.id: distinct from ctx ids */
+
+struct fixture {
+	struct fpu_system sys;
+	struct fpu_state init;
+	void *init_area;
+	struct fpu_cpu cpu[NCPU];
+	struct fpu_state st[NCTX];
+	struct fpu_ctx ctx[NCTX];
+	void *area[NCTX];
+	unsigned warns_expected;
+	/* shorthands */
+	struct fpu_cpu *c0, *c1;
+	struct fpu_ctx *a, *b, *c, *k0, *k1;
+	struct fpu_state *sa, *sb, *sc;
+};
+
+static bool fx_setup(struct fixture *fx, const char *policy, enum fpu_insn insn, uint32_t bugs)
+{
+	const struct fpu_policy *pol = fpu_policy_find(policy);
+	enum fpu_setup_error err;
+	uint64_t missing = 0;
+	unsigned i;
+
+	memset(fx, 0, sizeof(*fx));
+	memset(&port, 0, sizeof(port));
+	if (!pol) {
+		check_failed(__FILE__, __LINE__, "no policy \"%s\"", policy);
+		return false;
+	}
+	err = fpu_system_init(&fx->sys, pol, test_want(), insn, &fake_ops, &port, &missing);
+	if (err != FPU_SETUP_OK) {
+		check_failed(__FILE__, __LINE__, "fpu_system_init(%s, %s): %s (missing 0x%llx)",
+			     policy, fpu_insn_name(insn), fpu_setup_error_str(err),
+			     (unsigned long long)missing);
+		return false;
+	}
+	fx->sys.bugs = bugs;
+	fx->init_area = area_alloc(fx->sys.state_size);
+	fpu_system_set_init_area(&fx->sys, &fx->init, fx->init_area);
+	for (i = 0; i < NCPU; i++) {
+		fx->cpu[i].sys = &fx->sys;
+		fx->cpu[i].id = (int32_t)i;
+	}
+	for (i = 0; i < NCTX; i++) {
+		fx->area[i] = area_alloc(fx->sys.state_size);
+		fpu_state_setup(&fx->sys, &fx->st[i], fx->area[i], STATE_ID(i));
+		fpu_ctx_init(&fx->sys, &fx->ctx[i], &fx->st[i], CTX_ID(i), ctx_is_kthread[i]);
+	}
+	fx->c0 = &fx->cpu[0];
+	fx->c1 = &fx->cpu[1];
+	fx->a = &fx->ctx[CTX_A];
+	fx->b = &fx->ctx[CTX_B];
+	fx->c = &fx->ctx[CTX_C];
+	fx->k0 = &fx->ctx[CTX_K0];
+	fx->k1 = &fx->ctx[CTX_K1];
+	fx->sa = &fx->st[CTX_A];
+	fx->sb = &fx->st[CTX_B];
+	fx->sc = &fx->st[CTX_C];
+	events_clear();
+	return true;
+}
+
+/* Checks what every test must leave behind, frees, and puts the process's
+ * callee-saved FPU control state back to the ABI defaults. */
+static void fx_teardown(struct fixture *fx)
+{
+	unsigned i;
+
+	set_mxcsr(MXCSR_DEFAULT);
+	set_fcw(FCW_DEFAULT);
+	for (i = 0; i < NCPU; i++)
+		CHECK(port.lock_depth[i] == 0, "cpu%u: port lock depth %d at end of test", i,
+		      port.lock_depth[i]);
+	CHECK_EQ(port.bad_unlocks, 0);
+	CHECK_EQ(port.bad_cpus, 0);
+	CHECK_EQ(port.lost_events, 0);
+	if (port.nwarn != fx->warns_expected)
+		check_failed(__FILE__, __LINE__, "%u warnings, expected %u (first: \"%s\")",
+			     port.nwarn, fx->warns_expected, port.nwarn ? port.warn[0] : "");
+	CHECK(canary_intact(fx->init_area, fx->sys.state_size), "init area overrun");
+	for (i = 0; i < NCTX; i++) {
+		CHECK(canary_intact(fx->area[i], fx->sys.state_size),
+		      "area of state %u written past state_size %u", STATE_ID(i), fx->sys.state_size);
+		free(fx->area[i]);
+	}
+	free(fx->init_area);
+}
+
+static void check_stats(const char *file, int line, const char *name, const struct fixture *fx,
+			const struct fpu_stats *s, uint64_t saves, uint64_t restores, uint64_t skipped)
+{
+	uint64_t size = fx->sys.state_size;
+
+	if (s->saves == saves && s->restores == restores && s->skipped_restores == skipped &&
+	    s->bytes_saved == saves * size && s->bytes_restored == restores * size)
+		return;
+	check_failed(file, line,
+		     "%s: saves/restores/skipped %llu/%llu/%llu bytes %llu/%llu, expected "
+		     "%llu/%llu/%llu bytes %llu/%llu",
+		     name, (unsigned long long)s->saves, (unsigned long long)s->restores,
+		     (unsigned long long)s->skipped_restores, (unsigned long long)s->bytes_saved,
+		     (unsigned long long)s->bytes_restored, (unsigned long long)saves,
+		     (unsigned long long)restores, (unsigned long long)skipped,
+		     (unsigned long long)(saves * size), (unsigned long long)(restores * size));
+}
+
+#define CHECK_STATS(fx, stats, saves, restores, skipped) \
+	check_stats(__FILE__, __LINE__, #stats, fx, &(stats), saves, restores, skipped)
+
+static void check_owner(const char *file, int line, const char *name, const struct fpu_cpu *cpu,
+			const struct fpu_state *want)
+{
+	if (cpu->owner != want)
+		check_failed(file, line, "%s->owner is state %u, expected state %u (0: none)", name,
+			     cpu->owner ? cpu->owner->id : 0, want ? want->id : 0);
+}
+
+#define CHECK_OWNER(cpu, state) check_owner(__FILE__, __LINE__, #cpu, cpu, state)
+
+static bool areas_equal(const struct fixture *fx, const void *x, const void *y)
+{
+	return memcmp(x, y, fx->sys.state_size) == 0;
+}
+
+/* Does this CPU have the save instruction? */
+static bool insn_usable(enum fpu_insn insn)
+{
+	struct fpu_xstate_info xs;
+	uint64_t missing = 0;
+
+	return fpu_xstate_enumerate(&xs, test_want(), &missing) == FPU_SETUP_OK &&
+	       fpu_insn_supported(&xs, insn);
+}
+
+/* A runs user code on cpu0 with its state live in the registers. */
+static void run_a_on_cpu0(struct fixture *fx)
+{
+	fpu_exit_to_user(fx->c0, fx->a);
+	CHECK_STATS(fx, fx->a->stats, 0, 1, 0);
+	CHECK_EQ(fx->a->flags, 0);
+	CHECK_OWNER(fx->c0, fx->sa);
+	CHECK_EQ_INT(fx->sa->last_cpu, 0);
+}
+
+/* ------------------------------------------------------------------------
+ * Context switch and return to user
+ * ---------------------------------------------------------------------- */
+
+/* 1. linux: a round trip through a kernel thread costs one save, no restore. */
+static void test_linux_kthread_round_trip(void)
+{
+	struct fixture fx;
+
+	if (!fx_setup(&fx, "linux", FPU_INSN__COUNT, 0))
+		return;
+	run_a_on_cpu0(&fx);
+
+	events_clear();
+	fpu_switch(fx.c0, fx.a, fx.k0);
+	EXPECT_EVENTS(FPU_EV_SWITCH, FPU_EV_SAVE);
+	CHECK_STATS(&fx, fx.a->stats, 1, 1, 0);
+	CHECK_STATS(&fx, fx.k0->stats, 0, 0, 0);
+	CHECK_EQ(fx.k0->flags, FPU_CTX_NEED_LOAD | FPU_CTX_KTHREAD);
+	CHECK_OWNER(fx.c0, fx.sa);
+	CHECK_EQ_INT(fx.sa->last_cpu, 0);
+
+	events_clear();
+	fpu_switch(fx.c0, fx.k0, fx.a);
+	EXPECT_EVENTS(FPU_EV_SWITCH, FPU_EV_NEED_LOAD);
+	CHECK_EQ(fx.a->flags, FPU_CTX_NEED_LOAD);
+
+	events_clear();
+	fpu_exit_to_user(fx.c0, fx.a);
+	EXPECT_EVENTS(FPU_EV_SKIP_RESTORE);
+	CHECK_EQ(fx.a->flags, 0);
+	CHECK_STATS(&fx, fx.a->stats, 1, 1, 1);
+	CHECK_STATS(&fx, fx.k0->stats, 0, 0, 0);
+	CHECK_STATS(&fx, fx.c0->stats, 1, 1, 1);
+	CHECK_OWNER(fx.c0, fx.sa);
+	fx_teardown(&fx);
+}
+
+/* 2. eager: the same round trip saves and loads both sides. */
+static void test_eager_kthread_round_trip(void)
+{
+	struct fixture fx;
+
+	if (!fx_setup(&fx, "eager", FPU_INSN__COUNT, 0))
+		return;
+	run_a_on_cpu0(&fx);
+
+	events_clear();
+	fpu_switch(fx.c0, fx.a, fx.k0);
+	EXPECT_EVENTS(FPU_EV_SWITCH, FPU_EV_SAVE, FPU_EV_RESTORE);
+	CHECK_EVENT(1, FPU_EV_SAVE, CTX_ID(CTX_A), STATE_ID(CTX_A));
+	CHECK_EVENT(2, FPU_EV_RESTORE, CTX_ID(CTX_K0), STATE_ID(CTX_K0));
+	CHECK_OWNER(fx.c0, &fx.st[CTX_K0]);
+	CHECK_EQ(fx.k0->flags, FPU_CTX_KTHREAD);
+
+	events_clear();
+	fpu_switch(fx.c0, fx.k0, fx.a);
+	EXPECT_EVENTS(FPU_EV_SWITCH, FPU_EV_SAVE, FPU_EV_NEED_LOAD, FPU_EV_RESTORE);
+	CHECK_EVENT(1, FPU_EV_SAVE, CTX_ID(CTX_K0), STATE_ID(CTX_K0));
+	CHECK_EVENT(3, FPU_EV_RESTORE, CTX_ID(CTX_A), STATE_ID(CTX_A));
+	CHECK_EQ(fx.a->flags, 0);
+
+	events_clear();
+	fpu_exit_to_user(fx.c0, fx.a);
+	EXPECT_NO_EVENTS();
+	CHECK_STATS(&fx, fx.a->stats, 1, 2, 0);
+	CHECK_STATS(&fx, fx.k0->stats, 1, 1, 0);
+	CHECK_STATS(&fx, fx.c0->stats, 2, 3, 0);
+	CHECK_OWNER(fx.c0, fx.sa);
+	fx_teardown(&fx);
+}
+
+/* 3. linux ping-pong on one CPU: the owner changes every time, so every
+ * return to user restores; each side gets its own MXCSR back. */
+static void test_linux_pingpong(void)
+{
+	enum { ROUNDS = 3 };
+	struct fixture fx;
+	unsigned r;
+
+	if (!fx_setup(&fx, "linux", FPU_INSN__COUNT, 0))
+		return;
+	run_a_on_cpu0(&fx);
+	for (r = 0; r < ROUNDS; r++) {
+		fpu_switch(fx.c0, fx.a, fx.b);
+		fpu_exit_to_user(fx.c0, fx.b);
+		CHECK_OWNER(fx.c0, fx.sb);
+		CHECK_EQ(get_mxcsr(), r == 0 ? MXCSR_DEFAULT : MXCSR_USER);
+		set_mxcsr(MXCSR_USER); /* B's user code */
+		fpu_switch(fx.c0, fx.b, fx.a);
+		fpu_exit_to_user(fx.c0, fx.a);
+		CHECK_OWNER(fx.c0, fx.sa);
+		CHECK_EQ(get_mxcsr(), MXCSR_DEFAULT);
+	}
+	CHECK_STATS(&fx, fx.a->stats, ROUNDS, ROUNDS + 1, 0);
+	CHECK_STATS(&fx, fx.b->stats, ROUNDS, ROUNDS, 0);
+	CHECK_STATS(&fx, fx.c0->stats, 2 * ROUNDS, 2 * ROUNDS + 1, 0);
+	fx_teardown(&fx);
+}
+
+/* 4. Migration: last_cpu, not only the owner, decides validity. */
+static void test_migration(void)
+{
+	struct fixture fx;
+
+	if (!fx_setup(&fx, "linux", FPU_INSN__COUNT, 0))
+		return;
+	run_a_on_cpu0(&fx);
+	fpu_switch(fx.c0, fx.a, fx.k0);
+	CHECK_STATS(&fx, fx.a->stats, 1, 1, 0);
+	CHECK_EQ_INT(fx.sa->last_cpu, 0);
+
+	/* A wakes up on cpu1. */
+	fpu_switch(fx.c1, fx.k1, fx.a);
+	events_clear();
+	fpu_exit_to_user(fx.c1, fx.a);
+	EXPECT_EVENTS(FPU_EV_RESTORE);
+	CHECK_EQ(event_at(0) ? event_at(0)->cpu : -1, 1);
+	CHECK_STATS(&fx, fx.a->stats, 1, 2, 0);
+	CHECK_EQ_INT(fx.sa->last_cpu, 1);
+	CHECK_OWNER(fx.c1, fx.sa);
+	fpu_switch(fx.c1, fx.a, fx.k1);
+	CHECK_STATS(&fx, fx.a->stats, 2, 2, 0);
+	CHECK_EQ_INT(fx.sa->last_cpu, 1);
+
+	/* Back on cpu0, which still names A's buffer as its owner. */
+	CHECK_OWNER(fx.c0, fx.sa);
+	fpu_switch(fx.c0, fx.k0, fx.a);
+	events_clear();
+	fpu_exit_to_user(fx.c0, fx.a);
+	EXPECT_EVENTS(FPU_EV_RESTORE);
+	CHECK_STATS(&fx, fx.a->stats, 2, 3, 0);
+	CHECK_EQ_INT(fx.sa->last_cpu, 0);
+	CHECK_STATS(&fx, fx.c0->stats, 1, 2, 0);
+	CHECK_STATS(&fx, fx.c1->stats, 1, 1, 0);
+	fx_teardown(&fx);
+}
+
+/* A, B, A on cpu0, B changing MXCSR; returns the MXCSR A finds. */
+static uint32_t pingpong_once(struct fixture *fx)
+{
+	uint32_t seen;
+
+	run_a_on_cpu0(fx);
+	fpu_switch(fx->c0, fx->a, fx->b);
+	fpu_exit_to_user(fx->c0, fx->b);
+	set_mxcsr(MXCSR_USER);
+	fpu_switch(fx->c0, fx->b, fx->a);
+	fpu_exit_to_user(fx->c0, fx->a);
+	seen = get_mxcsr();
+	set_mxcsr(MXCSR_DEFAULT);
+	return seen;
+}
+
+/* 5. FPU_BUG_SKIP_OWNER_CHECK: A skips the restore it needs and runs on B's
+ * registers. Without the bug, the same steps restore. */
+static void test_bug_skip_owner_check(void)
+{
+	struct fixture fx;
+	uint32_t seen;
+
+	if (!fx_setup(&fx, "linux", FPU_INSN__COUNT, 0))
+		return;
+	seen = pingpong_once(&fx);
+	CHECK_STATS(&fx, fx.a->stats, 1, 2, 0);
+	CHECK_EQ(seen, MXCSR_DEFAULT);
+	fx_teardown(&fx);
+
+	if (!fx_setup(&fx, "linux", FPU_INSN__COUNT, FPU_BUG_SKIP_OWNER_CHECK))
+		return;
+	seen = pingpong_once(&fx);
+	CHECK_STATS(&fx, fx.a->stats, 1, 1, 1);
+	CHECK_OWNER(fx.c0, fx.sb); /* the registers hold B's image ... */
+	CHECK_EQ(seen, MXCSR_USER);  /* ... and A sees B's MXCSR */
+	fx_teardown(&fx);
+}
+
+/* The counters and real-register round trips under every save instruction. */
+static void test_every_insn(void)
+{
+	enum fpu_insn insn;
+	struct fixture fx;
+
+	for (insn = FPU_INSN_FXSAVE; insn < FPU_INSN__COUNT; insn++) {
+		if (!insn_usable(insn) || !fx_setup(&fx, "linux", insn, 0))
+			continue;
+		CHECK_EQ(fx.sys.insn, insn);
+		CHECK_EQ(fx.sys.state_size, fpu_xstate_size(&fx.sys.xs, insn, fx.sys.mask));
+		if (insn == FPU_INSN_FXSAVE) {
+			CHECK_EQ(fx.sys.state_size, FXSAVE_SIZE);
+			CHECK_EQ(fx.sys.mask, XFEATURE_MASK_FPSSE);
+		}
+		CHECK(pingpong_once(&fx) == MXCSR_DEFAULT, "%s: A did not get its MXCSR back",
+		      fpu_insn_name(insn));
+		/* B again: it must find the MXCSR it left. */
+		fpu_switch(fx.c0, fx.a, fx.b);
+		fpu_exit_to_user(fx.c0, fx.b);
+		CHECK(get_mxcsr() == MXCSR_USER, "%s: B's MXCSR is 0x%x, expected 0x%x",
+		      fpu_insn_name(insn), get_mxcsr(), MXCSR_USER);
+		CHECK_STATS(&fx, fx.a->stats, 2, 2, 0);
+		CHECK_STATS(&fx, fx.b->stats, 1, 2, 0);
+		CHECK_STATS(&fx, fx.c0->stats, 3, 4, 0);
+		fx_teardown(&fx);
+	}
+}
+
+/* 14. linux never saves a kernel thread; eager saves it at every switch-out. */
+static void kthread_loop(struct fixture *fx, unsigned n)
+{
+	unsigned i;
+
+	run_a_on_cpu0(fx);
+	for (i = 0; i < n; i++) {
+		fpu_switch(fx->c0, fx->a, fx->k0);
+		fpu_switch(fx->c0, fx->k0, fx->a);
+		fpu_exit_to_user(fx->c0, fx->a);
+	}
+}
+
+static void test_kthread_saves(void)
+{
+	enum { N = 4 };
+	struct fixture fx;
+
+	if (!fx_setup(&fx, "linux", FPU_INSN__COUNT, 0))
+		return;
+	kthread_loop(&fx, N);
+	CHECK_STATS(&fx, fx.k0->stats, 0, 0, 0);
+	CHECK_STATS(&fx, fx.a->stats, N, 1, N);
+	fx_teardown(&fx);
+
+	if (!fx_setup(&fx, "eager", FPU_INSN__COUNT, 0))
+		return;
+	kthread_loop(&fx, N);
+	CHECK_STATS(&fx, fx.k0->stats, N, N, 0);
+	CHECK_STATS(&fx, fx.a->stats, N, N + 1, 0);
+	fx_teardown(&fx);
+}
+
+/* FPU_BUG_KTHREAD_SAVE: a kernel thread that used kernel FPU switches out and
+ * saves its registers over A's buffer; A then skips its restore. */
+static uint32_t kthread_kfpu_then_a(struct fixture *fx)
+{
+	uint32_t seen;
+
+	run_a_on_cpu0(fx);
+	set_mxcsr(MXCSR_USER);
+	fpu_switch(fx->c0, fx->a, fx->k0);
+	fpu_switch(fx->c0, fx->k0, fx->a);
+	fpu_exit_to_user(fx->c0, fx->a);
+	fpu_switch(fx->c0, fx->a, fx->k0);
+	CHECK(fpu_kernel_begin(fx->c0, fx->k0, KFPU_MXCSR), "kernel FPU refused");
+	fpu_kernel_end(fx->c0, fx->k0);
+	fpu_switch(fx->c0, fx->k0, fx->a);
+	fpu_exit_to_user(fx->c0, fx->a);
+	seen = get_mxcsr();
+	set_mxcsr(MXCSR_DEFAULT);
+	return seen;
+}
+
+static void test_bug_kthread_save(void)
+{
+	struct fixture fx;
+
+	if (!fx_setup(&fx, "linux", FPU_INSN__COUNT, 0))
+		return;
+	CHECK_EQ(kthread_kfpu_then_a(&fx), MXCSR_USER);
+	CHECK_STATS(&fx, fx.a->stats, 2, 2, 1);
+	CHECK_STATS(&fx, fx.k0->stats, 0, 0, 0);
+	fx_teardown(&fx);
+
+	if (!fx_setup(&fx, "linux", FPU_INSN__COUNT, FPU_BUG_KTHREAD_SAVE))
+		return;
+	CHECK_EQ(kthread_kfpu_then_a(&fx), MXCSR_DEFAULT); /* A got the kernel's MXCSR */
+	CHECK_STATS(&fx, fx.a->stats, 3, 1, 2);
+	fx_teardown(&fx);
+}
+
+/* ------------------------------------------------------------------------
+ * Kernel FPU sections
+ * ---------------------------------------------------------------------- */
+
+/* A is live with a user MXCSR and FCW; a section starts on cpu0. */
+static void kfpu_begin_over_a(struct fixture *fx)
+{
+	run_a_on_cpu0(fx);
+	set_mxcsr(MXCSR_USER);
+	set_fcw(FCW_USER);
+	events_clear();
+	CHECK(fpu_kernel_begin(fx->c0, fx->a, KFPU_MXCSR | KFPU_387), "kernel FPU refused");
+	EXPECT_EVENTS(FPU_EV_SAVE, FPU_EV_NEED_LOAD, FPU_EV_OWNER_DROP, FPU_EV_KFPU_BEGIN);
+	CHECK_EQ(get_mxcsr(), MXCSR_DEFAULT);
+	CHECK_EQ(get_fcw(), FCW_DEFAULT);
+	CHECK_EQ(rd(fx->sa->area, FXSAVE_MXCSR, 4), MXCSR_USER);
+	CHECK_EQ(rd(fx->sa->area, FXSAVE_FCW, 2), FCW_USER);
+	CHECK_STATS(fx, fx->a->stats, 1, 1, 0);
+	CHECK_EQ(fx->a->flags, FPU_CTX_NEED_LOAD);
+	CHECK_OWNER(fx->c0, NULL);
+	CHECK(fx->c0->in_kernel_fpu, "in_kernel_fpu not set");
+	CHECK_EQ(fx->c0->stats.kfpu_sections, 1);
+
+	/* No nesting. */
+	events_clear();
+	CHECK(!fpu_kernel_begin(fx->c0, fx->a, 0), "nested kernel FPU section allowed");
+	EXPECT_EVENTS(FPU_EV_KFPU_REFUSED);
+	CHECK_EQ(fx->c0->stats.kfpu_refused, 1);
+	CHECK_EQ(fx->c0->stats.kfpu_sections, 1);
+	CHECK(fx->c0->in_kernel_fpu, "refused nested begin ended the section");
+}
+
+/* 6a. linux: kernel_end loads nothing; the return to user does. */
+static void test_kfpu_linux(void)
+{
+	struct fixture fx;
+
+	if (!fx_setup(&fx, "linux", FPU_INSN__COUNT, 0))
+		return;
+	kfpu_begin_over_a(&fx);
+	events_clear();
+	fpu_kernel_end(fx.c0, fx.a);
+	EXPECT_EVENTS(FPU_EV_KFPU_END);
+	CHECK(!fx.c0->in_kernel_fpu, "in_kernel_fpu still set");
+	CHECK_EQ(fx.a->flags, FPU_CTX_NEED_LOAD);
+	CHECK_STATS(&fx, fx.a->stats, 1, 1, 0);
+
+	events_clear();
+	fpu_exit_to_user(fx.c0, fx.a);
+	EXPECT_EVENTS(FPU_EV_RESTORE);
+	CHECK_STATS(&fx, fx.a->stats, 1, 2, 0);
+	CHECK_EQ(get_mxcsr(), MXCSR_USER);
+	CHECK_EQ(get_fcw(), FCW_USER);
+	CHECK_OWNER(fx.c0, fx.sa);
+	fx_teardown(&fx);
+}
+
+/* 6b. eager: kernel_end reloads the user state at once. */
+static void test_kfpu_eager(void)
+{
+	struct fixture fx;
+
+	if (!fx_setup(&fx, "eager", FPU_INSN__COUNT, 0))
+		return;
+	kfpu_begin_over_a(&fx);
+	events_clear();
+	fpu_kernel_end(fx.c0, fx.a);
+	EXPECT_EVENTS(FPU_EV_KFPU_END, FPU_EV_RESTORE);
+	CHECK_EQ(fx.a->flags, 0);
+	CHECK_STATS(&fx, fx.a->stats, 1, 2, 0);
+	CHECK_EQ(get_mxcsr(), MXCSR_USER);
+	CHECK_EQ(get_fcw(), FCW_USER);
+	CHECK_OWNER(fx.c0, fx.sa);
+
+	events_clear();
+	fpu_exit_to_user(fx.c0, fx.a);
+	EXPECT_NO_EVENTS();
+	CHECK_STATS(&fx, fx.a->stats, 1, 2, 0);
+	fx_teardown(&fx);
+}
+
+/* A section in a kernel thread saves nothing but clobbers the registers
+ * A's buffer was valid in: A must restore, not skip. */
+static void test_kfpu_in_kthread(void)
+{
+	struct fixture fx;
+
+	if (!fx_setup(&fx, "linux", FPU_INSN__COUNT, 0))
+		return;
+	run_a_on_cpu0(&fx);
+	fpu_switch(fx.c0, fx.a, fx.k0);
+	events_clear();
+	CHECK(fpu_kernel_begin(fx.c0, fx.k0, KFPU_MXCSR), "kernel FPU refused");
+	EXPECT_EVENTS(FPU_EV_OWNER_DROP, FPU_EV_KFPU_BEGIN);
+	CHECK_EQ(fx.k0->flags, FPU_CTX_NEED_LOAD | FPU_CTX_KTHREAD);
+	fpu_kernel_end(fx.c0, fx.k0);
+	fpu_switch(fx.c0, fx.k0, fx.a);
+	events_clear();
+	fpu_exit_to_user(fx.c0, fx.a);
+	EXPECT_EVENTS(FPU_EV_RESTORE);
+	CHECK_STATS(&fx, fx.a->stats, 1, 2, 0);
+	CHECK_STATS(&fx, fx.k0->stats, 0, 0, 0);
+	fx_teardown(&fx);
+}
+
+/* 7. Where kernel FPU may be used. A refusal changes nothing but counters. */
+static void check_refused(struct fixture *fx, unsigned where, uint64_t refused_so_far)
+{
+	port.context[0] = where;
+	CHECK(!fpu_kernel_usable(fx->c0), "kernel FPU usable in context 0x%x", where);
+	events_clear();
+	CHECK(!fpu_kernel_begin(fx->c0, fx->a, KFPU_387), "kernel FPU begun in context 0x%x",
+	      where);
+	EXPECT_EVENTS(FPU_EV_KFPU_REFUSED);
+	CHECK_EVENT(0, FPU_EV_KFPU_REFUSED, CTX_ID(CTX_A), 0);
+	CHECK_EQ(event_at(0) ? event_at(0)->arg : 0, KFPU_387);
+	CHECK_EQ(fx->c0->stats.kfpu_refused, refused_so_far + 1);
+	CHECK_EQ(fx->c0->stats.kfpu_sections, 0);
+	CHECK_EQ(fx->a->flags, 0);
+	CHECK_STATS(fx, fx->a->stats, 0, 1, 0);
+	CHECK_OWNER(fx->c0, fx->sa);
+	CHECK(!fx->c0->in_kernel_fpu, "in_kernel_fpu set by a refused begin");
+}
+
+static void test_kfpu_usable(void)
+{
+	struct fixture fx;
+
+	if (!fx_setup(&fx, "linux", FPU_INSN__COUNT, 0))
+		return;
+	run_a_on_cpu0(&fx);
+	check_refused(&fx, FPU_PORT_IN_NMI, 0);
+	check_refused(&fx, FPU_PORT_IN_HARDIRQ | FPU_PORT_FPREGS_HELD, 1);
+	check_refused(&fx, FPU_PORT_IN_NMI | FPU_PORT_IN_HARDIRQ, 2);
+
+	/* The context is per CPU. */
+	port.context[0] = 0;
+	port.context[1] = FPU_PORT_IN_NMI;
+	CHECK(fpu_kernel_usable(fx.c0), "cpu0 refused for cpu1's NMI");
+	CHECK(!fpu_kernel_usable(fx.c1), "cpu1 usable in NMI");
+
+	port.context[0] = FPU_PORT_IN_HARDIRQ;
+	CHECK(fpu_kernel_usable(fx.c0), "kernel FPU refused in a plain hardirq");
+	CHECK(fpu_kernel_begin(fx.c0, fx.a, KFPU_MXCSR), "kernel FPU refused in a plain hardirq");
+	fpu_kernel_end(fx.c0, fx.a);
+	CHECK_EQ(fx.c0->stats.kfpu_refused, 3);
+	CHECK_EQ(fx.c0->stats.kfpu_sections, 1);
+	CHECK_STATS(&fx, fx.a->stats, 1, 1, 0);
+	CHECK_EQ(fx.a->flags, FPU_CTX_NEED_LOAD);
+	fx_teardown(&fx);
+}
+
+/* 8. FPU_BUG_KFPU_NO_SAVE: begin clobbers the live user state unsaved. */
+static uint32_t kfpu_section_over_user_mxcsr(struct fixture *fx)
+{
+	uint32_t seen;
+
+	run_a_on_cpu0(fx);
+	set_mxcsr(MXCSR_USER);
+	CHECK(fpu_kernel_begin(fx->c0, fx->a, KFPU_MXCSR), "kernel FPU refused");
+	CHECK_EQ(fx->a->flags, FPU_CTX_NEED_LOAD);
+	CHECK_OWNER(fx->c0, NULL);
+	fpu_kernel_end(fx->c0, fx->a);
+	fpu_exit_to_user(fx->c0, fx->a);
+	seen = get_mxcsr();
+	set_mxcsr(MXCSR_DEFAULT);
+	return seen;
+}
+
+static void test_bug_kfpu_no_save(void)
+{
+	struct fixture fx;
+
+	if (!fx_setup(&fx, "linux", FPU_INSN__COUNT, 0))
+		return;
+	CHECK_EQ(kfpu_section_over_user_mxcsr(&fx), MXCSR_USER);
+	CHECK_STATS(&fx, fx.a->stats, 1, 2, 0);
+	fx_teardown(&fx);
+
+	if (!fx_setup(&fx, "linux", FPU_INSN__COUNT, FPU_BUG_KFPU_NO_SAVE))
+		return;
+	CHECK_EQ(kfpu_section_over_user_mxcsr(&fx), MXCSR_DEFAULT); /* the user's MXCSR is lost */
+	CHECK_STATS(&fx, fx.a->stats, 0, 2, 0);
+	CHECK_EQ(fx.c0->stats.saves, 0);
+	fx_teardown(&fx);
+}
+
+/* 16. Misuse is reported through warn(), once, and changes nothing. */
+static void test_kfpu_end_without_begin(void)
+{
+	struct fixture fx;
+
+	if (!fx_setup(&fx, "linux", FPU_INSN__COUNT, 0))
+		return;
+	run_a_on_cpu0(&fx);
+	events_clear();
+	fpu_kernel_end(fx.c1, fx.a);
+	fx.warns_expected = 1;
+	CHECK_EQ(port.nwarn, 1);
+	CHECK(port.nwarn == 0 || port.warn[0][0] != 0, "empty warning message");
+	CHECK_EQ_INT(port.warn_cpu[0], 1);
+	EXPECT_NO_EVENTS();
+	CHECK(!fx.c1->in_kernel_fpu, "in_kernel_fpu set");
+	CHECK_EQ(fx.a->flags, 0);
+	fx_teardown(&fx);
+}
+
+static void test_kthread_exit_to_user_warns(void)
+{
+	struct fixture fx;
+
+	if (!fx_setup(&fx, "linux", FPU_INSN__COUNT, 0))
+		return;
+	fpu_exit_to_user(fx.c0, fx.k0);
+	fx.warns_expected = 1;
+	CHECK_EQ(port.nwarn, 1);
+	EXPECT_NO_EVENTS();
+	CHECK_STATS(&fx, fx.k0->stats, 0, 0, 0);
+	CHECK_EQ(fx.k0->flags, FPU_CTX_NEED_LOAD | FPU_CTX_KTHREAD);
+	fx_teardown(&fx);
+}
+
+/* ------------------------------------------------------------------------
+ * Lifecycle
+ * ---------------------------------------------------------------------- */
+
+/* The events of a lifecycle call are emitted under the port lock (I6). */
+static void check_events_locked(const char *file, int line)
+{
+	unsigned i;
+
+	for (i = 0; i < port.nev; i++)
+		if (port.ev[i].lock_depth < 1)
+			check_failed(file, line, "event %u (%s) emitted without the port lock", i,
+				     fpu_event_name(port.ev[i].ev.type));
+}
+
+#define CHECK_EVENTS_LOCKED() check_events_locked(__FILE__, __LINE__)
+
+/* 9a. fork with the parent live: one XSAVE straight into the child's buffer. */
+static void test_fork_live(void)
+{
+	struct fixture fx;
+	const struct fpu_event *ev;
+
+	if (!fx_setup(&fx, "linux", FPU_INSN__COUNT, 0))
+		return;
+	run_a_on_cpu0(&fx);
+	set_mxcsr(MXCSR_USER);
+	events_clear();
+	fpu_fork(fx.c0, fx.a, fx.c);
+	EXPECT_EVENTS(FPU_EV_SAVE, FPU_EV_STATE_RESET);
+	CHECK_EVENTS_LOCKED();
+	CHECK_EVENT(0, FPU_EV_SAVE, CTX_ID(CTX_A), STATE_ID(CTX_C));
+	CHECK_EVENT(1, FPU_EV_STATE_RESET, CTX_ID(CTX_C), STATE_ID(CTX_C));
+	ev = event_at(0);
+	CHECK_EQ(ev ? ev->bytes : 0, fx.sys.state_size);
+	CHECK_EQ(ev ? ev->arg : 0, CTX_ID(CTX_C));
+	CHECK_STATS(&fx, fx.a->stats, 1, 1, 0);
+	CHECK_STATS(&fx, fx.c0->stats, 1, 1, 0);
+	CHECK_STATS(&fx, fx.c->stats, 0, 0, 0);
+	CHECK_EQ(fx.c->flags, FPU_CTX_NEED_LOAD);
+	CHECK_EQ_INT(fx.sc->last_cpu, -1);
+	CHECK_OWNER(fx.c0, fx.sa);        /* the registers are still the parent's */
+	CHECK_EQ_INT(fx.sa->last_cpu, 0);
+	CHECK_EQ(fx.a->flags, 0);
+	CHECK_EQ(rd(fx.sc->area, FXSAVE_MXCSR, 4), MXCSR_USER);
+
+	/* The child's first return to user loads the inherited state. */
+	set_mxcsr(MXCSR_DEFAULT);
+	fpu_switch(fx.c0, fx.a, fx.c);
+	fpu_exit_to_user(fx.c0, fx.c);
+	CHECK_STATS(&fx, fx.c->stats, 0, 1, 0);
+	CHECK_EQ(get_mxcsr(), MXCSR_USER);
+	fx_teardown(&fx);
+}
+
+/* 9b. fork with NEED_LOAD set: memory is authoritative, a plain copy. */
+static void test_fork_need_load(void)
+{
+	struct fixture fx;
+
+	if (!fx_setup(&fx, "linux", FPU_INSN__COUNT, 0))
+		return;
+	run_a_on_cpu0(&fx);
+	set_mxcsr(MXCSR_USER);
+	fpu_switch(fx.c0, fx.a, fx.k0);
+	fpu_switch(fx.c0, fx.k0, fx.a);
+	CHECK_EQ(fx.a->flags, FPU_CTX_NEED_LOAD);
+	set_mxcsr(MXCSR_DEFAULT); /* the registers no longer matter */
+	events_clear();
+	fpu_fork(fx.c0, fx.a, fx.c);
+	EXPECT_EVENTS(FPU_EV_STATE_RESET);
+	CHECK_EVENTS_LOCKED();
+	CHECK_STATS(&fx, fx.a->stats, 1, 1, 0);
+	CHECK_STATS(&fx, fx.c0->stats, 1, 1, 0);
+	CHECK(areas_equal(&fx, fx.sc->area, fx.sa->area), "child area differs from parent's");
+	CHECK_EQ(rd(fx.sc->area, FXSAVE_MXCSR, 4), MXCSR_USER);
+	CHECK_EQ(fx.c->flags, FPU_CTX_NEED_LOAD);
+	CHECK_EQ_INT(fx.sc->last_cpu, -1);
+	CHECK_EQ(fx.c->pkru, fx.a->pkru);
+	CHECK_OWNER(fx.c0, fx.sa);
+	fx_teardown(&fx);
+}
+
+/* fork from a kernel thread: the child starts from the init image. */
+static void test_fork_from_kthread(void)
+{
+	struct fixture fx;
+
+	if (!fx_setup(&fx, "linux", FPU_INSN__COUNT, 0))
+		return;
+	memset(fx.sc->area, 0x11, 64); /* not init */
+	fpu_fork(fx.c0, fx.k0, fx.c);
+	CHECK(areas_equal(&fx, fx.sc->area, fx.init_area), "child area is not the init image");
+	CHECK_STATS(&fx, fx.k0->stats, 0, 0, 0);
+	CHECK_EQ(fx.c0->stats.saves, 0);
+	CHECK_EQ(fx.c->flags, FPU_CTX_NEED_LOAD);
+	CHECK_EQ(fx.c->pkru, PKRU_DEFAULT);
+	fx_teardown(&fx);
+}
+
+/* fork into a buffer another CPU still names as its owner: the child's first
+ * return to user on that CPU must load the new contents. */
+static void test_fork_into_owned_buffer(void)
+{
+	struct fixture fx;
+
+	if (!fx_setup(&fx, "linux", FPU_INSN__COUNT, 0))
+		return;
+	fpu_switch(fx.c1, fx.k1, fx.c);
+	fpu_exit_to_user(fx.c1, fx.c);
+	fpu_switch(fx.c1, fx.c, fx.k1);
+	CHECK_OWNER(fx.c1, fx.sc);
+	CHECK_EQ_INT(fx.sc->last_cpu, 1);
+
+	run_a_on_cpu0(&fx);
+	set_mxcsr(MXCSR_USER);
+	fpu_fork(fx.c0, fx.a, fx.c);
+	set_mxcsr(MXCSR_DEFAULT);
+	CHECK_EQ_INT(fx.sc->last_cpu, -1);
+
+	fpu_switch(fx.c1, fx.k1, fx.c);
+	events_clear();
+	fpu_exit_to_user(fx.c1, fx.c);
+	EXPECT_EVENTS(FPU_EV_RESTORE);
+	CHECK_STATS(&fx, fx.c->stats, 1, 2, 0);
+	CHECK_EQ(get_mxcsr(), MXCSR_USER);
+	fx_teardown(&fx);
+}
+
+/* A live and valid with a user MXCSR in both registers and memory. */
+static void a_live_dirty(struct fixture *fx)
+{
+	run_a_on_cpu0(fx);
+	set_mxcsr(MXCSR_USER);
+	fpu_sync_to_memory(fx->c0, fx->a);
+	CHECK(!areas_equal(fx, fx->sa->area, fx->init_area), "A's area is still the init image");
+}
+
+/* 10a. exec: the buffer becomes init, is forgotten, and is loaded. */
+static void test_exec(void)
+{
+	struct fixture fx;
+
+	if (!fx_setup(&fx, "linux", FPU_INSN__COUNT, 0))
+		return;
+	a_live_dirty(&fx);
+	events_clear();
+	fpu_exec(fx.c0, fx.a);
+	EXPECT_EVENTS(FPU_EV_OWNER_DROP, FPU_EV_NEED_LOAD, FPU_EV_STATE_RESET);
+	CHECK_EVENTS_LOCKED();
+	CHECK_EQ_INT(fx.sa->last_cpu, -1);
+	CHECK_OWNER(fx.c0, NULL);
+	CHECK_EQ(fx.a->flags, FPU_CTX_NEED_LOAD);
+	CHECK_EQ(fx.a->pkru, PKRU_DEFAULT);
+	CHECK(areas_equal(&fx, fx.sa->area, fx.init_area), "area after exec is not the init image");
+
+	events_clear();
+	fpu_exit_to_user(fx.c0, fx.a);
+	EXPECT_EVENTS(FPU_EV_RESTORE);
+	CHECK_STATS(&fx, fx.a->stats, 1, 2, 0);
+	CHECK_EQ(get_mxcsr(), MXCSR_DEFAULT);
+	fx_teardown(&fx);
+}
+
+/* 10b. FPU_BUG_EXIT_KEEPS_OWNER: the new program runs on the old registers. */
+static void test_bug_exec_keeps_owner(void)
+{
+	struct fixture fx;
+
+	if (!fx_setup(&fx, "linux", FPU_INSN__COUNT, FPU_BUG_EXIT_KEEPS_OWNER))
+		return;
+	a_live_dirty(&fx);
+	fpu_exec(fx.c0, fx.a);
+	CHECK_OWNER(fx.c0, fx.sa);
+	CHECK(areas_equal(&fx, fx.sa->area, fx.init_area), "area after exec is not the init image");
+	events_clear();
+	fpu_exit_to_user(fx.c0, fx.a);
+	EXPECT_EVENTS(FPU_EV_SKIP_RESTORE);
+	CHECK_STATS(&fx, fx.a->stats, 1, 1, 1);
+	CHECK_EQ(get_mxcsr(), MXCSR_USER);
+	fx_teardown(&fx);
+}
+
+/* 11. exit: ownership dies with the buffer, on this CPU and on others. */
+static void test_exit(void)
+{
+	struct fixture fx;
+	struct fpu_ctx fresh;
+
+	if (!fx_setup(&fx, "linux", FPU_INSN__COUNT, 0))
+		return;
+	fpu_switch(fx.c0, fx.k0, fx.a);
+	run_a_on_cpu0(&fx);
+	CHECK(fx.c0->last_user == fx.a, "last_user is not A");
+
+	events_clear();
+	fpu_exit(fx.c0, fx.a);
+	EXPECT_EVENTS(FPU_EV_OWNER_DROP, FPU_EV_NEED_LOAD);
+	CHECK_EVENTS_LOCKED();
+	CHECK_OWNER(fx.c0, NULL);
+	CHECK_EQ_INT(fx.sa->last_cpu, -1);
+	CHECK_EQ(fx.a->flags, FPU_CTX_NEED_LOAD);
+	CHECK(fx.c0->last_user == NULL, "last_user still names the exited context");
+
+	fpu_ctx_init(&fx.sys, &fresh, fx.sa, 42, false);
+	events_clear();
+	fpu_exit_to_user(fx.c0, &fresh);
+	EXPECT_EVENTS(FPU_EV_RESTORE);
+	CHECK_STATS(&fx, fresh.stats, 0, 1, 0);
+
+	/* B's registers are live on cpu1; B exits on cpu0. */
+	fpu_switch(fx.c1, fx.k1, fx.b);
+	fpu_exit_to_user(fx.c1, fx.b);
+	fpu_exit(fx.c0, fx.b);
+	CHECK_OWNER(fx.c0, fx.sa);  /* not B's: untouched */
+	CHECK_OWNER(fx.c1, fx.sb);  /* stale name, ruled out by last_cpu */
+	CHECK_EQ_INT(fx.sb->last_cpu, -1);
+	fpu_ctx_init(&fx.sys, &fresh, fx.sb, 43, false);
+	events_clear();
+	fpu_exit_to_user(fx.c1, &fresh);
+	EXPECT_EVENTS(FPU_EV_RESTORE);
+	CHECK_STATS(&fx, fresh.stats, 0, 1, 0);
+	fx_teardown(&fx);
+}
+
+/* 12. sync_to_memory saves only live state and keeps it valid. */
+static void test_sync_to_memory(void)
+{
+	struct fixture fx;
+
+	if (!fx_setup(&fx, "linux", FPU_INSN__COUNT, 0))
+		return;
+	fpu_sync_to_memory(fx.c0, fx.a); /* NEED_LOAD: memory is already current */
+	EXPECT_NO_EVENTS();
+	CHECK_STATS(&fx, fx.a->stats, 0, 0, 0);
+	fpu_sync_to_memory(fx.c0, fx.k0);
+	CHECK_STATS(&fx, fx.k0->stats, 0, 0, 0);
+
+	run_a_on_cpu0(&fx);
+	set_mxcsr(MXCSR_USER);
+	events_clear();
+	fpu_sync_to_memory(fx.c0, fx.a);
+	EXPECT_EVENTS(FPU_EV_SAVE);
+	CHECK_EVENTS_LOCKED();
+	CHECK_STATS(&fx, fx.a->stats, 1, 1, 0);
+	CHECK_EQ(rd(fx.sa->area, FXSAVE_MXCSR, 4), MXCSR_USER);
+	CHECK_EQ(fx.a->flags, 0);
+	CHECK_OWNER(fx.c0, fx.sa);
+	CHECK_EQ_INT(fx.sa->last_cpu, 0);
+
+	fpu_switch(fx.c0, fx.a, fx.k0);
+	fpu_switch(fx.c0, fx.k0, fx.a);
+	events_clear();
+	fpu_exit_to_user(fx.c0, fx.a);
+	EXPECT_EVENTS(FPU_EV_SKIP_RESTORE);
+	CHECK_STATS(&fx, fx.a->stats, 2, 1, 1);
+	CHECK_EQ(get_mxcsr(), MXCSR_USER);
+	fx_teardown(&fx);
+}
+
+/* 15. Trace contents. */
+static void test_trace(void)
+{
+	struct fixture fx;
+	const struct fpu_event *ev;
+
+	if (!fx_setup(&fx, "linux", FPU_INSN__COUNT, 0))
+		return;
+	/* B runs, then A: both have NEED_LOAD clear once switched out. */
+	fpu_switch(fx.c1, fx.k1, fx.b);
+	fpu_exit_to_user(fx.c1, fx.b);
+	fpu_switch(fx.c1, fx.b, fx.a);
+	fpu_exit_to_user(fx.c1, fx.a);
+
+	events_clear();
+	fpu_switch(fx.c1, fx.a, fx.b);
+	EXPECT_EVENTS(FPU_EV_SWITCH, FPU_EV_SAVE, FPU_EV_NEED_LOAD);
+	CHECK_EVENT(0, FPU_EV_SWITCH, CTX_ID(CTX_A), 0);
+	CHECK_EVENT(1, FPU_EV_SAVE, CTX_ID(CTX_A), STATE_ID(CTX_A));
+	CHECK_EVENT(2, FPU_EV_NEED_LOAD, CTX_ID(CTX_B), STATE_ID(CTX_B));
+	ev = event_at(0);
+	CHECK_EQ(ev ? ev->arg : 0, CTX_ID(CTX_B));
+	ev = event_at(1);
+	CHECK_EQ(ev ? ev->bytes : 0, fx.sys.state_size);
+	for (unsigned i = 0; i < port.nev; i++)
+		CHECK_EQ_INT(port.ev[i].ev.cpu, 1);
+
+	events_clear();
+	fpu_exit_to_user(fx.c1, fx.b);
+	EXPECT_EVENTS(FPU_EV_RESTORE);
+	CHECK_EVENT(0, FPU_EV_RESTORE, CTX_ID(CTX_B), STATE_ID(CTX_B));
+	ev = event_at(0);
+	CHECK_EQ(ev ? ev->bytes : 0, fx.sys.state_size);
+	CHECK_EVENTS_LOCKED();
+
+	CHECK(strcmp(fpu_event_name(FPU_EV_SAVE), "save") == 0, "fpu_event_name(SAVE) is %s",
+	      fpu_event_name(FPU_EV_SAVE));
+	CHECK(strcmp(fpu_event_name(FPU_EV__COUNT), "unknown") == 0, "out-of-range event name");
+	fx_teardown(&fx);
+}
+
+/* ------------------------------------------------------------------------
+ * Setup, layout and the init image
+ * ---------------------------------------------------------------------- */
+
+static void test_policy_find(void)
+{
+	const struct fpu_policy *linux_pol = fpu_policy_find("linux");
+	const struct fpu_policy *eager = fpu_policy_find("eager");
+	unsigned i;
+
+	CHECK(linux_pol && strcmp(linux_pol->name, "linux") == 0, "\"linux\" not found");
+	CHECK(eager && strcmp(eager->name, "eager") == 0, "\"eager\" not found");
+	if (linux_pol)
+		CHECK(linux_pol->defer_restore && linux_pol->skip_valid_restore &&
+		      !linux_pol->kthreads_switch_fpu && !linux_pol->kfpu_end_restores,
+		      "linux policy decisions changed");
+	if (eager)
+		CHECK(!eager->defer_restore && !eager->skip_valid_restore &&
+		      eager->kthreads_switch_fpu && eager->kfpu_end_restores,
+		      "eager policy decisions changed");
+	CHECK(fpu_policy_find("nope") == NULL, "\"nope\" found");
+	CHECK(fpu_policy_find("") == NULL, "\"\" found");
+	CHECK(fpu_policy_find("linu") == NULL, "prefix \"linu\" found");
+	CHECK(fpu_policy_find("linuxx") == NULL, "\"linuxx\" found");
+	for (i = 0; i < fpu_npolicies; i++)
+		CHECK(fpu_policy_find(fpu_policies[i].name) == &fpu_policies[i],
+		      "policy %s not found by its name", fpu_policies[i].name);
+}
+
+static void test_setup_errors(void)
+{
+	struct fpu_system sys;
+	uint64_t missing = 0, xcr0;
+	enum fpu_setup_error err;
+	unsigned bit;
+
+	err = fpu_system_init(&sys, fpu_policy_find("linux"), XFEATURE_MASK(XFEATURE_AVX),
+			      FPU_INSN__COUNT, &fake_ops, &port, &missing);
+	CHECK_EQ(err, FPU_SETUP_FEATURE_MISSING);
+	CHECK_EQ(missing, XFEATURE_MASK_FPSSE);
+
+	xcr0 = os_has_xsave() ? fpu_xgetbv(0) : XFEATURE_MASK_FPSSE;
+	for (bit = 30; bit < 63 && (xcr0 & (1ull << bit)); bit++)
+		;
+	err = fpu_system_init(&sys, fpu_policy_find("linux"), XFEATURE_MASK_FPSSE | (1ull << bit),
+			      FPU_INSN__COUNT, &fake_ops, &port, &missing);
+	CHECK_EQ(err, FPU_SETUP_FEATURE_MISSING);
+	CHECK_EQ(missing, 1ull << bit);
+
+	if (!os_has_xsave())
+		return;
+	err = fpu_system_init(&sys, fpu_policy_find("linux"), XFEATURE_MASK_FPSSE, FPU_INSN_XSAVE,
+			      &fake_ops, &port, &missing);
+	CHECK_EQ(err, FPU_SETUP_OK);
+	CHECK_EQ(sys.mask, XFEATURE_MASK_FPSSE);
+	CHECK_EQ(sys.state_size, XSAVE_EXT_OFFSET);
+}
+
+/* Writes a known value into the upper half of YMM0 and into k1 (when the
+ * system has them), then saves with `insn` into area. */
+static __attribute__((noinline)) void save_with_marks(enum fpu_insn insn, uint64_t mask,
+						      void *area, const uint8_t ymm[32],
+						      uint16_t kmark)
+{
+	if (mask & XFEATURE_MASK(XFEATURE_AVX))
+		__asm__ volatile("vmovdqu (%0), %%ymm0" : : "r"(ymm) : "xmm0", "memory");
+	if (mask & XFEATURE_MASK(XFEATURE_OPMASK))
+		__asm__ volatile("kmovw %0, %%k1" : : "r"((uint32_t)kmark) : "memory");
+	if (insn == FPU_INSN_XSAVEC)
+		fpu_xsavec(area, mask);
+	else
+		fpu_xsave(area, mask);
+	if (mask & XFEATURE_MASK(XFEATURE_OPMASK))
+		__asm__ volatile("kxorw %%k1, %%k1, %%k1" : : : "memory");
+	if (mask & XFEATURE_MASK(XFEATURE_AVX))
+		__asm__ volatile("vzeroupper" : : : "memory");
+}
+
+/* Computed offsets agree with where the hardware puts YMM_Hi128 and k1. */
+static void check_layout_on_hw(const struct fpu_xstate_info *xs, enum fpu_insn insn, uint64_t mask)
+{
+	uint32_t size = fpu_xstate_size(xs, insn, mask);
+	uint8_t ymm[32];
+	uint8_t *area;
+	uint32_t off;
+	unsigned i;
+
+	for (i = 0; i < sizeof(ymm); i++)
+		ymm[i] = (uint8_t)(0x40 + i);
+	area = area_alloc(size);
+	memset(area, 0, size);
+	save_with_marks(insn, mask, area, ymm, 0xbeef);
+	CHECK(canary_intact(area, size), "%s wrote past its computed size %u",
+	      fpu_insn_name(insn), size);
+	if (insn == FPU_INSN_XSAVEC)
+		CHECK_EQ(rd(area, XSAVE_HDR_OFFSET + 8, 8), XCOMP_BV_COMPACTED | mask);
+	if (mask & XFEATURE_MASK(XFEATURE_AVX)) {
+		off = fpu_xstate_offset(xs, insn, mask, XFEATURE_AVX);
+		CHECK(memcmp(area + off, ymm + 16, 16) == 0, "%s: YMM0 upper half not at offset %u",
+		      fpu_insn_name(insn), off);
+	}
+	if (mask & XFEATURE_MASK(XFEATURE_OPMASK)) {
+		off = fpu_xstate_offset(xs, insn, mask, XFEATURE_OPMASK);
+		CHECK(rd(area, off + 8, 2) == 0xbeef, "%s: k1 not at offset %u + 8",
+		      fpu_insn_name(insn), off);
+	}
+	free(area);
+}
+
+static void test_xstate_layout(void)
+{
+	struct fpu_xstate_info xs;
+	uint64_t missing = 0, mask, sub;
+	uint32_t std, cmp, off, prev_end, r[4];
+	unsigned f;
+
+	if (fpu_xstate_enumerate(&xs, test_want(), &missing) != FPU_SETUP_OK) {
+		CHECK(0, "fpu_xstate_enumerate failed (missing 0x%llx)", (unsigned long long)missing);
+		return;
+	}
+	mask = xs.features & ~XFEATURE_MASK(XFEATURE_PKRU);
+	std = fpu_xstate_size(&xs, FPU_INSN_XSAVE, mask);
+	cmp = fpu_xstate_size(&xs, FPU_INSN_XSAVEC, mask);
+	CHECK_EQ(fpu_xstate_size(&xs, FPU_INSN_FXSAVE, mask), FXSAVE_SIZE);
+	CHECK_EQ(fpu_xstate_size(&xs, FPU_INSN_XSAVEOPT, mask), std);
+	CHECK_EQ(fpu_xstate_size(&xs, FPU_INSN_XSAVE, XFEATURE_MASK_FPSSE), XSAVE_EXT_OFFSET);
+	CHECK_EQ(fpu_xstate_size(&xs, FPU_INSN_XSAVEC, XFEATURE_MASK_FPSSE), XSAVE_EXT_OFFSET);
+	CHECK(cmp <= std, "compacted size %u > standard size %u", cmp, std);
+	CHECK(std % 64 == 0 && cmp % 64 == 0, "sizes %u/%u not multiples of 64", std, cmp);
+	CHECK_EQ(xs.std_size, fpu_xstate_size(&xs, FPU_INSN_XSAVE, xs.features));
+	CHECK_EQ(xs.compacted_size, fpu_xstate_size(&xs, FPU_INSN_XSAVEC, xs.features));
+	CHECK(xs.std_size <= round64(xs.cpu_std_size_max), "std_size %u > CPUID max %u",
+	      xs.std_size, xs.cpu_std_size_max);
+	if (xs.has_xsave && xs.features == xs.xcr0) {
+		fpu_cpuid(0xd, 0, r); /* EBX: standard size for the current XCR0 */
+		CHECK_EQ(xs.std_size, round64(r[1]));
+	}
+	CHECK_EQ(fpu_xstate_offset(&xs, FPU_INSN_XSAVEC, mask, XFEATURE_X87), 0);
+	CHECK_EQ(fpu_xstate_offset(&xs, FPU_INSN_XSAVEC, mask, XFEATURE_SSE), FXSAVE_XMM);
+	CHECK_EQ(fpu_xstate_offset(&xs, FPU_INSN_XSAVE, mask, FPU_XFEATURE_MAX), 0);
+
+	prev_end = XSAVE_EXT_OFFSET;
+	for (f = 2; f < FPU_XFEATURE_MAX; f++) {
+		if (!(mask & XFEATURE_MASK(f))) {
+			CHECK(fpu_xstate_offset(&xs, FPU_INSN_XSAVEC, mask, f) == 0 &&
+			      fpu_xstate_offset(&xs, FPU_INSN_XSAVE, mask, f) == 0,
+			      "absent component %s has an offset", fpu_xfeature_name(f));
+			continue;
+		}
+		off = fpu_xstate_offset(&xs, FPU_INSN_XSAVE, mask, f);
+		CHECK(off == xs.offset[f] && off >= XSAVE_EXT_OFFSET && off + xs.size[f] <= std,
+		      "%s: standard offset %u size %u outside [576, %u)", fpu_xfeature_name(f), off,
+		      xs.size[f], std);
+		off = fpu_xstate_offset(&xs, FPU_INSN_XSAVEC, mask, f);
+		CHECK(off >= prev_end, "%s: compacted offset %u overlaps previous end %u",
+		      fpu_xfeature_name(f), off, prev_end);
+		CHECK(!xs.align64[f] || off % 64 == 0, "%s: compacted offset %u not 64-aligned",
+		      fpu_xfeature_name(f), off);
+		CHECK(off + xs.size[f] <= cmp, "%s: compacted end %u beyond size %u",
+		      fpu_xfeature_name(f), off + xs.size[f], cmp);
+		prev_end = off + xs.size[f];
+	}
+
+	/* Dropping a component shrinks the compacted buffer, not the standard one. */
+	if (mask & XFEATURE_MASK(XFEATURE_AVX)) {
+		sub = mask & ~XFEATURE_MASK(XFEATURE_AVX);
+		CHECK(fpu_xstate_size(&xs, FPU_INSN_XSAVEC, sub) < cmp,
+		      "compacted size did not shrink without AVX");
+		for (f = 3; f < FPU_XFEATURE_MAX; f++)
+			if (sub & XFEATURE_MASK(f))
+				CHECK(fpu_xstate_offset(&xs, FPU_INSN_XSAVEC, sub, f) <
+				      fpu_xstate_offset(&xs, FPU_INSN_XSAVEC, mask, f),
+				      "%s did not move down without AVX", fpu_xfeature_name(f));
+	}
+
+	if (xs.has_xsave)
+		check_layout_on_hw(&xs, FPU_INSN_XSAVE, mask);
+	if (fpu_insn_supported(&xs, FPU_INSN_XSAVEC)) {
+		check_layout_on_hw(&xs, FPU_INSN_XSAVEC, mask);
+		if (mask & XFEATURE_MASK(XFEATURE_AVX))
+			check_layout_on_hw(&xs, FPU_INSN_XSAVEC, mask & ~XFEATURE_MASK(XFEATURE_AVX));
+	}
+}
+
+/* The exact init image: zero but for FCW, MXCSR and (compacted) XCOMP_BV. */
+static void check_init_image(const struct fixture *fx)
+{
+	uint32_t size = fx->sys.state_size;
+	uint8_t *want = calloc(1, size);
+	uint64_t xcomp = XCOMP_BV_COMPACTED | fx->sys.mask;
+
+	if (!want)
+		exit(2);
+	memcpy(want + FXSAVE_FCW, &(uint16_t){ FCW_DEFAULT }, 2);
+	memcpy(want + FXSAVE_MXCSR, &(uint32_t){ MXCSR_DEFAULT }, 4);
+	if (fx->sys.insn == FPU_INSN_XSAVEC)
+		memcpy(want + XSAVE_HDR_OFFSET + 8, &xcomp, 8);
+	CHECK(memcmp(fx->init_area, want, size) == 0, "%s: init image differs from the expected one",
+	      fpu_insn_name(fx->sys.insn));
+	CHECK_EQ(rd(fx->init_area, FXSAVE_FCW, 2), FCW_DEFAULT);
+	CHECK_EQ(rd(fx->init_area, FXSAVE_MXCSR, 4), MXCSR_DEFAULT);
+	free(want);
+}
+
+/* Loads the init image, then saves with `capture` (standard XSAVE, or an
+ * init-optimizing one) into out. */
+static __attribute__((noinline)) void load_init_then_save(const struct fpu_system *sys,
+							  enum fpu_insn capture, void *out)
+{
+	if (sys->insn == FPU_INSN_FXSAVE)
+		fpu_fxrstor(sys->init_state->area);
+	else
+		fpu_xrstor(sys->init_state->area, sys->mask);
+	switch (capture) {
+	case FPU_INSN_FXSAVE: fpu_fxsave(out); break;
+	case FPU_INSN_XSAVEOPT: fpu_xsaveopt(out, sys->mask); break;
+	case FPU_INSN_XSAVEC: fpu_xsavec(out, sys->mask); break;
+	default: fpu_xsave(out, sys->mask); break;
+	}
+}
+
+/* 13. For every supported instruction: the init image is exact and loads
+ * as the architectural init state. An init-optimizing capture of those
+ * registers would not have recorded FCW 0x37f. */
+static void test_init_image(void)
+{
+	enum fpu_insn insn;
+	struct fixture fx;
+	uint32_t size;
+	uint8_t *out;
+
+	for (insn = FPU_INSN_FXSAVE; insn < FPU_INSN__COUNT; insn++) {
+		if (!insn_usable(insn) || !fx_setup(&fx, "linux", insn, 0))
+			continue;
+		check_init_image(&fx);
+
+		size = fx.sys.xs.has_xsave ? fpu_xstate_size(&fx.sys.xs, FPU_INSN_XSAVE, fx.sys.mask)
+					   : FXSAVE_SIZE;
+		out = area_alloc(size);
+		memset(out, 0xff, size);
+		load_init_then_save(&fx.sys, fx.sys.xs.has_xsave ? FPU_INSN_XSAVE : FPU_INSN_FXSAVE,
+				    out);
+		CHECK(rd(out, FXSAVE_FCW, 2) == FCW_DEFAULT && rd(out, FXSAVE_MXCSR, 4) == MXCSR_DEFAULT,
+		      "%s: init image loads as FCW 0x%llx MXCSR 0x%llx", fpu_insn_name(insn),
+		      (unsigned long long)rd(out, FXSAVE_FCW, 2),
+		      (unsigned long long)rd(out, FXSAVE_MXCSR, 4));
+		CHECK(rd(out, FXSAVE_FSW, 2) == 0 && rd(out, FXSAVE_FTW, 1) == 0,
+		      "%s: x87 status/tags not in init state", fpu_insn_name(insn));
+		for (unsigned i = 0; i < 16 * 16; i++)
+			if (out[FXSAVE_XMM + i]) {
+				check_failed(__FILE__, __LINE__, "%s: XMM byte %u is 0x%x after init",
+					     fpu_insn_name(insn), i, out[FXSAVE_XMM + i]);
+				break;
+			}
+		free(out);
+
+		if (insn == FPU_INSN_XSAVEOPT || insn == FPU_INSN_XSAVEC) {
+			size = fx.sys.state_size;
+			out = area_alloc(size);
+			memset(out, 0xff, size);
+			load_init_then_save(&fx.sys, insn, out);
+			/* The SDM lets a CPU report a component in use although it
+			 * is in init state; then it is written and there is nothing
+			 * to show. Otherwise FCW is left untouched. */
+			if (!(rd(out, XSAVE_HDR_OFFSET, 8) & XFEATURE_MASK(XFEATURE_X87)))
+				CHECK(rd(out, FXSAVE_FCW, 2) == 0xffff,
+				      "%s wrote FCW 0x%llx for x87 in init state", fpu_insn_name(insn),
+				      (unsigned long long)rd(out, FXSAVE_FCW, 2));
+			free(out);
+		}
+		fx_teardown(&fx);
+	}
+}
+
+/* ------------------------------------------------------------------------
+ * Runner
+ * ---------------------------------------------------------------------- */
+
+struct test {
+	const char *name;
+	void (*fn)(void);
+};
+
+#define TEST(fn) { #fn, fn }
+
+static const struct test tests[] = {
+	TEST(test_linux_kthread_round_trip),
+	TEST(test_eager_kthread_round_trip),
+	TEST(test_linux_pingpong),
+	TEST(test_migration),
+	TEST(test_bug_skip_owner_check),
+	TEST(test_every_insn),
+	TEST(test_kfpu_linux),
+	TEST(test_kfpu_eager),
+	TEST(test_kfpu_in_kthread),
+	TEST(test_kfpu_usable),
+	TEST(test_bug_kfpu_no_save),
+	TEST(test_fork_live),
+	TEST(test_fork_need_load),
+	TEST(test_fork_from_kthread),
+	TEST(test_fork_into_owned_buffer),
+	TEST(test_exec),
+	TEST(test_bug_exec_keeps_owner),
+	TEST(test_exit),
+	TEST(test_sync_to_memory),
+	TEST(test_init_image),
+	TEST(test_kthread_saves),
+	TEST(test_bug_kthread_save),
+	TEST(test_trace),
+	TEST(test_kfpu_end_without_begin),
+	TEST(test_kthread_exit_to_user_warns),
+	TEST(test_policy_find),
+	TEST(test_setup_errors),
+	TEST(test_xstate_layout),
+};
+
+int main(void)
+{
+	unsigned passed = 0, failed = 0, i;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	/* Permission to use AMX tile data; test_want() asks what was granted. */
+	(void)syscall(SYS_arch_prctl, (long)ARCH_REQ_XCOMP_PERM, (long)XFEATURE_XTILEDATA);
+
+	for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
+		cur_test = tests[i].name;
+		cur_failures = 0;
+		tests[i].fn();
+		if (cur_failures)
+			failed++;
+		else
+			passed++;
+	}
+	printf("%u passed, %u failed\n", passed, failed);
+	return failed ? 1 : 0;
+}
