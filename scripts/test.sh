@@ -54,6 +54,19 @@ t "wrong expect exits 1" 1 "$fpuctx" run "$log/wrong.scn"
 tgrep "wrong expect names line and values" 'wrong.scn:[0-9]+: expectation failed: linux saves=2, got 1' \
 	"$fpuctx" run "$log/wrong.scn"
 
+t "expectations hold for 10 seeds" 0 sh -c "
+	for s in 1 2 3 4 5 6 7 8 9 10; do
+		for f in scenarios/*.scn; do $fpuctx run \$f --seed \$s --quiet >/dev/null || { echo \"seed \$s: \$f\"; exit 1; }; done
+	done"
+
+echo "== run-time failures are reported, not hidden"
+printf 'task A user {\n    dirty\n    wait\n}\n' >"$log/deadlock.scn"
+t "a task waiting forever exits 1" 1 "$fpuctx" run "$log/deadlock.scn"
+tgrep "deadlock names the task and line" 'deadlock: .* A \(waiting at .*deadlock.scn:3\)' "$fpuctx" run "$log/deadlock.scn"
+printf 'task A user {\n    spin 1000000\n}\n' >"$log/long.scn"
+tgrep "a scenario that does not finish is reported" 'did not finish within 1000 steps' \
+	"$fpuctx" run "$log/long.scn" --max-steps 1000
+
 echo "== bad input: exit 2 and a message naming what and where"
 printf 'cpus 1\ntask A user {\n    dirt\n}\n' >"$log/typo.scn"
 t "unknown op exits 2" 2 "$fpuctx" run "$log/typo.scn"

@@ -192,7 +192,9 @@ int split_args(int argc, char **argv, struct run_options *o, const char **policy
 				return bad("%s needs a value%s", name, "");
 			if (!strcmp(name, "--policy"))
 				*policy = val;
-			else if (!dst || parse_u64(val, dst) || !*dst)
+			else if (!dst)
+				return bad("%s does not apply here (replay runs one seed: --seed S)%s", name, "");
+			else if (parse_u64(val, dst) || !*dst)
 				return bad("%s needs a positive number, got '%s'", name, val);
 			used = true;
 		} else {

@@ -143,10 +143,24 @@ static void print_violation(FILE *out, const struct policy_result *pr, const str
 		fprintf(out, "  [%s] t=%llu cpu %u task %s: invariant: %s\n", pr->policy->name,
 			(unsigned long long)v->time, v->cpu, name, v->msg);
 		break;
-	case VIOL_DEADLOCK:
-		fprintf(out, "  [%s] t=%llu deadlock: %s\n", pr->policy->name,
+	case VIOL_DEADLOCK: {
+		static const char *const states[] = { "unused", "runnable", "running", "sleeping",
+						      "waiting", "dead" };
+		uint32_t i;
+
+		fprintf(out, "  [%s] t=%llu deadlock: %s:", pr->policy->name,
 			(unsigned long long)v->time, v->msg);
+		for (i = k->ncpus; i < k->ntask_slots; i++) {
+			const struct task *t = &k->tasks[i];
+			if (t->state == TS_DEAD || t->state == TS_UNUSED)
+				continue;
+			machine_task_name(&pr->run, t->id, name, sizeof(name));
+			fprintf(out, " %s (%s at %s:%u)", name, states[t->state], path,
+				t->pc && t->pc <= t->nops ? t->prog[t->pc - 1].line : 0);
+		}
+		fputc('\n', out);
 		break;
+	}
 	default:
 		fprintf(out, "  [%s] t=%llu cpu %u task %s: %s:%u: %s\n", pr->policy->name,
 			(unsigned long long)v->time, v->cpu, name, path, v->line, v->msg);

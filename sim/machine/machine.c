@@ -129,7 +129,7 @@ static void report_deadlock(struct kernel *k)
 
 	memset(&v, 0, sizeof(v));
 	v.kind = VIOL_DEADLOCK;
-	v.msg = "every CPU is idle and no timer is armed, but tasks have not exited";
+	v.msg = "every CPU is idle, no timer is armed, and these tasks never exited";
 	kviolation(k, &v);
 }
 
