@@ -17,10 +17,7 @@ struct gen {
 
 static uint64_t rnd(struct gen *g)
 {
-	uint64_t z = (g->s += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
+	return splitmix64(&g->s);
 }
 
 static uint32_t below(struct gen *g, uint32_t n) { return (uint32_t)(rnd(g) % n); }

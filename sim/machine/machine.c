@@ -29,7 +29,7 @@ static void *alloc64(size_t size)
 	return aligned_alloc(64, (size + 63) & ~(size_t)63);
 }
 
-static uint64_t splitmix64(uint64_t *s)
+uint64_t splitmix64(uint64_t *s)
 {
 	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;

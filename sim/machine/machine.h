@@ -35,6 +35,8 @@ struct run {
 /* Features this process may use: XCR0 less what the host kernel withholds
  * (AMX tile data needs a permission request, made here). */
 uint64_t machine_permitted_features(void);
+/* The one random stream: deterministic, seeded, cheap. */
+uint64_t splitmix64(uint64_t *state);
 int machine_run(const struct run_config *cfg, struct run *out);
 void machine_release(struct run *r);
 /* Name of a task id in a finished run ("A", "A#2" for a second instance, "idle/1"). */
