@@ -28,6 +28,15 @@ for u in test_xstate test_core test_parse; do
 	t "$u" 0 "$build/tests/$u"
 done
 
+echo "== the no-libc link check"
+t "kernel objects are self-contained" 0 scripts/nolibc-check.sh kernel $build/core/*.o $build/sim/kernel/*.o
+# A kernel-side helper that calls memcpy(): the check must refuse it.
+printf '#include <string.h>\nvoid copy(void *d, const void *s, unsigned long n) { memcpy(d, s, n); }\n' >"$log/leak.c"
+gcc -O2 -ffreestanding -mgeneral-regs-only -c "$log/leak.c" -o "$log/leak.o"
+tgrep "a memcpy reference is caught" 'reference symbols from outside:|memcpy' \
+	scripts/nolibc-check.sh seeded $build/core/*.o "$log/leak.o"
+t "the seeded object fails the check" 1 scripts/nolibc-check.sh seeded $build/core/*.o "$log/leak.o"
+
 echo "== scenarios (every policy; their expect lines are the assertions)"
 for f in scenarios/*.scn; do
 	t "run $f" 0 "$fpuctx" run "$f" --policy all

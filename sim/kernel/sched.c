@@ -213,10 +213,6 @@ void idle_main(void *kernel)
 			schedule(k);
 			continue;
 		}
-		if (k->res.finished) {
-			hw_halt(k->hw);
-			continue;
-		}
 		hw_halt(k->hw);
 		c = this_cpu(k);
 		if (k->hw->cpu[c->id].irq_pending)
