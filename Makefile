@@ -21,7 +21,7 @@ ifneq ($(SAN),)
 KFLAGS   += -fsanitize=undefined -fno-sanitize-recover=all
 endif
 
-CORE_SRC   := core/xstate.c core/backend.c core/policy.c core/fpu.c
+CORE_SRC   := core/xstate.c core/backend.c core/policy.c core/fpu.c core/signal.c core/extable.c
 KERNEL_SRC := sim/kernel/boot.c sim/kernel/sched.c sim/kernel/irq.c sim/kernel/prog.c \
               sim/kernel/pattern.c sim/kernel/hw.c
 KERNEL_ASM := sim/kernel/switch.S

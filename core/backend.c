@@ -23,12 +23,11 @@ void fpu_hw_save(const struct fpu_system *sys, void *area, uint64_t mask)
 	}
 }
 
-void fpu_hw_restore(const struct fpu_system *sys, const void *area, uint64_t mask)
+uint32_t fpu_hw_restore(const struct fpu_system *sys, const void *area, uint64_t mask)
 {
 	if (sys->insn == FPU_INSN_FXSAVE)
-		fpu_fxrstor(area);
-	else
-		fpu_xrstor(area, mask);
+		return fpu_fxrstor_safe(area);
+	return fpu_xrstor_safe(area, mask);
 }
 
 uint32_t fpu_hw_bytes(const struct fpu_system *sys, uint64_t mask)

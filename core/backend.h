@@ -7,8 +7,9 @@
 
 /* Registers -> area, components in `mask`, in the system's format. */
 void fpu_hw_save(const struct fpu_system *sys, void *area, uint64_t mask);
-/* area -> registers. XRSTOR reads the format from the buffer's header. */
-void fpu_hw_restore(const struct fpu_system *sys, const void *area, uint64_t mask);
+/* area -> registers. XRSTOR reads the format from the buffer's header.
+ * Returns 0, or the trap number if the CPU refused the buffer. */
+uint32_t fpu_hw_restore(const struct fpu_system *sys, const void *area, uint64_t mask);
 /* Bytes a save or restore of `mask` moves, for the counters. */
 uint32_t fpu_hw_bytes(const struct fpu_system *sys, uint64_t mask);
 enum fpu_insn fpu_hw_best_insn(const struct fpu_xstate_info *xs);

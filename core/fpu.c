@@ -9,7 +9,7 @@
  *   6. system setup
  *
  * Policies (core/policy.c) only answer questions asked here; every save and
- * restore goes through save_regs()/load_regs(), so counting and tracing are
+ * restore goes through fpu__save_regs()/fpu__load_regs(), so counting and tracing are
  * exact whatever the policy.
  */
 #include "fpuctx/api.h"
@@ -17,6 +17,7 @@
 #include "fpuctx/trace.h"
 #include "fpuctx/insn.h"
 #include "backend.h"
+#include "internal.h"
 #include "util.h"
 
 /* ---------------------------------------------------------------------------
@@ -40,7 +41,7 @@
  *     switch and is not part of the deferred image (kernel user-copies obey it).
  * ------------------------------------------------------------------------- */
 
-static void emit(struct fpu_cpu *cpu, unsigned type, const struct fpu_ctx *ctx,
+void fpu__emit(struct fpu_cpu *cpu, unsigned type, const struct fpu_ctx *ctx,
 		 const struct fpu_state *state, uint32_t bytes, uint64_t arg)
 {
 	const struct fpu_system *sys = cpu->sys;
@@ -57,18 +58,18 @@ static void emit(struct fpu_cpu *cpu, unsigned type, const struct fpu_ctx *ctx,
 	sys->port->trace(sys->port_data, &ev);
 }
 
-static void warn(struct fpu_cpu *cpu, const char *what)
+void fpu__warn(struct fpu_cpu *cpu, const char *what)
 {
 	if (cpu->sys->port && cpu->sys->port->warn)
 		cpu->sys->port->warn(cpu->sys->port_data, cpu->id, what);
 }
 
-static void lock(struct fpu_cpu *cpu)
+void fpu__lock(struct fpu_cpu *cpu)
 {
 	cpu->sys->port->lock(cpu->sys->port_data, cpu->id);
 }
 
-static void unlock(struct fpu_cpu *cpu)
+void fpu__unlock(struct fpu_cpu *cpu)
 {
 	cpu->sys->port->unlock(cpu->sys->port_data, cpu->id);
 }
@@ -81,24 +82,24 @@ static bool state_valid(const struct fpu_cpu *cpu, const struct fpu_state *s)
 }
 
 /* The registers are about to hold something that is nobody's image. */
-static void drop_cpu_owner(struct fpu_cpu *cpu)
+void fpu__drop_cpu_owner(struct fpu_cpu *cpu)
 {
 	if (cpu->owner)
-		emit(cpu, FPU_EV_OWNER_DROP, 0, cpu->owner, 0, 0);
+		fpu__emit(cpu, FPU_EV_OWNER_DROP, 0, cpu->owner, 0, 0);
 	cpu->owner = 0;
 }
 
 /* S is rewritten in memory or released: no CPU may consider it loaded. */
-static void forget_state(struct fpu_cpu *cpu, struct fpu_state *s)
+void fpu__forget_state(struct fpu_cpu *cpu, struct fpu_state *s)
 {
 	if (cpu->sys->bugs & FPU_BUG_EXIT_KEEPS_OWNER)
 		return;
 	if (cpu->owner == s)
-		drop_cpu_owner(cpu);
+		fpu__drop_cpu_owner(cpu);
 	s->last_cpu = -1; /* other CPUs may still name S as owner: last_cpu rules them out */
 }
 
-static void count_save(struct fpu_cpu *cpu, struct fpu_ctx *ctx, uint32_t bytes)
+void fpu__count_save(struct fpu_cpu *cpu, struct fpu_ctx *ctx, uint32_t bytes)
 {
 	cpu->stats.saves++;
 	cpu->stats.bytes_saved += bytes;
@@ -108,7 +109,7 @@ static void count_save(struct fpu_cpu *cpu, struct fpu_ctx *ctx, uint32_t bytes)
 	}
 }
 
-static void count_restore(struct fpu_cpu *cpu, struct fpu_ctx *ctx, uint32_t bytes)
+void fpu__count_restore(struct fpu_cpu *cpu, struct fpu_ctx *ctx, uint32_t bytes)
 {
 	cpu->stats.restores++;
 	cpu->stats.bytes_restored += bytes;
@@ -119,69 +120,74 @@ static void count_restore(struct fpu_cpu *cpu, struct fpu_ctx *ctx, uint32_t byt
 }
 
 /* Registers -> S. Afterwards the registers still hold S's image: valid(S). */
-static void save_regs(struct fpu_cpu *cpu, struct fpu_ctx *ctx, struct fpu_state *s)
+void fpu__save_regs(struct fpu_cpu *cpu, struct fpu_ctx *ctx, struct fpu_state *s)
 {
 	uint32_t bytes = fpu_hw_bytes(cpu->sys, s->mask);
 
 	fpu_hw_save(cpu->sys, s->area, s->mask);
 	cpu->owner = s;
 	s->last_cpu = cpu->id;
-	count_save(cpu, ctx, bytes);
-	emit(cpu, FPU_EV_SAVE, ctx, s, bytes, 0);
+	fpu__count_save(cpu, ctx, bytes);
+	fpu__emit(cpu, FPU_EV_SAVE, ctx, s, bytes, 0);
 }
 
 /* S -> registers: valid(S) from here on. */
-static void load_regs(struct fpu_cpu *cpu, struct fpu_ctx *ctx, struct fpu_state *s)
+void fpu__load_regs(struct fpu_cpu *cpu, struct fpu_ctx *ctx, struct fpu_state *s)
 {
 	uint32_t bytes = fpu_hw_bytes(cpu->sys, s->mask);
 
-	fpu_hw_restore(cpu->sys, s->area, s->mask);
+	if (fpu_hw_restore(cpu->sys, s->area, s->mask)) {
+		/* A kernel buffer the CPU refuses: never run on what is left in
+		 * the registers. Linux does the same (WARN, then init). */
+		fpu__warn(cpu, "restoring a context buffer faulted: loaded the init state instead");
+		fpu_hw_restore(cpu->sys, cpu->sys->init_state->area, s->mask);
+	}
 	cpu->owner = s;
 	s->last_cpu = cpu->id;
-	count_restore(cpu, ctx, bytes);
-	emit(cpu, FPU_EV_RESTORE, ctx, s, bytes, 0);
+	fpu__count_restore(cpu, ctx, bytes);
+	fpu__emit(cpu, FPU_EV_RESTORE, ctx, s, bytes, 0);
 }
 
 /* Does this context have user state the policy keeps in the registers? */
-static bool has_fpu(const struct fpu_system *sys, const struct fpu_ctx *ctx)
+bool fpu__has_fpu(const struct fpu_system *sys, const struct fpu_ctx *ctx)
 {
 	return ctx && (!(ctx->flags & FPU_CTX_KTHREAD) || sys->policy->kthreads_switch_fpu);
 }
 
-static bool regs_live(const struct fpu_system *sys, const struct fpu_ctx *ctx)
+bool fpu__regs_live(const struct fpu_system *sys, const struct fpu_ctx *ctx)
 {
-	return has_fpu(sys, ctx) && !(ctx->flags & FPU_CTX_NEED_LOAD);
+	return fpu__has_fpu(sys, ctx) && !(ctx->flags & FPU_CTX_NEED_LOAD);
 }
 
-static void set_need_load(struct fpu_cpu *cpu, struct fpu_ctx *ctx)
+void fpu__set_need_load(struct fpu_cpu *cpu, struct fpu_ctx *ctx)
 {
 	if (!(ctx->flags & FPU_CTX_NEED_LOAD))
-		emit(cpu, FPU_EV_NEED_LOAD, ctx, ctx->active, 0, 0);
+		fpu__emit(cpu, FPU_EV_NEED_LOAD, ctx, ctx->active, 0, 0);
 	ctx->flags |= FPU_CTX_NEED_LOAD;
 }
 
 /* Makes ctx's user state live: load it, or skip when the registers still hold it. */
-static void make_regs_live(struct fpu_cpu *cpu, struct fpu_ctx *ctx)
+void fpu__make_regs_live(struct fpu_cpu *cpu, struct fpu_ctx *ctx)
 {
 	struct fpu_state *s = ctx->active;
 
 	if (cpu->sys->policy->skip_valid_restore && state_valid(cpu, s)) {
 		cpu->stats.skipped_restores++;
 		ctx->stats.skipped_restores++;
-		emit(cpu, FPU_EV_SKIP_RESTORE, ctx, s, 0, 0);
+		fpu__emit(cpu, FPU_EV_SKIP_RESTORE, ctx, s, 0, 0);
 	} else {
-		load_regs(cpu, ctx, s);
+		fpu__load_regs(cpu, ctx, s);
 	}
 	ctx->flags &= ~FPU_CTX_NEED_LOAD;
 }
 
-static void write_pkru(struct fpu_cpu *cpu, const struct fpu_ctx *ctx, uint32_t value)
+void fpu__write_pkru(struct fpu_cpu *cpu, const struct fpu_ctx *ctx, uint32_t value)
 {
 	if (fpu_rdpkru() == value)
 		return; /* WRPKRU serializes; skip it when nothing changes */
 	fpu_wrpkru(value);
 	cpu->stats.pkru_writes++;
-	emit(cpu, FPU_EV_PKRU_WRITE, ctx, 0, 0, value);
+	fpu__emit(cpu, FPU_EV_PKRU_WRITE, ctx, 0, 0, value);
 }
 
 /* ---------------------------------------------------------------------------
@@ -198,26 +204,26 @@ void fpu_switch(struct fpu_cpu *cpu, struct fpu_ctx *prev, struct fpu_ctx *next)
 {
 	struct fpu_system *sys = cpu->sys;
 
-	emit(cpu, FPU_EV_SWITCH, prev, 0, 0, next->id);
-	if (regs_live(sys, prev))
-		save_regs(cpu, prev, prev->active);
+	fpu__emit(cpu, FPU_EV_SWITCH, prev, 0, 0, next->id);
+	if (fpu__regs_live(sys, prev))
+		fpu__save_regs(cpu, prev, prev->active);
 	if ((sys->bugs & FPU_BUG_KTHREAD_SAVE) && (prev->flags & FPU_CTX_KTHREAD) &&
-	    cpu->last_user && !has_fpu(sys, prev))
-		save_regs(cpu, cpu->last_user, cpu->last_user->active);
+	    cpu->last_user && !fpu__has_fpu(sys, prev))
+		fpu__save_regs(cpu, cpu->last_user, cpu->last_user->active);
 	if (!(next->flags & FPU_CTX_KTHREAD))
 		cpu->last_user = next;
 
 	if (sys->has_pkru) {
 		if (!(prev->flags & FPU_CTX_KTHREAD))
 			prev->pkru = fpu_rdpkru();
-		write_pkru(cpu, next, (next->flags & FPU_CTX_KTHREAD) ? PKRU_DEFAULT : next->pkru);
+		fpu__write_pkru(cpu, next, (next->flags & FPU_CTX_KTHREAD) ? PKRU_DEFAULT : next->pkru);
 	}
 
-	if (!has_fpu(sys, next))
+	if (!fpu__has_fpu(sys, next))
 		return;
-	set_need_load(cpu, next);
+	fpu__set_need_load(cpu, next);
 	if (!sys->policy->defer_restore)
-		make_regs_live(cpu, next);
+		fpu__make_regs_live(cpu, next);
 }
 
 /* ---------------------------------------------------------------------------
@@ -229,12 +235,12 @@ void fpu_exit_to_user(struct fpu_cpu *cpu, struct fpu_ctx *ctx)
 	if (!(ctx->flags & FPU_CTX_NEED_LOAD))
 		return;
 	if (ctx->flags & FPU_CTX_KTHREAD) {
-		warn(cpu, "a kernel thread returned to user space");
+		fpu__warn(cpu, "a kernel thread returned to user space");
 		return;
 	}
-	lock(cpu);
-	make_regs_live(cpu, ctx);
-	unlock(cpu);
+	fpu__lock(cpu);
+	fpu__make_regs_live(cpu, ctx);
+	fpu__unlock(cpu);
 }
 
 /* ---------------------------------------------------------------------------
@@ -267,21 +273,21 @@ bool fpu_kernel_begin(struct fpu_cpu *cpu, struct fpu_ctx *current, unsigned kfp
 
 	if (!fpu_kernel_usable(cpu)) {
 		cpu->stats.kfpu_refused++;
-		emit(cpu, FPU_EV_KFPU_REFUSED, current, 0, 0, kfpu_flags);
+		fpu__emit(cpu, FPU_EV_KFPU_REFUSED, current, 0, 0, kfpu_flags);
 		return false;
 	}
 	cpu->in_kernel_fpu = true;
-	if (regs_live(sys, current)) {
+	if (fpu__regs_live(sys, current)) {
 		if (!(sys->bugs & FPU_BUG_KFPU_NO_SAVE))
-			save_regs(cpu, current, current->active);
-		set_need_load(cpu, current);
+			fpu__save_regs(cpu, current, current->active);
+		fpu__set_need_load(cpu, current);
 	}
-	drop_cpu_owner(cpu);
+	fpu__drop_cpu_owner(cpu);
 	fpu_ldmxcsr(MXCSR_DEFAULT);
 	if (kfpu_flags & KFPU_387)
 		fpu_fninit();
 	cpu->stats.kfpu_sections++;
-	emit(cpu, FPU_EV_KFPU_BEGIN, current, 0, 0, kfpu_flags);
+	fpu__emit(cpu, FPU_EV_KFPU_BEGIN, current, 0, 0, kfpu_flags);
 	return true;
 }
 
@@ -290,14 +296,14 @@ void fpu_kernel_end(struct fpu_cpu *cpu, struct fpu_ctx *current)
 	struct fpu_system *sys = cpu->sys;
 
 	if (!cpu->in_kernel_fpu) {
-		warn(cpu, "kernel_fpu_end without kernel_fpu_begin");
+		fpu__warn(cpu, "kernel_fpu_end without kernel_fpu_begin");
 		return;
 	}
 	cpu->in_kernel_fpu = false;
-	emit(cpu, FPU_EV_KFPU_END, current, 0, 0, 0);
-	if (sys->policy->kfpu_end_restores && has_fpu(sys, current) &&
+	fpu__emit(cpu, FPU_EV_KFPU_END, current, 0, 0, 0);
+	if (sys->policy->kfpu_end_restores && fpu__has_fpu(sys, current) &&
 	    (current->flags & FPU_CTX_NEED_LOAD))
-		make_regs_live(cpu, current);
+		fpu__make_regs_live(cpu, current);
 }
 
 /* ---------------------------------------------------------------------------
@@ -334,8 +340,8 @@ void fpu_fork(struct fpu_cpu *cpu, struct fpu_ctx *current, struct fpu_ctx *chil
 	struct fpu_system *sys = cpu->sys;
 	struct fpu_state *dst = child->active;
 
-	lock(cpu);
-	forget_state(cpu, dst);
+	fpu__lock(cpu);
+	fpu__forget_state(cpu, dst);
 	child->flags |= FPU_CTX_NEED_LOAD;
 	if ((child->flags & FPU_CTX_KTHREAD) || (current->flags & FPU_CTX_KTHREAD)) {
 		copy_init_image(sys, dst);
@@ -349,48 +355,48 @@ void fpu_fork(struct fpu_cpu *cpu, struct fpu_ctx *current, struct fpu_ctx *chil
 		uint32_t bytes = fpu_hw_bytes(sys, dst->mask);
 
 		fpu_hw_save(sys, dst->area, dst->mask);
-		count_save(cpu, current, bytes);
-		emit(cpu, FPU_EV_SAVE, current, dst, bytes, child->id);
+		fpu__count_save(cpu, current, bytes);
+		fpu__emit(cpu, FPU_EV_SAVE, current, dst, bytes, child->id);
 	}
 	/* PKRU is never deferred (I7): the register, not ctx->pkru (which is only
 	 * written at switch-out), holds the parent's current value. */
 	if (!(child->flags & FPU_CTX_KTHREAD) && !(current->flags & FPU_CTX_KTHREAD))
 		child->pkru = sys->has_pkru ? fpu_rdpkru() : current->pkru;
-	emit(cpu, FPU_EV_STATE_RESET, child, dst, 0, current->id);
-	unlock(cpu);
+	fpu__emit(cpu, FPU_EV_STATE_RESET, child, dst, 0, current->id);
+	fpu__unlock(cpu);
 }
 
 void fpu_exec(struct fpu_cpu *cpu, struct fpu_ctx *current)
 {
 	struct fpu_system *sys = cpu->sys;
 
-	lock(cpu);
-	forget_state(cpu, current->active);
+	fpu__lock(cpu);
+	fpu__forget_state(cpu, current->active);
 	copy_init_image(sys, current->active);
-	set_need_load(cpu, current);
+	fpu__set_need_load(cpu, current);
 	current->pkru = PKRU_DEFAULT;
 	if (sys->has_pkru)
-		write_pkru(cpu, current, PKRU_DEFAULT); /* I7: now, not at the next switch */
-	emit(cpu, FPU_EV_STATE_RESET, current, current->active, 0, 0);
-	unlock(cpu);
+		fpu__write_pkru(cpu, current, PKRU_DEFAULT); /* I7: now, not at the next switch */
+	fpu__emit(cpu, FPU_EV_STATE_RESET, current, current->active, 0, 0);
+	fpu__unlock(cpu);
 }
 
 void fpu_exit(struct fpu_cpu *cpu, struct fpu_ctx *current)
 {
-	lock(cpu);
-	forget_state(cpu, current->active);
-	set_need_load(cpu, current);
+	fpu__lock(cpu);
+	fpu__forget_state(cpu, current->active);
+	fpu__set_need_load(cpu, current);
 	if (cpu->last_user == current)
 		cpu->last_user = 0;
-	unlock(cpu);
+	fpu__unlock(cpu);
 }
 
 void fpu_sync_to_memory(struct fpu_cpu *cpu, struct fpu_ctx *current)
 {
-	lock(cpu);
-	if (regs_live(cpu->sys, current))
-		save_regs(cpu, current, current->active);
-	unlock(cpu);
+	fpu__lock(cpu);
+	if (fpu__regs_live(cpu->sys, current))
+		fpu__save_regs(cpu, current, current->active);
+	fpu__unlock(cpu);
 }
 
 /* ---------------------------------------------------------------------------
@@ -424,6 +430,9 @@ enum fpu_setup_error fpu_system_init(struct fpu_system *sys, const struct fpu_po
 	if (insn == FPU_INSN_FXSAVE)
 		sys->mask &= XFEATURE_MASK_FPSSE;
 	sys->state_size = fpu_xstate_size(&sys->xs, insn, sys->mask);
+	sys->user_features = sys->mask | (sys->has_pkru ? XFEATURE_MASK(XFEATURE_PKRU) : 0);
+	sys->user_size = sys->xs.has_xsave ? fpu_xstate_user_size(&sys->xs, sys->user_features)
+					   : FXSAVE_SIZE;
 	return FPU_SETUP_OK;
 }
 

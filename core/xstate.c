@@ -17,6 +17,7 @@
 #define CPUID7_ECX_OSPKE   (1u << 4)
 #define CPUIDD1_EAX_XSAVEOPT (1u << 0)
 #define CPUIDD1_EAX_XSAVEC   (1u << 1)
+#define CPUIDD1_EAX_XGETBV1  (1u << 2)
 #define CPUIDD1_EAX_XSAVES   (1u << 3)
 #define CPUIDD_ECX_SUPERVISOR (1u << 0)
 #define CPUIDD_ECX_ALIGN64    (1u << 1)
@@ -118,6 +119,7 @@ enum fpu_setup_error fpu_xstate_enumerate(struct fpu_xstate_info *xs, uint64_t w
 	xs->has_xsaveopt = r[0] & CPUIDD1_EAX_XSAVEOPT;
 	xs->has_xsavec = r[0] & CPUIDD1_EAX_XSAVEC;
 	xs->has_xsaves = r[0] & CPUIDD1_EAX_XSAVES;
+	xs->has_xgetbv1 = r[0] & CPUIDD1_EAX_XGETBV1;
 	fpu_cpuid(0xd, 0, r);
 	xs->cpu_std_size_max = r[2];
 	xs->xcr0 = fpu_xgetbv(0);
@@ -177,19 +179,24 @@ uint32_t fpu_xstate_offset(const struct fpu_xstate_info *xs, enum fpu_insn insn,
 	return compacted_walk(xs, mask, f);
 }
 
-uint32_t fpu_xstate_size(const struct fpu_xstate_info *xs, enum fpu_insn insn, uint64_t mask)
+uint32_t fpu_xstate_user_size(const struct fpu_xstate_info *xs, uint64_t mask)
 {
 	uint32_t end = XSAVE_EXT_OFFSET;
 	unsigned f;
 
+	for (f = 2; f < FPU_XFEATURE_MAX; f++)
+		if ((mask & XFEATURE_MASK(f)) && xs->offset[f] + xs->size[f] > end)
+			end = xs->offset[f] + xs->size[f];
+	return end;
+}
+
+uint32_t fpu_xstate_size(const struct fpu_xstate_info *xs, enum fpu_insn insn, uint64_t mask)
+{
 	if (insn == FPU_INSN_FXSAVE)
 		return FXSAVE_SIZE;
 	if (insn == FPU_INSN_XSAVEC)
 		return (compacted_walk(xs, mask, FPU_XFEATURE_MAX) + 63) & ~63u;
-	for (f = 2; f < FPU_XFEATURE_MAX; f++)
-		if ((mask & XFEATURE_MASK(f)) && xs->offset[f] + xs->size[f] > end)
-			end = xs->offset[f] + xs->size[f];
-	return (end + 63) & ~63u;
+	return (fpu_xstate_user_size(xs, mask) + 63) & ~63u;
 }
 
 void fpu_xstate_init_image(const struct fpu_xstate_info *xs, enum fpu_insn insn,

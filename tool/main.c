@@ -340,7 +340,7 @@ static int cmd_bugs(void)
 
 static void nop_lock(void *p, int c) { (void)p; (void)c; }
 static unsigned nop_context(void *p, int c) { (void)p; (void)c; return 0; }
-static const struct fpu_port_ops info_port = { nop_lock, nop_lock, nop_context, 0, 0 };
+static const struct fpu_port_ops info_port = { .lock = nop_lock, .unlock = nop_lock, .context = nop_context };
 
 static int cmd_info(int argc, char **argv)
 {

@@ -64,6 +64,72 @@ static inline void fpu_wrpkru(uint32_t v)
 	__asm__ volatile(".byte 0x0f,0x01,0xef" : : "a"(v), "c"(0), "d"(0) : "memory");
 }
 
+/*
+ * Instructions on memory that may fault (user memory, or a buffer a bug let
+ * through). Each carries an entry in the fpuctx_extable section: the
+ * embedder's fault handler finds it with fpu_extable_search() and resumes at
+ * the fixup with the trap number in ECX (14 #PF, 13 #GP, 7 #NM). Offsets are
+ * PC-relative so the table needs no relocations.
+ */
+#define FPU_EX_TRAPNR 0   /* resume at fixup with ECX = trap number */
+#define FPU_EX_PLAIN  1   /* resume at fixup, registers untouched */
+
+#define FPU_EXTABLE(insn, fixup, kind)                 \
+	".pushsection fpuctx_extable, \"a\"\n"          \
+	".balign 4\n"                                    \
+	".long " insn " - .\n"                           \
+	".long " fixup " - .\n"                          \
+	".long " #kind "\n"                              \
+	".popsection\n"
+
+#define FPU_XOP_SAFE(insn, area, mask, trap)                                   \
+	__asm__ volatile("xor %%ecx, %%ecx\n"                                   \
+			 "1: " insn " (%1)\n"                                   \
+			 "2:\n" FPU_EXTABLE("1b", "2b", 0)                      \
+			 : "=&c"(trap) : "r"(area), "a"((uint32_t)(mask)),       \
+			   "d"((uint32_t)((mask) >> 32)) : "memory")
+
+/* Return 0, or the trap number of the fault. */
+static inline uint32_t fpu_xsave_safe(void *area, uint64_t mask)
+{
+	uint32_t trap;
+	FPU_XOP_SAFE("xsave64", area, mask, trap);
+	return trap;
+}
+
+static inline uint32_t fpu_xrstor_safe(const void *area, uint64_t mask)
+{
+	uint32_t trap;
+	FPU_XOP_SAFE("xrstor64", area, mask, trap);
+	return trap;
+}
+
+static inline uint32_t fpu_fxrstor_safe(const void *area)
+{
+	uint32_t trap;
+	__asm__ volatile("xor %%ecx, %%ecx\n"
+			 "1: fxrstor64 (%1)\n"
+			 "2:\n" FPU_EXTABLE("1b", "2b", 0)
+			 : "=&c"(trap) : "r"(area) : "memory");
+	return trap;
+}
+
+static inline uint32_t fpu_fxsave_safe(void *area)
+{
+	uint32_t trap;
+	__asm__ volatile("xor %%ecx, %%ecx\n"
+			 "1: fxsave64 (%1)\n"
+			 "2:\n" FPU_EXTABLE("1b", "2b", 0)
+			 : "=&c"(trap) : "r"(area) : "memory");
+	return trap;
+}
+
+/* XINUSE (XGETBV with ECX=1), where CPUID.(0xD,1).EAX[2] says it exists. */
+static inline uint64_t fpu_xinuse(void)
+{
+	return fpu_xgetbv(1);
+}
+
 static inline uint64_t fpu_rdtsc(void)
 {
 	uint32_t lo, hi;

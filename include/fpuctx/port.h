@@ -13,6 +13,7 @@
 #ifndef FPUCTX_PORT_H
 #define FPUCTX_PORT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct fpu_event;
@@ -33,6 +34,16 @@ struct fpu_port_ops {
 	void (*trace)(void *port, const struct fpu_event *ev);
 	/* An invariant broke, or the library was misused: `what` says which. */
 	void (*warn)(void *port, int cpu, const char *what);
+
+	/* User memory (signal frames only; NULL if the kernel has no signals).
+	 * Like a kernel's copy_to_user/copy_from_user they may sleep and resolve
+	 * faults themselves; they return 0, or -1 if the memory cannot be used. */
+	int (*copy_to_user)(void *port, uintptr_t dst, const void *src, uint32_t len);
+	int (*copy_from_user)(void *port, void *dst, uintptr_t src, uint32_t len);
+	/* Makes [addr, addr+len) present (and writable if `write`) so that a
+	 * retried XSAVE/XRSTOR, which runs with faults disabled, can succeed.
+	 * 0, or -1 if it cannot be. May sleep (and so be preempted). */
+	int (*fault_in)(void *port, uintptr_t addr, uint32_t len, bool write);
 };
 
 #endif

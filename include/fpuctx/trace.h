@@ -17,6 +17,10 @@ enum fpu_event_type {
 	FPU_EV_KFPU_REFUSED,
 	FPU_EV_PKRU_WRITE,
 	FPU_EV_SWITCH,       /* context switch seen by the library */
+	FPU_EV_SIGFRAME_SAVE,   /* state written to a signal frame */
+	FPU_EV_SIGFRAME_FAULT,  /* the frame could not be written */
+	FPU_EV_SIGRETURN,       /* state loaded from a signal frame */
+	FPU_EV_SIGRETURN_FAILED,/* frame rejected: task reset, SIGSEGV follows */
 	FPU_EV__COUNT
 };
 

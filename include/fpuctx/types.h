@@ -81,6 +81,8 @@ enum fpu_bug {
 	FPU_BUG_EXIT_KEEPS_OWNER = 1u << 1, /* drop forgets ownership: a recycled/reset context looks loaded */
 	FPU_BUG_KTHREAD_SAVE     = 1u << 2, /* kthread switch-out saves the registers over the last user context */
 	FPU_BUG_KFPU_NO_SAVE     = 1u << 3, /* kernel_fpu_begin clobbers without saving the user state */
+	FPU_BUG_SIGFRAME_STALE_OWNER = 1u << 4, /* "registers are live" read once, before the frame-write retry loop */
+	FPU_BUG_SIGRETURN_KEEPS_OWNER = 1u << 5, /* sigreturn changes the registers without dropping the CPU's owner */
 };
 
 struct fpu_bug_info {
@@ -97,6 +99,8 @@ struct fpu_system {
 	const struct fpu_policy *policy;
 	enum fpu_insn insn;         /* save instruction; restores follow the format */
 	uint64_t mask;              /* user features kept in each context buffer (PKRU excluded) */
+	uint64_t user_features;     /* what user space sees: mask plus PKRU (signal frames) */
+	uint32_t user_size;         /* standard-format bytes of user_features, as in a frame */
 	uint32_t state_size;        /* bytes of each fpu_state area */
 	const struct fpu_port_ops *port;
 	void *port_data;

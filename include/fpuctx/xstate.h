@@ -67,7 +67,7 @@ struct fpu_xstate_info {
 	uint32_t compacted_size;   /* compacted-format buffer size for `features` */
 	uint32_t cpu_std_size_max; /* CPUID.(0xD,0).ECX: all supported features */
 	uint32_t mxcsr_mask;       /* from FXSAVE; reserved MXCSR bits are the zeros */
-	bool has_fxsr, has_xsave, has_xsaveopt, has_xsavec, has_xsaves, has_ospke;
+	bool has_fxsr, has_xsave, has_xsaveopt, has_xsavec, has_xsaves, has_ospke, has_xgetbv1;
 };
 
 /* What the embedder can ask for and what the CPU may refuse. */
@@ -87,6 +87,9 @@ enum fpu_setup_error fpu_xstate_enumerate(struct fpu_xstate_info *xs, uint64_t w
 					  uint64_t *missing);
 /* Buffer size for `mask` in the format `insn` writes. */
 uint32_t fpu_xstate_size(const struct fpu_xstate_info *xs, enum fpu_insn insn, uint64_t mask);
+/* End of the last component of `mask` in standard format, not rounded: the
+ * xstate_size a Linux signal frame declares. */
+uint32_t fpu_xstate_user_size(const struct fpu_xstate_info *xs, uint64_t mask);
 /* Offset of component `f` in a buffer written by `insn` for `mask` (0 if absent). */
 uint32_t fpu_xstate_offset(const struct fpu_xstate_info *xs, enum fpu_insn insn,
 			   uint64_t mask, unsigned f);

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Helpers of the state machine (core/fpu.c) shared with core/signal.c.
+ * Not for embedders: the invariants they keep are listed in core/fpu.c.
+ */
+#ifndef FPUCTX_CORE_INTERNAL_H
+#define FPUCTX_CORE_INTERNAL_H
+
+#include "fpuctx/types.h"
+#include "fpuctx/trace.h"
+
+void fpu__emit(struct fpu_cpu *cpu, unsigned type, const struct fpu_ctx *ctx,
+	       const struct fpu_state *state, uint32_t bytes, uint64_t arg);
+void fpu__warn(struct fpu_cpu *cpu, const char *what);
+void fpu__lock(struct fpu_cpu *cpu);
+void fpu__unlock(struct fpu_cpu *cpu);
+void fpu__count_save(struct fpu_cpu *cpu, struct fpu_ctx *ctx, uint32_t bytes);
+void fpu__count_restore(struct fpu_cpu *cpu, struct fpu_ctx *ctx, uint32_t bytes);
+
+/* I1: the registers are about to hold nobody's image. */
+void fpu__drop_cpu_owner(struct fpu_cpu *cpu);
+/* I1: S is rewritten or released. */
+void fpu__forget_state(struct fpu_cpu *cpu, struct fpu_state *s);
+void fpu__save_regs(struct fpu_cpu *cpu, struct fpu_ctx *ctx, struct fpu_state *s);
+void fpu__load_regs(struct fpu_cpu *cpu, struct fpu_ctx *ctx, struct fpu_state *s);
+bool fpu__has_fpu(const struct fpu_system *sys, const struct fpu_ctx *ctx);
+bool fpu__regs_live(const struct fpu_system *sys, const struct fpu_ctx *ctx);
+void fpu__set_need_load(struct fpu_cpu *cpu, struct fpu_ctx *ctx);
+/* I2: load ctx's state, or skip when the registers still hold it. */
+void fpu__make_regs_live(struct fpu_cpu *cpu, struct fpu_ctx *ctx);
+void fpu__write_pkru(struct fpu_cpu *cpu, const struct fpu_ctx *ctx, uint32_t value);
+
+#endif

@@ -1,0 +1,289 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Signal frames: the FP area of a Linux x86-64 signal frame, written at
+ * delivery and read back at sigreturn, under deferred restore.
+ *
+ * Delivery: the registers are the truth, so the task's state is loaded first
+ * if it is not live, then XSAVEd straight to the user stack. The "is it live"
+ * question is asked again on every retry: a fault-in may sleep, another task
+ * may run, and then the registers hold someone else's state (Linux bug 8).
+ *
+ * sigreturn: every field XRSTOR would fault on is checked in software first
+ * (so a CPU never takes a #GP from user data), the CPU is dropped as owner
+ * before the registers change (another context's image may be in them, and
+ * a failed XRSTOR may leave them half-written: Linux bugs 9 and 10), and any
+ * failure leaves the task in its reset state (Linux bug 11).
+ */
+#include "fpuctx/signal.h"
+#include "fpuctx/insn.h"
+#include "internal.h"
+#include "util.h"
+
+#define TRAP_PF 14
+#define MIN_XSTATE_SIZE (FXSAVE_SIZE + XSAVE_HDR_SIZE)
+#define AMX_MASK (XFEATURE_MASK(XFEATURE_XTILECFG) | XFEATURE_MASK(XFEATURE_XTILEDATA))
+
+/* The init state in standard format. XSTATE_BV is 0, so XRSTOR reads only
+ * the legacy area and the header, whatever the requested mask. */
+static const uint8_t init_std[MIN_XSTATE_SIZE] __attribute__((aligned(64))) = {
+	[FXSAVE_FCW] = FCW_DEFAULT & 0xff, [FXSAVE_FCW + 1] = FCW_DEFAULT >> 8,
+	[FXSAVE_MXCSR] = MXCSR_DEFAULT & 0xff, [FXSAVE_MXCSR + 1] = MXCSR_DEFAULT >> 8,
+};
+
+static bool has_xsave(const struct fpu_system *sys)
+{
+	return sys->xs.has_xsave;
+}
+
+uint32_t fpu_sigframe_size(const struct fpu_system *sys)
+{
+	return has_xsave(sys) ? sys->user_size + FP_XSTATE_MAGIC2_SIZE : FXSAVE_SIZE;
+}
+
+/* What the frame's XSAVE writes: every user feature, except AMX tiles that
+ * are in init state (Linux skips those: 8 KB of zeros per signal). */
+static uint64_t frame_mask(const struct fpu_system *sys)
+{
+	uint64_t mask = sys->user_features;
+
+	if ((mask & AMX_MASK) && sys->xs.has_xgetbv1)
+		mask &= fpu_xinuse() | ~AMX_MASK;
+	return mask;
+}
+
+void fpu_signal_reset(struct fpu_cpu *cpu, struct fpu_ctx *ctx)
+{
+	struct fpu_system *sys = cpu->sys;
+
+	fpu__lock(cpu);
+	fpu__drop_cpu_owner(cpu);
+	if (has_xsave(sys))
+		fpu_xrstor(init_std, sys->user_features & ~XFEATURE_MASK(XFEATURE_PKRU));
+	else
+		fpu_fxrstor(init_std);
+	if (sys->has_pkru)
+		fpu__write_pkru(cpu, ctx, PKRU_DEFAULT);
+	ctx->pkru = PKRU_DEFAULT;
+	ctx->flags &= ~FPU_CTX_NEED_LOAD; /* live: the registers hold its (init) state */
+	fpu__unlock(cpu);
+}
+
+/* XSAVE (or FXSAVE) of the live state to user memory, retrying after a fault-in. */
+static int save_to_user(struct fpu_cpu *cpu, struct fpu_ctx *ctx, uintptr_t buf)
+{
+	struct fpu_system *sys = cpu->sys;
+	bool stale_live = fpu__regs_live(sys, ctx); /* only the injected bug uses this */
+	uint32_t trap;
+
+	for (;;) {
+		fpu__lock(cpu);
+		if (sys->bugs & FPU_BUG_SIGFRAME_STALE_OWNER) {
+			if (!stale_live)
+				fpu__make_regs_live(cpu, ctx);
+			stale_live = true;
+		} else if (!fpu__regs_live(sys, ctx)) {
+			fpu__make_regs_live(cpu, ctx);
+		}
+		if (has_xsave(sys))
+			trap = fpu_xsave_safe((void *)buf, frame_mask(sys));
+		else
+			trap = fpu_fxsave_safe((void *)buf);
+		fpu__unlock(cpu);
+		if (!trap)
+			return 0;
+		if (trap != TRAP_PF ||
+		    sys->port->fault_in(sys->port_data, buf, fpu_sigframe_size(sys), true))
+			return -1;
+	}
+}
+
+int fpu_signal_save(struct fpu_cpu *cpu, struct fpu_ctx *ctx, uintptr_t buf)
+{
+	struct fpu_system *sys = cpu->sys;
+	const struct fpu_port_ops *port = sys->port;
+	struct fpu_sw_bytes sw;
+	uint32_t magic2 = FP_XSTATE_MAGIC2, bv;
+
+	fpu_bytes_zero(&sw, sizeof(sw));
+	/* XSAVE writes XSTATE_BV only: the rest of the header must read as zero. */
+	if (has_xsave(sys) &&
+	    port->copy_to_user(sys->port_data, buf + XSAVE_HDR_OFFSET, init_std + XSAVE_HDR_OFFSET,
+			       XSAVE_HDR_SIZE))
+		goto fault;
+	if (save_to_user(cpu, ctx, buf))
+		goto fault;
+	fpu__count_save(cpu, ctx, fpu_sigframe_size(sys));
+	if (has_xsave(sys)) {
+		sw.magic1 = FP_XSTATE_MAGIC1;
+		sw.extended_size = sys->user_size + FP_XSTATE_MAGIC2_SIZE;
+		sw.xfeatures = sys->user_features;
+		sw.xstate_size = sys->user_size;
+	}
+	if (port->copy_to_user(sys->port_data, buf + FPU_SW_BYTES_OFFSET, &sw, sizeof(sw)))
+		goto fault;
+	if (has_xsave(sys)) {
+		/* FP and SSE always marked present: legacy programs edit only the
+		 * FXSAVE area and expect sigreturn to take their edits. */
+		if (port->copy_to_user(sys->port_data, buf + sys->user_size, &magic2, 4) ||
+		    port->copy_from_user(sys->port_data, &bv, buf + XSAVE_HDR_OFFSET, 4))
+			goto fault;
+		bv |= (uint32_t)XFEATURE_MASK_FPSSE;
+		if (port->copy_to_user(sys->port_data, buf + XSAVE_HDR_OFFSET, &bv, 4))
+			goto fault;
+	}
+	fpu__emit(cpu, FPU_EV_SIGFRAME_SAVE, ctx, 0, fpu_sigframe_size(sys), buf);
+	return 0;
+fault:
+	fpu__emit(cpu, FPU_EV_SIGFRAME_FAULT, ctx, 0, 0, buf);
+	return -1;
+}
+
+/* ---- sigreturn ---- */
+
+struct frame_check {
+	bool fx_only;
+	uint64_t xrestore;
+};
+
+/* Linux's rules: a frame without a valid extended part is not an error, it
+ * is read as a legacy FXSAVE image. */
+static enum fpu_sigreturn read_sw_bytes(struct fpu_system *sys, uintptr_t buf,
+					struct frame_check *fc)
+{
+	const struct fpu_port_ops *port = sys->port;
+	struct fpu_sw_bytes sw;
+	uint32_t magic2;
+
+	fc->fx_only = true;
+	fc->xrestore = XFEATURE_MASK_FPSSE;
+	if (!has_xsave(sys))
+		return FPU_SIGRETURN_OK;
+	if (port->copy_from_user(sys->port_data, &sw, buf + FPU_SW_BYTES_OFFSET, sizeof(sw)))
+		return FPU_SIGRETURN_FAULT;
+	if (sw.magic1 != FP_XSTATE_MAGIC1 || sw.xstate_size < MIN_XSTATE_SIZE ||
+	    sw.xstate_size > sys->user_size || sw.xstate_size > sw.extended_size)
+		return FPU_SIGRETURN_OK;
+	if (port->copy_from_user(sys->port_data, &magic2, buf + sw.xstate_size, 4))
+		return FPU_SIGRETURN_FAULT;
+	if (magic2 != FP_XSTATE_MAGIC2)
+		return FPU_SIGRETURN_OK;
+	fc->fx_only = false;
+	fc->xrestore = sw.xfeatures & sys->user_features;
+	return FPU_SIGRETURN_OK;
+}
+
+static bool bytes_zero(const uint8_t *p, uint32_t n)
+{
+	while (n--)
+		if (*p++)
+			return false;
+	return true;
+}
+
+/* Everything XRSTOR/FXRSTOR would raise #GP for, checked before using it. */
+static enum fpu_sigreturn validate(struct fpu_system *sys, uintptr_t buf,
+				   const struct frame_check *fc)
+{
+	const struct fpu_port_ops *port = sys->port;
+	uint8_t hdr[XSAVE_HDR_SIZE];
+	uint64_t xstate_bv, xcomp_bv, xcr0 = sys->xs.xcr0;
+	uint32_t mxcsr;
+
+	if (port->copy_from_user(sys->port_data, &mxcsr, buf + FXSAVE_MXCSR, 4))
+		return FPU_SIGRETURN_FAULT;
+	if ((fc->fx_only || (fc->xrestore & (XFEATURE_MASK(XFEATURE_SSE) | XFEATURE_MASK(XFEATURE_AVX)))) &&
+	    (mxcsr & ~sys->xs.mxcsr_mask))
+		return FPU_SIGRETURN_BAD_MXCSR;
+	if (fc->fx_only)
+		return FPU_SIGRETURN_OK;
+	if (port->copy_from_user(sys->port_data, hdr, buf + XSAVE_HDR_OFFSET, sizeof(hdr)))
+		return FPU_SIGRETURN_FAULT;
+	xstate_bv = fpu_get64(hdr);
+	xcomp_bv = fpu_get64(hdr + 8);
+	if (!(xcomp_bv & XCOMP_BV_COMPACTED)) {
+		/* Standard form: bytes 8-23 must be zero; 24-63 are not looked at. */
+		if (xstate_bv & ~xcr0)
+			return FPU_SIGRETURN_BAD_XSTATE_BV;
+		return bytes_zero(hdr + 8, 16) ? FPU_SIGRETURN_OK : FPU_SIGRETURN_BAD_HEADER;
+	}
+	/* Compacted form: the CPU reads it if it is consistent, and so do we. */
+	if (!sys->xs.has_xsavec || (xcomp_bv & ~XCOMP_BV_COMPACTED & ~xcr0) ||
+	    !bytes_zero(hdr + 16, XSAVE_HDR_SIZE - 16))
+		return FPU_SIGRETURN_BAD_HEADER;
+	if (xstate_bv & ~xcomp_bv)
+		return FPU_SIGRETURN_BAD_XSTATE_BV;
+	return FPU_SIGRETURN_OK;
+}
+
+static enum fpu_sigreturn fail(struct fpu_cpu *cpu, struct fpu_ctx *ctx, enum fpu_sigreturn r)
+{
+	fpu_signal_reset(cpu, ctx);
+	fpu__emit(cpu, FPU_EV_SIGRETURN_FAILED, ctx, 0, 0, r);
+	return r;
+}
+
+enum fpu_sigreturn fpu_signal_restore(struct fpu_cpu *cpu, struct fpu_ctx *ctx, uintptr_t buf)
+{
+	struct fpu_system *sys = cpu->sys;
+	struct frame_check fc;
+	enum fpu_sigreturn r;
+	uint32_t trap;
+
+	if (!buf) {
+		fpu_signal_reset(cpu, ctx);
+		return FPU_SIGRETURN_OK;
+	}
+	r = read_sw_bytes(sys, buf, &fc);
+	if (r == FPU_SIGRETURN_OK)
+		r = validate(sys, buf, &fc);
+	if (r != FPU_SIGRETURN_OK)
+		return fail(cpu, ctx, r);
+	for (;;) {
+		fpu__lock(cpu);
+		/* The registers stop being anybody's image now, even if this fails. */
+		if (!(sys->bugs & FPU_BUG_SIGRETURN_KEEPS_OWNER))
+			fpu__drop_cpu_owner(cpu);
+		if (fc.fx_only)
+			trap = fpu_fxrstor_safe((const void *)buf);
+		else
+			trap = fpu_xrstor_safe((const void *)buf, fc.xrestore);
+		if (!trap)
+			break;
+		fpu__unlock(cpu);
+		if (trap != TRAP_PF) {
+			fpu__warn(cpu, "XRSTOR refused a signal frame that validation accepted");
+			return fail(cpu, ctx, FPU_SIGRETURN_REFUSED);
+		}
+		if (sys->port->fault_in(sys->port_data, buf, fpu_sigframe_size(sys), false))
+			return fail(cpu, ctx, FPU_SIGRETURN_FAULT);
+	}
+	/* Components the frame did not provide go to init (PKRU included: 0). */
+	if (has_xsave(sys) && (sys->user_features & ~fc.xrestore))
+		fpu_xrstor(init_std, sys->user_features & ~fc.xrestore);
+	ctx->flags &= ~FPU_CTX_NEED_LOAD;
+	if (sys->has_pkru)
+		ctx->pkru = fpu_rdpkru();
+	fpu__count_restore(cpu, ctx, fpu_sigframe_size(sys));
+	fpu__emit(cpu, FPU_EV_SIGRETURN, ctx, 0, fpu_sigframe_size(sys), fc.fx_only);
+	fpu__unlock(cpu);
+	return fc.fx_only ? FPU_SIGRETURN_OK_FX_ONLY : FPU_SIGRETURN_OK;
+}
+
+bool fpu_sigreturn_ok(enum fpu_sigreturn r)
+{
+	return r == FPU_SIGRETURN_OK || r == FPU_SIGRETURN_OK_FX_ONLY;
+}
+
+const char *fpu_sigreturn_str(enum fpu_sigreturn r)
+{
+	switch (r) {
+	case FPU_SIGRETURN_OK: return "ok";
+	case FPU_SIGRETURN_OK_FX_ONLY: return "ok (legacy area only)";
+	case FPU_SIGRETURN_FAULT: return "frame not readable";
+	case FPU_SIGRETURN_BAD_HEADER: return "bad XSAVE header (XCOMP_BV or reserved bytes)";
+	case FPU_SIGRETURN_BAD_XSTATE_BV: return "XSTATE_BV names components not enabled";
+	case FPU_SIGRETURN_BAD_MXCSR: return "reserved MXCSR bits set";
+	case FPU_SIGRETURN_REFUSED: return "the CPU refused the frame";
+	}
+	return "unknown";
+}
