@@ -22,11 +22,11 @@ KFLAGS   += -fsanitize=undefined -fno-sanitize-recover=all
 endif
 
 CORE_SRC   := core/xstate.c core/backend.c core/policy.c core/fpu.c core/signal.c core/extable.c
-KERNEL_SRC := sim/kernel/boot.c sim/kernel/sched.c sim/kernel/irq.c sim/kernel/prog.c \
+KERNEL_SRC := sim/kernel/boot.c sim/kernel/sched.c sim/kernel/irq.c sim/kernel/prog.c sim/kernel/port.c sim/kernel/signal.c \
               sim/kernel/pattern.c sim/kernel/hw.c
-KERNEL_ASM := sim/kernel/switch.S
+KERNEL_ASM := sim/kernel/switch.S sim/kernel/uaccess.S
 USER_SRC   := sim/kernel/user_simd.c
-HOST_SRC   := sim/machine/machine.c tool/parse.c tool/report.c tool/stress.c tool/trace_out.c tool/bench.c
+HOST_SRC   := sim/machine/machine.c sim/machine/fault.c tool/parse.c tool/report.c tool/stress.c tool/trace_out.c tool/bench.c
 TOOL_MAIN  := tool/main.c
 
 CORE_OBJ   := $(CORE_SRC:%.c=$(BUILD)/%.o)
@@ -45,7 +45,7 @@ all: $(FPUCTX) $(BUILD)/nolibc.ok
 $(CORE_OBJ) $(KERNEL_COBJ): $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(KFLAGS) -c $< -o $@
-$(BUILD)/sim/kernel/switch.o: sim/kernel/switch.S
+$(BUILD)/sim/kernel/%.o: sim/kernel/%.S
 	@mkdir -p $(dir $@)
 	$(CC) -c $< -o $@
 # User code of simulated tasks: freestanding, but allowed to use SIMD.

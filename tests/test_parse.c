@@ -3,7 +3,7 @@
  * Tests for the scenario parser (tool/parse.c).
  *
  *   gcc -std=c11 -Wall -Wextra -Werror -g -fsanitize=address,undefined \
- *       -o /tmp/test_parse tests/test_parse.c tool/parse.c && /tmp/test_parse
+ *       -Iinclude -o /tmp/test_parse tests/test_parse.c tool/parse.c && /tmp/test_parse
  *
  * Valid inputs are checked op by op; bad inputs by the exact line and
  * column of the message plus a key part of its reason; random mutations
@@ -81,42 +81,84 @@ static void bad_at(const char *text, unsigned line, unsigned col,
 /* ------------------------------------------------------------------ */
 /* Structural invariants every accepted scenario must satisfy.         */
 
+/* Checks one op of a block whose ops are [first, end); self is the task
+ * the block runs as. */
+static int op_ok(const struct scenario *s, uint32_t i, uint32_t end,
+                 uint32_t self, int in_handler)
+{
+	const struct scn_op *op = &s->ops[i];
+
+	if (op->code >= OP__COUNT || op->line == 0 || op->col == 0)
+		return 0;
+	if ((op->code == OP_FORK || op->code == OP_WAKE) &&
+	    (op->arg >= s->ntasks || op->arg == self))
+		return 0;
+	if (op->code == OP_FORK && !s->tasks[op->arg].forked)
+		return 0;
+	if ((op->code == OP_MIGRATE || op->code == OP_IPI_KFPU) &&
+	    op->arg >= s->ncpus)
+		return 0;
+	if (op->code == OP_REPEAT &&
+	    (op->arg2 == 0 || i + op->arg2 >= end || op->arg == 0))
+		return 0;
+	if (op->code == OP_SIGNAL &&
+	    (op->arg >= s->ntasks || s->tasks[op->arg].kind != TASK_USER ||
+	     op->arg2 >= SIG__COUNT))
+		return 0;
+	if ((op->code == OP_ALTSTACK && op->arg > 1) ||
+	    (op->code == OP_STACK && op->arg > STACK_RESTORE))
+		return 0;
+	if ((op->code == OP_ALTSTACK || op->code == OP_STACK) &&
+	    s->tasks[self].kind != TASK_USER)
+		return 0;
+	if (op->code == OP_FRAME && (!in_handler || op->arg >= FRAME__COUNT))
+		return 0;
+	if (in_handler && (op->code == OP_FORK || op->code == OP_EXEC ||
+	                   op->code == OP_WINDOW_BEGIN || op->code == OP_WINDOW_END))
+		return 0;
+	return 1;
+}
+
+/* Structural invariants every accepted scenario must satisfy: tasks and
+ * handlers own disjoint contiguous runs of ops that cover ops[]. */
 static int well_formed(const struct scenario *s)
 {
-	uint32_t next = 0;
+	static uint8_t owned[SCN_MAX_OPS];
 
 	if (s->ntasks < 1 || s->ntasks > SCN_MAX_TASKS || s->nops > SCN_MAX_OPS ||
-	    s->nexpects > SCN_MAX_EXPECTS || s->ncpus < 1 || s->ncpus > SCN_MAX_CPUS)
+	    s->nexpects > SCN_MAX_EXPECTS || s->ncpus < 1 || s->ncpus > SCN_MAX_CPUS ||
+	    s->nhandlers > SCN_MAX_HANDLERS)
 		return 0;
-	for (uint32_t t = 0; t < s->ntasks; t++) {
-		const struct scn_task *tk = &s->tasks[t];
-		uint32_t end = tk->first_op + tk->nops;
+	memset(owned, 0, sizeof(owned));
+	for (uint32_t t = 0; t < s->ntasks + s->nhandlers; t++) {
+		int in_handler = t >= s->ntasks;
+		const struct scn_handler *h = in_handler ? &s->handlers[t - s->ntasks] : NULL;
+		const struct scn_task *tk = in_handler ? NULL : &s->tasks[t];
+		uint32_t first = h ? h->first_op : tk->first_op;
+		uint32_t nops = h ? h->nops : tk->nops;
+		uint32_t self = h ? h->task : t;
 
-		if (tk->first_op != next || tk->nops == 0 || end > s->nops ||
-		    tk->cpu < 0 || (uint32_t)tk->cpu >= s->ncpus ||
-		    memchr(tk->name, '\0', SCN_NAME_LEN) == NULL)
+		if (nops == 0 || first > s->nops || nops > s->nops - first)
 			return 0;
-		next = end;
-		for (uint32_t i = tk->first_op; i < end; i++) {
-			const struct scn_op *op = &s->ops[i];
-
-			if (op->code >= OP__COUNT || op->line == 0 || op->col == 0)
+		if (tk && (tk->cpu < 0 || (uint32_t)tk->cpu >= s->ncpus ||
+		           memchr(tk->name, '\0', SCN_NAME_LEN) == NULL))
+			return 0;
+		if (h) {
+			if (h->task >= s->ntasks || s->tasks[h->task].kind != TASK_USER ||
+			    h->signo >= SIG__COUNT || h->line == 0)
 				return 0;
-			if ((op->code == OP_FORK || op->code == OP_WAKE) &&
-			    (op->arg >= s->ntasks || op->arg == t))
-				return 0;
-			if (op->code == OP_FORK && !s->tasks[op->arg].forked)
-				return 0;
-			if ((op->code == OP_MIGRATE || op->code == OP_IPI_KFPU) &&
-			    op->arg >= s->ncpus)
-				return 0;
-			if (op->code == OP_REPEAT &&
-			    (op->arg2 == 0 || i + op->arg2 >= end || op->arg == 0))
+			for (const struct scn_handler *o = s->handlers; o < h; o++)
+				if (o->task == h->task && o->signo == h->signo)
+					return 0;
+		}
+		for (uint32_t i = first; i < first + nops; i++) {
+			if (owned[i]++ || !op_ok(s, i, first + nops, self, in_handler))
 				return 0;
 		}
 	}
-	if (next != s->nops)
-		return 0;
+	for (uint32_t i = 0; i < s->nops; i++)
+		if (!owned[i])
+			return 0;
 	for (uint32_t e = 0; e < s->nexpects; e++)
 		if ((s->expects[e].policy >= NPOLS && s->expects[e].policy != SCN_POLICY_ALL) ||
 		    s->expects[e].key >= KEY__COUNT || s->expects[e].cmp > CMP_GT)
@@ -362,6 +404,247 @@ static void test_valid_misc(void)
 	}
 }
 
+/* Signals: handlers interleaved with tasks, forward references, every
+ * new op. */
+static const char sigs[] =
+	"cpus 2\n"                                        /* 1 */
+	"handler B segv {   # before B is declared\n"     /* 2 */
+	"    frame corrupt reserved\n"                    /* 3 */
+	"}\n"                                             /* 4 */
+	"task A user {\n"                                 /* 5 */
+	"    dirty\n"                                     /* 6 */
+	"    altstack on\n"                               /* 7 */
+	"    stack evict\n"                               /* 8 */
+	"    signal A usr1\n"                             /* 9 */
+	"    signal B segv\n"                             /* 10 */
+	"    check\n"                                     /* 11 */
+	"    altstack off\n"                              /* 12 */
+	"    stack restore\n"                             /* 13 */
+	"}\n"                                             /* 14 */
+	"handler A usr1 {\n"                              /* 15 */
+	"    check\n"                                     /* 16 */
+	"    dirty\n"                                     /* 17 */
+	"    repeat 2 {\n"                                /* 18 */
+	"        signal A usr2\n"                         /* 19 */
+	"    }\n"                                         /* 20 */
+	"    frame mxcsr 0x1F80\n"                        /* 21 */
+	"    frame pkru 0x55555554\n"                     /* 22 */
+	"    frame dirty sse\n"                           /* 23 */
+	"    frame clear avx\n"                           /* 24 */
+	"    frame corrupt magic1\n"                      /* 25 */
+	"    frame evict\n"                               /* 26 */
+	"    wake B\n"                                    /* 27 */
+	"}\n"                                             /* 28 */
+	"task K kthread cpu=1 {\n"                        /* 29 */
+	"\tsignal B usr2\n"                               /* 30 */
+	"}\n"                                             /* 31 */
+	"handler B usr2 {\n"                              /* 32 */
+	"    frame dirty xtiledata\n"                     /* 33 */
+	"    frame clear pkru\n"                          /* 34 */
+	"    frame mxcsr 4294967295\n"                    /* 35 */
+	"    frame unmap\n"                               /* 36 */
+	"    stack readonly\n"                            /* 37 */
+	"    stack unmap\n"                               /* 38 */
+	"    altstack off\n"                              /* 39 */
+	"    exit\n"                                      /* 40 */
+	"}\n"                                             /* 41 */
+	"handler A usr2 {\n"                              /* 42 */
+	"    frame mxcsr 0\n"                             /* 43 */
+	"}\n"                                             /* 44 */
+	"task B user {\n"                                 /* 45 */
+	"    wait\n"                                      /* 46 */
+	"}\n"                                             /* 47 */
+	"expect all signals=3 sigreturns<=2 sigsegv>=1 killed=0\n"; /* 48 */
+
+static void test_signals(void)
+{
+	static const struct want_op w[] = {
+		/* handler B segv */
+		{ OP_FRAME, 3, 5, FRAME_CORRUPT_RESERVED, 0 },
+		/* task A */
+		{ OP_DIRTY, 6, 5, 0, 0 },
+		{ OP_ALTSTACK, 7, 5, 1, 0 },
+		{ OP_STACK, 8, 5, STACK_EVICT, 0 },
+		{ OP_SIGNAL, 9, 5, 0, SIG_USR1 },
+		{ OP_SIGNAL, 10, 5, 2, SIG_SEGV },
+		{ OP_CHECK, 11, 5, 0, 0 },
+		{ OP_ALTSTACK, 12, 5, 0, 0 },
+		{ OP_STACK, 13, 5, STACK_RESTORE, 0 },
+		/* handler A usr1 */
+		{ OP_CHECK, 16, 5, 0, 0 },
+		{ OP_DIRTY, 17, 5, 0, 0 },
+		{ OP_REPEAT, 18, 5, 2, 1 },
+		{ OP_SIGNAL, 19, 9, 0, SIG_USR2 },
+		{ OP_FRAME, 21, 5, FRAME_MXCSR, 0x1f80 },
+		{ OP_FRAME, 22, 5, FRAME_PKRU, 0x55555554 },
+		{ OP_FRAME, 23, 5, FRAME_DIRTY, 1 },
+		{ OP_FRAME, 24, 5, FRAME_CLEAR, 2 },
+		{ OP_FRAME, 25, 5, FRAME_CORRUPT_MAGIC1, 0 },
+		{ OP_FRAME, 26, 5, FRAME_EVICT, 0 },
+		{ OP_WAKE, 27, 5, 2, 0 },
+		/* task K */
+		{ OP_SIGNAL, 30, 2, 2, SIG_USR2 },
+		/* handler B usr2 */
+		{ OP_FRAME, 33, 5, FRAME_DIRTY, 18 },
+		{ OP_FRAME, 34, 5, FRAME_CLEAR, 9 },
+		{ OP_FRAME, 35, 5, FRAME_MXCSR, 0xffffffffu },
+		{ OP_FRAME, 36, 5, FRAME_UNMAP, 0 },
+		{ OP_STACK, 37, 5, STACK_READONLY, 0 },
+		{ OP_STACK, 38, 5, STACK_UNMAP, 0 },
+		{ OP_ALTSTACK, 39, 5, 0, 0 },
+		{ OP_EXIT, 40, 5, 0, 0 },
+		/* handler A usr2 */
+		{ OP_FRAME, 43, 5, FRAME_MXCSR, 0 },
+		/* task B */
+		{ OP_WAIT, 46, 5, 0, 0 },
+	};
+	static const struct scn_handler wh[] = {
+		{ 2, SIG_SEGV, 0, 1, 2 },
+		{ 0, SIG_USR1, 9, 11, 15 },
+		{ 2, SIG_USR2, 21, 8, 32 },
+		{ 0, SIG_USR2, 29, 1, 42 },
+	};
+	int ok = 1;
+
+	if (!OK(sigs))
+		return;
+	CHECK(scn.ntasks == 3 && scn.nhandlers == 4);
+	CHECK(strcmp(scn.tasks[0].name, "A") == 0 && scn.tasks[0].first_op == 1 &&
+	      scn.tasks[0].nops == 8);
+	CHECK(strcmp(scn.tasks[1].name, "K") == 0 && scn.tasks[1].first_op == 20 &&
+	      scn.tasks[1].nops == 1 && scn.tasks[1].cpu == 1);
+	CHECK(strcmp(scn.tasks[2].name, "B") == 0 && scn.tasks[2].first_op == 30 &&
+	      scn.tasks[2].nops == 1 && scn.tasks[2].line == 45);
+	check_ops(w, sizeof(w) / sizeof(w[0]), __LINE__);
+	for (size_t i = 0; i < scn.nhandlers && i < sizeof(wh) / sizeof(wh[0]); i++) {
+		const struct scn_handler *h = &scn.handlers[i];
+
+		if (h->task != wh[i].task || h->signo != wh[i].signo ||
+		    h->first_op != wh[i].first_op || h->nops != wh[i].nops ||
+		    h->line != wh[i].line) {
+			printf("  handler %zu: task %u signo %u first_op %u nops %u line %u\n", i,
+			       (unsigned)h->task, (unsigned)h->signo, (unsigned)h->first_op,
+			       (unsigned)h->nops, (unsigned)h->line);
+			ok = 0;
+		}
+	}
+	CHECK(ok);
+	CHECK(scn.nexpects == 4);
+	CHECK(scn.expects[0].key == KEY_SIGNALS && scn.expects[0].value == 3 &&
+	      scn.expects[0].cmp == CMP_EQ && scn.expects[0].line == 48);
+	CHECK(scn.expects[1].key == KEY_SIGRETURNS && scn.expects[1].cmp == CMP_LE);
+	CHECK(scn.expects[2].key == KEY_SIGSEGV && scn.expects[2].cmp == CMP_GE);
+	CHECK(scn.expects[3].key == KEY_KILLED && scn.expects[3].value == 0);
+	CHECK(well_formed(&scn));
+}
+
+/* The signals example of docs/scenarios.md. */
+static void test_signal_doc_example(void)
+{
+	static const char text[] =
+		"cpus 1\n"
+		"task A user {\n"
+		"    dirty\n"
+		"    signal A usr1\n"
+		"    check          # after the handler: A's state with XMM from the handler's edit\n"
+		"}\n"
+		"handler A usr1 {\n"
+		"    check          # init state\n"
+		"    dirty\n"
+		"    frame dirty sse\n"
+		"    frame clear avx\n"
+		"}\n"
+		"expect all signals=1 sigreturns=1 violations=0\n";
+	static const struct want_op w[] = {
+		{ OP_DIRTY, 3, 5, 0, 0 },
+		{ OP_SIGNAL, 4, 5, 0, SIG_USR1 },
+		{ OP_CHECK, 5, 5, 0, 0 },
+		{ OP_CHECK, 8, 5, 0, 0 },
+		{ OP_DIRTY, 9, 5, 0, 0 },
+		{ OP_FRAME, 10, 5, FRAME_DIRTY, 1 },
+		{ OP_FRAME, 11, 5, FRAME_CLEAR, 2 },
+	};
+
+	if (!OK(text))
+		return;
+	CHECK(scn.ntasks == 1 && scn.tasks[0].nops == 3);
+	CHECK(scn.nhandlers == 1 && scn.handlers[0].task == 0 &&
+	      scn.handlers[0].signo == SIG_USR1 && scn.handlers[0].first_op == 3 &&
+	      scn.handlers[0].nops == 4 && scn.handlers[0].line == 7);
+	check_ops(w, sizeof(w) / sizeof(w[0]), __LINE__);
+	CHECK(scn.nexpects == 3 && scn.expects[0].key == KEY_SIGNALS &&
+	      scn.expects[1].key == KEY_SIGRETURNS && scn.expects[2].key == KEY_VIOLATIONS);
+}
+
+/* Every keyword argument compiles to its value. */
+static void test_signal_words(void)
+{
+	static const struct { const char *op; uint32_t arg, arg2; } cases[] = {
+		{ "frame dirty x87", FRAME_DIRTY, 0 },
+		{ "frame dirty sse", FRAME_DIRTY, 1 },
+		{ "frame dirty avx", FRAME_DIRTY, 2 },
+		{ "frame dirty bndregs", FRAME_DIRTY, 3 },
+		{ "frame dirty bndcsr", FRAME_DIRTY, 4 },
+		{ "frame dirty opmask", FRAME_DIRTY, 5 },
+		{ "frame dirty zmm_hi256", FRAME_DIRTY, 6 },
+		{ "frame dirty hi16_zmm", FRAME_DIRTY, 7 },
+		{ "frame dirty pkru", FRAME_DIRTY, 9 },
+		{ "frame dirty xtilecfg", FRAME_DIRTY, 17 },
+		{ "frame clear xtiledata", FRAME_CLEAR, 18 },
+		{ "frame clear x87", FRAME_CLEAR, 0 },
+		{ "frame corrupt magic1", FRAME_CORRUPT_MAGIC1, 0 },
+		{ "frame corrupt magic2", FRAME_CORRUPT_MAGIC2, 0 },
+		{ "frame corrupt xstate_size", FRAME_CORRUPT_XSTATE_SIZE, 0 },
+		{ "frame corrupt extended_size", FRAME_CORRUPT_EXTENDED_SIZE, 0 },
+		{ "frame corrupt xcomp_bv", FRAME_CORRUPT_XCOMP_BV, 0 },
+		{ "frame corrupt reserved", FRAME_CORRUPT_RESERVED, 0 },
+		{ "frame corrupt xstate_bv", FRAME_CORRUPT_XSTATE_BV, 0 },
+		{ "frame evict", FRAME_EVICT, 0 },
+		{ "frame unmap", FRAME_UNMAP, 0 },
+		{ "frame mxcsr 8064", FRAME_MXCSR, 0x1f80 },
+		{ "frame mxcsr 0x00000ffff", FRAME_MXCSR, 0xffff },
+		{ "frame pkru 0XfFfFfFfF", FRAME_PKRU, 0xffffffffu },
+		{ "frame pkru 0", FRAME_PKRU, 0 },
+		{ "stack evict", STACK_EVICT, 0 },
+		{ "stack readonly", STACK_READONLY, 0 },
+		{ "stack unmap", STACK_UNMAP, 0 },
+		{ "stack restore", STACK_RESTORE, 0 },
+		{ "altstack on", 1, 0 },
+		{ "altstack off", 0, 0 },
+		{ "signal A usr1", 0, SIG_USR1 },
+		{ "signal A usr2", 0, SIG_USR2 },
+		{ "signal A segv", 0, SIG_SEGV },
+	};
+	char text[256];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(text, sizeof(text),
+		         "task A user {\n yield\n}\nhandler A usr1 {\n %s\n}\n", cases[i].op);
+		if (!OK(text)) {
+			printf("  input: %s\n", cases[i].op);
+			continue;
+		}
+		if (!CHECK(scn.nops == 2 && scn.ops[1].arg == cases[i].arg &&
+		           scn.ops[1].arg2 == cases[i].arg2))
+			printf("  %s: arg %u arg2 %u\n", cases[i].op, (unsigned)scn.ops[1].arg,
+			       (unsigned)scn.ops[1].arg2);
+	}
+	/* A kthread may send signals (to user tasks); user ops may be repeated
+	 * in a handler; a handler may belong to a fork task. */
+	if (OK("task K kthread {\n signal C segv\n}\ntask A user {\n fork C\n}\n"
+	       "task C user fork {\n yield\n}\nhandler C segv {\n repeat 3 {\n"
+	       "  compute 2\n  kfpu\n }\n}\n")) {
+		CHECK(scn.ops[0].code == OP_SIGNAL && scn.ops[0].arg == 2);
+		CHECK(scn.nhandlers == 1 && scn.handlers[0].task == 2 &&
+		      scn.handlers[0].nops == 3 && scn.ops[3].arg2 == 2);
+		CHECK(well_formed(&scn));
+	}
+	/* One handler per (task, signal): other pairs are fine. */
+	CHECK(OK("task A user {\n yield\n}\ntask B user {\n yield\n}\n"
+	         "handler A usr1 {\n yield\n}\nhandler A usr2 {\n yield\n}\n"
+	         "handler B usr1 {\n yield\n}\n") && scn.nhandlers == 3);
+}
+
 static void test_names(void)
 {
 	CHECK(strcmp(scn_op_name(OP_DIRTY), "dirty") == 0);
@@ -371,6 +654,16 @@ static void test_names(void)
 	CHECK(strcmp(scn_key_name(KEY_SKIPPED_RESTORES), "skipped_restores") == 0);
 	CHECK(strcmp(scn_key_name(KEY_KFPU_SECTIONS), "kfpu_sections") == 0);
 	CHECK(strcmp(scn_key_name(KEY__COUNT), "?") == 0);
+	CHECK(strcmp(scn_op_name(OP_SIGNAL), "signal") == 0);
+	CHECK(strcmp(scn_op_name(OP_ALTSTACK), "altstack") == 0);
+	CHECK(strcmp(scn_op_name(OP_STACK), "stack") == 0);
+	CHECK(strcmp(scn_op_name(OP_FRAME), "frame") == 0);
+	CHECK(strcmp(scn_key_name(KEY_SIGNALS), "signals") == 0);
+	CHECK(strcmp(scn_key_name(KEY_SIGRETURNS), "sigreturns") == 0);
+	CHECK(strcmp(scn_key_name(KEY_SIGSEGV), "sigsegv") == 0);
+	CHECK(strcmp(scn_key_name(KEY_KILLED), "killed") == 0);
+	for (unsigned i = 0; i < KEY__COUNT; i++)
+		CHECK(strcmp(scn_key_name(i), "?") != 0);
 	for (unsigned i = 0; i < OP__COUNT; i++)
 		CHECK(strcmp(scn_op_name(i), "?") != 0);
 }
@@ -503,6 +796,101 @@ static void test_bad_settings(void)
 	BAD("check-on-return\n", 1, 16, "expected 'on' or 'off' after 'check-on-return'");
 }
 
+/* Handlers: A is a user task, K a kthread; the handler starts at line 7. */
+#define TH "task A user {\n yield\n}\ntask K kthread {\n spin 1\n}\n"
+#define H1(op) TH "handler A usr1 {\n" op "\n}\n"   /* op on line 8 */
+
+static void test_bad_signals(void)
+{
+	/* The handler line. */
+	BAD(TH "handler A usr3 {\n yield\n}\n", 7, 11,
+	    "unknown signal 'usr3' (expected one of: usr1, usr2, segv)");
+	BAD(TH "handler Z usr1 {\n yield\n}\n", 7, 9, "unknown task 'Z' in 'handler'");
+	BAD(TH "handler K usr1 {\n yield\n}\n", 7, 9,
+	    "handlers belong to user tasks: 'K' is a kthread");
+	BAD(TH "handler A usr1 {\n yield\n}\n\nhandler A usr1 {\n yield\n}\n", 11, 9,
+	    "handler for A usr1 declared twice (first at line 7)");
+	BAD(TH "handler A usr1 {\n}\n", 8, 1, "handler for A usr1 has an empty program");
+	BAD(TH "handler A usr1 {\n # nothing\n}\n", 9, 1,
+	    "handler for A usr1 has an empty program");
+	BAD(TH "handler\n", 7, 8, "expected a task name after 'handler'");
+	BAD(TH "handler A\n", 7, 10, "expected a signal after 'handler A'");
+	BAD(TH "handler A usr1\n", 7, 15, "expected '{' after 'handler A usr1'");
+	BAD(TH "handler A usr1 x {\n", 7, 16, "expected '{' after 'handler A usr1', got 'x'");
+	BAD(TH "handler A usr1 { yield\n", 7, 18,
+	    "trailing text 'yield' after 'handler A usr1 {'");
+	BAD(TH "handler A usr1 {\n yield\n", 8, 7,
+	    "missing '}' for handler for A usr1 opened at line 7");
+	BAD(TH "handler A usr1 {\n repeat 2 {\n  yield\n}\n", 10, 2,
+	    "missing '}' for handler for A usr1 opened at line 7");
+	BAD("handler A usr1 {\n yield\n}\n", 3, 2, "no tasks declared");
+	/* No nesting either way. */
+	BAD(T1(" handler A usr1 {"), 2, 2, "'handler' inside task 'A' (missing '}'?)");
+	BAD(H1(" task B user {"), 8, 2, "'task' inside handler for A usr1 (missing '}'?)");
+	BAD(H1(" handler A usr2 {"), 8, 2,
+	    "'handler' inside handler for A usr1 (missing '}'?)");
+	BAD(H1(" cpus 2"), 8, 2, "'cpus' is not allowed inside handler for A usr1");
+	/* Ops a handler may not use, and 'frame' only in handlers. */
+	BAD(H1(" exec"), 8, 2, "'exec' is not allowed in a handler");
+	BAD(TH "task C user fork {\n yield\n}\nhandler A usr1 {\n fork C\n}\n", 11, 2,
+	    "'fork' is not allowed in a handler");
+	BAD(H1(" window begin"), 8, 2, "'window' is not allowed in a handler");
+	BAD(H1(" repeat 2 {\n  window end\n }"), 9, 3, "'window' is not allowed in a handler");
+	BAD(T1("  frame evict"), 2, 3, "'frame' is only allowed in a handler");
+	BAD("task K kthread {\n frame unmap\n}\n", 2, 2, "'frame' is only allowed in a handler");
+	BAD("frame evict\n", 1, 1, "op 'frame' outside a handler block");
+	BAD("signal A usr1\n", 1, 1, "op 'signal' outside a task block");
+	BAD(H1(" wake A"), 8, 7, "task 'A' cannot wake itself");
+	/* frame arguments. */
+	BAD(H1(" frame"), 8, 7, "expected a frame edit after 'frame'");
+	BAD(H1(" frame poke"), 8, 8, "unknown frame edit 'poke' (expected one of: mxcsr, pkru, "
+	    "dirty, clear, corrupt, evict, unmap)");
+	BAD(H1(" frame dirty avx2"), 8, 14,
+	    "unknown component 'avx2' (expected one of: x87, sse, avx, opmask, zmm_hi256, "
+	    "hi16_zmm, pkru, xtilecfg, xtiledata, bndregs, bndcsr)");
+	BAD(H1(" frame clear"), 8, 13, "expected a component after 'frame clear'");
+	BAD(H1(" frame corrupt magic3"), 8, 16,
+	    "unknown frame field 'magic3' (expected one of: magic1, magic2, xstate_size, "
+	    "extended_size, xcomp_bv, reserved, xstate_bv)");
+	BAD(H1(" frame corrupt"), 8, 15, "expected a frame field after 'frame corrupt'");
+	BAD(H1(" frame mxcsr 0x100000000"), 8, 14, "number out of range (0..0xffffffff)");
+	BAD(H1(" frame mxcsr 4294967296"), 8, 14, "number out of range (0..0xffffffff)");
+	BAD(H1(" frame mxcsr 99999999999999999999999"), 8, 14,
+	    "number out of range (0..0xffffffff)");
+	BAD(H1(" frame mxcsr 0x1g80"), 8, 14, "invalid number '0x1g80' (decimal, or hex with 0x)");
+	BAD(H1(" frame mxcsr 0x"), 8, 14, "invalid number '0x'");
+	BAD(H1(" frame mxcsr 12k"), 8, 14, "invalid number '12k'");
+	BAD(H1(" frame mxcsr -1"), 8, 14, "expected a number after 'frame mxcsr', got '-1'");
+	BAD(H1(" frame pkru"), 8, 12, "expected a number after 'frame pkru'");
+	BAD(H1(" frame evict now"), 8, 14, "trailing text 'now' after 'frame evict'");
+	BAD(H1(" frame dirty sse avx"), 8, 18, "trailing text 'avx' after 'frame dirty sse'");
+	/* signal, altstack, stack. */
+	BAD(TH "task B user {\n signal K usr1\n}\n", 8, 9,
+	    "signals go to user tasks: 'K' is a kthread");
+	BAD(H1(" signal K segv"), 8, 9, "signals go to user tasks: 'K' is a kthread");
+	BAD(T1(" signal Z usr1"), 2, 9, "unknown task 'Z' in 'signal'");
+	BAD(T1(" signal"), 2, 8, "expected a task name after 'signal'");
+	BAD(T1(" signal A"), 2, 10, "expected a signal after 'signal A'");
+	BAD(T1(" signal A sigusr1"), 2, 11, "unknown signal 'sigusr1'");
+	BAD(T1(" signal A usr1 usr2"), 2, 16, "trailing text 'usr2' after 'signal A usr1'");
+	BAD(T1(" altstack maybe"), 2, 11, "expected 'on' or 'off' after 'altstack', got 'maybe'");
+	BAD(T1(" altstack"), 2, 10, "expected 'on' or 'off' after 'altstack'");
+	BAD(T1(" stack swap"), 2, 8,
+	    "unknown stack mode 'swap' (expected one of: evict, readonly, unmap, restore)");
+	BAD(T1(" stack"), 2, 7, "expected a stack mode after 'stack'");
+	BAD("task K kthread {\n altstack on\n}\n", 2, 2, "'altstack' is only allowed in user tasks");
+	BAD("task K kthread {\n stack evict\n}\n", 2, 2, "'stack' is only allowed in user tasks");
+	/* Resolved at the end, first error in the file wins. */
+	BAD(TH "handler Z usr1 {\n signal Y usr1\n}\n", 7, 9, "unknown task 'Z' in 'handler'");
+	BAD(TH "handler A usr1 {\n signal Y usr1\n}\nhandler Z usr1 {\n yield\n}\n", 8, 9,
+	    "unknown task 'Y' in 'signal'");
+	/* New keys are listed in the unknown-key message. */
+	BAD(TH "expect all sigsegvs=1\n", 7, 12,
+	    "unknown key 'sigsegvs' (expected one of: saves, restores, skipped_restores, "
+	    "bytes_saved, bytes_restored, violations, switches, kfpu_sections, signals, "
+	    "sigreturns, sigsegv, killed)");
+}
+
 #define TE "task A user {\n yield\n}\n"   /* expect lines start at line 4 */
 
 static void test_bad_expect(void)
@@ -584,6 +972,29 @@ static void test_limits(void)
 	CHECK(parse(b.s, line, sizeof(line)) == 0 && scn.nexpects == SCN_MAX_EXPECTS);
 	put(&b, " saves=0\n");
 	BAD(b.s, 4, 12 + 8 * SCN_MAX_EXPECTS, "too many expectations (max 64)");
+
+	/* SCN_MAX_HANDLERS handlers pass; one more fails. */
+	b.n = 0;
+	for (int i = 0; i < SCN_MAX_HANDLERS; i++) {
+		snprintf(line, sizeof(line), "task T%d user {\n yield\n}\n", i);
+		put(&b, line);
+	}
+	for (int i = 0; i < SCN_MAX_HANDLERS; i++) {
+		snprintf(line, sizeof(line), "handler T%d usr1 {\n yield\n}\n", i);
+		put(&b, line);
+	}
+	CHECK(parse(b.s, line, sizeof(line)) == 0 && scn.nhandlers == SCN_MAX_HANDLERS &&
+	      scn.handlers[SCN_MAX_HANDLERS - 1].task == SCN_MAX_HANDLERS - 1);
+	put(&b, "handler T0 usr2 {\n yield\n}\n");
+	BAD(b.s, 6 * SCN_MAX_HANDLERS + 1, 1, "too many handlers (max 64)");
+
+	/* Handler ops count towards SCN_MAX_OPS. */
+	b.n = 0;
+	put(&b, "task A user {\n");
+	for (int i = 0; i < SCN_MAX_OPS - 1; i++)
+		put(&b, "    yield\n");
+	put(&b, "}\nhandler A segv {\n frame evict\n frame unmap\n}\n");
+	BAD(b.s, SCN_MAX_OPS + 4, 2, "too many ops (max 8192)");
 
 	/* Too deep nesting. */
 	b.n = 0;
@@ -698,15 +1109,18 @@ static int sane(const char *text)
 	       strstr(err, ": ") != NULL;
 }
 
-static void test_robust(void)
+static void test_robust(int which)
 {
 	static const char *const words[] = {
 		" ", "\n", "\t", "#", "{", "}", "=", "<=", "0", "1", "9", "-",
 		"task", "user", "kthread", "fork", "cpu=", "repeat", "window",
 		"begin", "end", "ipi", "kfpu", "A", "K", "C", "expect", "all",
 		"saves", "cpus", "\r", "\xff", "99999999999999999999",
+		"handler", "signal", "frame", "usr1", "segv", "altstack", "stack",
+		"corrupt", "mxcsr", "0x", "sse", "B", "exec",
 	};
-	size_t n = sizeof(full) - 1;
+	const char *base = which ? sigs : full;
+	size_t n = which ? sizeof(sigs) - 1 : sizeof(full) - 1;
 	char *buf = malloc(n + 1);
 	char mut[4096];
 	int bad = 0, accepted = 0;
@@ -715,7 +1129,7 @@ static void test_robust(void)
 		return;
 	/* Every prefix of the full example. */
 	for (size_t i = 0; i <= n; i++) {
-		memcpy(buf, full, i);
+		memcpy(buf, base, i);
 		buf[i] = '\0';
 		bad += !sane(buf);
 	}
@@ -723,7 +1137,7 @@ static void test_robust(void)
 	for (int iter = 0; iter < 20000; iter++) {
 		size_t len = n;
 
-		memcpy(mut, full, n + 1);
+		memcpy(mut, base, n + 1);
 		for (int e = 0, edits = 1 + (int)rnd(4); e < edits; e++) {
 			size_t at = rnd((uint32_t)len + 1);
 
@@ -771,17 +1185,22 @@ int main(void)
 	test_full();
 	test_doc_example();
 	test_valid_misc();
+	test_signals();
+	test_signal_doc_example();
+	test_signal_words();
 	test_names();
 	test_bad_ops();
 	test_bad_kinds();
 	test_bad_tasks();
 	test_bad_window();
 	test_bad_settings();
+	test_bad_signals();
 	test_bad_expect();
 	test_limits();
 	test_messages();
 	test_files();
-	test_robust();
+	test_robust(0);
+	test_robust(1);
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed != 0;
 }

@@ -38,6 +38,8 @@ static const char *const op_names[OP__COUNT] = {
 	[OP_WINDOW_BEGIN] = "window begin",
 	[OP_WINDOW_END] = "window end",
 	[OP_REPEAT] = "repeat",
+	[OP_SIGNAL] = "signal",       [OP_ALTSTACK] = "altstack",
+	[OP_STACK] = "stack",         [OP_FRAME] = "frame",
 };
 
 static const char *const key_names[KEY__COUNT] = {
@@ -49,6 +51,10 @@ static const char *const key_names[KEY__COUNT] = {
 	[KEY_VIOLATIONS] = "violations",
 	[KEY_SWITCHES] = "switches",
 	[KEY_KFPU_SECTIONS] = "kfpu_sections",
+	[KEY_SIGNALS] = "signals",
+	[KEY_SIGRETURNS] = "sigreturns",
+	[KEY_SIGSEGV] = "sigsegv",
+	[KEY_KILLED] = "killed",
 };
 
 const char *scn_op_name(unsigned code)
@@ -70,6 +76,17 @@ enum arg_kind {
 	ARG_TASK,    /* task name */
 	ARG_WINDOW,  /* begin|end */
 	ARG_REPEAT,  /* N '{' */
+	ARG_SIGNAL,  /* task name, signal */
+	ARG_ONOFF,   /* on|off */
+	ARG_STACK,   /* stack mode */
+	ARG_FRAME,   /* frame edit and its operand */
+};
+
+/* Where an op may appear besides its task kind rule. */
+enum op_place {
+	IN_BOTH,      /* task blocks and handler blocks */
+	NO_HANDLER,   /* task blocks only */
+	HANDLER_ONLY, /* handler blocks only */
 };
 
 struct op_def {
@@ -77,28 +94,76 @@ struct op_def {
 	uint8_t code;       /* enum op_code (window: decided by its argument) */
 	uint8_t arg;        /* enum arg_kind */
 	uint8_t user_only;  /* touches user FPU state or the program image */
+	uint8_t place;      /* enum op_place */
 };
 
 static const struct op_def op_defs[] = {
-	{ "dirty",   OP_DIRTY,        ARG_NONE,   1 },
-	{ "check",   OP_CHECK,        ARG_NONE,   1 },
-	{ "compute", OP_COMPUTE,      ARG_COUNT,  1 },
-	{ "spin",    OP_SPIN,         ARG_COUNT,  0 },
-	{ "sleep",   OP_SLEEP,        ARG_COUNT,  0 },
-	{ "yield",   OP_YIELD,        ARG_NONE,   0 },
-	{ "kfpu",    OP_KFPU,         ARG_NONE,   0 },
-	{ "ipi",     OP_IPI_KFPU,     ARG_IPI,    0 },
-	{ "migrate", OP_MIGRATE,      ARG_CPU,    0 },
-	{ "fork",    OP_FORK,         ARG_TASK,   1 },
-	{ "exec",    OP_EXEC,         ARG_NONE,   1 },
-	{ "exit",    OP_EXIT,         ARG_NONE,   0 },
-	{ "wake",    OP_WAKE,         ARG_TASK,   0 },
-	{ "wait",    OP_WAIT,         ARG_NONE,   0 },
-	{ "window",  OP_WINDOW_BEGIN, ARG_WINDOW, 0 },
-	{ "repeat",  OP_REPEAT,       ARG_REPEAT, 0 },
+	{ "dirty",    OP_DIRTY,        ARG_NONE,   1, IN_BOTH },
+	{ "check",    OP_CHECK,        ARG_NONE,   1, IN_BOTH },
+	{ "compute",  OP_COMPUTE,      ARG_COUNT,  1, IN_BOTH },
+	{ "spin",     OP_SPIN,         ARG_COUNT,  0, IN_BOTH },
+	{ "sleep",    OP_SLEEP,        ARG_COUNT,  0, IN_BOTH },
+	{ "yield",    OP_YIELD,        ARG_NONE,   0, IN_BOTH },
+	{ "kfpu",     OP_KFPU,         ARG_NONE,   0, IN_BOTH },
+	{ "ipi",      OP_IPI_KFPU,     ARG_IPI,    0, IN_BOTH },
+	{ "migrate",  OP_MIGRATE,      ARG_CPU,    0, IN_BOTH },
+	{ "fork",     OP_FORK,         ARG_TASK,   1, NO_HANDLER },
+	{ "exec",     OP_EXEC,         ARG_NONE,   1, NO_HANDLER },
+	{ "exit",     OP_EXIT,         ARG_NONE,   0, IN_BOTH },
+	{ "wake",     OP_WAKE,         ARG_TASK,   0, IN_BOTH },
+	{ "wait",     OP_WAIT,         ARG_NONE,   0, IN_BOTH },
+	{ "window",   OP_WINDOW_BEGIN, ARG_WINDOW, 0, NO_HANDLER },
+	{ "repeat",   OP_REPEAT,       ARG_REPEAT, 0, IN_BOTH },
+	{ "signal",   OP_SIGNAL,       ARG_SIGNAL, 0, IN_BOTH },
+	{ "altstack", OP_ALTSTACK,     ARG_ONOFF,  1, IN_BOTH },
+	{ "stack",    OP_STACK,        ARG_STACK,  1, IN_BOTH },
+	{ "frame",    OP_FRAME,        ARG_FRAME,  1, HANDLER_ONLY },
 };
 
-/* Top-level statements, recognised inside tasks only to explain the error. */
+/* A keyword argument and the value it compiles to. */
+struct word_val {
+	const char *word;
+	uint32_t val;
+};
+
+static const struct word_val signal_words[] = {
+	{ "usr1", SIG_USR1 }, { "usr2", SIG_USR2 }, { "segv", SIG_SEGV },
+};
+
+static const struct word_val stack_words[] = {
+	{ "evict", STACK_EVICT }, { "readonly", STACK_READONLY },
+	{ "unmap", STACK_UNMAP }, { "restore", STACK_RESTORE },
+};
+
+/* frame EDIT ...; FRAME_CORRUPT_MAGIC1 stands for the 'corrupt' family. */
+static const struct word_val frame_words[] = {
+	{ "mxcsr", FRAME_MXCSR }, { "pkru", FRAME_PKRU },
+	{ "dirty", FRAME_DIRTY }, { "clear", FRAME_CLEAR },
+	{ "corrupt", FRAME_CORRUPT_MAGIC1 },
+	{ "evict", FRAME_EVICT }, { "unmap", FRAME_UNMAP },
+};
+
+static const struct word_val corrupt_words[] = {
+	{ "magic1", FRAME_CORRUPT_MAGIC1 },
+	{ "magic2", FRAME_CORRUPT_MAGIC2 },
+	{ "xstate_size", FRAME_CORRUPT_XSTATE_SIZE },
+	{ "extended_size", FRAME_CORRUPT_EXTENDED_SIZE },
+	{ "xcomp_bv", FRAME_CORRUPT_XCOMP_BV },
+	{ "reserved", FRAME_CORRUPT_RESERVED },
+	{ "xstate_bv", FRAME_CORRUPT_XSTATE_BV },
+};
+
+/* XSAVE components by name -> xfeature number. */
+static const struct word_val component_words[] = {
+	{ "x87", 0 }, { "sse", 1 }, { "avx", 2 }, { "opmask", 5 },
+	{ "zmm_hi256", 6 }, { "hi16_zmm", 7 }, { "pkru", 9 },
+	{ "xtilecfg", 17 }, { "xtiledata", 18 },
+	{ "bndregs", 3 }, { "bndcsr", 4 },
+};
+
+#define NWORDS(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Top-level statements, recognised inside blocks only to explain the error. */
 static const char *const top_words[] = {
 	"cpus", "tick", "check-on-return", "expect",
 };
@@ -113,16 +178,18 @@ struct tok {
 	uint32_t col;  /* 1-based; for a missing token: where it should be */
 };
 
-enum fix_kind { FIX_TASK_CPU, FIX_OP_CPU, FIX_OP_TASK };
+enum fix_kind { FIX_TASK_CPU, FIX_OP_CPU, FIX_OP_TASK, FIX_HANDLER_TASK };
 
 /* A check that needs the whole file: the final 'cpus' or later tasks. */
 struct fixup {
 	uint8_t kind;     /* enum fix_kind */
-	uint32_t index;   /* task index (FIX_TASK_CPU) or op index */
-	uint32_t task;    /* task the line belongs to */
+	uint32_t index;   /* task index (FIX_TASK_CPU), handler index
+	                   * (FIX_HANDLER_TASK) or op index */
+	int32_t task;     /* task block the line belongs to, or -1 */
+	int32_t handler;  /* handler block the line belongs to, or -1 */
 	uint32_t line, col;
 	uint64_t cpu;     /* FIX_*_CPU */
-	struct tok name;  /* FIX_OP_TASK: points into the input text */
+	struct tok name;  /* FIX_OP_TASK, FIX_HANDLER_TASK: points into the input */
 };
 
 struct parser {
@@ -142,8 +209,9 @@ struct parser {
 	/* Line of the first occurrence of each setting; 0 = not seen. */
 	uint32_t cpus_line, tick_line, cor_line;
 
-	/* Open blocks. */
+	/* Open blocks: at most one of task and handler is >= 0. */
 	int task;                                /* open task index, or -1 */
+	int handler;                             /* open handler index, or -1 */
 	int depth;                               /* open repeats */
 	uint32_t repeat_op[SCN_MAX_REPEAT_DEPTH];
 	uint32_t repeat_line[SCN_MAX_REPEAT_DEPTH];
@@ -155,6 +223,9 @@ struct parser {
 	/* Per task: column of its 'task' word and of its 'fork' option. */
 	uint16_t task_col[SCN_MAX_TASKS];
 	uint16_t fork_col[SCN_MAX_TASKS];
+
+	/* Per handler: its TASK token as written (resolved at the end). */
+	struct tok handler_name[SCN_MAX_HANDLERS];
 
 	struct fixup *fix;
 	size_t nfix, capfix;
@@ -392,6 +463,117 @@ static int read_num(struct parser *ps, const char *what,
 	return num_tok(ps, t, what, lo, hi, v);
 }
 
+/* A 32-bit register value (frame mxcsr / frame pkru): decimal, or hex
+ * with a 0x prefix. `start` is where the statement began. */
+static int read_value(struct parser *ps, const char *start, uint32_t *v)
+{
+	const char *stop = ps->cur;
+	char a[SHOW_LEN], b[SHOW_LEN];
+	enum num_status st;
+	uint64_t x = 0;
+	struct tok t;
+
+	next_tok(ps, &t);
+	show(start, (size_t)(stop - start), b);
+	if (t.n == 0)
+		return fail(ps, ps->line, t.col, "expected a number after '%s'", b);
+	if (t.n >= 2 && t.s[0] == '0' && (t.s[1] == 'x' || t.s[1] == 'X')) {
+		int big = 0;
+
+		st = t.n == 2 ? NUM_JUNK : NUM_OK;
+		for (size_t i = 2; i < t.n && st == NUM_OK; i++) {
+			char c = t.s[i];
+			unsigned d;
+
+			if (c >= '0' && c <= '9')
+				d = (unsigned)(c - '0');
+			else if (c >= 'a' && c <= 'f')
+				d = (unsigned)(c - 'a' + 10);
+			else if (c >= 'A' && c <= 'F')
+				d = (unsigned)(c - 'A' + 10);
+			else {
+				st = NUM_JUNK;
+				break;
+			}
+			if (x > (UINT32_MAX >> 4))
+				big = 1;
+			else
+				x = x << 4 | d;
+		}
+		if (st == NUM_OK && big)
+			st = NUM_BIG;
+	} else {
+		st = parse_u64(t.s, t.n, &x);
+	}
+	switch (st) {
+	case NUM_NONE:
+		return fail(ps, ps->line, t.col, "expected a number after '%s', got '%s'",
+		            b, show_tok(&t, a));
+	case NUM_JUNK:
+		return fail(ps, ps->line, t.col,
+		            "invalid number '%s' (decimal, or hex with 0x)", show_tok(&t, a));
+	case NUM_BIG:
+		break;
+	case NUM_OK:
+		if (x <= UINT32_MAX) {
+			*v = (uint32_t)x;
+			return 0;
+		}
+		break;
+	}
+	return fail(ps, ps->line, t.col, "number out of range (0..0xffffffff)");
+}
+
+/* ------------------------------------------------------------------ */
+/* Keyword arguments                                                   */
+
+static int find_word(const struct word_val *w, size_t n, const struct tok *t)
+{
+	for (size_t i = 0; i < n; i++)
+		if (tok_is(t, w[i].word))
+			return (int)i;
+	return -1;
+}
+
+/* "a, b, c" into buf (always NUL-terminated). */
+static const char *word_list(const struct word_val *w, size_t n,
+                             char *buf, size_t size)
+{
+	size_t o = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < n && o < size; i++) {
+		int k = snprintf(buf + o, size - o, "%s%s", i ? ", " : "", w[i].word);
+
+		if (k < 0)
+			break;
+		o += (size_t)k;
+	}
+	return buf;
+}
+
+/* Reads the next token as one of w[0..n); `what` names the kind of word
+ * ("signal"), `start` is where the statement began (quoted when the word
+ * is missing). */
+static int read_word(struct parser *ps, const struct word_val *w, size_t n,
+                     const char *what, const char *start, uint32_t *val)
+{
+	const char *stop = ps->cur;
+	char a[SHOW_LEN], list[256];
+	struct tok t;
+	int i;
+
+	if (!next_tok(ps, &t))
+		return fail(ps, ps->line, t.col, "expected a %s after '%s'", what,
+		            show(start, (size_t)(stop - start), a));
+	i = find_word(w, n, &t);
+	if (i < 0)
+		return fail(ps, ps->line, t.col, "unknown %s '%s' (expected one of: %s)",
+		            what, show_tok(&t, a), word_list(w, n, list, sizeof(list)));
+	*val = w[i].val;
+	return 0;
+}
+
 /* ------------------------------------------------------------------ */
 /* Fixups                                                              */
 
@@ -415,7 +597,8 @@ static struct fixup *add_fixup(struct parser *ps, enum fix_kind kind,
 	memset(f, 0, sizeof(*f));
 	f->kind = (uint8_t)kind;
 	f->index = index;
-	f->task = (uint32_t)ps->task;
+	f->task = ps->task;
+	f->handler = ps->handler;
 	f->line = ps->line;
 	f->col = t->col;
 	return f;
@@ -603,6 +786,78 @@ static int parse_task(struct parser *ps, const struct tok *kw)
 	return parse_task_options(ps, task, index, kw->s);
 }
 
+#define DESC_LEN (SHOW_LEN + 32)
+
+/* "handler for TASK SIGNAL", TASK as written. */
+static const char *handler_desc(const struct parser *ps, uint32_t index,
+                                char buf[DESC_LEN])
+{
+	char a[SHOW_LEN];
+
+	snprintf(buf, DESC_LEN, "handler for %s %s",
+	         show_tok(&ps->handler_name[index], a),
+	         signal_words[ps->scn->handlers[index].signo].word);
+	return buf;
+}
+
+/* The open block, for messages: "task 'A'" or "handler for A usr1". */
+static const char *block_desc(const struct parser *ps, char buf[DESC_LEN])
+{
+	if (ps->handler >= 0)
+		return handler_desc(ps, (uint32_t)ps->handler, buf);
+	snprintf(buf, DESC_LEN, "task '%s'", ps->scn->tasks[ps->task].name);
+	return buf;
+}
+
+/* handler TASK SIGNAL {  -- TASK is resolved at the end of the file. */
+static int parse_handler(struct parser *ps, const struct tok *kw)
+{
+	struct scenario *scn = ps->scn;
+	uint32_t index = scn->nhandlers, sig;
+	char a[SHOW_LEN], b[SHOW_LEN];
+	struct scn_handler *h;
+	struct tok name, t;
+	struct fixup *f;
+	const char *stop;
+
+	if (index >= SCN_MAX_HANDLERS)
+		return fail(ps, ps->line, kw->col, "too many handlers (max %d)",
+		            SCN_MAX_HANDLERS);
+	if (!next_tok(ps, &name))
+		return fail(ps, ps->line, name.col, "expected a task name after 'handler'");
+	if (read_word(ps, signal_words, NWORDS(signal_words), "signal", kw->s, &sig))
+		return -1;
+	for (uint32_t i = 0; i < index; i++) {
+		const struct tok *o = &ps->handler_name[i];
+
+		if (scn->handlers[i].signo == sig && o->n == name.n &&
+		    memcmp(o->s, name.s, name.n) == 0)
+			return fail(ps, ps->line, name.col,
+			            "handler for %s %s declared twice (first at line %" PRIu32 ")",
+			            show_tok(&name, a), signal_words[sig].word,
+			            scn->handlers[i].line);
+	}
+	stop = ps->cur;
+	if (!next_tok(ps, &t) || !tok_is(&t, "{"))
+		return fail(ps, ps->line, t.col, "expected '{' after '%s'%s%s%s",
+		            show(kw->s, (size_t)(stop - kw->s), b),
+		            t.n ? ", got '" : "", t.n ? show_tok(&t, a) : "", t.n ? "'" : "");
+	if (expect_eol(ps, kw->s))
+		return -1;
+	f = add_fixup(ps, FIX_HANDLER_TASK, index, &name);
+	if (!f)
+		return -1;
+	f->name = name;
+	h = &scn->handlers[index];
+	h->signo = (uint8_t)sig;
+	h->first_op = scn->nops;
+	h->line = ps->line;
+	ps->handler_name[index] = name;
+	scn->nhandlers++;
+	ps->handler = (int)index;
+	return 0;
+}
+
 /* Appends the ", "-separated list of valid policies to buf. */
 static void policy_list(const struct parser *ps, char *buf, size_t size)
 {
@@ -660,7 +915,7 @@ static size_t parse_cmp(const char *s, size_t n, uint8_t *cmp)
 /* One KEY=VALUE (or <=, >=, <, >) token into e. */
 static int parse_pair(struct parser *ps, const struct tok *t, struct scn_expect *e)
 {
-	char a[SHOW_LEN], what[SHOW_LEN];
+	char a[SHOW_LEN], what[SHOW_LEN], list[256];
 	size_t k = 0, c;
 	struct tok num;
 	int key;
@@ -671,12 +926,19 @@ static int parse_pair(struct parser *ps, const struct tok *t, struct scn_expect 
 		return fail(ps, ps->line, t->col, "expected KEY=VALUE, got '%s'",
 		            show_tok(t, a));
 	key = find_key(t->s, k);
-	if (key < 0)
-		return fail(ps, ps->line, t->col,
-		            "unknown key '%s' (expected one of: saves, restores, "
-		            "skipped_restores, bytes_saved, bytes_restored, "
-		            "violations, switches, kfpu_sections)",
-		            show(t->s, k, a));
+	if (key < 0) {
+		size_t o = 0;
+
+		for (int i = 0; i < KEY__COUNT && o < sizeof(list); i++) {
+			int n = snprintf(list + o, sizeof(list) - o, "%s%s",
+			                 i ? ", " : "", key_names[i]);
+			if (n < 0)
+				break;
+			o += (size_t)n;
+		}
+		return fail(ps, ps->line, t->col, "unknown key '%s' (expected one of: %s)",
+		            show(t->s, k, a), list);
+	}
 	c = parse_cmp(t->s + k, t->n - k, &e->cmp);
 	if (c == 0)
 		return fail(ps, ps->line, t->col + (uint32_t)k,
@@ -754,11 +1016,13 @@ static int parse_top(struct parser *ps, const struct tok *t)
 		return parse_check_on_return(ps, t);
 	if (tok_is(t, "task"))
 		return parse_task(ps, t);
+	if (tok_is(t, "handler"))
+		return parse_handler(ps, t);
 	if (tok_is(t, "expect"))
 		return parse_expect(ps);
 	if (find_op(t))
-		return fail(ps, ps->line, t->col, "op '%s' outside a task block",
-		            show_tok(t, a));
+		return fail(ps, ps->line, t->col, "op '%s' outside a %s block",
+		            show_tok(t, a), tok_is(t, "frame") ? "handler" : "task");
 	return fail(ps, ps->line, t->col, "unknown statement '%s'", show_tok(t, a));
 }
 
@@ -858,6 +1122,37 @@ static int op_repeat(struct parser *ps, struct scn_op *op, const char *start)
 	return 0;
 }
 
+/* frame EDIT [OPERAND]: arg = enum scn_frame_edit, arg2 = the operand. */
+static int op_frame(struct parser *ps, struct scn_op *op, const char *start)
+{
+	uint32_t edit;
+
+	if (read_word(ps, frame_words, NWORDS(frame_words), "frame edit", start, &edit))
+		return -1;
+	switch (edit) {
+	case FRAME_MXCSR:
+	case FRAME_PKRU:
+		if (read_value(ps, start, &op->arg2))
+			return -1;
+		break;
+	case FRAME_DIRTY:
+	case FRAME_CLEAR:
+		if (read_word(ps, component_words, NWORDS(component_words), "component",
+		              start, &op->arg2))
+			return -1;
+		break;
+	case FRAME_CORRUPT_MAGIC1:  /* 'corrupt': the field picks the edit */
+		if (read_word(ps, corrupt_words, NWORDS(corrupt_words), "frame field",
+		              start, &edit))
+			return -1;
+		break;
+	default:
+		break;
+	}
+	op->arg = edit;
+	return 0;
+}
+
 /* Parses the arguments of op (already identified by d) per its arg kind. */
 static int op_args(struct parser *ps, const struct op_def *d, struct scn_op *op,
                    const struct tok *kw)
@@ -893,29 +1188,55 @@ static int op_args(struct parser *ps, const struct op_def *d, struct scn_op *op,
 		return op_window(ps, op);
 	case ARG_REPEAT:
 		return op_repeat(ps, op, kw->s);
+	case ARG_SIGNAL:
+		if (op_task(ps, d->word))
+			return -1;
+		return read_word(ps, signal_words, NWORDS(signal_words), "signal",
+		                 kw->s, &op->arg2);
+	case ARG_ONOFF:
+		if (!next_tok(ps, &t))
+			return fail(ps, ps->line, t.col, "expected 'on' or 'off' after '%s'",
+			            d->word);
+		if (!tok_is(&t, "on") && !tok_is(&t, "off"))
+			return fail(ps, ps->line, t.col,
+			            "expected 'on' or 'off' after '%s', got '%s'",
+			            d->word, show_tok(&t, a));
+		op->arg = tok_is(&t, "on");
+		return 0;
+	case ARG_STACK:
+		return read_word(ps, stack_words, NWORDS(stack_words), "stack mode",
+		                 kw->s, &op->arg);
+	case ARG_FRAME:
+		return op_frame(ps, op, kw->s);
 	}
 	return 0;
 }
 
-/* One op line inside a task block. */
+/* One op line inside a task or handler block. */
 static int parse_op(struct parser *ps, const struct tok *kw)
 {
 	struct scenario *scn = ps->scn;
-	const struct scn_task *task = &scn->tasks[ps->task];
 	const struct op_def *d = find_op(kw);
-	char a[SHOW_LEN];
+	int in_handler = ps->handler >= 0;
+	char a[SHOW_LEN], where[DESC_LEN];
 	struct scn_op *op;
 
 	if (!d) {
-		if (tok_is(kw, "task"))
-			return fail(ps, ps->line, kw->col,
-			            "'task' inside task '%s' (missing '}'?)", task->name);
+		if (tok_is(kw, "task") || tok_is(kw, "handler"))
+			return fail(ps, ps->line, kw->col, "'%s' inside %s (missing '}'?)",
+			            show_tok(kw, a), block_desc(ps, where));
 		if (is_top_word(kw))
-			return fail(ps, ps->line, kw->col, "'%s' is not allowed inside task '%s'",
-			            show_tok(kw, a), task->name);
+			return fail(ps, ps->line, kw->col, "'%s' is not allowed inside %s",
+			            show_tok(kw, a), block_desc(ps, where));
 		return fail(ps, ps->line, kw->col, "unknown op '%s'", show_tok(kw, a));
 	}
-	if (d->user_only && task->kind != TASK_USER)
+	if (d->place == HANDLER_ONLY && !in_handler)
+		return fail(ps, ps->line, kw->col, "'%s' is only allowed in a handler", d->word);
+	if (d->place == NO_HANDLER && in_handler)
+		return fail(ps, ps->line, kw->col, "'%s' is not allowed in a handler", d->word);
+	/* A handler runs as its task, which must be a user task (checked at
+	 * the end), so user ops are fine there. */
+	if (d->user_only && !in_handler && scn->tasks[ps->task].kind != TASK_USER)
 		return fail(ps, ps->line, kw->col, "'%s' is only allowed in user tasks", d->word);
 	if (scn->nops >= SCN_MAX_OPS)
 		return fail(ps, ps->line, kw->col, "too many ops (max %d)", SCN_MAX_OPS);
@@ -930,13 +1251,13 @@ static int parse_op(struct parser *ps, const struct tok *kw)
 	return 0;
 }
 
-/* '}' closes the innermost repeat, else the task. */
+/* '}' closes the innermost repeat, else the task or handler. */
 static int close_block(struct parser *ps, const struct tok *t)
 {
 	struct scenario *scn = ps->scn;
 	struct scn_task *task;
 
-	if (ps->task < 0)
+	if (ps->task < 0 && ps->handler < 0)
 		return fail(ps, ps->line, t->col, "unexpected '}'");
 	if (expect_eol(ps, t->s))
 		return -1;
@@ -948,6 +1269,17 @@ static int close_block(struct parser *ps, const struct tok *t)
 			return fail(ps, ps->line, t->col, "empty 'repeat' block (opened at line %" PRIu32 ")",
 			            ps->repeat_line[ps->depth]);
 		scn->ops[head].arg2 = n;
+		return 0;
+	}
+	if (ps->handler >= 0) {
+		struct scn_handler *h = &scn->handlers[ps->handler];
+		char where[DESC_LEN];
+
+		h->nops = scn->nops - h->first_op;
+		if (h->nops == 0)
+			return fail(ps, ps->line, t->col, "%s has an empty program",
+			            handler_desc(ps, (uint32_t)ps->handler, where));
+		ps->handler = -1;
 		return 0;
 	}
 	task = &scn->tasks[ps->task];
@@ -966,7 +1298,7 @@ static int parse_line(struct parser *ps)
 		return 0;  /* blank or comment */
 	if (tok_is(&t, "}"))
 		return close_block(ps, &t);
-	if (ps->task >= 0)
+	if (ps->task >= 0 || ps->handler >= 0)
 		return parse_op(ps, &t);
 	return parse_top(ps, &t);
 }
@@ -983,15 +1315,20 @@ static void eof_pos(const struct parser *ps, uint32_t *line, uint32_t *col)
 
 static int check_open_blocks(struct parser *ps)
 {
+	char where[DESC_LEN];
 	uint32_t line, col;
 
 	eof_pos(ps, &line, &col);
-	if (ps->task >= 0 && ps->depth > 0)
+	if ((ps->task >= 0 || ps->handler >= 0) && ps->depth > 0)
 		return fail(ps, line, col, "missing '}' for 'repeat' opened at line %" PRIu32,
 		            ps->repeat_line[ps->depth - 1]);
 	if (ps->task >= 0)
 		return fail(ps, line, col, "missing '}' for task '%s' opened at line %" PRIu32,
 		            ps->scn->tasks[ps->task].name, ps->scn->tasks[ps->task].line);
+	if (ps->handler >= 0)
+		return fail(ps, line, col, "missing '}' for %s opened at line %" PRIu32,
+		            handler_desc(ps, (uint32_t)ps->handler, where),
+		            ps->scn->handlers[ps->handler].line);
 	if (ps->scn->ntasks == 0)
 		return fail(ps, line, col, "no tasks declared");
 	return 0;
@@ -1017,14 +1354,22 @@ static int fix_task(struct parser *ps, const struct fixup *f, uint8_t *forked_by
 	struct scn_op *op = &scn->ops[f->index];
 	const char *what = scn_op_name(op->code);
 	int target = find_task(scn, f->name.s, f->name.n);
+	/* In a handler, "itself" is the handler's task (resolved earlier:
+	 * its fixup comes first in the file). */
+	int self = f->handler >= 0 ? (int)scn->handlers[f->handler].task : f->task;
 	char a[SHOW_LEN];
 
 	if (target < 0)
 		return fail(ps, f->line, f->col, "unknown task '%s' in '%s'",
 		            show_tok(&f->name, a), what);
-	if ((uint32_t)target == f->task)
+	if (op->code == OP_SIGNAL) {
+		if (scn->tasks[target].kind != TASK_USER)
+			return fail(ps, f->line, f->col, "signals go to user tasks: '%s' is a kthread",
+			            scn->tasks[target].name);
+	} else if (target == self) {
 		return fail(ps, f->line, f->col, "task '%s' cannot %s itself",
 		            scn->tasks[target].name, what);
+	}
 	if (op->code == OP_FORK) {
 		if (!scn->tasks[target].forked)
 			return fail(ps, f->line, f->col, "'fork' target '%s' is not declared with 'fork'",
@@ -1032,6 +1377,23 @@ static int fix_task(struct parser *ps, const struct fixup *f, uint8_t *forked_by
 		forked_by[target] = 1;
 	}
 	op->arg = (uint32_t)target;
+	return 0;
+}
+
+/* The TASK of 'handler TASK SIGNAL': a user task declared anywhere. */
+static int fix_handler(struct parser *ps, const struct fixup *f)
+{
+	struct scenario *scn = ps->scn;
+	int target = find_task(scn, f->name.s, f->name.n);
+	char a[SHOW_LEN];
+
+	if (target < 0)
+		return fail(ps, f->line, f->col, "unknown task '%s' in 'handler'",
+		            show_tok(&f->name, a));
+	if (scn->tasks[target].kind != TASK_USER)
+		return fail(ps, f->line, f->col, "handlers belong to user tasks: '%s' is a kthread",
+		            scn->tasks[target].name);
+	scn->handlers[f->index].task = (uint32_t)target;
 	return 0;
 }
 
@@ -1062,7 +1424,19 @@ static int finish(struct parser *ps)
 		return -1;
 	for (size_t i = 0; i < ps->nfix; i++) {
 		const struct fixup *f = &ps->fix[i];
-		int r = f->kind == FIX_OP_TASK ? fix_task(ps, f, forked_by) : fix_cpu(ps, f);
+		int r;
+
+		switch (f->kind) {
+		case FIX_OP_TASK:
+			r = fix_task(ps, f, forked_by);
+			break;
+		case FIX_HANDLER_TASK:
+			r = fix_handler(ps, f);
+			break;
+		default:
+			r = fix_cpu(ps, f);
+			break;
+		}
 
 		if (r)
 			return -1;
@@ -1122,6 +1496,7 @@ static int parse_text(const char *path, const char *text, size_t len,
 	ps.end = text + len;
 	ps.bol = ps.eol = ps.cur = text;
 	ps.task = -1;
+	ps.handler = -1;
 	ps.wbegin_task = ps.wend_task = -1;
 
 	while ((r = next_line(&ps)) > 0)

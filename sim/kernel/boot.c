@@ -27,14 +27,46 @@ static struct task *find_slot(struct kernel *k)
 	return &k->tasks[k->ntask_slots++];
 }
 
+/* Page-aligned user memory for stacks. */
+static uintptr_t ualloc(struct kernel *k, uint32_t pages)
+{
+	size_t bytes = (size_t)pages * PAGE_SIZE;
+	uintptr_t p;
+
+	if (k->user_mem_used + bytes > k->user_mem_size)
+		return 0;
+	p = (uintptr_t)k->user_mem + k->user_mem_used;
+	k->user_mem_used += bytes;
+	return p;
+}
+
 static bool task_buffers(struct kernel *k, struct task *t)
 {
 	if (t->kstack)
 		return true; /* recycled */
 	t->kstack = kalloc(k, KSTACK_SIZE);
 	t->user_buf = kalloc(k, 2 * (size_t)k->std_size);
+	t->exp_image = kalloc(k, k->std_size);
+	t->frame_buf = kalloc(k, k->std_size);
+	t->ustack_lo = ualloc(k, USTACK_PAGES);
+	t->alt_lo = ualloc(k, ALTSTACK_PAGES);
+	t->ustack_hi = t->ustack_lo + USTACK_PAGES * PAGE_SIZE;
+	t->alt_hi = t->alt_lo + ALTSTACK_PAGES * PAGE_SIZE;
 	fpu_state_setup(&k->fpu, &t->fpstate, kalloc(k, k->fpu.state_size), t->id);
-	return t->kstack && t->user_buf && t->fpstate.area;
+	return t->kstack && t->user_buf && t->exp_image && t->frame_buf && t->ustack_lo &&
+	       t->alt_lo && t->fpstate.area;
+}
+
+/* A new (or recycled) task starts with no signals and a usable stack. */
+static void signal_setup(struct kernel *k, struct task *t)
+{
+	t->usp = t->ustack_hi;
+	t->altstack_on = false;
+	t->in_segv = false;
+	t->sig_pending = 0;
+	t->sig_depth = 0;
+	user_set_pages(k, t->ustack_lo, t->ustack_hi, PG_PRESENT);
+	user_set_pages(k, t->alt_lo, t->alt_hi, PG_PRESENT);
 }
 
 static void task_setup(struct kernel *k, struct task *t, uint8_t kind, int cpu)
@@ -51,6 +83,7 @@ static void task_setup(struct kernel *k, struct task *t, uint8_t kind, int cpu)
 	t->exp_owner = OWNER_INIT;
 	t->exp_gen = 0;
 	fpu_ctx_init(&k->fpu, &t->fpu, &t->fpstate, t->id, kind != KT_USER);
+	signal_setup(k, t);
 }
 
 struct task *task_create(struct kernel *k, uint32_t scn_index, int cpu)
@@ -113,6 +146,8 @@ const char *kernel_boot(struct kernel *k, struct hw_machine *hw, const struct ke
 	k->arena_size = cfg->arena_size;
 	k->trace = cfg->trace;
 	k->trace_cap = cfg->trace_cap;
+	k->user_mem = cfg->user_mem;
+	k->user_mem_size = cfg->user_mem_size;
 	k->res.hash = 0xcbf29ce484222325ull;
 	err = fpu_system_init(&k->fpu, cfg->policy, cfg->want, cfg->insn, &sim_port_ops, k, missing);
 	if (err)
@@ -126,6 +161,9 @@ const char *kernel_boot(struct kernel *k, struct hw_machine *hw, const struct ke
 			return "out of kernel memory";
 		fpu_system_set_init_area(&k->fpu, &k->init_state, area);
 	}
+	k->page_state = kalloc(k, k->user_mem_size / PAGE_SIZE + 1);
+	if (!k->page_state)
+		return "out of kernel memory";
 	k->ntask_slots = k->ncpus;
 	for (i = 0; i < k->ncpus; i++)
 		if ((msg = boot_cpu(k, i)) != 0)

@@ -49,3 +49,14 @@ void hw_run_cpu(struct hw_machine *m, uint32_t c)
 	fpu_xrstor(m->cpu[c].regfile, m->regfile_mask);
 	hw_switch_stack(&m->machine_sp, m->cpu[c].sp);
 }
+
+/* The host's page tables are our MMU: a raw mprotect system call, so the
+ * kernel side stays free of libc. */
+int hw_protect(void *addr, uint64_t len, int prot)
+{
+	long ret;
+
+	__asm__ volatile("syscall" : "=a"(ret) : "a"(10L), "D"(addr), "S"(len), "d"((long)prot)
+			 : "rcx", "r11", "memory");
+	return (int)ret;
+}

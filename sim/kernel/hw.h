@@ -20,6 +20,7 @@
 #define IRQ_KFPU    0x2u  /* IPI: run a kernel FPU section in the handler */
 #define IRQ_RESCHED 0x4u  /* IPI: something was queued for this CPU */
 #define IRQ_BALANCE 0x8u  /* IPI: move a queued task to CPU balance_to */
+#define IRQ_SIGNAL  0x10u /* device: send signal signal_what to the task in slot signal_to */
 
 #define HW_NO_DEADLINE UINT64_MAX
 
@@ -28,6 +29,7 @@ struct hw_cpu {
 	uint8_t *regfile;       /* the CPU's register file while it is not running */
 	uint32_t irq_pending;   /* IRQ_* lines raised and not yet taken */
 	uint32_t balance_to;    /* argument of IRQ_BALANCE */
+	uint32_t signal_to, signal_what; /* arguments of IRQ_SIGNAL */
 	uint64_t deadline;      /* timer: raise IRQ_TIMER when now reaches it */
 	bool halted;            /* waiting for an interrupt */
 };
@@ -54,6 +56,14 @@ void hw_yield(struct hw_machine *m);
 void hw_halt(struct hw_machine *m);
 /* Machine side: run CPU `c` until its next defined point. */
 void hw_run_cpu(struct hw_machine *m, uint32_t c);
+/* The MMU: page protections of user memory (PROT_* bits: 1 read, 2 write). */
+#define HW_PROT_NONE  0
+#define HW_PROT_READ  1
+#define HW_PROT_WRITE 2
+int hw_protect(void *addr, uint64_t len, int prot);
+/* Copies between kernel and user memory; returns bytes not copied. */
+uint64_t hw_copy_user(void *dst, const void *src, uint64_t n);
+
 /* Raises interrupt lines on CPU c. */
 static inline void hw_raise(struct hw_machine *m, uint32_t c, uint32_t irq)
 {

@@ -85,62 +85,9 @@ void take_interrupts(struct kernel *k)
 			c->need_resched = true;
 		if (lines & IRQ_BALANCE)
 			balance_from(k, c, h->balance_to);
+		if ((lines & IRQ_SIGNAL) && h->signal_to < k->ntask_slots)
+			send_signal(k, &k->tasks[h->signal_to], h->signal_what);
 		c->in_irq = false;
 		c->irqs_off = false;
 	}
 }
-
-/* ---- the library's port ---- */
-
-static void port_lock(void *port, int cpu)
-{
-	struct kernel *k = port;
-	k->cpus[cpu].fpregs_locked++;
-}
-
-static void port_unlock(void *port, int cpu)
-{
-	struct kernel *k = port;
-	k->cpus[cpu].fpregs_locked--;
-}
-
-static unsigned port_context(void *port, int cpu)
-{
-	struct kernel *k = port;
-	struct kcpu *c = &k->cpus[cpu];
-	unsigned where = 0;
-
-	if (c->in_irq) {
-		where |= FPU_PORT_IN_HARDIRQ;
-		if (c->irq_saved_locked)
-			where |= FPU_PORT_FPREGS_HELD;
-	}
-	return where;
-}
-
-static void port_trace(void *port, const struct fpu_event *ev)
-{
-	struct kernel *k = port;
-	ktrace(k, KT_EV_FPU, ev->type, ev->ctx, ev->state, ev->bytes);
-}
-
-static void port_warn(void *port, int cpu, const char *what)
-{
-	struct kernel *k = port;
-	struct violation v;
-
-	kzero(&v, sizeof(v));
-	v.kind = VIOL_WARN;
-	v.cpu = (uint16_t)cpu;
-	v.task = k->cpus[cpu].curr ? k->cpus[cpu].curr->id : 0;
-	v.msg = what;
-	kviolation(k, &v);
-}
-
-const struct fpu_port_ops sim_port_ops = {
-	.lock = port_lock,
-	.unlock = port_unlock,
-	.context = port_context,
-	.trace = port_trace,
-	.warn = port_warn,
-};

@@ -25,15 +25,42 @@
 #define OWNER_INIT   0     /* expected-state owner meaning "init state" */
 #define OWNER_KERNEL 0xfe  /* pattern owner of kernel FPU sections */
 #define OWNER_UNKNOWN 0xff /* after real compute: nothing to check until the next dirty */
+#define OWNER_IMAGE  0xfd  /* expected state is the task's exp_image (after a sigreturn) */
 
-enum task_kind { KT_USER, KT_KTHREAD, KT_IDLE };
-enum task_state { TS_UNUSED, TS_RUNNABLE, TS_RUNNING, TS_SLEEPING, TS_WAITING, TS_DEAD };
+#define PAGE_SIZE      4096u
+#define USTACK_PAGES   32u  /* user stack: room for a few nested AMX-sized frames */
+#define ALTSTACK_PAGES 8u
+#define SIG_MAX_DEPTH  4u
+#define RED_ZONE       128u
+
+enum page_state { PG_PRESENT, PG_EVICTED, PG_READONLY, PG_UNMAPPED };
+
+/* What the scenario's frame edits say sigreturn must do. */
+enum sig_predict { PREDICT_OK, PREDICT_FX_ONLY, PREDICT_FAIL };
 
 struct loop_frame {
 	uint32_t first;   /* first op of the body (index in the program) */
 	uint32_t end;     /* one past the last op of the body */
 	uint32_t left;    /* iterations still to start */
 };
+
+/* Kernel-side record of a signal frame (the FP part lives on the user stack). */
+struct sig_frame {
+	uintptr_t fp;             /* user address of the FP area */
+	uintptr_t usp;            /* user stack pointer to return to */
+	const struct scn_op *prog;/* the interrupted program position */
+	uint32_t nops, pc, loop_depth, spin_left;
+	struct loop_frame loops[SCN_MAX_REPEAT_DEPTH];
+	uint8_t sig;
+	bool fx_only_edit;        /* magic or sizes corrupted: legacy-only restore */
+	bool header_bad;          /* XCOMP_BV, reserved bytes or XSTATE_BV corrupted */
+	bool mxcsr_bad;           /* reserved MXCSR bits set */
+	bool unmapped;            /* frame pages gone */
+};
+
+enum task_kind { KT_USER, KT_KTHREAD, KT_IDLE };
+enum task_state { TS_UNUSED, TS_RUNNABLE, TS_RUNNING, TS_SLEEPING, TS_WAITING, TS_DEAD };
+
 
 struct kernel;
 
@@ -61,6 +88,15 @@ struct task {
 	uint64_t wake_at;
 	struct task *rq_next;
 	uint8_t *user_buf;      /* "user memory": the pattern and check buffers of its user code */
+	/* signals */
+	uintptr_t ustack_lo, ustack_hi, alt_lo, alt_hi, usp;
+	bool altstack_on;
+	bool in_segv;           /* delivering SIGSEGV: a second one kills */
+	uint32_t sig_pending;   /* 1 << enum scn_signal */
+	uint32_t sig_depth;
+	struct sig_frame frames[SIG_MAX_DEPTH];
+	uint8_t *exp_image;     /* expected state when exp_owner == OWNER_IMAGE */
+	uint8_t *frame_buf;     /* scratch: a copy of a frame */
 };
 
 /* What went wrong, in numbers: the tool turns it into words. */
@@ -69,11 +105,12 @@ enum viol_kind {
 	VIOL_WARN,       /* the library reported a broken invariant */
 	VIOL_DEADLOCK,   /* every CPU idle, tasks blocked for good */
 	VIOL_RUNTIME,    /* a scenario asked for something impossible at run time */
+	VIOL_SIGRETURN,  /* sigreturn's verdict differs from what the frame edits require */
 };
 
 struct violation {
 	uint8_t kind;
-	uint8_t where;          /* 0: a check op, 1: return to user */
+	uint8_t where;          /* 0: a check op, 1: return to user, 2: a signal frame just written */
 	uint16_t cpu;
 	uint32_t task;          /* task id */
 	uint32_t line;          /* scenario line of the op, or 0 */
@@ -131,6 +168,7 @@ struct kresult {
 	uint64_t irqs;
 	uint64_t forks_failed;
 	uint64_t fpu_cycles;          /* TSC cycles inside the library's hooks (for bench) */
+	uint64_t signals, sigreturns, sigsegv, killed;
 	uint32_t nviolations;         /* all, even past KMAX_VIOLATIONS */
 	struct violation viol[KMAX_VIOLATIONS];
 	uint64_t hash;                /* fingerprint of the event sequence, for replay */
@@ -151,6 +189,9 @@ struct kernel {
 	uint32_t live_tasks;          /* user tasks and kthreads not yet dead */
 	uint8_t *arena;               /* memory handed over by the machine */
 	size_t arena_size, arena_used;
+	uint8_t *user_mem;            /* page-aligned "user memory" (stacks) */
+	size_t user_mem_size, user_mem_used;
+	uint8_t *page_state;          /* enum page_state per page of user_mem */
 	struct ktrace_rec *trace;     /* optional ring */
 	uint32_t trace_cap;
 	uint64_t trace_count;
@@ -168,6 +209,8 @@ struct kernel_config {
 	size_t arena_size;
 	struct ktrace_rec *trace;
 	uint32_t trace_cap;
+	void *user_mem;               /* page-aligned, read/write */
+	size_t user_mem_size;
 };
 /* Returns 0, or a static message saying what the CPU lacks. */
 const char *kernel_boot(struct kernel *k, struct hw_machine *hw, const struct kernel_config *cfg,
@@ -203,11 +246,27 @@ void kviolation(struct kernel *k, const struct violation *v);
 /* prog.c */
 void task_main(void *task);
 
+/* signal.c */
+void send_signal(struct kernel *k, struct task *t, unsigned sig);
+void deliver_signal(struct kernel *k, struct task *t);
+void do_sigreturn(struct kernel *k, struct task *t);
+void frame_edit(struct kernel *k, struct task *t, const struct scn_op *op);
+void stack_mode(struct kernel *k, struct task *t, unsigned mode);
+void task_kill(struct kernel *k, struct task *t);
+
+/* port.c (user memory) */
+int user_fault_in(struct kernel *k, uintptr_t addr, uint64_t len, bool write);
+void user_set_pages(struct kernel *k, uintptr_t lo, uintptr_t hi, enum page_state st);
+
 /* pattern.c */
 void pattern_build(const struct kernel *k, uint8_t *img, uint32_t owner, uint32_t gen, uint64_t mask);
 void pattern_load(const struct kernel *k, uint8_t *img, uint32_t owner, uint32_t gen, uint64_t mask);
 bool pattern_check(struct kernel *k, struct task *t, uint8_t *buf, uint8_t *expect, uint32_t line,
 		   uint8_t where);
+/* Compares an already captured standard-format image with t's expectation. */
+bool image_check(struct kernel *k, struct task *t, uint8_t *img, uint8_t *expect, uint32_t line,
+		 uint8_t where);
+void image_normalize(const struct kernel *k, uint8_t *img);
 
 /* user_simd.c (user code: compiled with SIMD) */
 uint64_t user_simd_compute(uint32_t iterations);

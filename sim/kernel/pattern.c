@@ -138,8 +138,9 @@ void pattern_load(const struct kernel *k, uint8_t *img, uint32_t owner, uint32_t
 
 /* Components XSAVE reported in init state get their init values, so that
  * images compare byte for byte. */
-static void normalize(const struct kernel *k, uint8_t *img, uint64_t mask)
+void image_normalize(const struct kernel *k, uint8_t *img)
 {
+	uint64_t mask = k->user_mask;
 	uint64_t bv = get64(img + XSAVE_HDR_OFFSET);
 	unsigned f;
 
@@ -201,10 +202,10 @@ static void identify(struct violation *v, const uint8_t *img, const struct span 
 	v->found_known = all_init ? 2 : 0;
 }
 
-/* Saves the registers into buf and compares them with t's expected state
+/* Compares img (standard format, normalized) with t's expected state
  * (expect: scratch for the expected image). Reports the first difference. */
-bool pattern_check(struct kernel *k, struct task *t, uint8_t *buf, uint8_t *expect, uint32_t line,
-		   uint8_t where)
+bool image_check(struct kernel *k, struct task *t, uint8_t *img, uint8_t *expect, uint32_t line,
+		 uint8_t where)
 {
 	struct span spans[12];
 	unsigned f;
@@ -212,9 +213,10 @@ bool pattern_check(struct kernel *k, struct task *t, uint8_t *buf, uint8_t *expe
 	if (t->exp_owner == OWNER_UNKNOWN)
 		return true;
 	k->res.checks++;
-	fpu_xsave(buf, k->user_mask);
-	normalize(k, buf, k->user_mask);
-	pattern_build(k, expect, t->exp_owner, t->exp_gen, k->user_mask);
+	if (t->exp_owner == OWNER_IMAGE)
+		kcopy(expect, t->exp_image, k->std_size);
+	else
+		pattern_build(k, expect, t->exp_owner, t->exp_gen, k->user_mask);
 	for (f = 0; f < FPU_XFEATURE_MAX; f++) {
 		uint32_t n, i, o;
 
@@ -225,7 +227,7 @@ bool pattern_check(struct kernel *k, struct task *t, uint8_t *buf, uint8_t *expe
 			for (o = spans[i].off; o < spans[i].off + spans[i].len; o++) {
 				struct violation v;
 
-				if (buf[o] == expect[o])
+				if (img[o] == expect[o])
 					continue;
 				kzero(&v, sizeof(v));
 				v.kind = VIOL_STATE;
@@ -236,12 +238,23 @@ bool pattern_check(struct kernel *k, struct task *t, uint8_t *buf, uint8_t *expe
 				v.component = f;
 				v.offset = o;
 				kcopy(v.expected, expect + (o & ~7u), 8);
-				kcopy(v.found, buf + (o & ~7u), 8);
+				kcopy(v.found, img + (o & ~7u), 8);
 				pattern_build(k, expect, OWNER_INIT, 0, k->user_mask);
-				identify(&v, buf, spans, n, expect);
+				identify(&v, img, spans, n, expect);
 				kviolation(k, &v);
 				return false;
 			}
 	}
 	return true;
+}
+
+/* Saves the registers into buf and compares them with t's expected state. */
+bool pattern_check(struct kernel *k, struct task *t, uint8_t *buf, uint8_t *expect, uint32_t line,
+		   uint8_t where)
+{
+	if (t->exp_owner == OWNER_UNKNOWN)
+		return true;
+	fpu_xsave(buf, k->user_mask);
+	image_normalize(k, buf);
+	return image_check(k, t, buf, expect, line, where);
 }

@@ -117,6 +117,11 @@ static void run_common(struct kernel *k, struct task *t, const struct scn_op *op
 			if (k->tasks[i].scn_task == op->arg && k->tasks[i].kind != KT_IDLE)
 				wake_task(k, &k->tasks[i]);
 		break;
+	case OP_SIGNAL:
+		for (i = 0; i < k->ntask_slots; i++)
+			if (k->tasks[i].scn_task == op->arg && k->tasks[i].kind == KT_USER)
+				send_signal(k, &k->tasks[i], op->arg2);
+		break;
 	case OP_WAIT:
 		wait_event(k);
 		break;
@@ -160,6 +165,15 @@ static void run_user(struct kernel *k, struct task *t, const struct scn_op *op)
 	case OP_SPIN:
 		t->spin_left = op->arg - 1; /* user-mode work: preemptible at every step */
 		break;
+	case OP_ALTSTACK:
+		t->altstack_on = op->arg != 0;
+		break;
+	case OP_STACK:
+		stack_mode(k, t, op->arg);
+		break;
+	case OP_FRAME:
+		frame_edit(k, t, op);
+		break;
 	case OP_EXEC:
 		fpu_exec(&this_cpu(k)->fpu, &t->fpu);
 		t->exp_owner = OWNER_INIT;
@@ -181,9 +195,16 @@ static void exit_to_user(struct kernel *k, struct task *t)
 	for (;;) {
 		c = this_cpu(k);
 		c->irqs_off = true;
-		if (!c->need_resched)
-			break;
-		schedule(k);
+		if (c->need_resched) {
+			schedule(k);
+			continue;
+		}
+		if (t->sig_pending) {
+			c->irqs_off = false; /* frame setup may fault and sleep */
+			deliver_signal(k, t);
+			continue;
+		}
+		break;
 	}
 	t0 = fpu_rdtsc();
 	fpu_exit_to_user(&c->fpu, &t->fpu);
@@ -205,6 +226,10 @@ static void user_main(struct kernel *k, struct task *t)
 			continue;
 		}
 		op = next_op(t);
+		if (!op && t->sig_depth) {
+			do_sigreturn(k, t); /* the end of a handler */
+			continue;
+		}
 		if (!op)
 			task_exit(k);
 		k->res.ops++;

@@ -14,6 +14,7 @@
 #define SCN_MAX_TASKS    64
 #define SCN_MAX_OPS      8192
 #define SCN_MAX_EXPECTS  64
+#define SCN_MAX_HANDLERS 64
 #define SCN_NAME_LEN     32
 #define SCN_MAX_REPEAT_DEPTH 8        /* nested repeat blocks the kernel tracks */
 #define SCN_MAX_COUNT    1000000u     /* bound of compute/spin/sleep/repeat/tick */
@@ -37,6 +38,11 @@ enum op_code {
 	OP_WINDOW_BEGIN, /* open the counting window (counters are snapshot) */
 	OP_WINDOW_END,   /* close it: expectations compare the difference */
 	OP_REPEAT,       /* run the next arg2 ops arg times */
+	/* signals (issue 3) */
+	OP_SIGNAL,       /* send signal arg2 (enum scn_signal) to task arg */
+	OP_ALTSTACK,     /* user: arg 1 = deliver on the alternate stack from now on, 0 = not */
+	OP_STACK,        /* user: arg = enum scn_stack_mode, for every page of the task's stacks */
+	OP_FRAME,        /* handler only: arg = enum scn_frame_edit, arg2 = its operand */
 	OP__COUNT
 };
 
@@ -49,6 +55,43 @@ struct scn_op {
 };
 
 enum scn_task_kind { TASK_USER, TASK_KTHREAD };
+
+enum scn_signal { SIG_USR1, SIG_USR2, SIG_SEGV, SIG__COUNT };
+
+/* What `stack MODE` does to the pages of a task's stacks. */
+enum scn_stack_mode {
+	STACK_EVICT,     /* not resident: the next access faults, a fault-in brings it back */
+	STACK_READONLY,  /* present but not writable: frames cannot be written */
+	STACK_UNMAP,     /* gone: every access fails */
+	STACK_RESTORE,   /* present and writable again */
+};
+
+/* Edits a handler makes to its own frame's FP area before returning. */
+enum scn_frame_edit {
+	FRAME_MXCSR,           /* arg2 = new MXCSR value (reserved bits make sigreturn fail) */
+	FRAME_DIRTY,           /* arg2 = xfeature: that component gets a fresh pattern */
+	FRAME_CLEAR,           /* arg2 = xfeature: its XSTATE_BV bit cleared (comes back init) */
+	FRAME_PKRU,            /* arg2 = new PKRU value */
+	FRAME_CORRUPT_MAGIC1,  /* these four: the frame is read as legacy-only (not an error) */
+	FRAME_CORRUPT_MAGIC2,
+	FRAME_CORRUPT_XSTATE_SIZE,
+	FRAME_CORRUPT_EXTENDED_SIZE,
+	FRAME_CORRUPT_XCOMP_BV, /* these three: sigreturn fails, SIGSEGV */
+	FRAME_CORRUPT_RESERVED,
+	FRAME_CORRUPT_XSTATE_BV,
+	FRAME_EVICT,           /* the frame's pages are not resident: sigreturn must fault them in */
+	FRAME_UNMAP,           /* the frame's pages are gone: sigreturn fails, SIGSEGV */
+	FRAME__COUNT
+};
+
+/* A signal handler: runs as the task, on a signal frame, then sigreturns. */
+struct scn_handler {
+	uint32_t task;        /* index of the task it belongs to */
+	uint8_t signo;        /* enum scn_signal */
+	uint32_t first_op;
+	uint32_t nops;
+	uint32_t line;
+};
 
 struct scn_task {
 	char name[SCN_NAME_LEN];
@@ -64,6 +107,10 @@ struct scn_task {
 enum scn_key {
 	KEY_SAVES, KEY_RESTORES, KEY_SKIPPED_RESTORES, KEY_BYTES_SAVED,
 	KEY_BYTES_RESTORED, KEY_VIOLATIONS, KEY_SWITCHES, KEY_KFPU_SECTIONS,
+	KEY_SIGNALS,          /* signal frames set up (handlers entered) */
+	KEY_SIGRETURNS,       /* sigreturns that succeeded */
+	KEY_SIGSEGV,          /* SIGSEGVs the kernel forced (bad frame, frame not writable) */
+	KEY_KILLED,           /* tasks killed by a signal */
 	KEY__COUNT
 };
 
@@ -90,6 +137,8 @@ struct scenario {
 	struct scn_op ops[SCN_MAX_OPS];
 	uint32_t nexpects;
 	struct scn_expect expects[SCN_MAX_EXPECTS];
+	uint32_t nhandlers;
+	struct scn_handler handlers[SCN_MAX_HANDLERS];
 };
 
 #endif

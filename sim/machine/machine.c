@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -22,6 +23,7 @@
 #define ARCH_REQ_XCOMP_PERM 0x1023
 #define ARENA_SIZE (48u << 20)
 #define DEFAULT_MAX_STEPS 20000000ull
+#define USER_MEM_SIZE ((size_t)KMAX_TASKS * (USTACK_PAGES + ALTSTACK_PAGES) * PAGE_SIZE)
 
 /* aligned_alloc wants a size that is a multiple of the alignment (C11). */
 static void *alloc64(size_t size)
@@ -199,12 +201,20 @@ int machine_run(const struct run_config *cfg, struct run *out)
 	kc.want = cfg->want == ~0ull ? mask : cfg->want;
 	kc.bugs = cfg->bugs;
 	kc.arena_size = ARENA_SIZE;
+	kc.user_mem = mmap(0, USER_MEM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	kc.user_mem_size = USER_MEM_SIZE;
+	if (kc.user_mem == MAP_FAILED) {
+		out->error = "cannot map user memory";
+		return -1;
+	}
+	machine_install_fault_handler();
 	out->error = kernel_boot(out->k, m, &kc, &out->missing);
 	if (!out->error)
 		machine_loop(m, out->k, cfg, out);
 	kernel_collect(out->k);
 	out->end_time = m->now;
 	out->k->hw = 0; /* the machine is gone after this */
+	munmap(kc.user_mem, USER_MEM_SIZE);
 	free(kc.arena);
 	free(regs);
 	free(m);

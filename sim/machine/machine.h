@@ -37,6 +37,8 @@ struct run {
 uint64_t machine_permitted_features(void);
 /* The one random stream: deterministic, seeded, cheap. */
 uint64_t splitmix64(uint64_t *state);
+/* Routes faults at exception-table instructions to their fixups (once per process). */
+void machine_install_fault_handler(void);
 int machine_run(const struct run_config *cfg, struct run *out);
 void machine_release(struct run *r);
 /* Name of a task id in a finished run ("A", "A#2" for a second instance, "idle/1"). */

@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * This kernel's implementation of the library's port (include/fpuctx/port.h),
+ * and its user memory: pages that can be present, evicted (a fault-in brings
+ * them back, after a sleep, as paging in from disk would), read-only, or
+ * unmapped. Protections are real (the host MMU), so a bad access faults for
+ * real and is caught by the exception table.
+ */
+#include "kernel.h"
+
+static void port_lock(void *port, int cpu)
+{
+	struct kernel *k = port;
+	k->cpus[cpu].fpregs_locked++;
+}
+
+static void port_unlock(void *port, int cpu)
+{
+	struct kernel *k = port;
+	k->cpus[cpu].fpregs_locked--;
+}
+
+static unsigned port_context(void *port, int cpu)
+{
+	struct kernel *k = port;
+	struct kcpu *c = &k->cpus[cpu];
+	unsigned where = 0;
+
+	if (c->in_irq) {
+		where |= FPU_PORT_IN_HARDIRQ;
+		if (c->irq_saved_locked)
+			where |= FPU_PORT_FPREGS_HELD;
+	}
+	return where;
+}
+
+static void port_trace(void *port, const struct fpu_event *ev)
+{
+	struct kernel *k = port;
+	ktrace(k, KT_EV_FPU, ev->type, ev->ctx, ev->state, ev->bytes);
+}
+
+static void port_warn(void *port, int cpu, const char *what)
+{
+	struct kernel *k = port;
+	struct violation v;
+
+	kzero(&v, sizeof(v));
+	v.kind = VIOL_WARN;
+	v.cpu = (uint16_t)cpu;
+	v.task = k->cpus[cpu].curr ? k->cpus[cpu].curr->id : 0;
+	v.msg = what;
+	kviolation(k, &v);
+}
+
+/* ---- user memory ---- */
+
+static bool user_range(struct kernel *k, uintptr_t addr, uint64_t len)
+{
+	uintptr_t lo = (uintptr_t)k->user_mem;
+
+	return addr >= lo && len <= k->user_mem_size && addr - lo <= k->user_mem_size - len;
+}
+
+static int prot_of(enum page_state st)
+{
+	switch (st) {
+	case PG_PRESENT: return HW_PROT_READ | HW_PROT_WRITE;
+	case PG_READONLY: return HW_PROT_READ;
+	default: return HW_PROT_NONE;
+	}
+}
+
+void user_set_pages(struct kernel *k, uintptr_t lo, uintptr_t hi, enum page_state st)
+{
+	uintptr_t base = (uintptr_t)k->user_mem, p;
+
+	lo &= ~(uintptr_t)(PAGE_SIZE - 1);
+	for (p = lo; p < hi; p += PAGE_SIZE) {
+		k->page_state[(p - base) / PAGE_SIZE] = (uint8_t)st;
+		hw_protect((void *)p, PAGE_SIZE, prot_of(st));
+	}
+}
+
+/* Makes [addr, addr+len) usable: evicted pages are paged in (the task sleeps
+ * for a tick, so others run meanwhile); read-only or unmapped pages fail. */
+int user_fault_in(struct kernel *k, uintptr_t addr, uint64_t len, bool write)
+{
+	uintptr_t base = (uintptr_t)k->user_mem, p;
+	bool slept = false;
+
+	if (!len || !user_range(k, addr, len))
+		return -1;
+	for (p = addr & ~(uintptr_t)(PAGE_SIZE - 1); p < addr + len; p += PAGE_SIZE) {
+		switch (k->page_state[(p - base) / PAGE_SIZE]) {
+		case PG_PRESENT:
+			break;
+		case PG_READONLY:
+			if (write)
+				return -1;
+			break;
+		case PG_EVICTED:
+			if (!slept) {
+				sleep_for(k, 1);
+				slept = true;
+			}
+			user_set_pages(k, p, p + PAGE_SIZE, PG_PRESENT);
+			break;
+		default:
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int port_fault_in(void *port, uintptr_t addr, uint32_t len, bool write)
+{
+	return user_fault_in(port, addr, len, write);
+}
+
+static int port_copy_to_user(void *port, uintptr_t dst, const void *src, uint32_t len)
+{
+	struct kernel *k = port;
+
+	if (!user_range(k, dst, len))
+		return -1;
+	if (!hw_copy_user((void *)dst, src, len))
+		return 0;
+	if (user_fault_in(k, dst, len, true))
+		return -1;
+	return hw_copy_user((void *)dst, src, len) ? -1 : 0;
+}
+
+static int port_copy_from_user(void *port, void *dst, uintptr_t src, uint32_t len)
+{
+	struct kernel *k = port;
+
+	if (!user_range(k, src, len))
+		return -1;
+	if (!hw_copy_user(dst, (const void *)src, len))
+		return 0;
+	if (user_fault_in(k, src, len, false))
+		return -1;
+	return hw_copy_user(dst, (const void *)src, len) ? -1 : 0;
+}
+
+const struct fpu_port_ops sim_port_ops = {
+	.lock = port_lock,
+	.unlock = port_unlock,
+	.context = port_context,
+	.trace = port_trace,
+	.warn = port_warn,
+	.copy_to_user = port_copy_to_user,
+	.copy_from_user = port_copy_from_user,
+	.fault_in = port_fault_in,
+};
