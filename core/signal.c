@@ -35,6 +35,16 @@ static bool has_xsave(const struct fpu_system *sys)
 	return sys->xs.has_xsave;
 }
 
+/* The CPU we run on now, locked. Never cached across anything that may
+ * sleep: the task may wake up on another CPU (Linux bug 8's family). */
+static struct fpu_cpu *lock_this_cpu(struct fpu_system *sys)
+{
+	struct fpu_cpu *cpu = sys->port->current_cpu(sys->port_data);
+
+	fpu__lock(cpu);
+	return cpu;
+}
+
 uint32_t fpu_sigframe_size(const struct fpu_system *sys)
 {
 	return has_xsave(sys) ? sys->user_size + FP_XSTATE_MAGIC2_SIZE : FXSAVE_SIZE;
@@ -68,21 +78,26 @@ void fpu_signal_reset(struct fpu_cpu *cpu, struct fpu_ctx *ctx)
 	fpu__unlock(cpu);
 }
 
-/* XSAVE (or FXSAVE) of the live state to user memory, retrying after a fault-in. */
-static int save_to_user(struct fpu_cpu *cpu, struct fpu_ctx *ctx, uintptr_t buf)
+/* XSAVE (or FXSAVE) of the live state to user memory, retrying after a
+ * fault-in. Which CPU we are on, and whether the registers are ours, is asked
+ * again on every try. Returns the CPU it finished on, or NULL. */
+static struct fpu_cpu *save_to_user(struct fpu_system *sys, struct fpu_ctx *ctx, uintptr_t buf)
 {
-	struct fpu_system *sys = cpu->sys;
-	bool stale_live = fpu__regs_live(sys, ctx); /* only the injected bug uses this */
+	struct fpu_cpu *stale_cpu = sys->port->current_cpu(sys->port_data), *cpu;
+	bool stale_live = fpu__regs_live(sys, ctx); /* only the injected bug uses these */
 	uint32_t trap;
 
 	for (;;) {
-		fpu__lock(cpu);
 		if (sys->bugs & FPU_BUG_SIGFRAME_STALE_OWNER) {
+			cpu = stale_cpu;
+			fpu__lock(cpu);
 			if (!stale_live)
 				fpu__make_regs_live(cpu, ctx);
 			stale_live = true;
-		} else if (!fpu__regs_live(sys, ctx)) {
-			fpu__make_regs_live(cpu, ctx);
+		} else {
+			cpu = lock_this_cpu(sys);
+			if (!fpu__regs_live(sys, ctx))
+				fpu__make_regs_live(cpu, ctx);
 		}
 		if (has_xsave(sys))
 			trap = fpu_xsave_safe((void *)buf, frame_mask(sys));
@@ -90,17 +105,17 @@ static int save_to_user(struct fpu_cpu *cpu, struct fpu_ctx *ctx, uintptr_t buf)
 			trap = fpu_fxsave_safe((void *)buf);
 		fpu__unlock(cpu);
 		if (!trap)
-			return 0;
+			return cpu;
 		if (trap != TRAP_PF ||
 		    sys->port->fault_in(sys->port_data, buf, fpu_sigframe_size(sys), true))
-			return -1;
+			return 0;
 	}
 }
 
-int fpu_signal_save(struct fpu_cpu *cpu, struct fpu_ctx *ctx, uintptr_t buf)
+int fpu_signal_save(struct fpu_system *sys, struct fpu_ctx *ctx, uintptr_t buf)
 {
-	struct fpu_system *sys = cpu->sys;
 	const struct fpu_port_ops *port = sys->port;
+	struct fpu_cpu *cpu;
 	struct fpu_sw_bytes sw;
 	uint32_t magic2 = FP_XSTATE_MAGIC2, bv;
 
@@ -110,7 +125,8 @@ int fpu_signal_save(struct fpu_cpu *cpu, struct fpu_ctx *ctx, uintptr_t buf)
 	    port->copy_to_user(sys->port_data, buf + XSAVE_HDR_OFFSET, init_std + XSAVE_HDR_OFFSET,
 			       XSAVE_HDR_SIZE))
 		goto fault;
-	if (save_to_user(cpu, ctx, buf))
+	cpu = save_to_user(sys, ctx, buf);
+	if (!cpu)
 		goto fault;
 	fpu__count_save(cpu, ctx, fpu_sigframe_size(sys));
 	if (has_xsave(sys)) {
@@ -131,10 +147,11 @@ int fpu_signal_save(struct fpu_cpu *cpu, struct fpu_ctx *ctx, uintptr_t buf)
 		if (port->copy_to_user(sys->port_data, buf + XSAVE_HDR_OFFSET, &bv, 4))
 			goto fault;
 	}
-	fpu__emit(cpu, FPU_EV_SIGFRAME_SAVE, ctx, 0, fpu_sigframe_size(sys), buf);
+	fpu__emit(port->current_cpu(sys->port_data), FPU_EV_SIGFRAME_SAVE, ctx, 0,
+		  fpu_sigframe_size(sys), buf);
 	return 0;
 fault:
-	fpu__emit(cpu, FPU_EV_SIGFRAME_FAULT, ctx, 0, 0, buf);
+	fpu__emit(port->current_cpu(sys->port_data), FPU_EV_SIGFRAME_FAULT, ctx, 0, 0, buf);
 	return -1;
 }
 
@@ -215,31 +232,33 @@ static enum fpu_sigreturn validate(struct fpu_system *sys, uintptr_t buf,
 	return FPU_SIGRETURN_OK;
 }
 
-static enum fpu_sigreturn fail(struct fpu_cpu *cpu, struct fpu_ctx *ctx, enum fpu_sigreturn r)
+static enum fpu_sigreturn fail(struct fpu_system *sys, struct fpu_ctx *ctx, enum fpu_sigreturn r)
 {
+	struct fpu_cpu *cpu = sys->port->current_cpu(sys->port_data);
+
 	fpu_signal_reset(cpu, ctx);
 	fpu__emit(cpu, FPU_EV_SIGRETURN_FAILED, ctx, 0, 0, r);
 	return r;
 }
 
-enum fpu_sigreturn fpu_signal_restore(struct fpu_cpu *cpu, struct fpu_ctx *ctx, uintptr_t buf)
+enum fpu_sigreturn fpu_signal_restore(struct fpu_system *sys, struct fpu_ctx *ctx, uintptr_t buf)
 {
-	struct fpu_system *sys = cpu->sys;
+	struct fpu_cpu *cpu;
 	struct frame_check fc;
 	enum fpu_sigreturn r;
 	uint32_t trap;
 
 	if (!buf) {
-		fpu_signal_reset(cpu, ctx);
+		fpu_signal_reset(sys->port->current_cpu(sys->port_data), ctx);
 		return FPU_SIGRETURN_OK;
 	}
 	r = read_sw_bytes(sys, buf, &fc);
 	if (r == FPU_SIGRETURN_OK)
 		r = validate(sys, buf, &fc);
 	if (r != FPU_SIGRETURN_OK)
-		return fail(cpu, ctx, r);
+		return fail(sys, ctx, r);
 	for (;;) {
-		fpu__lock(cpu);
+		cpu = lock_this_cpu(sys);
 		/* The registers stop being anybody's image now, even if this fails. */
 		if (!(sys->bugs & FPU_BUG_SIGRETURN_KEEPS_OWNER))
 			fpu__drop_cpu_owner(cpu);
@@ -252,10 +271,10 @@ enum fpu_sigreturn fpu_signal_restore(struct fpu_cpu *cpu, struct fpu_ctx *ctx, 
 		fpu__unlock(cpu);
 		if (trap != TRAP_PF) {
 			fpu__warn(cpu, "XRSTOR refused a signal frame that validation accepted");
-			return fail(cpu, ctx, FPU_SIGRETURN_REFUSED);
+			return fail(sys, ctx, FPU_SIGRETURN_REFUSED);
 		}
 		if (sys->port->fault_in(sys->port_data, buf, fpu_sigframe_size(sys), false))
-			return fail(cpu, ctx, FPU_SIGRETURN_FAULT);
+			return fail(sys, ctx, FPU_SIGRETURN_FAULT);
 	}
 	/* Components the frame did not provide go to init (PKRU included: 0). */
 	if (has_xsave(sys) && (sys->user_features & ~fc.xrestore))

@@ -3,9 +3,10 @@
  * Scenario text parser (format: docs/scenarios.md).
  *
  * One pass over the lines fills the scenario; references that may point
- * forward (task names, CPU indices checked against a later 'cpus') are kept
- * as fixups, in source order, and resolved at the end so that the first
- * error reported is the first one in the file. All state lives in a struct
+ * forward (task names, including the task of a 'handler' block, and CPU
+ * indices checked against a later 'cpus') are kept as fixups, in source
+ * order, and resolved at the end so that the first error reported is the
+ * first one in the file. All state lives in a struct
  * parser on the caller's stack plus one growable fixup array.
  */
 #include "parse.h"

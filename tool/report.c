@@ -30,6 +30,10 @@ void result_fill(struct policy_result *pr)
 	pr->value[KEY_VIOLATIONS] = r->nviolations + (pr->run.out_of_steps ? 1 : 0);
 	pr->value[KEY_SWITCHES] = switches;
 	pr->value[KEY_KFPU_SECTIONS] = s.kfpu_sections;
+	pr->value[KEY_SIGNALS] = r->signals;
+	pr->value[KEY_SIGRETURNS] = r->sigreturns;
+	pr->value[KEY_SIGSEGV] = r->sigsegv;
+	pr->value[KEY_KILLED] = r->killed;
 }
 
 static bool compare(uint64_t got, unsigned cmp, uint64_t want)
@@ -159,6 +163,17 @@ static void print_violation(FILE *out, const struct policy_result *pr, const str
 				t->pc && t->pc <= t->nops ? t->prog[t->pc - 1].line : 0);
 		}
 		fputc('\n', out);
+		break;
+	}
+	case VIOL_SIGRETURN: {
+		static const char *const why[] = {
+			"sigreturn accepted a frame that must be rejected",
+			"sigreturn rejected a frame that must be accepted",
+			"sigreturn read the frame in the wrong mode (legacy-only vs extended)",
+		};
+		fprintf(out, "  [%s] t=%llu cpu %u task %s (id %u): %s (library said: %s)\n",
+			pr->policy->name, (unsigned long long)v->time, v->cpu, name, v->task,
+			v->where < 3 ? why[v->where] : "?", v->msg);
 		break;
 	}
 	default:

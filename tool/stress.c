@@ -13,6 +13,7 @@
 struct gen {
 	struct scenario *scn;
 	uint64_t s;
+	uint32_t nuser;
 };
 
 static uint64_t rnd(struct gen *g)
@@ -47,13 +48,45 @@ static void end_task(struct gen *g)
 	t->nops = g->scn->nops - t->first_op;
 }
 
+static void frame_op(struct gen *g, uint32_t edit, uint32_t arg)
+{
+	op(g, OP_FRAME, edit);
+	g->scn->ops[g->scn->nops - 1].arg2 = arg;
+}
+
+/* A handler's frame edit: mostly valid ones, sometimes legacy-only frames,
+ * rarely a frame sigreturn must reject (the task then gets SIGSEGV). */
+static void random_frame_edit(struct gen *g)
+{
+	static const uint32_t comps[] = { XFEATURE_X87, XFEATURE_SSE, XFEATURE_AVX, XFEATURE_OPMASK,
+					  XFEATURE_ZMM_HI256, XFEATURE_HI16_ZMM, XFEATURE_XTILEDATA };
+	uint32_t r = below(g, 40);
+
+	if (r < 14)
+		frame_op(g, FRAME_DIRTY, comps[below(g, 7)]);
+	else if (r < 22)
+		frame_op(g, FRAME_CLEAR, comps[below(g, 7)]);
+	else if (r < 27)
+		frame_op(g, FRAME_MXCSR, 0x1f80 | below(g, 64) | below(g, 4) << 13);
+	else if (r < 31)
+		frame_op(g, FRAME_EVICT, 0);
+	else if (r < 34)
+		frame_op(g, FRAME_CORRUPT_MAGIC1 + below(g, 4), 0);
+	else if (r < 36)
+		frame_op(g, FRAME_CORRUPT_XCOMP_BV + below(g, 3), 0);
+	else if (r < 37)
+		frame_op(g, FRAME_MXCSR, 0x1f80 | 1u << 20);
+	else
+		frame_op(g, FRAME_DIRTY, comps[below(g, 7)]);
+}
+
 /* One random op. fork_task: index of the fork template, or -1. */
 static void random_op(struct gen *g, bool user, int fork_task, uint32_t ntargets)
 {
 	uint32_t ncpus = g->scn->ncpus;
 
 	for (;;) {
-		switch (below(g, 16)) {
+		switch (below(g, 20)) {
 		case 0: case 1: case 2: if (user) { op(g, OP_DIRTY, 0); return; } break;
 		case 3: case 4: if (user) { op(g, OP_CHECK, 0); return; } break;
 		case 5: case 6: op(g, OP_SPIN, 1 + below(g, 8)); return;
@@ -66,18 +99,25 @@ static void random_op(struct gen *g, bool user, int fork_task, uint32_t ntargets
 		case 13: if (user && below(g, 4) == 0) { op(g, OP_EXEC, 0); return; } break;
 		case 14: op(g, OP_WAKE, below(g, ntargets)); return;
 		case 15: if (user) { op(g, OP_COMPUTE, 1 + below(g, 50)); return; } break;
+		case 16: case 17:
+			op(g, OP_SIGNAL, below(g, g->nuser));
+			g->scn->ops[g->scn->nops - 1].arg2 = below(g, 2); /* usr1 or usr2 */
+			return;
+		case 18: if (user) { op(g, OP_STACK, below(g, 3) ? STACK_RESTORE : STACK_EVICT); return; } break;
+		case 19: if (user) { op(g, OP_ALTSTACK, below(g, 2)); return; } break;
 		}
 	}
 }
 
 void stress_scenario(struct scenario *scn, uint64_t seed, uint32_t ncpus)
 {
-	struct gen g = { scn, seed ^ 0x5eedull };
+	struct gen g = { scn, seed ^ 0x5eedull, 0 };
 	uint32_t nuser = 2 + below(&g, 4), nk = below(&g, 3), i, j, n;
 	int fork_task;
 	char name[16];
 
 	memset(scn, 0, sizeof(*scn));
+	g.nuser = nuser;
 	snprintf(scn->name, sizeof(scn->name), "stress-%llu", (unsigned long long)seed);
 	scn->ncpus = ncpus;
 	scn->tick = 10 + below(&g, 200);
@@ -97,6 +137,31 @@ void stress_scenario(struct scenario *scn, uint64_t seed, uint32_t ncpus)
 			random_op(&g, user, fork_task, nuser + nk);
 		end_task(&g);
 	}
+	/* Handlers for every user task: usr1 edits its frame and may nest usr2. */
+	for (i = 0; i < nuser; i++) {
+		unsigned sig;
+
+		for (sig = 0; sig < SIG__COUNT; sig++) {
+			struct scn_handler *h = &scn->handlers[scn->nhandlers++];
+
+			h->task = i;
+			h->signo = (uint8_t)sig;
+			h->first_op = scn->nops;
+			op(&g, OP_CHECK, 0);
+			op(&g, OP_DIRTY, 0);
+			n = sig == SIG_SEGV ? 0 : 1 + below(&g, 4);
+			for (j = 0; j < n; j++) {
+				if (below(&g, 3))
+					random_frame_edit(&g);
+				else if (sig == SIG_USR1 && below(&g, 2))
+					op(&g, OP_SIGNAL, i), scn->ops[scn->nops - 1].arg2 = SIG_USR2;
+				else
+					op(&g, OP_SPIN, 1 + below(&g, 4));
+			}
+			op(&g, OP_CHECK, 0);
+			h->nops = scn->nops - h->first_op;
+		}
+	}
 	/* The fork template: short-lived children, so slots get recycled. */
 	add_task(&g, "child", TASK_USER, true);
 	n = 1 + below(&g, 6);
@@ -108,6 +173,7 @@ void stress_scenario(struct scenario *scn, uint64_t seed, uint32_t ncpus)
 
 struct stress_totals {
 	uint64_t steps, switches, saves, restores, skipped, kfpu, refused, checks, irqs, violations;
+	uint64_t signals, sigreturns, sigsegv, killed;
 	uint32_t failed_seeds;
 };
 
@@ -125,6 +191,10 @@ static void add_totals(struct stress_totals *t, const struct run *r)
 	t->checks += k->checks;
 	t->irqs += k->irqs;
 	t->violations += k->nviolations;
+	t->signals += k->signals;
+	t->sigreturns += k->sigreturns;
+	t->sigsegv += k->sigsegv;
+	t->killed += k->killed;
 }
 
 static void print_replay(FILE *out, uint64_t seed, uint64_t events, uint32_t cpus,
@@ -203,21 +273,27 @@ int cmd_stress(int argc, char **argv, bool replay)
 		if (o.json)
 			printf("    \"%s\": {\"events\": %llu, \"switches\": %llu, \"saves\": %llu, \"restores\": %llu, "
 			       "\"skipped_restores\": %llu, \"kfpu_sections\": %llu, \"kfpu_refused\": %llu, "
-			       "\"checks\": %llu, \"irqs\": %llu, \"violations\": %llu, \"failed_seeds\": %u}%s\n",
+			       "\"checks\": %llu, \"irqs\": %llu, \"signals\": %llu, \"sigreturns\": %llu, "
+			       "\"sigsegv\": %llu, \"killed\": %llu, \"violations\": %llu, \"failed_seeds\": %u}%s\n",
 			       pols[i]->name, (unsigned long long)t->steps, (unsigned long long)t->switches,
 			       (unsigned long long)t->saves, (unsigned long long)t->restores,
 			       (unsigned long long)t->skipped, (unsigned long long)t->kfpu,
 			       (unsigned long long)t->refused, (unsigned long long)t->checks,
-			       (unsigned long long)t->irqs, (unsigned long long)t->violations, t->failed_seeds,
+			       (unsigned long long)t->irqs, (unsigned long long)t->signals,
+			       (unsigned long long)t->sigreturns, (unsigned long long)t->sigsegv,
+			       (unsigned long long)t->killed, (unsigned long long)t->violations, t->failed_seeds,
 			       i + 1 < np ? "," : "");
 		else
 			printf("%-6s seeds %llu events %llu switches %llu saves %llu restores %llu skipped %llu "
-			       "kfpu %llu refused %llu irqs %llu checks %llu violations %llu\n",
+			       "kfpu %llu refused %llu irqs %llu checks %llu signals %llu sigreturns %llu "
+			       "sigsegv %llu killed %llu violations %llu\n",
 			       pols[i]->name, (unsigned long long)seeds, (unsigned long long)t->steps,
 			       (unsigned long long)t->switches, (unsigned long long)t->saves,
 			       (unsigned long long)t->restores, (unsigned long long)t->skipped,
 			       (unsigned long long)t->kfpu, (unsigned long long)t->refused,
 			       (unsigned long long)t->irqs, (unsigned long long)t->checks,
+			       (unsigned long long)t->signals, (unsigned long long)t->sigreturns,
+			       (unsigned long long)t->sigsegv, (unsigned long long)t->killed,
 			       (unsigned long long)t->violations);
 	}
 	if (o.json)

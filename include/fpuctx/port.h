@@ -40,6 +40,11 @@ struct fpu_port_ops {
 	 * faults themselves; they return 0, or -1 if the memory cannot be used. */
 	int (*copy_to_user)(void *port, uintptr_t dst, const void *src, uint32_t len);
 	int (*copy_from_user)(void *port, void *dst, uintptr_t src, uint32_t len);
+	/* The fpu_cpu of the CPU the caller runs on now. Needed by the calls
+	 * that may sleep (signal frames): after a sleep the task may be on
+	 * another CPU. Called right before lock(), with no preemption point
+	 * in between. */
+	struct fpu_cpu *(*current_cpu)(void *port);
 	/* Makes [addr, addr+len) present (and writable if `write`) so that a
 	 * retried XSAVE/XRSTOR, which runs with faults disabled, can succeed.
 	 * 0, or -1 if it cannot be. May sleep (and so be preempted). */

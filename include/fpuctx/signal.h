@@ -35,10 +35,12 @@ struct fpu_sw_bytes {
 /* Bytes to reserve for the FP area (XSAVE image and MAGIC2). */
 uint32_t fpu_sigframe_size(const struct fpu_system *sys);
 
-/* Writes ctx's user FPU state (ctx running on cpu) to the frame at buf.
- * Loads it first if it is not live. Returns 0, or -1 if the frame cannot be
- * written (the caller then delivers SIGSEGV). */
-int fpu_signal_save(struct fpu_cpu *cpu, struct fpu_ctx *ctx, uintptr_t buf);
+/* Writes the user FPU state of ctx (the caller's context) to the frame at
+ * buf, loading it first if it is not live. May sleep, and so come back on
+ * another CPU: that is why it takes the system, not a CPU (the port says
+ * which CPU is current). Returns 0, or -1 if the frame cannot be written
+ * (the caller then delivers SIGSEGV). */
+int fpu_signal_save(struct fpu_system *sys, struct fpu_ctx *ctx, uintptr_t buf);
 
 /* The state a handler starts in: every component init, default PKRU. Also the
  * state after a failed sigreturn. */
@@ -55,10 +57,10 @@ enum fpu_sigreturn {
 };
 
 /* sigreturn: restores ctx's user state from the frame at buf (0: none, which
- * gives the init state). On an error the task is left in the reset state, no
+ * gives the init state). May sleep, like fpu_signal_save. On an error the task is left in the reset state, no
  * other context's bytes are in its registers or buffer, and the caller must
  * deliver SIGSEGV. Validation happens in software before any XRSTOR. */
-enum fpu_sigreturn fpu_signal_restore(struct fpu_cpu *cpu, struct fpu_ctx *ctx, uintptr_t buf);
+enum fpu_sigreturn fpu_signal_restore(struct fpu_system *sys, struct fpu_ctx *ctx, uintptr_t buf);
 bool fpu_sigreturn_ok(enum fpu_sigreturn r);
 const char *fpu_sigreturn_str(enum fpu_sigreturn r);
 

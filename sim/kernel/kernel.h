@@ -55,7 +55,6 @@ struct sig_frame {
 	bool fx_only_edit;        /* magic or sizes corrupted: legacy-only restore */
 	bool header_bad;          /* XCOMP_BV, reserved bytes or XSTATE_BV corrupted */
 	bool mxcsr_bad;           /* reserved MXCSR bits set */
-	bool unmapped;            /* frame pages gone */
 };
 
 enum task_kind { KT_USER, KT_KTHREAD, KT_IDLE };

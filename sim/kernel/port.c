@@ -144,6 +144,11 @@ static int port_copy_from_user(void *port, void *dst, uintptr_t src, uint32_t le
 	return hw_copy_user(dst, (const void *)src, len) ? -1 : 0;
 }
 
+static struct fpu_cpu *port_current_cpu(void *port)
+{
+	return &this_cpu((struct kernel *)port)->fpu;
+}
+
 const struct fpu_port_ops sim_port_ops = {
 	.lock = port_lock,
 	.unlock = port_unlock,
@@ -153,4 +158,5 @@ const struct fpu_port_ops sim_port_ops = {
 	.copy_to_user = port_copy_to_user,
 	.copy_from_user = port_copy_from_user,
 	.fault_in = port_fault_in,
+	.current_cpu = port_current_cpu,
 };

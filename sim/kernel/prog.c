@@ -71,6 +71,8 @@ static void do_fork(struct kernel *k, struct task *parent, const struct scn_op *
 	fpu_fork(&c->fpu, &parent->fpu, &child->fpu);
 	child->exp_owner = parent->exp_owner;
 	child->exp_gen = parent->exp_gen;
+	if (parent->exp_owner == OWNER_IMAGE)
+		kcopy(child->exp_image, parent->exp_image, k->std_size);
 	enqueue(k, child, c->id);
 }
 

@@ -55,14 +55,23 @@ static void force_sigsegv(struct kernel *k, struct task *t)
 	t->sig_pending |= 1u << SIG_SEGV;
 }
 
-static bool uread(void *dst, uintptr_t src, uint32_t n)
+/* User-mode accesses to user memory: an evicted page is paged in (the task
+ * may sleep), a read-only or unmapped one is a fault (false). */
+static bool uaccess(struct kernel *k, void *dst, const void *src, uintptr_t user, uint32_t n, bool write)
 {
-	return hw_copy_user(dst, (const void *)src, n) == 0;
+	if (!hw_copy_user(dst, src, n))
+		return true;
+	return !user_fault_in(k, user, n, write) && !hw_copy_user(dst, src, n);
 }
 
-static bool uwrite(uintptr_t dst, const void *src, uint32_t n)
+static bool uread(struct kernel *k, void *dst, uintptr_t src, uint32_t n)
 {
-	return hw_copy_user((void *)dst, src, n) == 0;
+	return uaccess(k, dst, (const void *)src, src, n, false);
+}
+
+static bool uwrite(struct kernel *k, uintptr_t dst, const void *src, uint32_t n)
+{
+	return uaccess(k, (void *)dst, src, dst, n, true);
 }
 
 static void save_position(struct sig_frame *f, const struct task *t)
@@ -89,7 +98,7 @@ static void restore_position(struct task *t, const struct sig_frame *f)
 /* The frame must hold what the task's registers held. */
 static void check_frame(struct kernel *k, struct task *t, uintptr_t fp)
 {
-	if (t->exp_owner == OWNER_UNKNOWN || !uread(t->frame_buf, fp, k->fpu.user_size))
+	if (t->exp_owner == OWNER_UNKNOWN || !uread(k, t->frame_buf, fp, k->fpu.user_size))
 		return;
 	image_normalize(k, t->frame_buf);
 	image_check(k, t, t->frame_buf, this_cpu(k)->expect_buf, 0, 2);
@@ -115,7 +124,7 @@ void deliver_signal(struct kernel *k, struct task *t)
 		t->in_segv = true;
 	fp = (sp - RED_ZONE - size) & ~(uintptr_t)63;
 	if (sp < lo + RED_ZONE + size + 128 ||
-	    fpu_signal_save(&this_cpu(k)->fpu, &t->fpu, fp)) {
+	    fpu_signal_save(&k->fpu, &t->fpu, fp)) {
 		force_sigsegv(k, t); /* stack overflow, or the frame cannot be written */
 		return;
 	}
@@ -140,9 +149,21 @@ void deliver_signal(struct kernel *k, struct task *t)
 	kernel_hash(k, 0x5160000000ull | (uint64_t)t->id << 8 | sig);
 }
 
-static enum sig_predict predict(const struct sig_frame *f)
+/* Sigreturn can read a frame unless one of its pages is gone (evicted pages
+ * come back with a fault-in; read-only ones are readable). */
+static bool frame_unreadable(const struct kernel *k, uintptr_t fp)
 {
-	if (f->unmapped || f->mxcsr_bad)
+	uintptr_t base = (uintptr_t)k->user_mem, p;
+
+	for (p = fp & ~(uintptr_t)(PAGE_SIZE - 1); p < fp + fpu_sigframe_size(&k->fpu); p += PAGE_SIZE)
+		if (k->page_state[(p - base) / PAGE_SIZE] == PG_UNMAPPED)
+			return true;
+	return false;
+}
+
+static enum sig_predict predict(const struct kernel *k, const struct sig_frame *f)
+{
+	if (frame_unreadable(k, f->fp) || f->mxcsr_bad)
 		return PREDICT_FAIL;
 	if (f->fx_only_edit)
 		return PREDICT_FX_ONLY; /* the header is not looked at then */
@@ -170,13 +191,18 @@ static void expect_from_frame(struct kernel *k, struct task *t, const struct sig
 	uint64_t bv = XFEATURE_MASK_FPSSE;
 	uint32_t i;
 
-	if (!uread(t->frame_buf, f->fp, k->fpu.user_size)) {
+	if (!uread(k, t->frame_buf, f->fp, k->fpu.user_size)) {
 		t->exp_owner = OWNER_UNKNOWN;
 		return;
 	}
 	if (fx_only) {
 		for (i = 0; i < 8; i++)
 			t->frame_buf[HDR_XSTATE_BV + i] = (uint8_t)(bv >> (8 * i));
+		/* Linux then loads init for the rest; with AVX in that XRSTOR's
+		 * mask, the standard form reloads MXCSR too: it ends up 0x1f80. */
+		if (k->user_mask & XFEATURE_MASK(XFEATURE_AVX))
+			for (i = 0; i < 4; i++)
+				t->frame_buf[FXSAVE_MXCSR + i] = (uint8_t)(MXCSR_DEFAULT >> (8 * i));
 	}
 	image_normalize(k, t->frame_buf);
 	kcopy(t->exp_image, t->frame_buf, k->std_size);
@@ -186,8 +212,8 @@ static void expect_from_frame(struct kernel *k, struct task *t, const struct sig
 void do_sigreturn(struct kernel *k, struct task *t)
 {
 	struct sig_frame *f = &t->frames[--t->sig_depth];
-	enum sig_predict want = predict(f);
-	enum fpu_sigreturn r = fpu_signal_restore(&this_cpu(k)->fpu, &t->fpu, f->fp);
+	enum sig_predict want = predict(k, f);
+	enum fpu_sigreturn r = fpu_signal_restore(&k->fpu, &t->fpu, f->fp);
 	bool ok = fpu_sigreturn_ok(r);
 
 	restore_position(t, f);
@@ -210,14 +236,15 @@ void do_sigreturn(struct kernel *k, struct task *t)
 
 /* ---- frame edits, done by the handler in user mode ---- */
 
-static bool uwrite32(uintptr_t at, uint32_t v) { return uwrite(at, &v, 4); }
-static bool uwrite64(uintptr_t at, uint64_t v) { return uwrite(at, &v, 8); }
+static bool uwrite32(struct kernel *k, uintptr_t at, uint32_t v) { return uwrite(k, at, &v, 4); }
+static bool uwrite64(struct kernel *k, uintptr_t at, uint64_t v) { return uwrite(k, at, &v, 8); }
 
-static bool set_bv(uintptr_t fp, uint64_t set, uint64_t clear)
+static bool set_bv(struct kernel *k, uintptr_t fp, uint64_t set, uint64_t clear)
 {
 	uint64_t bv;
 
-	return uread(&bv, fp + HDR_XSTATE_BV, 8) && uwrite64(fp + HDR_XSTATE_BV, (bv | set) & ~clear);
+	return uread(k, &bv, fp + HDR_XSTATE_BV, 8) &&
+	       uwrite64(k, fp + HDR_XSTATE_BV, (bv | set) & ~clear);
 }
 
 /* A fresh pattern of this task into one component of the frame. */
@@ -231,18 +258,20 @@ static bool frame_dirty(struct kernel *k, struct task *t, uintptr_t fp, unsigned
 		return true; /* not on this CPU: nothing to edit */
 	pattern_build(k, img, t->id, ++t->next_gen, k->user_mask);
 	if (comp == XFEATURE_X87)
-		return uwrite(fp, img, FXSAVE_MXCSR) &&
-		       uwrite(fp + FXSAVE_ST, img + FXSAVE_ST, FXSAVE_XMM - FXSAVE_ST) && set_bv(fp, bits, 0);
+		return uwrite(k, fp, img, FXSAVE_MXCSR) &&
+		       uwrite(k, fp + FXSAVE_ST, img + FXSAVE_ST, FXSAVE_XMM - FXSAVE_ST) &&
+		       set_bv(k, fp, bits, 0);
 	if (comp == XFEATURE_SSE)
-		return uwrite(fp + FXSAVE_XMM, img + FXSAVE_XMM, 256) && set_bv(fp, bits, 0);
+		return uwrite(k, fp + FXSAVE_XMM, img + FXSAVE_XMM, 256) && set_bv(k, fp, bits, 0);
 	if (comp == XFEATURE_XTILEDATA && (k->user_mask & XFEATURE_MASK(XFEATURE_XTILECFG))) {
 		/* tile data needs a tile configuration to mean anything */
-		if (!uwrite(fp + xs->offset[XFEATURE_XTILECFG], img + xs->offset[XFEATURE_XTILECFG],
+		if (!uwrite(k, fp + xs->offset[XFEATURE_XTILECFG], img + xs->offset[XFEATURE_XTILECFG],
 			    xs->size[XFEATURE_XTILECFG]))
 			return false;
 		bits |= XFEATURE_MASK(XFEATURE_XTILECFG);
 	}
-	return uwrite(fp + xs->offset[comp], img + xs->offset[comp], xs->size[comp]) && set_bv(fp, bits, 0);
+	return uwrite(k, fp + xs->offset[comp], img + xs->offset[comp], xs->size[comp]) &&
+	       set_bv(k, fp, bits, 0);
 }
 
 void frame_edit(struct kernel *k, struct task *t, const struct scn_op *op)
@@ -258,55 +287,47 @@ void frame_edit(struct kernel *k, struct task *t, const struct scn_op *op)
 	fp = f->fp;
 	switch (op->arg) {
 	case FRAME_MXCSR:
-		ok = uwrite32(fp + FXSAVE_MXCSR, op->arg2);
-		f->mxcsr_bad = (op->arg2 & ~k->fpu.xs.mxcsr_mask) != 0;
+		ok = uwrite32(k, fp + FXSAVE_MXCSR, op->arg2);
+		f->mxcsr_bad = ok ? (op->arg2 & ~k->fpu.xs.mxcsr_mask) != 0 : f->mxcsr_bad;
 		break;
 	case FRAME_DIRTY:
 		ok = frame_dirty(k, t, fp, op->arg2);
 		break;
 	case FRAME_CLEAR:
-		ok = set_bv(fp, 0, XFEATURE_MASK(op->arg2));
+		ok = set_bv(k, fp, 0, XFEATURE_MASK(op->arg2));
 		break;
 	case FRAME_PKRU:
 		if (k->fpu.has_pkru)
-			ok = uwrite32(fp + k->fpu.xs.offset[XFEATURE_PKRU], op->arg2) &&
-			     set_bv(fp, XFEATURE_MASK(XFEATURE_PKRU), 0);
+			ok = uwrite32(k, fp + k->fpu.xs.offset[XFEATURE_PKRU], op->arg2) &&
+			     set_bv(k, fp, XFEATURE_MASK(XFEATURE_PKRU), 0);
 		break;
 	case FRAME_CORRUPT_MAGIC1:
-		ok = uwrite32(fp + SW_MAGIC1, 0);
-		f->fx_only_edit = true;
+		f->fx_only_edit |= ok = uwrite32(k, fp + SW_MAGIC1, 0);
 		break;
 	case FRAME_CORRUPT_MAGIC2:
-		ok = uwrite32(fp + k->fpu.user_size, 0);
-		f->fx_only_edit = true;
+		f->fx_only_edit |= ok = uwrite32(k, fp + k->fpu.user_size, 0);
 		break;
 	case FRAME_CORRUPT_XSTATE_SIZE:
-		ok = uwrite32(fp + SW_XSTATE_SIZE, FXSAVE_SIZE + XSAVE_HDR_SIZE - 1);
-		f->fx_only_edit = true;
+		f->fx_only_edit |= ok = uwrite32(k, fp + SW_XSTATE_SIZE, FXSAVE_SIZE + XSAVE_HDR_SIZE - 1);
 		break;
 	case FRAME_CORRUPT_EXTENDED_SIZE:
-		ok = uwrite32(fp + SW_EXTENDED_SIZE, FXSAVE_SIZE + XSAVE_HDR_SIZE);
-		f->fx_only_edit = true;
+		f->fx_only_edit |= ok = uwrite32(k, fp + SW_EXTENDED_SIZE, FXSAVE_SIZE + XSAVE_HDR_SIZE);
 		break;
 	case FRAME_CORRUPT_XCOMP_BV:
-		ok = uwrite64(fp + HDR_XCOMP_BV, 1);
-		f->header_bad = true;
+		f->header_bad |= ok = uwrite64(k, fp + HDR_XCOMP_BV, 1);
 		break;
 	case FRAME_CORRUPT_RESERVED:
-		ok = uwrite64(fp + HDR_RESERVED, 0xbad);
-		f->header_bad = true;
+		f->header_bad |= ok = uwrite64(k, fp + HDR_RESERVED, 0xbad);
 		break;
 	case FRAME_CORRUPT_XSTATE_BV:
 		/* the lowest component this CPU does not enable */
-		ok = set_bv(fp, (~k->fpu.xs.xcr0 & ~3ull) & -(~k->fpu.xs.xcr0 & ~3ull), 0);
-		f->header_bad = true;
+		f->header_bad |= ok = set_bv(k, fp, (~k->fpu.xs.xcr0 & ~3ull) & -(~k->fpu.xs.xcr0 & ~3ull), 0);
 		break;
 	case FRAME_EVICT:
 		user_set_pages(k, fp, fp + size, PG_EVICTED);
 		break;
 	case FRAME_UNMAP:
 		user_set_pages(k, fp, fp + size, PG_UNMAPPED);
-		f->unmapped = true;
 		break;
 	}
 	if (!ok)

@@ -101,6 +101,11 @@ static void raise_interrupts(struct hw_machine *m, const struct run_config *cfg,
 			m->cpu[target].balance_to = (uint32_t)((r >> 24) % m->ncpus);
 			hw_raise(m, target, IRQ_BALANCE);
 			break;
+		case 4:
+			m->cpu[target].signal_to = (uint32_t)((r >> 24) % KMAX_TASKS);
+			m->cpu[target].signal_what = (uint32_t)((r >> 40) % 2);
+			hw_raise(m, target, IRQ_SIGNAL);
+			break;
 		default: break;
 		}
 	}
