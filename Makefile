@@ -37,7 +37,7 @@ HOST_OBJ   := $(HOST_SRC:%.c=$(BUILD)/%.o)
 SIM_OBJ    := $(CORE_OBJ) $(KERNEL_OBJ) $(USER_OBJ) $(HOST_OBJ)
 
 FPUCTX     := $(BUILD)/bin/fpuctx
-TESTS      := $(BUILD)/tests/test_xstate $(BUILD)/tests/test_core $(BUILD)/tests/test_parse
+TESTS      := $(BUILD)/tests/test_xstate $(BUILD)/tests/test_core $(BUILD)/tests/test_parse $(BUILD)/tests/difftest
 
 .PHONY: all demo test test-asan bench clean nolibc setup
 all: $(FPUCTX) $(BUILD)/nolibc.ok
@@ -74,6 +74,9 @@ nolibc: $(BUILD)/nolibc.ok
 $(BUILD)/tests/test_xstate: tests/test_xstate.c $(CORE_OBJ) $(BUILD)/sim/kernel/pattern.o
 	@mkdir -p $(dir $@)
 	$(CC) $(HFLAGS) -o $@ $^
+$(BUILD)/tests/difftest: tests/difftest.c $(CORE_OBJ) $(BUILD)/sim/kernel/pattern.o
+	@mkdir -p $(dir $@)
+	$(CC) $(HFLAGS) -o $@ $^
 $(BUILD)/tests/test_core: tests/test_core.c $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(HFLAGS) -o $@ $^
@@ -94,7 +97,7 @@ test: setup
 	@scripts/test.sh $(BUILD)
 
 test-asan:
-	@$(MAKE) --no-print-directory BUILD=build-asan SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" OPT=-O1 all build-asan/tests/test_core build-asan/tests/test_parse build-asan/tests/test_xstate
+	@$(MAKE) --no-print-directory BUILD=build-asan SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" OPT=-O1 all build-asan/tests/test_core build-asan/tests/test_parse build-asan/tests/test_xstate build-asan/tests/difftest
 
 bench: all
 	@$(FPUCTX) bench

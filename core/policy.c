@@ -45,13 +45,24 @@ const struct fpu_policy *fpu_policy_find(const char *name)
 
 const struct fpu_bug_info fpu_bugs[] = {
 	{ FPU_BUG_SKIP_OWNER_CHECK, "skip-owner-check",
-	  "the valid-registers test ignores the per-CPU owner: a task returning to a CPU another context used skips its restore" },
+	  "the valid-registers test ignores the per-CPU owner: a task returning to a CPU another context used skips its restore", 0 },
 	{ FPU_BUG_EXIT_KEEPS_OWNER, "drop-keeps-owner",
-	  "exit/exec forget to drop ownership: a reset or recycled context still looks loaded and skips its restore" },
+	  "exit/exec forget to drop ownership: a reset or recycled context still looks loaded and skips its restore", 0 },
 	{ FPU_BUG_KTHREAD_SAVE, "kthread-save",
-	  "a kernel thread's switch-out saves the registers (kernel FPU garbage) over the last user context on that CPU" },
+	  "a kernel thread's switch-out saves the registers (kernel FPU garbage) over the last user context on that CPU", 0 },
 	{ FPU_BUG_KFPU_NO_SAVE, "kfpu-no-save",
-	  "kernel_fpu_begin clobbers the registers without saving the live user state first" },
+	  "kernel_fpu_begin clobbers the registers without saving the live user state first", 0 },
+	{ FPU_BUG_SIGFRAME_STALE_OWNER, "sigframe-stale-owner",
+	  "the frame-write retry loop keeps the CPU and 'registers are live' it saw before a sleeping fault-in (Linux bug 8)", 0 },
+	{ FPU_BUG_SIGRETURN_KEEPS_OWNER, "sigreturn-keeps-owner",
+	  "sigreturn loads the frame without dropping the owner whose image the registers held (Linux bug 9)", 0 },
+	{ FPU_BUG_SIGRETURN_UNVALIDATED, "sigreturn-unvalidated",
+	  "sigreturn copies the frame unchecked into the kernel buffer; the later restore faults (Linux bug 10)", 0 },
+	{ FPU_BUG_SIGRETURN_NO_RESET, "sigreturn-no-reset",
+	  "a rejected frame leaves the registers as they were instead of the reset state (Linux bug 11)", 0 },
+	{ FPU_BUG_SIGRETURN_PKRU_DEFAULT, "sigreturn-pkru-default",
+	  "after a frame with PKRU in init state, PKRU gets the restrictive default instead of 0 (Linux bug 13)",
+	  XFEATURE_MASK(XFEATURE_PKRU) },
 };
 const unsigned fpu_nbugs = sizeof(fpu_bugs) / sizeof(fpu_bugs[0]);
 

@@ -30,9 +30,28 @@ static const uint8_t init_std[MIN_XSTATE_SIZE] __attribute__((aligned(64))) = {
 	[FXSAVE_MXCSR] = MXCSR_DEFAULT & 0xff, [FXSAVE_MXCSR + 1] = MXCSR_DEFAULT >> 8,
 };
 
+/* The same in compacted form, for CPUs where Linux keeps its init image
+ * compacted (those with XSAVES). The difference is visible: a compacted
+ * XRSTOR touches MXCSR only when SSE is requested, a standard one whenever
+ * SSE or AVX is (SDM 13.8). */
+static const uint8_t init_compacted[MIN_XSTATE_SIZE] __attribute__((aligned(64))) = {
+	[FXSAVE_FCW] = FCW_DEFAULT & 0xff, [FXSAVE_FCW + 1] = FCW_DEFAULT >> 8,
+	[FXSAVE_MXCSR] = MXCSR_DEFAULT & 0xff, [FXSAVE_MXCSR + 1] = MXCSR_DEFAULT >> 8,
+	[XSAVE_HDR_OFFSET + 15] = 0x80, /* XCOMP_BV bit 63; no component listed: all come back init */
+};
+
 static bool has_xsave(const struct fpu_system *sys)
 {
 	return sys->xs.has_xsave;
+}
+
+/* Puts `mask` in init state the way Linux does on this CPU. */
+static void init_components(const struct fpu_system *sys, uint64_t mask)
+{
+	if (sys->xs.has_xsaves && sys->xs.has_xsavec)
+		fpu_xrstor(init_compacted, mask);
+	else
+		fpu_xrstor(init_std, mask);
 }
 
 /* The CPU we run on now, locked. Never cached across anything that may
@@ -206,29 +225,37 @@ static enum fpu_sigreturn validate(struct fpu_system *sys, uintptr_t buf,
 	uint64_t xstate_bv, xcomp_bv, xcr0 = sys->xs.xcr0;
 	uint32_t mxcsr;
 
+	const uint64_t sse = XFEATURE_MASK(XFEATURE_SSE), avx = XFEATURE_MASK(XFEATURE_AVX);
+	bool mxcsr_loaded;
+
 	if (port->copy_from_user(sys->port_data, &mxcsr, buf + FXSAVE_MXCSR, 4))
 		return FPU_SIGRETURN_FAULT;
-	if ((fc->fx_only || (fc->xrestore & (XFEATURE_MASK(XFEATURE_SSE) | XFEATURE_MASK(XFEATURE_AVX)))) &&
-	    (mxcsr & ~sys->xs.mxcsr_mask))
-		return FPU_SIGRETURN_BAD_MXCSR;
 	if (fc->fx_only)
-		return FPU_SIGRETURN_OK;
+		return (mxcsr & ~sys->xs.mxcsr_mask) ? FPU_SIGRETURN_BAD_MXCSR : FPU_SIGRETURN_OK;
 	if (port->copy_from_user(sys->port_data, hdr, buf + XSAVE_HDR_OFFSET, sizeof(hdr)))
 		return FPU_SIGRETURN_FAULT;
 	xstate_bv = fpu_get64(hdr);
 	xcomp_bv = fpu_get64(hdr + 8);
 	if (!(xcomp_bv & XCOMP_BV_COMPACTED)) {
-		/* Standard form: bytes 8-23 must be zero; 24-63 are not looked at. */
+		/* Standard form: bytes 8-23 must be zero, 24-63 are not looked at;
+		 * MXCSR is loaded whenever SSE or AVX is requested. */
 		if (xstate_bv & ~xcr0)
 			return FPU_SIGRETURN_BAD_XSTATE_BV;
-		return bytes_zero(hdr + 8, 16) ? FPU_SIGRETURN_OK : FPU_SIGRETURN_BAD_HEADER;
+		if (!bytes_zero(hdr + 8, 16))
+			return FPU_SIGRETURN_BAD_HEADER;
+		mxcsr_loaded = fc->xrestore & (sse | avx);
+	} else {
+		/* Compacted form: read if consistent, as the CPU (and Linux) do;
+		 * MXCSR is loaded only when SSE is requested and present. */
+		if (!sys->xs.has_xsavec || (xcomp_bv & ~XCOMP_BV_COMPACTED & ~xcr0) ||
+		    !bytes_zero(hdr + 16, XSAVE_HDR_SIZE - 16))
+			return FPU_SIGRETURN_BAD_HEADER;
+		if (xstate_bv & ~(xcomp_bv & ~XCOMP_BV_COMPACTED))
+			return FPU_SIGRETURN_BAD_XSTATE_BV;
+		mxcsr_loaded = (fc->xrestore & sse) && (xstate_bv & sse);
 	}
-	/* Compacted form: the CPU reads it if it is consistent, and so do we. */
-	if (!sys->xs.has_xsavec || (xcomp_bv & ~XCOMP_BV_COMPACTED & ~xcr0) ||
-	    !bytes_zero(hdr + 16, XSAVE_HDR_SIZE - 16))
-		return FPU_SIGRETURN_BAD_HEADER;
-	if (xstate_bv & ~xcomp_bv)
-		return FPU_SIGRETURN_BAD_XSTATE_BV;
+	if (mxcsr_loaded && (mxcsr & ~sys->xs.mxcsr_mask))
+		return FPU_SIGRETURN_BAD_MXCSR;
 	return FPU_SIGRETURN_OK;
 }
 
@@ -236,9 +263,28 @@ static enum fpu_sigreturn fail(struct fpu_system *sys, struct fpu_ctx *ctx, enum
 {
 	struct fpu_cpu *cpu = sys->port->current_cpu(sys->port_data);
 
-	fpu_signal_reset(cpu, ctx);
+	if (!(sys->bugs & FPU_BUG_SIGRETURN_NO_RESET))
+		fpu_signal_reset(cpu, ctx);
 	fpu__emit(cpu, FPU_EV_SIGRETURN_FAILED, ctx, 0, 0, r);
 	return r;
+}
+
+/* The injected Linux bug 10: the frame goes into the kernel buffer as it is,
+ * to be loaded at exit to user, where the CPU may refuse it. */
+static enum fpu_sigreturn restore_unvalidated(struct fpu_system *sys, struct fpu_ctx *ctx,
+					      uintptr_t buf)
+{
+	struct fpu_state *s = ctx->active;
+	uint32_t n = sys->user_size < sys->state_size ? sys->user_size : sys->state_size;
+	struct fpu_cpu *cpu;
+
+	if (sys->port->copy_from_user(sys->port_data, s->area, buf, n))
+		return fail(sys, ctx, FPU_SIGRETURN_FAULT);
+	cpu = lock_this_cpu(sys);
+	fpu__forget_state(cpu, s);
+	fpu__set_need_load(cpu, ctx);
+	fpu__unlock(cpu);
+	return FPU_SIGRETURN_OK;
 }
 
 enum fpu_sigreturn fpu_signal_restore(struct fpu_system *sys, struct fpu_ctx *ctx, uintptr_t buf)
@@ -252,6 +298,8 @@ enum fpu_sigreturn fpu_signal_restore(struct fpu_system *sys, struct fpu_ctx *ct
 		fpu_signal_reset(sys->port->current_cpu(sys->port_data), ctx);
 		return FPU_SIGRETURN_OK;
 	}
+	if (sys->bugs & FPU_BUG_SIGRETURN_UNVALIDATED)
+		return restore_unvalidated(sys, ctx, buf);
 	r = read_sw_bytes(sys, buf, &fc);
 	if (r == FPU_SIGRETURN_OK)
 		r = validate(sys, buf, &fc);
@@ -278,8 +326,10 @@ enum fpu_sigreturn fpu_signal_restore(struct fpu_system *sys, struct fpu_ctx *ct
 	}
 	/* Components the frame did not provide go to init (PKRU included: 0). */
 	if (has_xsave(sys) && (sys->user_features & ~fc.xrestore))
-		fpu_xrstor(init_std, sys->user_features & ~fc.xrestore);
+		init_components(sys, sys->user_features & ~fc.xrestore);
 	ctx->flags &= ~FPU_CTX_NEED_LOAD;
+	if ((sys->bugs & FPU_BUG_SIGRETURN_PKRU_DEFAULT) && sys->has_pkru && fpu_rdpkru() == 0)
+		fpu_wrpkru(PKRU_DEFAULT);
 	if (sys->has_pkru)
 		ctx->pkru = fpu_rdpkru();
 	fpu__count_restore(cpu, ctx, fpu_sigframe_size(sys));

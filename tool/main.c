@@ -333,8 +333,21 @@ static int cmd_bugs(void)
 {
 	unsigned i;
 
-	for (i = 0; i < fpu_nbugs; i++)
-		printf("%-18s %s\n", fpu_bugs[i].name, fpu_bugs[i].what);
+	uint64_t here = machine_permitted_features();
+
+	for (i = 0; i < fpu_nbugs; i++) {
+		const char *absent = (fpu_bugs[i].needs & ~here) ? " [cannot show here: the CPU lacks " : "";
+
+		printf("%-22s %s%s", fpu_bugs[i].name, fpu_bugs[i].what, absent);
+		if (*absent) {
+			unsigned f;
+			for (f = 0; f < FPU_XFEATURE_MAX; f++)
+				if (fpu_bugs[i].needs & ~here & XFEATURE_MASK(f))
+					printf("%s", fpu_xfeature_name(f));
+			printf("]");
+		}
+		printf("\n");
+	}
 	return 0;
 }
 

@@ -83,12 +83,16 @@ enum fpu_bug {
 	FPU_BUG_KFPU_NO_SAVE     = 1u << 3, /* kernel_fpu_begin clobbers without saving the user state */
 	FPU_BUG_SIGFRAME_STALE_OWNER = 1u << 4, /* "registers are live" read once, before the frame-write retry loop */
 	FPU_BUG_SIGRETURN_KEEPS_OWNER = 1u << 5, /* sigreturn changes the registers without dropping the CPU's owner */
+	FPU_BUG_SIGRETURN_UNVALIDATED = 1u << 6, /* sigreturn copies the frame unchecked into the kernel buffer */
+	FPU_BUG_SIGRETURN_NO_RESET    = 1u << 7, /* a rejected frame leaves the registers as they were */
+	FPU_BUG_SIGRETURN_PKRU_DEFAULT = 1u << 8, /* a frame with PKRU in init state gets the default PKRU instead of 0 */
 };
 
 struct fpu_bug_info {
 	uint32_t bit;
 	const char *name;
 	const char *what;
+	uint64_t needs;   /* xfeatures without which the bug cannot show (0: none) */
 };
 extern const struct fpu_bug_info fpu_bugs[];
 extern const unsigned fpu_nbugs;

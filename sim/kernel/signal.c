@@ -198,9 +198,11 @@ static void expect_from_frame(struct kernel *k, struct task *t, const struct sig
 	if (fx_only) {
 		for (i = 0; i < 8; i++)
 			t->frame_buf[HDR_XSTATE_BV + i] = (uint8_t)(bv >> (8 * i));
-		/* Linux then loads init for the rest; with AVX in that XRSTOR's
-		 * mask, the standard form reloads MXCSR too: it ends up 0x1f80. */
-		if (k->user_mask & XFEATURE_MASK(XFEATURE_AVX))
+		/* Linux then loads init for the rest. From a standard-format init
+		 * image (CPUs without XSAVES) an XRSTOR with AVX in its mask
+		 * reloads MXCSR too; from a compacted one MXCSR is left alone. */
+		if ((k->user_mask & XFEATURE_MASK(XFEATURE_AVX)) &&
+		    !(k->fpu.xs.has_xsaves && k->fpu.xs.has_xsavec))
 			for (i = 0; i < 4; i++)
 				t->frame_buf[FXSAVE_MXCSR + i] = (uint8_t)(MXCSR_DEFAULT >> (8 * i));
 	}
