@@ -60,6 +60,15 @@ t "every save instruction passes the mix" 0 sh -c "
 	done"
 t "x87+sse only still passes" 0 "$fpuctx" run scenarios/mix-4cpu.scn --features=x87,sse --quiet
 
+echo "== each Linux regression scenario catches its bug"
+for pair in "linux-bug8-stale-owner sigframe-stale-owner" "linux-bug9-restore-owner sigreturn-keeps-owner" \
+	    "linux-bug10-unvalidated sigreturn-unvalidated" "linux-bug11-no-reset sigreturn-no-reset"; do
+	set -- $pair
+	t "scenario $1 fails with --inject-bug $2" 1 "$fpuctx" run "scenarios/$1.scn" --inject-bug "$2"
+done
+tgrep "bug 8 is seen in the frame itself" 'in the signal frame just written: .*found B.s state' \
+	"$fpuctx" run scenarios/linux-bug8-stale-owner.scn --inject-bug sigframe-stale-owner --policy linux
+
 echo "== an expectation that does not hold fails the run"
 sed 's/expect linux saves=1 /expect linux saves=2 /' scenarios/idle-roundtrip.scn >"$log/wrong.scn"
 t "wrong expect exits 1" 1 "$fpuctx" run "$log/wrong.scn"

@@ -133,7 +133,9 @@ static void print_violation(FILE *out, const struct policy_result *pr, const str
 		hex8(f, v->found);
 		describe_found(pr, v, who, sizeof(who));
 		char at[300];
-		if (v->where)
+		if (v->where == 2)
+			snprintf(at, sizeof(at), "in the signal frame just written");
+		else if (v->where)
 			snprintf(at, sizeof(at), "at return to user");
 		else
 			snprintf(at, sizeof(at), "at check (%s:%u)", path, v->line);
