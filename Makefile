@@ -5,6 +5,7 @@
 #   make demo       run the main job: every seed scenario, saves/restores per policy
 #   make test       build and run every test (also the ASan/UBSan build)
 #   make bench      cycle benchmarks (not a test)
+#   make difftest N=100000   more signal frames against the host kernel
 
 CC       ?= gcc
 BUILD    ?= build
@@ -39,7 +40,7 @@ SIM_OBJ    := $(CORE_OBJ) $(KERNEL_OBJ) $(USER_OBJ) $(HOST_OBJ)
 FPUCTX     := $(BUILD)/bin/fpuctx
 TESTS      := $(BUILD)/tests/test_xstate $(BUILD)/tests/test_core $(BUILD)/tests/test_parse $(BUILD)/tests/difftest
 
-.PHONY: all demo test test-asan bench clean nolibc setup
+.PHONY: all demo test test-asan bench clean nolibc setup difftest
 all: $(FPUCTX) $(BUILD)/nolibc.ok
 
 $(CORE_OBJ) $(KERNEL_COBJ): $(BUILD)/%.o: %.c
@@ -101,6 +102,12 @@ test-asan:
 
 bench: all
 	@$(FPUCTX) bench
+
+# The host kernel as the oracle for signal frames: make difftest N=100000 SEED=7
+N    ?= 10000
+SEED ?= 1
+difftest: $(BUILD)/tests/difftest
+	@$(BUILD)/tests/difftest $(N) $(SEED)
 
 clean:
 	rm -rf build build-asan
