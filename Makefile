@@ -59,7 +59,7 @@ $(HOST_OBJ) $(BUILD)/tool/main.o: $(BUILD)/%.o: %.c
 
 $(FPUCTX): $(SIM_OBJ) $(BUILD)/tool/main.o
 	@mkdir -p $(dir $@)
-	$(CC) $(HFLAGS) -o $@ $^
+	$(CC) $(HFLAGS) -o $@ $(filter %.o,$^)
 
 # The kernel side must link with nothing outside itself: no libc, and no
 # memcpy/memset the compiler slipped in. (Not under sanitizers: their
@@ -74,16 +74,16 @@ nolibc: $(BUILD)/nolibc.ok
 
 $(BUILD)/tests/test_xstate: tests/test_xstate.c $(CORE_OBJ) $(BUILD)/sim/kernel/pattern.o
 	@mkdir -p $(dir $@)
-	$(CC) $(HFLAGS) -o $@ $^
-$(BUILD)/tests/difftest: tests/difftest.c $(CORE_OBJ) $(BUILD)/sim/kernel/pattern.o
+	$(CC) $(HFLAGS) -o $@ $(filter %.c %.o,$^)
+$(BUILD)/tests/difftest: tests/difftest.c $(CORE_OBJ) $(BUILD)/sim/kernel/pattern.o $(BUILD)/sim/machine/fault.o
 	@mkdir -p $(dir $@)
-	$(CC) $(HFLAGS) -o $@ $^
+	$(CC) $(HFLAGS) -o $@ $(filter %.c %.o,$^)
 $(BUILD)/tests/test_core: tests/test_core.c $(CORE_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(HFLAGS) -o $@ $^
+	$(CC) $(HFLAGS) -o $@ $(filter %.c %.o,$^)
 $(BUILD)/tests/test_parse: tests/test_parse.c $(BUILD)/tool/parse.o
 	@mkdir -p $(dir $@)
-	$(CC) $(HFLAGS) -o $@ $^
+	$(CC) $(HFLAGS) -o $@ $(filter %.c %.o,$^)
 
 # Installs missing build/test dependencies (idempotent).
 setup:

@@ -48,6 +48,7 @@
 #undef FP_XSTATE_MAGIC2
 #undef FP_XSTATE_MAGIC2_SIZE
 #include "../sim/kernel/kernel.h"
+#include "../sim/machine/machine.h"
 #include "fpuctx/api.h"
 #include "fpuctx/extable.h"
 #include "fpuctx/insn.h"
@@ -92,7 +93,7 @@ static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
 static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
 static void put16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
 
-static uint64_t splitmix64(uint64_t *s)
+static uint64_t next_random(uint64_t *s)
 {
 	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
 
@@ -170,25 +171,6 @@ static const struct fpu_port_ops port_ops = {
 	.current_cpu = port_current_cpu,
 	.fault_in = port_fault_in,
 };
-
-/* The host half of the library's exception table: an XRSTOR the CPU refuses
- * (#GP) inside fpu_signal_restore() resumes at its fixup with the trap number
- * in ECX, as a kernel's #GP handler would do. */
-static void on_fault(int sig, siginfo_t *si, void *ucv)
-{
-	ucontext_t *uc = ucv;
-	greg_t *g = uc->uc_mcontext.gregs;
-	const struct fpu_extable_entry *e = fpu_extable_search((uintptr_t)g[REG_RIP]);
-
-	(void)si;
-	if (!e) {
-		signal(sig, SIG_DFL); /* not ours: crash where it happened */
-		return;
-	}
-	if (e->kind == FPU_EX_TRAPNR)
-		g[REG_RCX] = g[REG_TRAPNO];
-	g[REG_RIP] = (greg_t)fpu_extable_fixup(e);
-}
 
 /* ------------------------------------------------------------------------
  * Images
@@ -824,7 +806,7 @@ struct mctx {
 	unsigned kinds;
 };
 
-static uint64_t rnd(struct mctx *m) { return splitmix64(&m->rng); }
+static uint64_t rnd(struct mctx *m) { return next_random(&m->rng); }
 static uint32_t rnd_below(struct mctx *m, uint32_t n) { return n ? (uint32_t)(rnd(m) % n) : 0; }
 
 static void say(struct mctx *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -1270,7 +1252,7 @@ static void run_random(unsigned long n, uint64_t seed)
 		unsigned j, nm;
 
 		m.rng = seed * 0x9e3779b97f4a7c15ull ^ (i + 1) * 0xd1b54a32d192ed03ull;
-		splitmix64(&m.rng);
+		next_random(&m.rng);
 		m.desc = desc;
 		m.dlen = sizeof(desc);
 		m.kinds = 0;
@@ -1332,26 +1314,14 @@ static bool cpu_has_xsave(void)
 	return (r[2] & (1u << 26)) && (r[2] & (1u << 27));
 }
 
+/* Faults at the library's exception-table instructions (an XRSTOR the CPU
+ * refuses) go to their fixups through the simulator's own handler, as a
+ * kernel's #GP handler would send them; SIGUSR1 captures the host's frames. */
 static void install_handlers(void)
 {
 	struct sigaction sa;
-	stack_t ss;
 
-	static uint8_t altstack[256 * 1024] __attribute__((aligned(64))); /* frames hold AMX state */
-
-	ss.ss_sp = altstack;
-	ss.ss_size = sizeof(altstack);
-	ss.ss_flags = 0;
-	if (sigaltstack(&ss, NULL)) {
-		perror("sigaltstack");
-		exit(2);
-	}
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_sigaction = on_fault;
-	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGSEGV, &sa, NULL);
-	sigaction(SIGBUS, &sa, NULL);
+	machine_install_fault_handler();
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = on_usr1;
 	sa.sa_flags = SA_SIGINFO; /* on the thread's stack: fpregs is the real frame */
