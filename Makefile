@@ -6,6 +6,7 @@
 #   make test       build and run every test (also the ASan/UBSan build)
 #   make bench      cycle benchmarks (not a test)
 #   make difftest N=100000   more signal frames against the host kernel
+#   make fuzz SECONDS=600    a long libFuzzer run of both targets
 
 CC       ?= gcc
 BUILD    ?= build
@@ -40,7 +41,7 @@ SIM_OBJ    := $(CORE_OBJ) $(KERNEL_OBJ) $(USER_OBJ) $(HOST_OBJ)
 FPUCTX     := $(BUILD)/bin/fpuctx
 TESTS      := $(BUILD)/tests/test_xstate $(BUILD)/tests/test_core $(BUILD)/tests/test_parse $(BUILD)/tests/difftest
 
-.PHONY: all demo test test-asan bench clean nolibc setup difftest
+.PHONY: all demo test test-asan bench clean nolibc setup difftest fuzz
 all: $(FPUCTX) $(BUILD)/nolibc.ok
 
 $(CORE_OBJ) $(KERNEL_COBJ): $(BUILD)/%.o: %.c
@@ -109,7 +110,12 @@ SEED ?= 1
 difftest: $(BUILD)/tests/difftest
 	@$(BUILD)/tests/difftest $(N) $(SEED)
 
+# Fuzzing with clang/libFuzzer (fuzz/README.md): make fuzz SECONDS=600
+SECONDS ?= 60
+fuzz: setup
+	@fuzz/run.sh $(SECONDS)
+
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -13,7 +13,7 @@
 # Exits 0 if every target ran its time without a crash, 1 if one crashed
 # (or broke an invariant, or leaked), 2 on a usage or build error.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 
 usage() { echo "usage: fuzz/run.sh SECONDS [sigframe|parse]..." >&2; exit 2; }
 [ $# -ge 1 ] || usage
@@ -59,7 +59,8 @@ declare -A maxlen=([sigframe]="" [parse]=65536)
 
 log=$(mktemp -d "${TMPDIR:-/tmp}/fpuctx-fuzz.XXXXXX")
 keep=0
-cleanup() { if [ $keep -eq 0 ]; then rm -rf "$log"; else echo "fuzz: logs and reproducers kept in $log" >&2; fi; }
+# shellcheck disable=SC2317 # called by the trap
+cleanup() { if [ "$keep" -eq 0 ]; then rm -rf "$log"; else echo "fuzz: logs and reproducers kept in $log" >&2; fi; }
 trap cleanup EXIT
 
 # compile SRC FLAGS...: build-fuzz/obj/SRC.o, rebuilt when the source, any
@@ -91,6 +92,7 @@ build() {
 		core/* | sim/kernel/*) f=$kflags ;;
 		*) f=$hflags ;;
 		esac
+		# shellcheck disable=SC2086 # flags split on purpose
 		compile "$s" $f &
 		pids+=($!)
 		objs+=("$out/obj/${s%.c}.o")

@@ -153,6 +153,11 @@ else
 	bad "asan build" "$log/asan"
 fi
 
+echo "== fuzzing (libFuzzer; make fuzz SECONDS=600 for a long run)"
+for ft in sigframe parse; do
+	t "fuzz $ft: ${FUZZ_SECONDS:-20} s, no crash, invariants hold" 0 fuzz/run.sh "${FUZZ_SECONDS:-20}" "$ft"
+done
+
 echo
 if [ $fail -ne 0 ]; then printf 'failed: %s\n' "${failed[@]}"; fi
 echo "$pass passed, $fail failed, ${skipped:-0} skipped"
