@@ -82,6 +82,7 @@
 #undef FP_XSTATE_MAGIC2
 #undef FP_XSTATE_MAGIC2_SIZE
 #include "../sim/kernel/kernel.h"
+#include "../sim/machine/machine.h"
 #include "fpuctx/api.h"
 #include "fpuctx/extable.h"
 #include "fpuctx/insn.h"
@@ -227,56 +228,6 @@ static const struct fpu_port_ops port_ops = {
 	.current_cpu = port_current_cpu,
 	.fault_in = port_fault_in,
 };
-
-/* ------------------------------------------------------------------------
- * The host half of the exception table (as sim/machine/fault.c), except
- * that a fault elsewhere goes to the handler installed before (ASan's),
- * so libFuzzer still gets a crash report and a reproducer.
- * ---------------------------------------------------------------------- */
-
-static struct sigaction old_segv, old_bus;
-
-static void on_fault(int sig, siginfo_t *si, void *ucv)
-{
-	ucontext_t *uc = ucv;
-	greg_t *g = uc->uc_mcontext.gregs;
-	const struct fpu_extable_entry *e = fpu_extable_search((uintptr_t)g[REG_RIP]);
-	const struct sigaction *old = sig == SIGSEGV ? &old_segv : &old_bus;
-
-	if (e) {
-		if (e->kind == FPU_EX_TRAPNR)
-			g[REG_RCX] = g[REG_TRAPNO];
-		g[REG_RIP] = (greg_t)fpu_extable_fixup(e);
-		return;
-	}
-	if ((old->sa_flags & SA_SIGINFO) && old->sa_sigaction) {
-		old->sa_sigaction(sig, si, ucv);
-		return;
-	}
-	if (!(old->sa_flags & SA_SIGINFO) && old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN) {
-		old->sa_handler(sig);
-		return;
-	}
-	signal(sig, SIG_DFL); /* not ours: crash where it happened */
-}
-
-static void install_fault_handler(void)
-{
-	static uint8_t stack[256 * 1024] __attribute__((aligned(64))); /* frames hold AMX state */
-	struct sigaction sa;
-	stack_t ss;
-
-	ss.ss_sp = stack;
-	ss.ss_size = sizeof(stack);
-	ss.ss_flags = 0;
-	sigaltstack(&ss, NULL);
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_sigaction = on_fault;
-	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGSEGV, &sa, &old_segv);
-	sigaction(SIGBUS, &sa, &old_bus);
-}
 
 /* ------------------------------------------------------------------------
  * Images and frames
@@ -473,7 +424,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	pattern_build(&k, pat_img, 1, 1, umask);
 	pattern_build(&k, pre_img, 4, 4, umask);
 
-	install_fault_handler();
+	machine_install_fault_handler();
 
 	/* The base frames, written by the library from live registers. */
 	for (b = 0; b < NBASE; b++)

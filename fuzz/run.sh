@@ -49,7 +49,7 @@ hflags="$base -Wall -Wextra $san"
 
 core_src="core/xstate.c core/backend.c core/policy.c core/fpu.c core/signal.c core/extable.c"
 declare -A srcs=(
-	[sigframe]="$core_src sim/kernel/pattern.c"
+	[sigframe]="$core_src sim/kernel/pattern.c sim/machine/fault.c"
 	[parse]="tool/parse.c"
 )
 declare -A dict=([sigframe]=fuzz/sigframe.dict [parse]=fuzz/parse.dict)

@@ -157,6 +157,8 @@ echo "== fuzzing (libFuzzer; make fuzz SECONDS=600 for a long run)"
 for ft in sigframe parse; do
 	t "fuzz $ft: ${FUZZ_SECONDS:-20} s, no crash, invariants hold" 0 fuzz/run.sh "${FUZZ_SECONDS:-20}" "$ft"
 done
+t "fuzz sigframe catches an injected bug (sigreturn-no-reset)" 1 \
+	env FPUCTX_FUZZ_BUGS=sigreturn-no-reset fuzz/run.sh 20 sigframe
 
 echo
 if [ $fail -ne 0 ]; then printf 'failed: %s\n' "${failed[@]}"; fi

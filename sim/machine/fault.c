@@ -3,7 +3,8 @@
  * The host half of the exception table: a SIGSEGV at an instruction with an
  * fpuctx_extable entry resumes at its fixup (with the trap number in RCX for
  * FPU_EX_TRAPNR entries), exactly as a kernel's page-fault and #GP handlers
- * consult their exception tables. Any other SIGSEGV is a real crash.
+ * consult their exception tables. Any other SIGSEGV is a real crash, passed
+ * on to whatever handled it before.
  */
 #define _GNU_SOURCE
 #include "machine.h"
@@ -16,15 +17,33 @@
 
 #define FAULT_STACK_SIZE (256 * 1024) /* the host's frame holds AMX state */
 
+static struct sigaction previous[2]; /* SIGSEGV, SIGBUS: whoever handled them before us */
+
+/* Not ours: hand it to the handler that was there before (a sanitizer's, so
+ * it can report), or crash where it happened. */
+static void chain(int sig, siginfo_t *si, void *ucv)
+{
+	const struct sigaction *old = &previous[sig == SIGBUS];
+
+	if ((old->sa_flags & SA_SIGINFO) && old->sa_sigaction) {
+		old->sa_sigaction(sig, si, ucv);
+		return;
+	}
+	if (!(old->sa_flags & SA_SIGINFO) && old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN) {
+		old->sa_handler(sig);
+		return;
+	}
+	signal(sig, SIG_DFL);
+}
+
 static void on_fault(int sig, siginfo_t *si, void *ucv)
 {
 	ucontext_t *uc = ucv;
 	greg_t *g = uc->uc_mcontext.gregs;
 	const struct fpu_extable_entry *e = fpu_extable_search((uintptr_t)g[REG_RIP]);
 
-	(void)si;
 	if (!e) {
-		signal(sig, SIG_DFL); /* not ours: let it crash where it happened */
+		chain(sig, si, ucv);
 		return;
 	}
 	if (e->kind == FPU_EX_TRAPNR)
@@ -51,6 +70,6 @@ void machine_install_fault_handler(void)
 	sa.sa_sigaction = on_fault;
 	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
 	sigemptyset(&sa.sa_mask);
-	sigaction(SIGSEGV, &sa, 0);
-	sigaction(SIGBUS, &sa, 0);
+	sigaction(SIGSEGV, &sa, &previous[0]);
+	sigaction(SIGBUS, &sa, &previous[1]);
 }
