@@ -23,7 +23,7 @@ ifneq ($(SAN),)
 KFLAGS   += -fsanitize=undefined -fno-sanitize-recover=all
 endif
 
-CORE_SRC   := core/xstate.c core/backend.c core/policy.c core/fpu.c core/signal.c core/extable.c
+CORE_SRC   := core/xstate.c core/backend.c core/policy.c core/fpu.c core/signal.c core/extable.c core/regset.c core/guest.c
 KERNEL_SRC := sim/kernel/boot.c sim/kernel/sched.c sim/kernel/irq.c sim/kernel/prog.c sim/kernel/port.c sim/kernel/signal.c \
               sim/kernel/pattern.c sim/kernel/hw.c
 KERNEL_ASM := sim/kernel/switch.S sim/kernel/uaccess.S
@@ -39,7 +39,7 @@ HOST_OBJ   := $(HOST_SRC:%.c=$(BUILD)/%.o)
 SIM_OBJ    := $(CORE_OBJ) $(KERNEL_OBJ) $(USER_OBJ) $(HOST_OBJ)
 
 FPUCTX     := $(BUILD)/bin/fpuctx
-TESTS      := $(BUILD)/tests/test_xstate $(BUILD)/tests/test_core $(BUILD)/tests/test_parse $(BUILD)/tests/difftest
+TESTS      := $(BUILD)/tests/test_xstate $(BUILD)/tests/test_core $(BUILD)/tests/test_guest $(BUILD)/tests/test_parse $(BUILD)/tests/difftest
 
 .PHONY: all demo test test-asan bench clean nolibc setup difftest fuzz
 all: $(FPUCTX) $(BUILD)/nolibc.ok
@@ -82,6 +82,9 @@ $(BUILD)/tests/difftest: tests/difftest.c $(CORE_OBJ) $(BUILD)/sim/kernel/patter
 $(BUILD)/tests/test_core: tests/test_core.c $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(HFLAGS) -o $@ $(filter %.c %.o,$^)
+$(BUILD)/tests/test_guest: tests/test_guest.c $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(HFLAGS) -o $@ $(filter %.c %.o,$^)
 $(BUILD)/tests/test_parse: tests/test_parse.c $(BUILD)/tool/parse.o
 	@mkdir -p $(dir $@)
 	$(CC) $(HFLAGS) -o $@ $(filter %.c %.o,$^)
@@ -99,7 +102,7 @@ test: setup
 	@scripts/test.sh $(BUILD)
 
 test-asan:
-	@$(MAKE) --no-print-directory BUILD=build-asan SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" OPT=-O1 all build-asan/tests/test_core build-asan/tests/test_parse build-asan/tests/test_xstate build-asan/tests/difftest
+	@$(MAKE) --no-print-directory BUILD=build-asan SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" OPT=-O1 all build-asan/tests/test_core build-asan/tests/test_guest build-asan/tests/test_parse build-asan/tests/test_xstate build-asan/tests/difftest
 
 bench: all
 	@$(FPUCTX) bench

@@ -384,6 +384,12 @@ void fpu_exec(struct fpu_cpu *cpu, struct fpu_ctx *current)
 void fpu_exit(struct fpu_cpu *cpu, struct fpu_ctx *current)
 {
 	fpu__lock(cpu);
+	if (current->stashed) {
+		/* killed inside a vCPU run call: the guest's buffer goes too */
+		fpu__forget_state(cpu, current->active);
+		current->active = current->stashed;
+		current->stashed = 0;
+	}
 	fpu__forget_state(cpu, current->active);
 	fpu__set_need_load(cpu, current);
 	if (cpu->last_user == current)

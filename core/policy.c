@@ -72,6 +72,7 @@ const char *fpu_event_name(unsigned type)
 		"save", "restore", "skip_restore", "need_load", "owner_drop", "state_reset",
 		"kfpu_begin", "kfpu_end", "kfpu_refused", "pkru_write", "switch",
 		"sigframe_save", "sigframe_fault", "sigreturn", "sigreturn_failed",
+		"guest_begin", "guest_end",
 	};
 	return type < FPU_EV__COUNT ? names[type] : "unknown";
 }

@@ -24,7 +24,7 @@ tgrep() {
 }
 
 echo "== unit tests"
-for u in test_xstate test_core test_parse; do
+for u in test_xstate test_core test_guest test_parse; do
 	t "$u" 0 "$build/tests/$u"
 done
 
@@ -144,7 +144,7 @@ done
 echo "== sanitizers (ASan+UBSan on hosted code, UBSan on kernel code)"
 if make --no-print-directory test-asan >"$log/asan" 2>&1; then
 	ok "asan build"
-	for u in test_core test_parse test_xstate; do t "asan $u" 0 build-asan/tests/$u; done
+	for u in test_core test_guest test_parse test_xstate; do t "asan $u" 0 build-asan/tests/$u; done
 	t "asan difftest" 0 build-asan/tests/difftest 2000 1
 	for f in scenarios/*.scn; do t "asan run $f" 0 build-asan/bin/fpuctx run "$f" --quiet; done
 	t "asan stress" 0 build-asan/bin/fpuctx stress --seeds 5 --events 10000 --policy all --cpus 3

@@ -21,6 +21,8 @@ enum fpu_event_type {
 	FPU_EV_SIGFRAME_FAULT,  /* the frame could not be written */
 	FPU_EV_SIGRETURN,       /* state loaded from a signal frame */
 	FPU_EV_SIGRETURN_FAILED,/* frame rejected: task reset, SIGSEGV follows */
+	FPU_EV_GUEST_BEGIN,     /* a run call made a guest's state the VMM task's active one */
+	FPU_EV_GUEST_END,       /* ...and gave the VMM its own back */
 	FPU_EV__COUNT
 };
 

@@ -43,6 +43,7 @@ struct fpu_state {
 
 struct fpu_ctx {
 	struct fpu_state *active;  /* where this context's user state lives */
+	struct fpu_state *stashed; /* a VMM's own state while a guest's is active (kvm.h) */
 	uint32_t flags;
 	uint32_t pkru;             /* user PKRU while not running (switched eagerly) */
 	uint32_t id;
@@ -86,6 +87,7 @@ enum fpu_bug {
 	FPU_BUG_SIGRETURN_UNVALIDATED = 1u << 6, /* sigreturn copies the frame unchecked into the kernel buffer */
 	FPU_BUG_SIGRETURN_NO_RESET    = 1u << 7, /* a rejected frame leaves the registers as they were */
 	FPU_BUG_SIGRETURN_PKRU_DEFAULT = 1u << 8, /* a frame with PKRU in init state gets the default PKRU instead of 0 */
+	FPU_BUG_GUEST_SAVE_TO_VMM     = 1u << 9, /* run calls load the guest without making it active: saves hit the VMM's buffer (2018) */
 };
 
 struct fpu_bug_info {

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * For hypervisors: a guest's FPU state, loaded for the whole of a vCPU run
+ * call instead of around every VM entry.
+ *
+ * At the start of a run call the VMM task's user state is put away and the
+ * guest's buffer becomes the task's active buffer. From then on everything
+ * the kernel does to the task's FPU state (a switch-out on preemption, a
+ * kernel FPU section in an interrupt, a migration) lands in the guest's
+ * buffer, never in the VMM's: ownership is tracked per buffer, so nothing
+ * else has to know a guest is involved. At the end of the call the VMM's
+ * buffer is active again and is loaded on the way back to user space.
+ *
+ * Calls take the VMM task's context and run on the CPU that task runs on.
+ */
+#ifndef FPUCTX_KVM_H
+#define FPUCTX_KVM_H
+
+#include "regset.h"
+#include "types.h"
+
+struct fpu_guest {
+	struct fpu_state state;  /* the guest's registers, in the system's format */
+	uint64_t features;       /* the guest's XCR0 (user part): what it may use */
+};
+
+/* A guest starts in init state: the first run call loads a defined image,
+ * never an uninitialized buffer (Linux bug 2). `features` must be a subset
+ * of sys->mask (returns false otherwise). */
+bool fpu_guest_init(struct fpu_system *sys, struct fpu_guest *g, void *area, uint64_t features,
+		    uint32_t id);
+
+/* Start of the run call: the VMM's live state is saved and g becomes active. */
+void fpu_guest_run_begin(struct fpu_cpu *cpu, struct fpu_ctx *vmm, struct fpu_guest *g);
+/* Right before VM entry, interrupts off: the guest's state is made live
+ * (loaded, or skipped when the registers still hold it). */
+void fpu_guest_enter(struct fpu_cpu *cpu, struct fpu_ctx *vmm);
+/* End of the run call: the guest's live state is saved, the VMM's buffer is
+ * active again (loaded at exit to user). */
+void fpu_guest_run_end(struct fpu_cpu *cpu, struct fpu_ctx *vmm);
+/* Is g the active state of vmm now (inside a run call)? */
+bool fpu_guest_active(const struct fpu_ctx *vmm, const struct fpu_guest *g);
+
+/* Get/set in the standard XSAVE layout, as a VMM's KVM_GET/SET_XSAVE.
+ * Both need the guest's state in memory: call them outside run calls (a
+ * kernel serializes them with the vCPU, as KVM does with the vCPU mutex).
+ * get writes fpu_xstate_size(XSAVE, g->features) bytes. set validates first
+ * (XSTATE_BV within the guest's features, header, MXCSR) and changes
+ * nothing on error. */
+void fpu_guest_get(struct fpu_system *sys, const struct fpu_guest *g, void *std);
+enum fpu_regset_error fpu_guest_set(struct fpu_system *sys, struct fpu_guest *g, const void *std);
+
+#endif

@@ -1,0 +1,328 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Guest FPU state (include/fpuctx/kvm.h) on the real registers: the run-call
+ * swap, preemption and kernel FPU inside a run call (the second seed's
+ * question), migration, get/set with validation, misuse.
+ *
+ * Register contents are told apart by MXCSR, which libc does not change:
+ * each context gets its own rounding/flag bits.
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "fpuctx/api.h"
+#include "fpuctx/insn.h"
+#include "fpuctx/kvm.h"
+#include "fpuctx/sched.h"
+
+static int failed_checks;
+static int quiet; /* while running a check that is meant to fail */
+#define CHECK(cond, ...)                                                         \
+	do {                                                                     \
+		if (!(cond)) {                                                   \
+			if (!quiet) {                                            \
+				printf("%s:%d: ", __FILE__, __LINE__);           \
+				printf(__VA_ARGS__);                             \
+				printf("\n");                                    \
+			}                                                        \
+			failed_checks++;                                         \
+		}                                                                \
+	} while (0)
+
+#define MXCSR_VMM   0x3f80u  /* round down */
+#define MXCSR_GUEST 0x5f80u  /* round up */
+#define MXCSR_OTHER 0x7f80u  /* toward zero */
+
+struct fixture {
+	struct fpu_system sys;
+	struct fpu_cpu cpu[2];
+	struct fpu_state init, vmm_state, k_state;
+	struct fpu_ctx vmm, kthread;
+	struct fpu_guest guest;
+	int warns;
+	int locked;
+	int context;
+	void *mem[8];   /* every area, freed by teardown() */
+	int nmem;
+};
+
+static void p_lock(void *p, int c) { (void)c; ((struct fixture *)p)->locked++; }
+static void p_unlock(void *p, int c) { (void)c; ((struct fixture *)p)->locked--; }
+static unsigned p_context(void *p, int c) { (void)c; return (unsigned)((struct fixture *)p)->context; }
+static void p_warn(void *p, int c, const char *w) { (void)c; (void)w; ((struct fixture *)p)->warns++; }
+
+static const struct fpu_port_ops ops = {
+	.lock = p_lock, .unlock = p_unlock, .context = p_context, .warn = p_warn,
+};
+
+static void *area(struct fixture *f)
+{
+	void *a = aligned_alloc(64, (f->sys.state_size + 63) & ~63u);
+
+	memset(a, 0, f->sys.state_size);
+	f->mem[f->nmem++] = a;
+	return a;
+}
+
+static void teardown(struct fixture *f)
+{
+	while (f->nmem)
+		free(f->mem[--f->nmem]);
+	free(f);
+}
+
+static struct fixture *setup(void)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	uint64_t missing, want = fpu_xgetbv(0) &
+		~(XFEATURE_MASK(XFEATURE_XTILECFG) | XFEATURE_MASK(XFEATURE_XTILEDATA));
+	int i;
+
+	if (fpu_system_init(&f->sys, fpu_policy_find("linux"), want, FPU_INSN__COUNT, &ops, f, &missing)) {
+		printf("cannot set up the library on this CPU\n");
+		exit(1);
+	}
+	fpu_system_set_init_area(&f->sys, &f->init, area(f));
+	for (i = 0; i < 2; i++) {
+		f->cpu[i].sys = &f->sys;
+		f->cpu[i].id = i;
+	}
+	fpu_state_setup(&f->sys, &f->vmm_state, area(f), 1);
+	fpu_ctx_init(&f->sys, &f->vmm, &f->vmm_state, 1, false);
+	fpu_state_setup(&f->sys, &f->k_state, area(f), 2);
+	fpu_ctx_init(&f->sys, &f->kthread, &f->k_state, 2, true);
+	if (!fpu_guest_init(&f->sys, &f->guest, area(f), f->sys.mask, 3)) {
+		printf("guest init refused the host's own features\n");
+		exit(1);
+	}
+	return f;
+}
+
+static uint32_t stmxcsr(void)
+{
+	uint32_t v;
+	__asm__ volatile("stmxcsr %0" : "=m"(v));
+	return v;
+}
+
+static uint32_t buffer_mxcsr(const struct fpu_state *s)
+{
+	uint32_t v;
+	memcpy(&v, (const uint8_t *)s->area + FXSAVE_MXCSR, 4);
+	return v;
+}
+
+/* The VMM returns to user and runs with its own MXCSR. */
+static void vmm_in_user(struct fixture *f, int c)
+{
+	fpu_exit_to_user(&f->cpu[c], &f->vmm);
+	fpu_ldmxcsr(MXCSR_VMM);
+}
+
+/* A run call enters the guest, which sets its own MXCSR. */
+static void guest_runs(struct fixture *f, int c)
+{
+	fpu_guest_enter(&f->cpu[c], &f->vmm);
+	fpu_ldmxcsr(MXCSR_GUEST);
+}
+
+static void test_run_call(struct fixture *f)
+{
+	vmm_in_user(f, 0);
+	fpu_guest_run_begin(&f->cpu[0], &f->vmm, &f->guest);
+	CHECK(buffer_mxcsr(&f->vmm_state) == MXCSR_VMM, "VMM state not put away at run begin");
+	CHECK(fpu_guest_active(&f->vmm, &f->guest), "guest not active in the run call");
+	guest_runs(f, 0);
+	CHECK(f->cpu[0].owner == &f->guest.state, "registers not the guest's after entry");
+	fpu_guest_run_end(&f->cpu[0], &f->vmm);
+	CHECK(buffer_mxcsr(&f->guest.state) == MXCSR_GUEST, "guest state not saved at run end");
+	CHECK(!fpu_guest_active(&f->vmm, &f->guest) && f->vmm.active == &f->vmm_state,
+	      "VMM's buffer not active after the call");
+	fpu_exit_to_user(&f->cpu[0], &f->vmm);
+	CHECK(stmxcsr() == MXCSR_VMM, "VMM returned to user with MXCSR 0x%x", stmxcsr());
+	CHECK(f->locked == 0, "port lock unbalanced");
+}
+
+/* The second seed: the vCPU thread is preempted while the guest's state is
+ * loaded, another FPU user runs, the vCPU comes back, exits to the VMM. */
+static void test_preempted_run(struct fixture *f)
+{
+	struct fpu_state other_state;
+	struct fpu_ctx other;
+
+	fpu_state_setup(&f->sys, &other_state, area(f), 4);
+	fpu_ctx_init(&f->sys, &other, &other_state, 4, false);
+	vmm_in_user(f, 0);
+	fpu_guest_run_begin(&f->cpu[0], &f->vmm, &f->guest);
+	guest_runs(f, 0);
+	fpu_switch(&f->cpu[0], &f->vmm, &other);           /* preempted */
+	CHECK(buffer_mxcsr(&f->guest.state) == MXCSR_GUEST, "preemption did not save the guest");
+	CHECK(buffer_mxcsr(&f->vmm_state) == MXCSR_VMM, "preemption overwrote the VMM's state");
+	fpu_exit_to_user(&f->cpu[0], &other);
+	fpu_ldmxcsr(MXCSR_OTHER);
+	fpu_switch(&f->cpu[0], &other, &f->vmm);           /* back */
+	guest_runs(f, 0);                                   /* reload: not skip */
+	fpu_guest_run_end(&f->cpu[0], &f->vmm);
+	fpu_exit_to_user(&f->cpu[0], &f->vmm);
+	CHECK(stmxcsr() == MXCSR_VMM, "VMM has MXCSR 0x%x after a preempted run", stmxcsr());
+}
+
+/* Linux bug 7: kernel FPU in an interrupt between run begin and entry, and
+ * after entry: the save goes to the guest, the guest is reloaded. */
+static void test_kfpu_in_run(struct fixture *f)
+{
+	vmm_in_user(f, 0);
+	fpu_guest_run_begin(&f->cpu[0], &f->vmm, &f->guest);
+	CHECK(fpu_kernel_begin(&f->cpu[0], &f->vmm, KFPU_MXCSR), "kfpu refused");
+	fpu_kernel_end(&f->cpu[0], &f->vmm);
+	guest_runs(f, 0);
+	CHECK(stmxcsr() == MXCSR_GUEST, "guest entered with MXCSR 0x%x", stmxcsr());
+	CHECK(fpu_kernel_begin(&f->cpu[0], &f->vmm, KFPU_MXCSR), "kfpu refused");
+	CHECK(stmxcsr() == MXCSR_DEFAULT, "kernel FPU got MXCSR 0x%x", stmxcsr());
+	fpu_kernel_end(&f->cpu[0], &f->vmm);
+	CHECK(buffer_mxcsr(&f->guest.state) == MXCSR_GUEST, "kfpu did not save the guest");
+	fpu_guest_enter(&f->cpu[0], &f->vmm);
+	CHECK(stmxcsr() == MXCSR_GUEST, "guest re-entered with MXCSR 0x%x", stmxcsr());
+	fpu_guest_run_end(&f->cpu[0], &f->vmm);
+	fpu_exit_to_user(&f->cpu[0], &f->vmm);
+	CHECK(stmxcsr() == MXCSR_VMM, "VMM has MXCSR 0x%x", stmxcsr());
+}
+
+/* The vCPU thread migrates mid-run: the guest is loaded on the new CPU. */
+static void test_migration(struct fixture *f)
+{
+	uint64_t restores;
+
+	vmm_in_user(f, 0);
+	fpu_guest_run_begin(&f->cpu[0], &f->vmm, &f->guest);
+	guest_runs(f, 0);
+	fpu_switch(&f->cpu[0], &f->vmm, &f->kthread);
+	restores = f->cpu[1].stats.restores;
+	fpu_switch(&f->cpu[1], &f->kthread, &f->vmm);
+	fpu_ldmxcsr(MXCSR_OTHER); /* CPU 1's registers hold something else */
+	fpu_guest_enter(&f->cpu[1], &f->vmm);
+	CHECK(f->cpu[1].stats.restores == restores + 1, "guest not loaded on the new CPU");
+	CHECK(stmxcsr() == MXCSR_GUEST, "guest on CPU 1 has MXCSR 0x%x", stmxcsr());
+	fpu_guest_run_end(&f->cpu[1], &f->vmm);
+	fpu_exit_to_user(&f->cpu[1], &f->vmm);
+}
+
+/* A fresh vCPU's first entry loads a defined state (Linux bug 2). */
+static void test_fresh_vcpu(struct fixture *f)
+{
+	vmm_in_user(f, 0);
+	fpu_guest_run_begin(&f->cpu[0], &f->vmm, &f->guest);
+	fpu_guest_enter(&f->cpu[0], &f->vmm);
+	CHECK(stmxcsr() == MXCSR_DEFAULT, "fresh guest entered with MXCSR 0x%x", stmxcsr());
+	fpu_guest_run_end(&f->cpu[0], &f->vmm);
+	fpu_exit_to_user(&f->cpu[0], &f->vmm);
+}
+
+static void test_get_set(struct fixture *f)
+{
+	uint32_t size = fpu_xstate_size(&f->sys.xs, FPU_INSN_XSAVE, f->guest.features);
+	uint8_t *std = aligned_alloc(64, (size + 63) & ~63u), *before = malloc(f->sys.state_size);
+	uint64_t bv;
+	uint32_t mx;
+
+	test_run_call(f); /* leaves MXCSR_GUEST in the guest buffer */
+	fpu_guest_get(&f->sys, &f->guest, std);
+	memcpy(&mx, std + FXSAVE_MXCSR, 4);
+	CHECK(mx == MXCSR_GUEST, "get: MXCSR 0x%x", mx);
+	memcpy(&bv, std + XSAVE_HDR_OFFSET + 8, 8);
+	CHECK(bv == 0, "get: XCOMP_BV 0x%llx in a standard image", (unsigned long long)bv);
+
+	memcpy(before, f->guest.state.area, f->sys.state_size);
+	memcpy(&bv, std + XSAVE_HDR_OFFSET, 8);
+	bv |= 1ull << 8; /* not a guest feature */
+	memcpy(std + XSAVE_HDR_OFFSET, &bv, 8);
+	CHECK(fpu_guest_set(&f->sys, &f->guest, std) == FPU_REGSET_BAD_XSTATE_BV, "bad XSTATE_BV accepted");
+	bv &= ~(1ull << 8);
+	memcpy(std + XSAVE_HDR_OFFSET, &bv, 8);
+	std[XSAVE_HDR_OFFSET + 40] = 1;
+	CHECK(fpu_guest_set(&f->sys, &f->guest, std) == FPU_REGSET_BAD_HEADER, "reserved header accepted");
+	std[XSAVE_HDR_OFFSET + 40] = 0;
+	mx = MXCSR_GUEST | 1u << 20;
+	memcpy(std + FXSAVE_MXCSR, &mx, 4);
+	CHECK(fpu_guest_set(&f->sys, &f->guest, std) == FPU_REGSET_BAD_MXCSR, "bad MXCSR accepted");
+	CHECK(memcmp(before, f->guest.state.area, f->sys.state_size) == 0, "a rejected set changed the guest");
+
+	mx = MXCSR_OTHER;
+	memcpy(std + FXSAVE_MXCSR, &mx, 4);
+	CHECK(fpu_guest_set(&f->sys, &f->guest, std) == FPU_REGSET_OK, "valid set rejected");
+	CHECK(f->guest.state.last_cpu == -1, "set left the guest looking loaded");
+	vmm_in_user(f, 0);
+	fpu_guest_run_begin(&f->cpu[0], &f->vmm, &f->guest);
+	fpu_guest_enter(&f->cpu[0], &f->vmm);
+	CHECK(stmxcsr() == MXCSR_OTHER, "entered with MXCSR 0x%x after set", stmxcsr());
+	fpu_guest_run_end(&f->cpu[0], &f->vmm);
+	fpu_exit_to_user(&f->cpu[0], &f->vmm);
+	free(std);
+	free(before);
+}
+
+static void test_misuse(struct fixture *f)
+{
+	fpu_guest_enter(&f->cpu[0], &f->vmm);
+	CHECK(f->warns == 1, "entry outside a run call not reported");
+	fpu_guest_run_end(&f->cpu[0], &f->vmm);
+	CHECK(f->warns == 2, "unmatched run end not reported");
+	fpu_guest_run_begin(&f->cpu[0], &f->vmm, &f->guest);
+	fpu_guest_run_begin(&f->cpu[0], &f->vmm, &f->guest);
+	CHECK(f->warns == 3, "nested run call not reported");
+	fpu_guest_run_end(&f->cpu[0], &f->vmm);
+	CHECK(!fpu_guest_init(&f->sys, &f->guest, f->guest.state.area, ~0ull, 3),
+	      "guest features outside the host's accepted");
+}
+
+/* The checker above must be able to fail: with the 2018 design put back,
+ * the preempted run must be caught overwriting the VMM's state. */
+static void test_2018_bug_is_caught(struct fixture *f)
+{
+	int before = failed_checks, caught;
+
+	f->sys.bugs = FPU_BUG_GUEST_SAVE_TO_VMM;
+	quiet = 1;
+	test_preempted_run(f);
+	quiet = 0;
+	caught = failed_checks - before;
+	failed_checks = before;
+	CHECK(caught >= 2, "the injected 2018 bug went unnoticed (%d checks fired)", caught);
+	CHECK(buffer_mxcsr(&f->vmm_state) == MXCSR_GUEST,
+	      "with the bug the VMM's buffer should hold the guest's MXCSR, holds 0x%x",
+	      buffer_mxcsr(&f->vmm_state));
+}
+
+int main(void)
+{
+	static const struct { const char *name; void (*fn)(struct fixture *); } tests[] = {
+		{ "run_call", test_run_call },
+		{ "preempted_run", test_preempted_run },
+		{ "kfpu_in_run", test_kfpu_in_run },
+		{ "migration", test_migration },
+		{ "fresh_vcpu", test_fresh_vcpu },
+		{ "get_set", test_get_set },
+		{ "misuse", test_misuse },
+		{ "2018_bug_is_caught", test_2018_bug_is_caught },
+	};
+	int passed = 0, failed = 0;
+	unsigned i;
+
+	for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
+		int before = failed_checks;
+		struct fixture *f = setup();
+
+		tests[i].fn(f);
+		fpu_ldmxcsr(MXCSR_DEFAULT);
+		teardown(f);
+		if (failed_checks == before) {
+			passed++;
+		} else {
+			failed++;
+			printf("FAIL %s\n", tests[i].name);
+		}
+	}
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed != 0;
+}
