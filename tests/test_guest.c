@@ -223,6 +223,7 @@ static void test_get_set(struct fixture *f)
 {
 	uint32_t size = fpu_xstate_size(&f->sys.xs, FPU_INSN_XSAVE, f->guest.features);
 	uint8_t *std = aligned_alloc(64, (size + 63) & ~63u), *before = malloc(f->sys.state_size);
+	enum fpu_regset_error e;
 	uint64_t bv;
 	uint32_t mx;
 
@@ -237,20 +238,24 @@ static void test_get_set(struct fixture *f)
 	memcpy(&bv, std + XSAVE_HDR_OFFSET, 8);
 	bv |= 1ull << 8; /* not a guest feature */
 	memcpy(std + XSAVE_HDR_OFFSET, &bv, 8);
-	CHECK(fpu_guest_set(&f->sys, &f->guest, std) == FPU_REGSET_BAD_XSTATE_BV, "bad XSTATE_BV accepted");
+	e = fpu_guest_set(&f->sys, &f->guest, std);
+	CHECK(e == FPU_REGSET_BAD_XSTATE_BV, "bad XSTATE_BV: got '%s'", fpu_regset_error_str(e));
 	bv &= ~(1ull << 8);
 	memcpy(std + XSAVE_HDR_OFFSET, &bv, 8);
 	std[XSAVE_HDR_OFFSET + 40] = 1;
-	CHECK(fpu_guest_set(&f->sys, &f->guest, std) == FPU_REGSET_BAD_HEADER, "reserved header accepted");
+	e = fpu_guest_set(&f->sys, &f->guest, std);
+	CHECK(e == FPU_REGSET_BAD_HEADER, "reserved header: got '%s'", fpu_regset_error_str(e));
 	std[XSAVE_HDR_OFFSET + 40] = 0;
 	mx = MXCSR_GUEST | 1u << 20;
 	memcpy(std + FXSAVE_MXCSR, &mx, 4);
-	CHECK(fpu_guest_set(&f->sys, &f->guest, std) == FPU_REGSET_BAD_MXCSR, "bad MXCSR accepted");
+	e = fpu_guest_set(&f->sys, &f->guest, std);
+	CHECK(e == FPU_REGSET_BAD_MXCSR, "bad MXCSR: got '%s'", fpu_regset_error_str(e));
 	CHECK(memcmp(before, f->guest.state.area, f->sys.state_size) == 0, "a rejected set changed the guest");
 
 	mx = MXCSR_OTHER;
 	memcpy(std + FXSAVE_MXCSR, &mx, 4);
-	CHECK(fpu_guest_set(&f->sys, &f->guest, std) == FPU_REGSET_OK, "valid set rejected");
+	e = fpu_guest_set(&f->sys, &f->guest, std);
+	CHECK(e == FPU_REGSET_OK, "valid set rejected: %s", fpu_regset_error_str(e));
 	CHECK(f->guest.state.last_cpu == -1, "set left the guest looking loaded");
 	vmm_in_user(f, 0);
 	fpu_guest_run_begin(&f->cpu[0], &f->vmm, &f->guest);

@@ -77,7 +77,7 @@ static int parse_bug(const char *name, uint32_t *bugs)
 }
 
 /* Options every command shares. Returns 0 used, 1 not ours, 2 error. */
-int parse_common_option(const char *arg, const char *val, struct run_options *o, bool *used_val)
+static int parse_common_option(const char *arg, const char *val, struct run_options *o, bool *used_val)
 {
 	uint64_t v;
 	unsigned i;

@@ -51,8 +51,7 @@ void trace_print_text(FILE *out, const struct run *r, const char *policy);
 void stress_scenario(struct scenario *scn, uint64_t seed, uint32_t ncpus);
 int cmd_stress(int argc, char **argv, bool replay);
 
-/* main.c helpers shared with stress.c */
-int parse_common_option(const char *arg, const char *val, struct run_options *o, bool *used_val);
+/* main.c helpers shared with stress.c and bench.c */
 int policy_list(const char *spec, const struct fpu_policy **out, unsigned *n);
 int split_args(int argc, char **argv, struct run_options *o, const char **policy,
 	       const char **pos, int *npos, int maxpos, uint64_t *seeds, uint64_t *events);

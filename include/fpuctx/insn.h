@@ -104,23 +104,23 @@ static inline uint32_t fpu_xrstor_safe(const void *area, uint64_t mask)
 	return trap;
 }
 
+#define FPU_FXOP_SAFE(insn, area, trap)                                       \
+	__asm__ volatile("xor %%ecx, %%ecx\n"                                   \
+			 "1: " insn " (%1)\n"                                   \
+			 "2:\n" FPU_EXTABLE("1b", "2b", 0)                      \
+			 : "=&c"(trap) : "r"(area) : "memory")
+
 static inline uint32_t fpu_fxrstor_safe(const void *area)
 {
 	uint32_t trap;
-	__asm__ volatile("xor %%ecx, %%ecx\n"
-			 "1: fxrstor64 (%1)\n"
-			 "2:\n" FPU_EXTABLE("1b", "2b", 0)
-			 : "=&c"(trap) : "r"(area) : "memory");
+	FPU_FXOP_SAFE("fxrstor64", area, trap);
 	return trap;
 }
 
 static inline uint32_t fpu_fxsave_safe(void *area)
 {
 	uint32_t trap;
-	__asm__ volatile("xor %%ecx, %%ecx\n"
-			 "1: fxsave64 (%1)\n"
-			 "2:\n" FPU_EXTABLE("1b", "2b", 0)
-			 : "=&c"(trap) : "r"(area) : "memory");
+	FPU_FXOP_SAFE("fxsave64", area, trap);
 	return trap;
 }
 

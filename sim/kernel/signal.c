@@ -276,6 +276,14 @@ static bool frame_dirty(struct kernel *k, struct task *t, uintptr_t fp, unsigned
 	       set_bv(k, fp, bits, 0);
 }
 
+/* A component bit (above x87/SSE) the CPU does not enable: XRSTOR faults on it. */
+static uint64_t lowest_disabled_component(const struct kernel *k)
+{
+	uint64_t off = ~k->fpu.xs.xcr0 & ~XFEATURE_MASK_FPSSE;
+
+	return off & -off;
+}
+
 void frame_edit(struct kernel *k, struct task *t, const struct scn_op *op)
 {
 	struct sig_frame *f;
@@ -322,8 +330,7 @@ void frame_edit(struct kernel *k, struct task *t, const struct scn_op *op)
 		f->header_bad |= ok = uwrite64(k, fp + HDR_RESERVED, 0xbad);
 		break;
 	case FRAME_CORRUPT_XSTATE_BV:
-		/* the lowest component this CPU does not enable */
-		f->header_bad |= ok = set_bv(k, fp, (~k->fpu.xs.xcr0 & ~3ull) & -(~k->fpu.xs.xcr0 & ~3ull), 0);
+		f->header_bad |= ok = set_bv(k, fp, lowest_disabled_component(k), 0);
 		break;
 	case FRAME_EVICT:
 		user_set_pages(k, fp, fp + size, PG_EVICTED);

@@ -55,18 +55,15 @@ uint64_t machine_permitted_features(void)
 	return xcr0 & perm;
 }
 
-static void setup_hw(struct hw_machine *m, uint32_t ncpus, uint64_t mask, uint8_t *mem,
-		     uint32_t size)
+static void setup_hw(struct hw_machine *m, const struct fpu_xstate_info *xs, uint32_t ncpus,
+		     uint64_t mask, uint8_t *mem, uint32_t size)
 {
-	struct fpu_xstate_info xs;
-	uint64_t missing;
 	uint32_t c;
 
-	fpu_xstate_enumerate(&xs, ~0ull, &missing);
 	m->ncpus = ncpus;
 	m->regfile_mask = mask;
 	m->clean = mem;
-	fpu_xstate_init_image(&xs, FPU_INSN_XSAVE, mask, mem);
+	fpu_xstate_init_image(xs, FPU_INSN_XSAVE, mask, mem);
 	for (c = 0; c < ncpus; c++) {
 		m->cpu[c].regfile = mem + (size_t)(c + 1) * size;
 		memcpy(m->cpu[c].regfile, mem, size);
@@ -194,7 +191,7 @@ int machine_run(const struct run_config *cfg, struct run *out)
 	}
 	memset(m, 0, sizeof(*m));
 	memset(out->k, 0, sizeof(struct kernel));
-	setup_hw(m, cfg->scn->ncpus, mask, regs, size);
+	setup_hw(m, &xs, cfg->scn->ncpus, mask, regs, size);
 	if (cfg->trace_cap) {
 		out->trace = calloc(cfg->trace_cap, sizeof(*out->trace));
 		kc.trace = out->trace;
