@@ -25,7 +25,7 @@ endif
 
 CORE_SRC   := core/xstate.c core/backend.c core/policy.c core/fpu.c core/signal.c core/extable.c core/regset.c core/guest.c
 KERNEL_SRC := sim/kernel/boot.c sim/kernel/sched.c sim/kernel/irq.c sim/kernel/prog.c sim/kernel/port.c sim/kernel/signal.c \
-              sim/kernel/pattern.c sim/kernel/hw.c
+              sim/kernel/pattern.c sim/kernel/hw.c sim/kernel/vm.c
 KERNEL_ASM := sim/kernel/switch.S sim/kernel/uaccess.S
 USER_SRC   := sim/kernel/user_simd.c
 HOST_SRC   := sim/machine/machine.c sim/machine/fault.c tool/parse.c tool/report.c tool/stress.c tool/trace_out.c tool/bench.c

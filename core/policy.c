@@ -14,6 +14,16 @@ const struct fpu_policy fpu_policies[] = {
 		.skip_valid_restore = false,
 		.kthreads_switch_fpu = true,
 		.kfpu_end_restores = true,
+		.guest_swap_per_entry = true,
+	},
+	{
+		.name = "rfc2015",
+		.summary = "the 2015 RFC series: load at exit to user for tasks, but the guest's state is put away at every vCPU switch-out and loaded before entry",
+		.defer_restore = true,
+		.skip_valid_restore = true,
+		.kthreads_switch_fpu = false,
+		.kfpu_end_restores = false,
+		.guest_swap_per_entry = true,
 	},
 	{
 		.name = "linux",
@@ -63,6 +73,14 @@ const struct fpu_bug_info fpu_bugs[] = {
 	{ FPU_BUG_SIGRETURN_PKRU_DEFAULT, "sigreturn-pkru-default",
 	  "after a frame with PKRU in init state, PKRU gets the restrictive default instead of 0 (Linux bug 13)",
 	  XFEATURE_MASK(XFEATURE_PKRU) },
+	{ FPU_BUG_GUEST_SAVE_TO_VMM, "guest-save-to-vmm",
+	  "a run call loads the guest's state but leaves the VMM's buffer active: a preemption saves the guest into the VMM's state (2018, the second seed)", 0 },
+	{ FPU_BUG_GUEST_SCRATCH, "guest-scratch",
+	  "run begin saves the registers into the VMM's buffer without asking whether they are the VMM's; under deferred restore they may be anyone's (5.2)", 0 },
+	{ FPU_BUG_GUEST_ENTER_NO_RELOAD, "guest-enter-no-reload",
+	  "the guest's state is loaded at run begin and VM entry trusts it still is; a kernel FPU section in between is lost (Linux bug 7)", 0 },
+	{ FPU_BUG_GUEST_XCR0_LEAK, "guest-xcr0-leak",
+	  "the hypervisor restores the host's XCR0 when the run call ends, not at every exit: the guest's is live when the vCPU thread is switched out (Linux bug 3)", 0 },
 };
 const unsigned fpu_nbugs = sizeof(fpu_bugs) / sizeof(fpu_bugs[0]);
 

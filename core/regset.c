@@ -89,6 +89,7 @@ const char *fpu_regset_error_str(enum fpu_regset_error e)
 	case FPU_REGSET_BAD_HEADER: return "XCOMP_BV or reserved header bytes not zero";
 	case FPU_REGSET_BAD_XSTATE_BV: return "XSTATE_BV names components the context may not use";
 	case FPU_REGSET_BAD_MXCSR: return "reserved MXCSR bits set";
+	case FPU_REGSET_BUSY: return "the guest state is in use by a run call";
 	}
 	return "unknown";
 }

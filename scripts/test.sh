@@ -107,7 +107,7 @@ t "chrome trace is valid JSON with one track per CPU" 0 sh -c "
 	python3 -c '
 import json
 d=json.load(open(\"$log/t.json\"))
-names={e[\"args\"][\"name\"] for e in d[\"traceEvents\"] if e[\"ph\"]==\"M\"}
+names={e[\"args\"][\"name\"] for e in d[\"traceEvents\"] if e[\"ph\"]==\"M\" and e[\"name\"]==\"thread_name\"}
 assert names=={\"cpu 0\",\"cpu 1\"}, names
 assert any(e[\"name\"]==\"restore\" for e in d[\"traceEvents\"])
 '"

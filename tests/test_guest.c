@@ -123,7 +123,7 @@ static void vmm_in_user(struct fixture *f, int c)
 /* A run call enters the guest, which sets its own MXCSR. */
 static void guest_runs(struct fixture *f, int c)
 {
-	fpu_guest_enter(&f->cpu[c], &f->vmm);
+	fpu_guest_enter(&f->cpu[c], &f->vmm, &f->guest);
 	fpu_ldmxcsr(MXCSR_GUEST);
 }
 
@@ -135,7 +135,7 @@ static void test_run_call(struct fixture *f)
 	CHECK(fpu_guest_active(&f->vmm, &f->guest), "guest not active in the run call");
 	guest_runs(f, 0);
 	CHECK(f->cpu[0].owner == &f->guest.state, "registers not the guest's after entry");
-	fpu_guest_run_end(&f->cpu[0], &f->vmm);
+	fpu_guest_run_end(&f->cpu[0], &f->vmm, &f->guest);
 	CHECK(buffer_mxcsr(&f->guest.state) == MXCSR_GUEST, "guest state not saved at run end");
 	CHECK(!fpu_guest_active(&f->vmm, &f->guest) && f->vmm.active == &f->vmm_state,
 	      "VMM's buffer not active after the call");
@@ -163,7 +163,7 @@ static void test_preempted_run(struct fixture *f)
 	fpu_ldmxcsr(MXCSR_OTHER);
 	fpu_switch(&f->cpu[0], &other, &f->vmm);           /* back */
 	guest_runs(f, 0);                                   /* reload: not skip */
-	fpu_guest_run_end(&f->cpu[0], &f->vmm);
+	fpu_guest_run_end(&f->cpu[0], &f->vmm, &f->guest);
 	fpu_exit_to_user(&f->cpu[0], &f->vmm);
 	CHECK(stmxcsr() == MXCSR_VMM, "VMM has MXCSR 0x%x after a preempted run", stmxcsr());
 }
@@ -182,9 +182,9 @@ static void test_kfpu_in_run(struct fixture *f)
 	CHECK(stmxcsr() == MXCSR_DEFAULT, "kernel FPU got MXCSR 0x%x", stmxcsr());
 	fpu_kernel_end(&f->cpu[0], &f->vmm);
 	CHECK(buffer_mxcsr(&f->guest.state) == MXCSR_GUEST, "kfpu did not save the guest");
-	fpu_guest_enter(&f->cpu[0], &f->vmm);
+	fpu_guest_enter(&f->cpu[0], &f->vmm, &f->guest);
 	CHECK(stmxcsr() == MXCSR_GUEST, "guest re-entered with MXCSR 0x%x", stmxcsr());
-	fpu_guest_run_end(&f->cpu[0], &f->vmm);
+	fpu_guest_run_end(&f->cpu[0], &f->vmm, &f->guest);
 	fpu_exit_to_user(&f->cpu[0], &f->vmm);
 	CHECK(stmxcsr() == MXCSR_VMM, "VMM has MXCSR 0x%x", stmxcsr());
 }
@@ -201,10 +201,10 @@ static void test_migration(struct fixture *f)
 	restores = f->cpu[1].stats.restores;
 	fpu_switch(&f->cpu[1], &f->kthread, &f->vmm);
 	fpu_ldmxcsr(MXCSR_OTHER); /* CPU 1's registers hold something else */
-	fpu_guest_enter(&f->cpu[1], &f->vmm);
+	fpu_guest_enter(&f->cpu[1], &f->vmm, &f->guest);
 	CHECK(f->cpu[1].stats.restores == restores + 1, "guest not loaded on the new CPU");
 	CHECK(stmxcsr() == MXCSR_GUEST, "guest on CPU 1 has MXCSR 0x%x", stmxcsr());
-	fpu_guest_run_end(&f->cpu[1], &f->vmm);
+	fpu_guest_run_end(&f->cpu[1], &f->vmm, &f->guest);
 	fpu_exit_to_user(&f->cpu[1], &f->vmm);
 }
 
@@ -213,9 +213,9 @@ static void test_fresh_vcpu(struct fixture *f)
 {
 	vmm_in_user(f, 0);
 	fpu_guest_run_begin(&f->cpu[0], &f->vmm, &f->guest);
-	fpu_guest_enter(&f->cpu[0], &f->vmm);
+	fpu_guest_enter(&f->cpu[0], &f->vmm, &f->guest);
 	CHECK(stmxcsr() == MXCSR_DEFAULT, "fresh guest entered with MXCSR 0x%x", stmxcsr());
-	fpu_guest_run_end(&f->cpu[0], &f->vmm);
+	fpu_guest_run_end(&f->cpu[0], &f->vmm, &f->guest);
 	fpu_exit_to_user(&f->cpu[0], &f->vmm);
 }
 
@@ -259,9 +259,9 @@ static void test_get_set(struct fixture *f)
 	CHECK(f->guest.state.last_cpu == -1, "set left the guest looking loaded");
 	vmm_in_user(f, 0);
 	fpu_guest_run_begin(&f->cpu[0], &f->vmm, &f->guest);
-	fpu_guest_enter(&f->cpu[0], &f->vmm);
+	fpu_guest_enter(&f->cpu[0], &f->vmm, &f->guest);
 	CHECK(stmxcsr() == MXCSR_OTHER, "entered with MXCSR 0x%x after set", stmxcsr());
-	fpu_guest_run_end(&f->cpu[0], &f->vmm);
+	fpu_guest_run_end(&f->cpu[0], &f->vmm, &f->guest);
 	fpu_exit_to_user(&f->cpu[0], &f->vmm);
 	free(std);
 	free(before);
@@ -269,14 +269,14 @@ static void test_get_set(struct fixture *f)
 
 static void test_misuse(struct fixture *f)
 {
-	fpu_guest_enter(&f->cpu[0], &f->vmm);
+	fpu_guest_enter(&f->cpu[0], &f->vmm, &f->guest);
 	CHECK(f->warns == 1, "entry outside a run call not reported");
-	fpu_guest_run_end(&f->cpu[0], &f->vmm);
+	fpu_guest_run_end(&f->cpu[0], &f->vmm, &f->guest);
 	CHECK(f->warns == 2, "unmatched run end not reported");
 	fpu_guest_run_begin(&f->cpu[0], &f->vmm, &f->guest);
 	fpu_guest_run_begin(&f->cpu[0], &f->vmm, &f->guest);
 	CHECK(f->warns == 3, "nested run call not reported");
-	fpu_guest_run_end(&f->cpu[0], &f->vmm);
+	fpu_guest_run_end(&f->cpu[0], &f->vmm, &f->guest);
 	CHECK(!fpu_guest_init(&f->sys, &f->guest, f->guest.state.area, ~0ull, 3),
 	      "guest features outside the host's accepted");
 }

@@ -96,7 +96,15 @@ static int op_ok(const struct scenario *s, uint32_t i, uint32_t end,
 	if (op->code == OP_FORK && !s->tasks[op->arg].forked)
 		return 0;
 	if ((op->code == OP_MIGRATE || op->code == OP_IPI_KFPU) &&
-	    op->arg >= s->ncpus)
+	    op->arg >= (s->tasks[self].vm ? s->vms[s->tasks[self].vm - 1].nvcpus : s->ncpus))
+		return 0;
+	if ((op->code == OP_RUN || op->code == OP_VGET || op->code == OP_VSET) &&
+	    (s->tasks[self].vm || op->arg >= s->nvms || op->arg2 >= s->vms[op->arg].nvcpus))
+		return 0;
+	if (op->code == OP_IO && !s->tasks[self].vm)
+		return 0;
+	if ((op->code == OP_WAKE || op->code == OP_SIGNAL || op->code == OP_FORK) &&
+	    op->arg < s->ntasks && s->tasks[op->arg].vm != s->tasks[self].vm)
 		return 0;
 	if (op->code == OP_REPEAT &&
 	    (op->arg2 == 0 || i + op->arg2 >= end || op->arg == 0))
@@ -888,10 +896,54 @@ static void test_bad_signals(void)
 	BAD(TH "expect all sigsegvs=1\n", 7, 12,
 	    "unknown key 'sigsegvs' (expected one of: saves, restores, skipped_restores, "
 	    "bytes_saved, bytes_restored, violations, switches, kfpu_sections, signals, "
-	    "sigreturns, sigsegv, killed)");
+	    "sigreturns, sigsegv, killed, host_saves, host_restores, guest_saves, "
+	    "guest_restores, exits)");
 }
 
 #define TE "task A user {\n yield\n}\n"   /* expect lines start at line 4 */
+
+/* Virtual machines: 'vm', vm=NAME, run/vget/vset/io, and their misuse. */
+#define VMH "cpus 2\nvm G vcpus=2 tick=50 features=avx,opmask\n"
+static void test_vms(void)
+{
+	if (CHECK(OK(VMH "task q user {\n dirty\n run G 1\n vget G 0\n vset G 0\n check\n}\n"
+	             "task g user vm=G cpu=1 {\n dirty\n io\n migrate 0\n wake k\n}\n"
+	             "task k kthread vm=G {\n wait\n io\n}\n"
+	             "expect all guest_saves>=1 host_saves>=0 exits>0\n"))) {
+		CHECK(scn.nvms == 1 && scn.vms[0].nvcpus == 2 && scn.vms[0].tick == 50);
+		CHECK(scn.vms[0].features == (3u | 1u << 2 | 1u << 5));
+		CHECK(scn.tasks[0].vm == 0 && scn.tasks[1].vm == 1 && scn.tasks[1].cpu == 1);
+		CHECK(scn.ops[1].code == OP_RUN && scn.ops[1].arg == 0 && scn.ops[1].arg2 == 1);
+		CHECK(scn.ops[2].code == OP_VGET && scn.ops[3].code == OP_VSET);
+		CHECK(scn.expects[0].key == KEY_GUEST_SAVES && scn.expects[2].key == KEY_EXITS);
+	}
+	BAD("vm G\ntask A user {\n yield\n}\n", 1, 5, "'vm G' needs vcpus=N");
+	BAD("vm G vcpus=5\n", 1, 12, "number out of range (1..4)");
+	BAD("vm G vcpus=1 cpus=2\n", 1, 14, "unknown VM option 'cpus=2'");
+	BAD("vm G vcpus=1 features=avx,avx1024\n", 1, 27, "unknown guest feature 'avx1024'");
+	BAD("vm G vcpus=1 features=pkru\n", 1, 23, "unknown guest feature 'pkru'");
+	BAD("vm G vcpus=1\nvm G vcpus=1\n", 2, 4, "VM 'G' declared twice");
+	BAD("vm G vcpus=1\nvm H vcpus=1\nvm I vcpus=1\n", 3, 1, "too many VMs");
+	BAD("vm 9 vcpus=1\n", 1, 4, "invalid VM name '9'");
+	BAD("task A user vm=G {\n yield\n}\nvm G vcpus=1\n", 1, 16,
+	    "unknown VM 'G' (declare it with 'vm' before its tasks)");
+	BAD(VMH "task A user vm=G vm=G {\n yield\n}\n", 3, 18, "'vm=' given twice");
+	BAD(VMH "task A user vm=G cpu=2 {\n yield\n}\n", 3, 18, "cpu 2 out of range: VM G has 2 vcpus");
+	BAD(VMH "task A user vm=G {\n migrate 3\n}\n", 4, 10, "cpu 3 out of range: VM G has 2 vcpus");
+	BAD(VMH "task A user {\n run H 0\n}\n", 4, 6, "unknown VM 'H' in 'run'");
+	BAD(VMH "task A user {\n run G 2\n}\n", 4, 8, "vcpu 2 out of range: VM G has 2");
+	BAD(VMH "task A user {\n run G\n}\n", 4, 7, "expected a number after 'run'");
+	BAD(VMH "task A user vm=G {\n run G 0\n}\n", 4, 2, "'run' is a VMM's call: not allowed in a guest task");
+	BAD(VMH "task A kthread {\n vget G 0\n}\n", 4, 2, "'vget' is only allowed in user tasks");
+	BAD(VMH "task A user {\n io\n}\n", 4, 2, "'io' exits to the VMM: only guest tasks");
+	BAD(VMH "task A user {\n yield\n}\nhandler A usr1 {\n run G 0\n}\n", 7, 2,
+	    "'run' is not allowed in a handler");
+	BAD(VMH "task A user {\n wake B\n}\ntask B user vm=G {\n wait\n}\n", 4, 7,
+	    "'wake' reaches only tasks of the same kernel: 'B' and 'A' run in different ones");
+	BAD(VMH "task A user vm=G {\n signal B usr1\n}\ntask B user {\n yield\n}\n", 4, 9,
+	    "'signal' reaches only tasks of the same kernel");
+	BAD(VMH "task A kthread {\n yield\n}\nexpect all guest_save=1\n", 6, 12, "unknown key 'guest_save'");
+}
 
 static void test_bad_expect(void)
 {
@@ -1195,6 +1247,7 @@ int main(void)
 	test_bad_window();
 	test_bad_settings();
 	test_bad_signals();
+	test_vms();
 	test_bad_expect();
 	test_limits();
 	test_messages();

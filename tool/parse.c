@@ -41,6 +41,8 @@ static const char *const op_names[OP__COUNT] = {
 	[OP_REPEAT] = "repeat",
 	[OP_SIGNAL] = "signal",       [OP_ALTSTACK] = "altstack",
 	[OP_STACK] = "stack",         [OP_FRAME] = "frame",
+	[OP_RUN] = "run",             [OP_IO] = "io",
+	[OP_VGET] = "vget",           [OP_VSET] = "vset",
 };
 
 static const char *const key_names[KEY__COUNT] = {
@@ -56,6 +58,11 @@ static const char *const key_names[KEY__COUNT] = {
 	[KEY_SIGRETURNS] = "sigreturns",
 	[KEY_SIGSEGV] = "sigsegv",
 	[KEY_KILLED] = "killed",
+	[KEY_HOST_SAVES] = "host_saves",
+	[KEY_HOST_RESTORES] = "host_restores",
+	[KEY_GUEST_SAVES] = "guest_saves",
+	[KEY_GUEST_RESTORES] = "guest_restores",
+	[KEY_EXITS] = "exits",
 };
 
 const char *scn_op_name(unsigned code)
@@ -81,6 +88,7 @@ enum arg_kind {
 	ARG_ONOFF,   /* on|off */
 	ARG_STACK,   /* stack mode */
 	ARG_FRAME,   /* frame edit and its operand */
+	ARG_VCPU,    /* VM name, vCPU number */
 };
 
 /* Where an op may appear besides its task kind rule. */
@@ -88,6 +96,8 @@ enum op_place {
 	IN_BOTH,      /* task blocks and handler blocks */
 	NO_HANDLER,   /* task blocks only */
 	HANDLER_ONLY, /* handler blocks only */
+	HOST_ONLY,    /* task blocks of host tasks (a VMM's system calls) */
+	GUEST_ONLY,   /* task blocks of guest tasks */
 };
 
 struct op_def {
@@ -119,6 +129,10 @@ static const struct op_def op_defs[] = {
 	{ "altstack", OP_ALTSTACK,     ARG_ONOFF,  1, IN_BOTH },
 	{ "stack",    OP_STACK,        ARG_STACK,  1, IN_BOTH },
 	{ "frame",    OP_FRAME,        ARG_FRAME,  1, HANDLER_ONLY },
+	{ "run",      OP_RUN,          ARG_VCPU,   1, HOST_ONLY },
+	{ "vget",     OP_VGET,         ARG_VCPU,   1, HOST_ONLY },
+	{ "vset",     OP_VSET,         ARG_VCPU,   1, HOST_ONLY },
+	{ "io",       OP_IO,           ARG_NONE,   0, GUEST_ONLY },
 };
 
 /* A keyword argument and the value it compiles to. */
@@ -166,7 +180,7 @@ static const struct word_val component_words[] = {
 
 /* Top-level statements, recognised inside blocks only to explain the error. */
 static const char *const top_words[] = {
-	"cpus", "tick", "check-on-return", "expect",
+	"cpus", "tick", "check-on-return", "expect", "vm",
 };
 
 /* ------------------------------------------------------------------ */
@@ -674,6 +688,14 @@ static int find_task(const struct scenario *scn, const char *s, size_t n)
 	return -1;
 }
 
+static int find_vm(const struct scenario *scn, const char *s, size_t n)
+{
+	for (uint32_t i = 0; i < scn->nvms; i++)
+		if (strlen(scn->vms[i].name) == n && memcmp(scn->vms[i].name, s, n) == 0)
+			return (int)i;
+	return -1;
+}
+
 static int name_start(char c)
 {
 	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
@@ -727,6 +749,17 @@ static int parse_task_options(struct parser *ps, struct scn_task *task,
 				return fail(ps, ps->line, t.col, "'fork' tasks must be user tasks");
 			task->forked = 1;
 			ps->fork_col[index] = (uint16_t)t.col;
+		} else if (t.n >= 3 && memcmp(t.s, "vm=", 3) == 0) {
+			struct tok nm = { t.s + 3, t.n - 3, t.col + 3 };
+			int vm = find_vm(ps->scn, nm.s, nm.n);
+
+			if (task->vm)
+				return fail(ps, ps->line, t.col, "'vm=' given twice");
+			if (vm < 0)
+				return fail(ps, ps->line, nm.col,
+				            "unknown VM '%s' (declare it with 'vm' before its tasks)",
+				            show_tok(&nm, a));
+			task->vm = (uint8_t)(vm + 1);
 		} else if (t.n >= 4 && memcmp(t.s, "cpu=", 4) == 0) {
 			struct tok num = { t.s + 4, t.n - 4, t.col + 4 };
 			struct fixup *f;
@@ -743,7 +776,7 @@ static int parse_task_options(struct parser *ps, struct scn_task *task,
 			f->cpu = v;
 		} else {
 			return fail(ps, ps->line, t.col,
-			            "unknown task option '%s' (expected cpu=N, fork or '{')",
+			            "unknown task option '%s' (expected cpu=N, vm=NAME, fork or '{')",
 			            show_tok(&t, a));
 		}
 	}
@@ -785,6 +818,92 @@ static int parse_task(struct parser *ps, const struct tok *kw)
 	scn->ntasks++;
 	ps->task = (int)index;
 	return parse_task_options(ps, task, index, kw->s);
+}
+
+/* features=a,b,c: XSAVE components by name (x87 and sse are always in). */
+static int vm_features(struct parser *ps, const struct tok *t, uint64_t *mask)
+{
+	char a[SHOW_LEN];
+	const char *p = t->s, *end = t->s + t->n;
+
+	*mask = 3;
+	while (p < end) {
+		const char *q = p;
+		struct tok w;
+		int i;
+
+		while (q < end && *q != ',')
+			q++;
+		w = (struct tok){ p, (size_t)(q - p), t->col + (uint32_t)(p - t->s) };
+		i = find_word(component_words, NWORDS(component_words), &w);
+		if (i < 0 || component_words[i].val == 9)
+			return fail(ps, ps->line, w.col, "unknown guest feature '%s' (expected x87, sse, "
+			            "avx, opmask, zmm_hi256, hi16_zmm, xtilecfg, xtiledata, bndregs or "
+			            "bndcsr; PKRU follows the host)", show_tok(&w, a));
+		*mask |= 1ull << component_words[i].val;
+		p = q + (q < end);
+	}
+	return 0;
+}
+
+/* vm NAME vcpus=N [tick=N] [features=LIST] */
+static int parse_vm(struct parser *ps, const struct tok *kw)
+{
+	struct scenario *scn = ps->scn;
+	struct scn_vm *vm;
+	char a[SHOW_LEN];
+	struct tok name, t;
+	int vcpus_seen = 0;
+
+	if (scn->nvms >= SCN_MAX_VMS)
+		return fail(ps, ps->line, kw->col, "too many VMs (max %d)", SCN_MAX_VMS);
+	next_tok(ps, &name);
+	if (name.n == 0)
+		return fail(ps, ps->line, name.col, "expected a VM name after 'vm'");
+	for (size_t i = 0; i < name.n; i++)
+		if (i == 0 ? !name_start(name.s[0]) : !name_char(name.s[i]))
+			return fail(ps, ps->line, name.col,
+			            "invalid VM name '%s' (expected [A-Za-z_][A-Za-z0-9_-]*)",
+			            show_tok(&name, a));
+	if (name.n >= SCN_NAME_LEN)
+		return fail(ps, ps->line, name.col, "VM name '%s' too long (max %d characters)",
+		            show_tok(&name, a), SCN_NAME_LEN - 1);
+	if (find_vm(scn, name.s, name.n) >= 0)
+		return fail(ps, ps->line, name.col, "VM '%s' declared twice", show_tok(&name, a));
+	vm = &scn->vms[scn->nvms];
+	memset(vm, 0, sizeof(*vm));
+	memcpy(vm->name, name.s, name.n);
+	vm->line = ps->line;
+	while (next_tok(ps, &t)) {
+		const char *eq = memchr(t.s, '=', t.n);
+		struct tok key = { t.s, eq ? (size_t)(eq - t.s) : t.n, t.col };
+		struct tok val = { eq ? eq + 1 : t.s + t.n, eq ? t.n - key.n - 1 : 0,
+		                   t.col + (uint32_t)key.n + 1 };
+		uint64_t v;
+
+		if (eq && tok_is(&key, "vcpus")) {
+			if (vcpus_seen++)
+				return fail(ps, ps->line, t.col, "'vcpus=' given twice");
+			if (num_tok(ps, &val, "vcpus=", 1, SCN_MAX_VCPUS, &v))
+				return -1;
+			vm->nvcpus = (uint32_t)v;
+		} else if (eq && tok_is(&key, "tick")) {
+			if (num_tok(ps, &val, "tick=", 1, SCN_MAX_COUNT, &v))
+				return -1;
+			vm->tick = (uint32_t)v;
+		} else if (eq && tok_is(&key, "features")) {
+			if (vm_features(ps, &val, &vm->features))
+				return -1;
+		} else {
+			return fail(ps, ps->line, t.col,
+			            "unknown VM option '%s' (expected vcpus=N, tick=N or features=LIST)",
+			            show_tok(&t, a));
+		}
+	}
+	if (!vcpus_seen)
+		return fail(ps, ps->line, t.col, "'vm %s' needs vcpus=N", vm->name);
+	scn->nvms++;
+	return 0;
 }
 
 #define DESC_LEN (SHOW_LEN + 32)
@@ -1017,6 +1136,8 @@ static int parse_top(struct parser *ps, const struct tok *t)
 		return parse_check_on_return(ps, t);
 	if (tok_is(t, "task"))
 		return parse_task(ps, t);
+	if (tok_is(t, "vm"))
+		return parse_vm(ps, t);
 	if (tok_is(t, "handler"))
 		return parse_handler(ps, t);
 	if (tok_is(t, "expect"))
@@ -1154,6 +1275,29 @@ static int op_frame(struct parser *ps, struct scn_op *op, const char *start)
 	return 0;
 }
 
+/* VM VCPU of 'run' / 'vget' / 'vset': the VM must be declared above. */
+static int op_vcpu(struct parser *ps, struct scn_op *op, const char *what)
+{
+	char a[SHOW_LEN];
+	struct tok t;
+	uint64_t v;
+	int vm;
+
+	if (!next_tok(ps, &t))
+		return fail(ps, ps->line, t.col, "expected a VM name after '%s'", what);
+	vm = find_vm(ps->scn, t.s, t.n);
+	if (vm < 0)
+		return fail(ps, ps->line, t.col, "unknown VM '%s' in '%s'", show_tok(&t, a), what);
+	if (read_num(ps, what, 0, UINT64_MAX, &v, &t))
+		return -1;
+	if (v >= ps->scn->vms[vm].nvcpus)
+		return fail(ps, ps->line, t.col, "vcpu %" PRIu64 " out of range: VM %s has %" PRIu32,
+		            v, ps->scn->vms[vm].name, ps->scn->vms[vm].nvcpus);
+	op->arg = (uint32_t)vm;
+	op->arg2 = (uint32_t)v;
+	return 0;
+}
+
 /* Parses the arguments of op (already identified by d) per its arg kind. */
 static int op_args(struct parser *ps, const struct op_def *d, struct scn_op *op,
                    const struct tok *kw)
@@ -1209,6 +1353,8 @@ static int op_args(struct parser *ps, const struct op_def *d, struct scn_op *op,
 		                 kw->s, &op->arg);
 	case ARG_FRAME:
 		return op_frame(ps, op, kw->s);
+	case ARG_VCPU:
+		return op_vcpu(ps, op, d->word);
 	}
 	return 0;
 }
@@ -1233,8 +1379,14 @@ static int parse_op(struct parser *ps, const struct tok *kw)
 	}
 	if (d->place == HANDLER_ONLY && !in_handler)
 		return fail(ps, ps->line, kw->col, "'%s' is only allowed in a handler", d->word);
-	if (d->place == NO_HANDLER && in_handler)
+	if (d->place != IN_BOTH && d->place != HANDLER_ONLY && in_handler)
 		return fail(ps, ps->line, kw->col, "'%s' is not allowed in a handler", d->word);
+	if (d->place == HOST_ONLY && scn->tasks[ps->task].vm)
+		return fail(ps, ps->line, kw->col, "'%s' is a VMM's call: not allowed in a guest task",
+		            d->word);
+	if (d->place == GUEST_ONLY && !scn->tasks[ps->task].vm)
+		return fail(ps, ps->line, kw->col, "'%s' exits to the VMM: only guest tasks (vm=NAME) use it",
+		            d->word);
 	/* A handler runs as its task, which must be a user task (checked at
 	 * the end), so user ops are fine there. */
 	if (d->user_only && !in_handler && scn->tasks[ps->task].kind != TASK_USER)
@@ -1338,8 +1490,14 @@ static int check_open_blocks(struct parser *ps)
 static int fix_cpu(struct parser *ps, const struct fixup *f)
 {
 	struct scenario *scn = ps->scn;
+	int self = f->kind == FIX_TASK_CPU ? (int)f->index
+		 : f->handler >= 0 ? (int)scn->handlers[f->handler].task : f->task;
+	uint32_t vm = self >= 0 ? scn->tasks[self].vm : 0;
 
-	if (f->cpu >= scn->ncpus)
+	if (vm && f->cpu >= scn->vms[vm - 1].nvcpus)
+		return fail(ps, f->line, f->col, "cpu %" PRIu64 " out of range: VM %s has %" PRIu32
+		            " vcpus", f->cpu, scn->vms[vm - 1].name, scn->vms[vm - 1].nvcpus);
+	if (!vm && f->cpu >= scn->ncpus)
 		return fail(ps, f->line, f->col, "cpu %" PRIu64 " out of range: cpus is %" PRIu32,
 		            f->cpu, scn->ncpus);
 	if (f->kind == FIX_TASK_CPU)
@@ -1363,6 +1521,10 @@ static int fix_task(struct parser *ps, const struct fixup *f, uint8_t *forked_by
 	if (target < 0)
 		return fail(ps, f->line, f->col, "unknown task '%s' in '%s'",
 		            show_tok(&f->name, a), what);
+	if (self >= 0 && scn->tasks[target].vm != scn->tasks[self].vm)
+		return fail(ps, f->line, f->col, "'%s' reaches only tasks of the same kernel: '%s' "
+		            "and '%s' run in different ones", what, scn->tasks[target].name,
+		            scn->tasks[self].name);
 	if (op->code == OP_SIGNAL) {
 		if (scn->tasks[target].kind != TASK_USER)
 			return fail(ps, f->line, f->col, "signals go to user tasks: '%s' is a kthread",

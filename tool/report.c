@@ -7,13 +7,16 @@
 void result_fill(struct policy_result *pr)
 {
 	const struct kresult *r = &pr->run.k->res;
-	struct fpu_stats s = r->total;
+	struct fpu_stats s = r->total, g = r->guest;
 	uint64_t switches = r->switches;
 
 	if (r->win_opened) {
 		const struct fpu_stats *end = r->win_closed ? &r->win_end : &r->total;
+		const struct fpu_stats *gend = r->win_closed ? &r->win_guest_end : &r->guest;
 		uint64_t sw_end = r->win_closed ? r->win_switches_end : r->switches;
 
+		g.saves = gend->saves - r->win_guest_begin.saves;
+		g.restores = gend->restores - r->win_guest_begin.restores;
 		s.saves = end->saves - r->win_begin.saves;
 		s.restores = end->restores - r->win_begin.restores;
 		s.skipped_restores = end->skipped_restores - r->win_begin.skipped_restores;
@@ -34,6 +37,11 @@ void result_fill(struct policy_result *pr)
 	pr->value[KEY_SIGRETURNS] = r->sigreturns;
 	pr->value[KEY_SIGSEGV] = r->sigsegv;
 	pr->value[KEY_KILLED] = r->killed;
+	pr->value[KEY_GUEST_SAVES] = g.saves;
+	pr->value[KEY_GUEST_RESTORES] = g.restores;
+	pr->value[KEY_HOST_SAVES] = s.saves - g.saves;
+	pr->value[KEY_HOST_RESTORES] = s.restores - g.restores;
+	pr->value[KEY_EXITS] = r->exits;
 }
 
 static bool compare(uint64_t got, unsigned cmp, uint64_t want)
@@ -108,8 +116,9 @@ static void describe_found(const struct policy_result *pr, const struct violatio
 
 	if (v->found_known == 2) {
 		snprintf(buf, len, "the init state");
-	} else if (v->found_known == 1 && v->found_owner == OWNER_KERNEL) {
-		snprintf(buf, len, "a kernel FPU section's registers (cpu %u)", v->found_gen);
+	} else if (v->found_known == 1 && (v->found_owner & 0xff) == OWNER_KERNEL) {
+		machine_cpu_name(&pr->run, TASK_VM(v->found_owner), v->found_gen, name, sizeof(name));
+		snprintf(buf, len, "a kernel FPU section's registers (%s)", name);
 	} else if (v->found_known == 1) {
 		machine_task_name(&pr->run, v->found_owner, name, sizeof(name));
 		snprintf(buf, len, "%s's state (task %u, generation %u)%s", name, v->found_owner,
@@ -122,10 +131,11 @@ static void describe_found(const struct policy_result *pr, const struct violatio
 static void print_violation(FILE *out, const struct policy_result *pr, const struct violation *v,
 			    const char *path)
 {
-	char name[64], e[32], f[32], who[160];
+	char name[64], e[32], f[32], who[160], cpu[64];
 	const struct kernel *k = pr->run.k;
 
 	machine_task_name(&pr->run, v->task, name, sizeof(name));
+	machine_cpu_name(&pr->run, v->vm, v->cpu, cpu, sizeof(cpu));
 	switch (v->kind) {
 	case VIOL_STATE: {
 		uint32_t base = v->component < 2 ? 0 : k->fpu.xs.offset[v->component];
@@ -135,19 +145,32 @@ static void print_violation(FILE *out, const struct policy_result *pr, const str
 		char at[300];
 		if (v->where == 2)
 			snprintf(at, sizeof(at), "in the signal frame just written");
+		else if (v->where == 3)
+			snprintf(at, sizeof(at), "in the registers at VM entry");
+		else if (v->where == 4)
+			snprintf(at, sizeof(at), "in the guest state a get returned (%s:%u)", path, v->line);
 		else if (v->where)
 			snprintf(at, sizeof(at), "at return to user");
 		else
 			snprintf(at, sizeof(at), "at check (%s:%u)", path, v->line);
-		fprintf(out, "  [%s] t=%llu cpu %u task %s (id %u) %s: component %s, offset %u"
-			" (+%u in component): expected %s, found %s: found %s\n",
-			pr->policy->name, (unsigned long long)v->time, v->cpu, name, v->task, at,
-			fpu_xfeature_name(v->component), v->offset, v->offset - base, e, f, who);
+		if (v->where >= 3)
+			fprintf(out, "  [%s] t=%llu %s task %s (id %u) %s: component %s, offset %u: "
+				"found %s: %s\n", pr->policy->name, (unsigned long long)v->time, cpu,
+				name, v->task, at, fpu_xfeature_name(v->component), v->offset, f, who);
+		else
+			fprintf(out, "  [%s] t=%llu %s task %s (id %u) %s: component %s, offset %u"
+				" (+%u in component): expected %s, found %s: found %s\n",
+				pr->policy->name, (unsigned long long)v->time, cpu, name, v->task, at,
+				fpu_xfeature_name(v->component), v->offset, v->offset - base, e, f, who);
 		break;
 	}
 	case VIOL_WARN:
-		fprintf(out, "  [%s] t=%llu cpu %u task %s: invariant: %s\n", pr->policy->name,
-			(unsigned long long)v->time, v->cpu, name, v->msg);
+		fprintf(out, "  [%s] t=%llu %s task %s: invariant: %s\n", pr->policy->name,
+			(unsigned long long)v->time, cpu, name, v->msg);
+		break;
+	case VIOL_GUEST:
+		fprintf(out, "  [%s] t=%llu %s task %s: guest state: %s\n", pr->policy->name,
+			(unsigned long long)v->time, cpu, name, v->msg);
 		break;
 	case VIOL_DEADLOCK: {
 		static const char *const states[] = { "unused", "runnable", "running", "sleeping",
@@ -173,14 +196,14 @@ static void print_violation(FILE *out, const struct policy_result *pr, const str
 			"sigreturn rejected a frame that must be accepted",
 			"sigreturn read the frame in the wrong mode (legacy-only vs extended)",
 		};
-		fprintf(out, "  [%s] t=%llu cpu %u task %s (id %u): %s (library said: %s)\n",
-			pr->policy->name, (unsigned long long)v->time, v->cpu, name, v->task,
+		fprintf(out, "  [%s] t=%llu %s task %s (id %u): %s (library said: %s)\n",
+			pr->policy->name, (unsigned long long)v->time, cpu, name, v->task,
 			v->where < 3 ? why[v->where] : "?", v->msg);
 		break;
 	}
 	default:
-		fprintf(out, "  [%s] t=%llu cpu %u task %s: %s:%u: %s\n", pr->policy->name,
-			(unsigned long long)v->time, v->cpu, name, path, v->line, v->msg);
+		fprintf(out, "  [%s] t=%llu %s task %s: %s:%u: %s\n", pr->policy->name,
+			(unsigned long long)v->time, cpu, name, path, v->line, v->msg);
 	}
 }
 

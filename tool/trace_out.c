@@ -43,6 +43,16 @@ static void describe(const struct run *r, const struct ktrace_rec *e, char *buf,
 			 e->a & IRQ_KFPU ? "kfpu-ipi " : "", e->a & IRQ_RESCHED ? "resched " : "",
 			 e->a & IRQ_BALANCE ? "balance" : "");
 		break;
+	case KT_EV_VM_ENTRY:
+	case KT_EV_VM_EXIT: {
+		static const char *const why[] = { "interrupt window", "hlt", "io", "shutdown", "signal" };
+		*name = e->type == KT_EV_VM_ENTRY ? "vm_entry" : "vm_exit";
+		machine_task_name(r, e->a, a, sizeof(a));
+		machine_cpu_name(r, e->b, e->c, b, sizeof(b));
+		snprintf(buf, len, "vmm=%s vcpu=%s%s%s", a, b, e->type == KT_EV_VM_EXIT ? " reason=" : "",
+			 e->type == KT_EV_VM_EXIT && e->d < 5 ? why[e->d] : "");
+		break;
+	}
 	case KT_EV_OP:
 		*name = "op";
 		machine_task_name(r, e->a, a, sizeof(a));
@@ -58,7 +68,7 @@ static void describe(const struct run *r, const struct ktrace_rec *e, char *buf,
 void trace_print_text(FILE *out, const struct run *r, const char *policy)
 {
 	uint64_t i, n = rec_count(r);
-	char args[256];
+	char args[256], cpu[64];
 	const char *name;
 
 	fprintf(out, "# policy %s: %llu events%s\n", policy, (unsigned long long)n,
@@ -66,49 +76,75 @@ void trace_print_text(FILE *out, const struct run *r, const char *policy)
 	for (i = 0; i < n; i++) {
 		const struct ktrace_rec *e = rec_at(r, i);
 		describe(r, e, args, sizeof(args), &name);
-		fprintf(out, "  [%03u] %10llu: %s: %s\n", e->cpu, (unsigned long long)e->time, name, args);
+		machine_cpu_name(r, e->cpu >> 8, e->cpu & 0xff, cpu, sizeof(cpu));
+		fprintf(out, "  [%s] %10llu: %s: %s\n", cpu, (unsigned long long)e->time, name, args);
 	}
+}
+
+#define NTRACKS ((1 + SCN_MAX_VMS) * SCN_MAX_CPUS)
+
+/* One track per CPU: the host's CPUs, then each VM's vCPUs. */
+static uint32_t track_of(uint16_t cpu)
+{
+	uint32_t t = (uint32_t)(cpu >> 8) * SCN_MAX_CPUS + (cpu & 0xff);
+	return t < NTRACKS ? t : 0;
 }
 
 int trace_write_json(const char *path, const struct run *r, const char *policy)
 {
 	FILE *f = fopen(path, "w");
-	uint64_t i, n = rec_count(r), start[SCN_MAX_CPUS] = { 0 };
-	uint32_t running[SCN_MAX_CPUS], c;
+	uint64_t i, n = rec_count(r), start[NTRACKS] = { 0 };
+	uint32_t running[NTRACKS], ncpus[1 + SCN_MAX_VMS], vm, c, last = 0;
 	char args[256], name[64];
 	const char *ev;
 
 	if (!f)
 		return -1;
-	for (c = 0; c < SCN_MAX_CPUS; c++)
-		running[c] = c + 1; /* each CPU starts in its idle task */
+	ncpus[0] = r->k->ncpus;
+	for (vm = 1; vm <= SCN_MAX_VMS; vm++)
+		ncpus[vm] = vm <= r->k->nvms ? r->k->vms[vm - 1].hw.ncpus : 0;
+	for (c = 0; c < NTRACKS; c++)
+		running[c] = (c / SCN_MAX_CPUS) << 8 | (c % SCN_MAX_CPUS + 1); /* each starts idle */
 	fprintf(f, "{\"displayTimeUnit\":\"ns\",\"otherData\":{\"policy\":\"%s\",\"time\":\"machine steps\"},"
 		"\"traceEvents\":[\n", policy);
-	for (c = 0; c < r->k->ncpus; c++)
-		fprintf(f, "{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":1,\"tid\":%u,\"args\":{\"name\":\"cpu %u\"}},\n",
-			c, c);
+	for (vm = 0; vm <= SCN_MAX_VMS; vm++) {
+		if (!ncpus[vm])
+			continue;
+		fprintf(f, "{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":%u,\"args\":{\"name\":\"%s%s\"}},\n",
+			vm + 1, vm ? "guest " : "host", vm ? r->k->scn->vms[vm - 1].name : "");
+		for (c = 0; c < ncpus[vm]; c++) {
+			machine_cpu_name(r, vm, c, name, sizeof(name));
+			fprintf(f, "{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":%u,\"tid\":%u,\"args\":{\"name\":\"%s\"}},\n",
+				vm + 1, vm * SCN_MAX_CPUS + c, name);
+		}
+	}
 	for (i = 0; i < n; i++) {
 		const struct ktrace_rec *e = rec_at(r, i);
-		uint32_t cpu = e->cpu < SCN_MAX_CPUS ? e->cpu : 0;
+		uint32_t t = track_of(e->cpu);
 
 		describe(r, e, args, sizeof(args), &ev);
 		if (e->type == KT_EV_SWITCH) {
-			machine_task_name(r, running[cpu], name, sizeof(name));
-			fprintf(f, "{\"name\":\"%s\",\"ph\":\"X\",\"pid\":1,\"tid\":%u,\"ts\":%llu,\"dur\":%llu},\n",
-				name, cpu, (unsigned long long)start[cpu],
-				(unsigned long long)(e->time - start[cpu]));
-			running[cpu] = e->b;
-			start[cpu] = e->time;
+			machine_task_name(r, running[t], name, sizeof(name));
+			fprintf(f, "{\"name\":\"%s\",\"ph\":\"X\",\"pid\":%u,\"tid\":%u,\"ts\":%llu,\"dur\":%llu},\n",
+				name, t / SCN_MAX_CPUS + 1, t, (unsigned long long)start[t],
+				(unsigned long long)(e->time - start[t]));
+			running[t] = e->b;
+			start[t] = e->time;
 		}
-		fprintf(f, "{\"name\":\"%s\",\"ph\":\"i\",\"s\":\"t\",\"pid\":1,\"tid\":%u,\"ts\":%llu,"
-			"\"args\":{\"detail\":\"%s\"}},\n", ev, cpu, (unsigned long long)e->time, args);
+		fprintf(f, "{\"name\":\"%s\",\"ph\":\"i\",\"s\":\"t\",\"pid\":%u,\"tid\":%u,\"ts\":%llu,"
+			"\"args\":{\"detail\":\"%s\"}},\n", ev, t / SCN_MAX_CPUS + 1, t,
+			(unsigned long long)e->time, args);
 	}
-	for (c = 0; c < r->k->ncpus; c++) {
+	for (c = 0; c < NTRACKS; c++)
+		if (c % SCN_MAX_CPUS < ncpus[c / SCN_MAX_CPUS])
+			last = c;
+	for (c = 0; c < NTRACKS; c++) {
+		if (c % SCN_MAX_CPUS >= ncpus[c / SCN_MAX_CPUS])
+			continue;
 		machine_task_name(r, running[c], name, sizeof(name));
-		fprintf(f, "{\"name\":\"%s\",\"ph\":\"X\",\"pid\":1,\"tid\":%u,\"ts\":%llu,\"dur\":%llu}%s\n",
-			name, c, (unsigned long long)start[c],
-			(unsigned long long)(r->end_time - start[c]),
-			c + 1 < r->k->ncpus ? "," : "");
+		fprintf(f, "{\"name\":\"%s\",\"ph\":\"X\",\"pid\":%u,\"tid\":%u,\"ts\":%llu,\"dur\":%llu}%s\n",
+			name, c / SCN_MAX_CPUS + 1, c, (unsigned long long)start[c],
+			(unsigned long long)(r->end_time - start[c]), c == last ? "" : ",");
 	}
 	fprintf(f, "]}\n");
 	return fclose(f);

@@ -22,6 +22,7 @@
 struct fpu_guest {
 	struct fpu_state state;  /* the guest's registers, in the system's format */
 	uint64_t features;       /* the guest's XCR0 (user part): what it may use */
+	struct fpu_ctx *in_run;  /* the VMM context of the run call in progress, or NULL */
 };
 
 /* A guest starts in init state: the first run call loads a defined image,
@@ -30,24 +31,37 @@ struct fpu_guest {
 bool fpu_guest_init(struct fpu_system *sys, struct fpu_guest *g, void *area, uint64_t features,
 		    uint32_t id);
 
-/* Start of the run call: the VMM's live state is saved and g becomes active. */
+/*
+ * A run call, in the order a hypervisor makes these calls:
+ *
+ *   fpu_guest_run_begin      start of the call (preemptible)
+ *   loop:
+ *     fpu_guest_enter        interrupts off, right before VM entry
+ *     ... guest runs, exits ...
+ *     fpu_guest_sched_out    whenever the vCPU thread is switched out
+ *   fpu_guest_run_end        end of the call (preemptible)
+ *
+ * How the policy keeps the guest's state (fpu_policy.guest_swap_per_entry):
+ * - run-call swap (Linux 4.15+): run_begin makes g the VMM task's active
+ *   buffer; it stays so until run_end, and a switch-out saves it like any
+ *   task's state. Entry loads it only if something else used the registers.
+ * - per entry (before 4.15, and the 2015 RFC): enter swaps g in and loads it
+ *   unconditionally; sched_out and run_end put it away again.
+ */
 void fpu_guest_run_begin(struct fpu_cpu *cpu, struct fpu_ctx *vmm, struct fpu_guest *g);
-/* Right before VM entry, interrupts off: the guest's state is made live
- * (loaded, or skipped when the registers still hold it). */
-void fpu_guest_enter(struct fpu_cpu *cpu, struct fpu_ctx *vmm);
-/* End of the run call: the guest's live state is saved, the VMM's buffer is
- * active again (loaded at exit to user). */
-void fpu_guest_run_end(struct fpu_cpu *cpu, struct fpu_ctx *vmm);
-/* Is g the active state of vmm now (inside a run call)? */
+void fpu_guest_enter(struct fpu_cpu *cpu, struct fpu_ctx *vmm, struct fpu_guest *g);
+void fpu_guest_sched_out(struct fpu_cpu *cpu, struct fpu_ctx *vmm, struct fpu_guest *g);
+void fpu_guest_run_end(struct fpu_cpu *cpu, struct fpu_ctx *vmm, struct fpu_guest *g);
+/* Is g the active state of vmm now? */
 bool fpu_guest_active(const struct fpu_ctx *vmm, const struct fpu_guest *g);
 
 /* Get/set in the standard XSAVE layout, as a VMM's KVM_GET/SET_XSAVE.
- * Both need the guest's state in memory: call them outside run calls (a
- * kernel serializes them with the vCPU, as KVM does with the vCPU mutex).
- * get writes fpu_xstate_size(XSAVE, g->features) bytes. set validates first
- * (XSTATE_BV within the guest's features, header, MXCSR) and changes
- * nothing on error. */
-void fpu_guest_get(struct fpu_system *sys, const struct fpu_guest *g, void *std);
+ * Both need the guest's state in memory: they refuse (FPU_REGSET_BUSY) while
+ * a run call is in progress; a kernel serializes them with the vCPU, as KVM
+ * does with the vCPU mutex. get writes fpu_xstate_size(XSAVE, g->features)
+ * bytes. set validates first (XSTATE_BV within the guest's features,
+ * header, MXCSR) and changes nothing on error. */
+enum fpu_regset_error fpu_guest_get(struct fpu_system *sys, const struct fpu_guest *g, void *std);
 enum fpu_regset_error fpu_guest_set(struct fpu_system *sys, struct fpu_guest *g, const void *std);
 
 #endif

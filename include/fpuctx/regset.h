@@ -23,6 +23,7 @@ enum fpu_regset_error {
 	FPU_REGSET_BAD_HEADER,     /* XCOMP_BV or reserved header bytes not zero */
 	FPU_REGSET_BAD_XSTATE_BV,  /* components outside what the context may use */
 	FPU_REGSET_BAD_MXCSR,      /* reserved MXCSR bits set */
+	FPU_REGSET_BUSY,           /* the guest's state is in use by a run call */
 };
 
 /* The checks a standard-format image from an untrusted source must pass

@@ -70,6 +70,8 @@ struct fpu_policy {
 	bool skip_valid_restore;   /* no load when the registers still hold the image */
 	bool kthreads_switch_fpu;  /* kernel threads and idle own a context that is saved and loaded */
 	bool kfpu_end_restores;    /* kernel_fpu_end reloads the user state at once */
+	bool guest_swap_per_entry; /* a guest's state is loaded before each entry and put away at
+				    * every switch-out of the vCPU thread (not kept for the run call) */
 };
 
 extern const struct fpu_policy fpu_policies[];
@@ -88,6 +90,9 @@ enum fpu_bug {
 	FPU_BUG_SIGRETURN_NO_RESET    = 1u << 7, /* a rejected frame leaves the registers as they were */
 	FPU_BUG_SIGRETURN_PKRU_DEFAULT = 1u << 8, /* a frame with PKRU in init state gets the default PKRU instead of 0 */
 	FPU_BUG_GUEST_SAVE_TO_VMM     = 1u << 9, /* run calls load the guest without making it active: saves hit the VMM's buffer (2018) */
+	FPU_BUG_GUEST_SCRATCH         = 1u << 10, /* run begin saves the registers into the VMM's buffer even when they are not its (5.2) */
+	FPU_BUG_GUEST_ENTER_NO_RELOAD = 1u << 11, /* the guest is loaded at run begin; entry trusts it still is (Linux bug 7) */
+	FPU_BUG_GUEST_XCR0_LEAK       = 1u << 12, /* hypervisor: the guest's XCR0 stays set after an exit until the run call ends (Linux bug 3) */
 };
 
 struct fpu_bug_info {

@@ -2,15 +2,24 @@
 /* Boot: the FPU library instance, CPUs with their idle tasks, the scenario's tasks. */
 #include "kernel.h"
 
-void *kalloc(struct kernel *k, size_t size)
+/* Memory nobody reads before writing (a guest kernel's own arena). */
+void *kalloc_raw(struct kernel *k, size_t size, size_t align)
 {
-	size_t at = (k->arena_used + 63) & ~(size_t)63;
+	size_t at = (k->arena_used + align - 1) & ~(align - 1);
 
 	if (at + size > k->arena_size)
 		return 0;
 	k->arena_used = at + size;
-	kzero(k->arena + at, size);
 	return k->arena + at;
+}
+
+void *kalloc(struct kernel *k, size_t size)
+{
+	void *p = kalloc_raw(k, size, 64);
+
+	if (p)
+		kzero(p, size);
+	return p;
 }
 
 /* A free slot: never used, or dead (its stack and buffers are recycled, as a
@@ -27,8 +36,13 @@ static struct task *find_slot(struct kernel *k)
 	return &k->tasks[k->ntask_slots++];
 }
 
+static uint32_t task_id(const struct kernel *k, const struct task *t)
+{
+	return k->vm_index << 8 | ((uint32_t)(t - k->tasks) + 1);
+}
+
 /* Page-aligned user memory for stacks. */
-static uintptr_t ualloc(struct kernel *k, uint32_t pages)
+uintptr_t ualloc(struct kernel *k, uint32_t pages)
 {
 	size_t bytes = (size_t)pages * PAGE_SIZE;
 	uintptr_t p;
@@ -72,7 +86,7 @@ static void signal_setup(struct kernel *k, struct task *t)
 static void task_setup(struct kernel *k, struct task *t, uint8_t kind, int cpu)
 {
 	t->k = k;
-	t->id = (uint32_t)(t - k->tasks) + 1;
+	t->id = task_id(k, t);
 	t->kind = kind;
 	t->cpu = cpu;
 	t->queued = 0;
@@ -93,7 +107,7 @@ struct task *task_create(struct kernel *k, uint32_t scn_index, int cpu)
 
 	if (!t)
 		return 0;
-	t->id = (uint32_t)(t - k->tasks) + 1;
+	t->id = task_id(k, t);
 	if (!task_buffers(k, t))
 		return 0;
 	task_setup(k, t, st->kind == TASK_USER ? KT_USER : KT_KTHREAD, cpu);
@@ -119,8 +133,9 @@ static const char *boot_cpu(struct kernel *k, uint32_t id)
 	c->expect_buf = kalloc(k, k->std_size);
 	if (!c->kfpu_image || !c->check_buf || !c->expect_buf)
 		return "out of kernel memory";
-	pattern_build(k, c->kfpu_image, OWNER_KERNEL, id, k->fpu.mask);
-	idle->id = id + 1;
+	c->xcr0 = k->fpu.mask;
+	pattern_build(k, c->kfpu_image, k->vm_index << 8 | OWNER_KERNEL, id, k->fpu.mask);
+	idle->id = task_id(k, idle);
 	if (!task_buffers(k, idle))
 		return "out of kernel memory";
 	task_setup(k, idle, KT_IDLE, (int)id);
@@ -141,7 +156,9 @@ const char *kernel_boot(struct kernel *k, struct hw_machine *hw, const struct ke
 
 	k->hw = hw;
 	k->scn = cfg->scn;
-	k->ncpus = cfg->scn->ncpus;
+	k->root = cfg->root ? cfg->root : k;
+	k->vm_index = cfg->vm_index;
+	k->ncpus = cfg->vm_index ? cfg->scn->vms[cfg->vm_index - 1].nvcpus : cfg->scn->ncpus;
 	k->arena = cfg->arena;
 	k->arena_size = cfg->arena_size;
 	k->trace = cfg->trace;
@@ -168,11 +185,13 @@ const char *kernel_boot(struct kernel *k, struct hw_machine *hw, const struct ke
 	for (i = 0; i < k->ncpus; i++)
 		if ((msg = boot_cpu(k, i)) != 0)
 			return msg;
+	if (!k->vm_index && (msg = vm_boot_all(k, cfg)) != 0)
+		return msg;
 	for (i = 0; i < k->scn->ntasks; i++) {
 		const struct scn_task *st = &k->scn->tasks[i];
 		struct task *t;
 
-		if (st->forked)
+		if (st->forked || st->vm != k->vm_index)
 			continue;
 		t = task_create(k, i, st->cpu);
 		if (!t)
@@ -186,9 +205,8 @@ const char *kernel_boot(struct kernel *k, struct hw_machine *hw, const struct ke
 
 void kernel_collect(struct kernel *k)
 {
-	uint32_t i;
+	uint64_t switches;
 
-	kzero(&k->res.total, sizeof(k->res.total));
-	for (i = 0; i < k->ncpus; i++)
-		fpu_stats_add(&k->res.total, &k->cpus[i].fpu.stats);
+	kernel_snapshot(k, &k->res.total, &k->res.guest, &switches);
+	vm_collect(k);
 }

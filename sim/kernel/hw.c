@@ -31,6 +31,12 @@ void hw_yield(struct hw_machine *m)
 {
 	struct hw_cpu *c = &m->cpu[m->running];
 
+	if (m->virtual) {
+		/* A VM exit: the registers are the guest's, and the host's run
+		 * loop decides what happens to them. */
+		hw_switch_stack(&c->sp, c->exit_sp);
+		return;
+	}
 	fpu_xsave(c->regfile, m->regfile_mask);
 	fpu_xrstor(m->clean, m->regfile_mask);
 	hw_switch_stack(&c->sp, m->machine_sp);

@@ -32,6 +32,9 @@ struct hw_cpu {
 	uint32_t signal_to, signal_what; /* arguments of IRQ_SIGNAL */
 	uint64_t deadline;      /* timer: raise IRQ_TIMER when now reaches it */
 	bool halted;            /* waiting for an interrupt */
+	/* vCPUs only */
+	void *exit_sp;          /* the host's run loop, where a VM exit goes */
+	uint8_t exit_io;        /* the exit is an I/O access for the VMM */
 };
 
 struct hw_machine {
@@ -39,6 +42,7 @@ struct hw_machine {
 	uint32_t running;       /* CPU whose code runs now (the kernel's "this CPU") */
 	uint64_t now;           /* machine steps so far: the clock */
 	uint64_t regfile_mask;  /* components the machine swaps: everything the process may use */
+	bool virtual;           /* vCPUs: a defined point is a VM exit to the host, registers stay */
 	const uint8_t *clean;   /* register file the machine's own code runs on */
 	void *machine_sp;
 	struct hw_cpu cpu[SCN_MAX_CPUS];

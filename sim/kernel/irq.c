@@ -7,28 +7,33 @@
 
 void ktrace(struct kernel *k, uint16_t type, uint32_t a, uint32_t b, uint32_t c, uint32_t d)
 {
+	struct kernel *root = k->root;
 	struct ktrace_rec *r;
 
-	if (!k->trace)
+	if (!root->trace)
 		return;
-	r = &k->trace[k->trace_count % k->trace_cap];
+	r = &root->trace[root->trace_count % root->trace_cap];
 	r->time = k->hw->now;
 	r->type = type;
-	r->cpu = (uint16_t)k->hw->running;
+	r->cpu = (uint16_t)(k->vm_index << 8 | k->hw->running);
 	r->a = a;
 	r->b = b;
 	r->c = c;
 	r->d = d;
-	k->trace_count++;
+	root->trace_count++;
 }
 
+/* Every kernel's violations are the host's results: one list for the run. */
 void kviolation(struct kernel *k, const struct violation *v)
 {
-	if (k->res.nviolations < KMAX_VIOLATIONS) {
-		kcopy(&k->res.viol[k->res.nviolations], v, sizeof(*v));
-		k->res.viol[k->res.nviolations].time = k->hw->now;
+	struct kresult *res = &k->root->res;
+
+	if (res->nviolations < KMAX_VIOLATIONS) {
+		kcopy(&res->viol[res->nviolations], v, sizeof(*v));
+		res->viol[res->nviolations].time = k->hw->now;
+		res->viol[res->nviolations].vm = (uint8_t)k->vm_index;
 	}
-	k->res.nviolations++;
+	res->nviolations++;
 	ktrace(k, KT_EV_VIOLATION, v->task, v->kind, v->line, 0);
 }
 

@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include "fpuctx/api.h"
+#include "fpuctx/kvm.h"
 #include "fpuctx/sched.h"
 #include "fpuctx/trace.h"
 #include "hw.h"
@@ -23,7 +24,7 @@
 #define KMAX_VIOLATIONS 16
 #define KMAX_LOOP_DEPTH SCN_MAX_REPEAT_DEPTH
 #define OWNER_INIT   0     /* expected-state owner meaning "init state" */
-#define OWNER_KERNEL 0xfe  /* pattern owner of kernel FPU sections */
+#define OWNER_KERNEL 0xfe  /* pattern owner of kernel FPU sections (plus the VM's base) */
 #define OWNER_UNKNOWN 0xff /* after real compute: nothing to check until the next dirty */
 #define OWNER_IMAGE  0xfd  /* expected state is the task's exp_image (after a sigreturn) */
 
@@ -32,6 +33,12 @@
 #define ALTSTACK_PAGES 8u
 #define SIG_MAX_DEPTH  4u
 #define RED_ZONE       128u
+
+/* Task ids (and pattern owners) are (vm << 8) | (slot + 1): 0 is the host,
+ * n the guest kernel of VM n-1. */
+#define TASK_VM(id)   ((id) >> 8)
+#define TASK_SLOT(id) (((id) & 0xffu) - 1)
+#define VM_STATE_ID(vm, vcpu) ((vm) << 8 | 0xe0u | (vcpu)) /* a vCPU's guest FPU buffer */
 
 enum page_state { PG_PRESENT, PG_EVICTED, PG_READONLY, PG_UNMAPPED };
 
@@ -62,6 +69,7 @@ enum task_state { TS_UNUSED, TS_RUNNABLE, TS_RUNNING, TS_SLEEPING, TS_WAITING, T
 
 
 struct kernel;
+struct vcpu;
 
 struct task {
 	struct kernel *k;
@@ -96,6 +104,7 @@ struct task {
 	struct sig_frame frames[SIG_MAX_DEPTH];
 	uint8_t *exp_image;     /* expected state when exp_owner == OWNER_IMAGE */
 	uint8_t *frame_buf;     /* scratch: a copy of a frame */
+	struct vcpu *in_run;    /* the vCPU whose run call this task is in, or NULL */
 };
 
 /* What went wrong, in numbers: the tool turns it into words. */
@@ -105,11 +114,14 @@ enum viol_kind {
 	VIOL_DEADLOCK,   /* every CPU idle, tasks blocked for good */
 	VIOL_RUNTIME,    /* a scenario asked for something impossible at run time */
 	VIOL_SIGRETURN,  /* sigreturn's verdict differs from what the frame edits require */
+	VIOL_GUEST,      /* a guest saw host state, or guest-only state outlived its window */
 };
 
 struct violation {
 	uint8_t kind;
-	uint8_t where;          /* 0: a check op, 1: return to user, 2: a signal frame just written */
+	uint8_t where;          /* 0: a check op, 1: return to user, 2: a signal frame just written,
+				 * 3: registers at VM entry, 4: a VMM's get of guest state */
+	uint8_t vm;             /* 0: the host; n: VM n-1 (cpu is then a vCPU) */
 	uint16_t cpu;
 	uint32_t task;          /* task id */
 	uint32_t line;          /* scenario line of the op, or 0 */
@@ -131,12 +143,14 @@ enum ktrace_type {
 	KT_EV_IRQ,         /* a = lines */
 	KT_EV_OP,          /* a = task, b = op code, c = line */
 	KT_EV_VIOLATION,   /* a = task */
+	KT_EV_VM_ENTRY,    /* a = VMM task, b = vm, c = vcpu */
+	KT_EV_VM_EXIT,     /* a = VMM task, b = vm, c = vcpu, d = enum vm_exit */
 };
 
 struct ktrace_rec {
 	uint64_t time;
 	uint16_t type;
-	uint16_t cpu;
+	uint16_t cpu;           /* vm << 8 | cpu: a guest's records name its vCPU */
 	uint32_t a, b, c, d;
 };
 
@@ -155,11 +169,14 @@ struct kcpu {
 	uint8_t *kfpu_image;     /* what kernel SIMD leaves in the registers */
 	uint8_t *check_buf;      /* scratch for return-to-user checks */
 	uint8_t *expect_buf;     /* scratch: the expected image */
+	uint64_t xcr0;           /* the modelled XCR0: the kernel's mask, a guest's in the entry window */
 };
 
 struct kresult {
-	struct fpu_stats total;       /* sum over CPUs */
+	struct fpu_stats total;       /* sum over CPUs, host and guests */
+	struct fpu_stats guest;       /* the guests' part of it */
 	struct fpu_stats win_begin, win_end;
+	struct fpu_stats win_guest_begin, win_guest_end;
 	uint64_t switches, win_switches_begin, win_switches_end;
 	bool win_opened, win_closed;
 	uint64_t checks;              /* state comparisons done */
@@ -168,15 +185,43 @@ struct kresult {
 	uint64_t forks_failed;
 	uint64_t fpu_cycles;          /* TSC cycles inside the library's hooks (for bench) */
 	uint64_t signals, sigreturns, sigsegv, killed;
+	uint64_t exits, run_calls, vm_gets, vm_sets;
 	uint32_t nviolations;         /* all, even past KMAX_VIOLATIONS */
 	struct violation viol[KMAX_VIOLATIONS];
 	uint64_t hash;                /* fingerprint of the event sequence, for replay */
 	bool finished;                /* every task exited */
 };
 
+/* A vCPU as the host sees it. */
+struct vcpu {
+	struct vm *vm;
+	uint32_t index;
+	struct fpu_guest fpu;     /* the guest's FPU state (library) */
+	struct task *thread;      /* host task in a run call or get/set on it (the vCPU mutex) */
+	bool blocked;             /* its thread sleeps because the vCPU halted */
+	uint32_t pkru;            /* the guest's PKRU outside the entry window */
+	uint64_t next_tick;       /* the guest's periodic timer */
+	uint8_t *xsave;           /* what the VMM's last get returned (standard format) */
+	bool have_xsave;
+};
+
+/* A virtual machine: a guest kernel on its own vCPUs. */
+struct vm {
+	struct kernel *guest;     /* a second instance of this kernel */
+	struct hw_machine hw;     /* the vCPUs as the guest sees them (virtual) */
+	uint32_t index;           /* 1..: the guest kernel's vm_index */
+	uint64_t features;        /* the guest's XCR0 */
+	uint32_t tick;
+	struct vcpu vcpu[SCN_MAX_VCPUS];
+};
+
 struct kernel {
 	struct hw_machine *hw;
 	const struct scenario *scn;
+	struct kernel *root;          /* the host kernel (itself, for the host): trace, results */
+	uint32_t vm_index;            /* 0: the host; n: the guest kernel of VM n-1 */
+	uint32_t nvms;
+	struct vm *vms;               /* the host's virtual machines */
 	struct fpu_system fpu;
 	struct fpu_state init_state;
 	uint64_t user_mask;           /* components user code loads and checks (PKRU included) */
@@ -204,6 +249,8 @@ struct kernel_config {
 	enum fpu_insn insn;           /* FPU_INSN__COUNT: best available */
 	uint64_t want;                /* features to manage */
 	uint32_t bugs;
+	struct kernel *root;          /* NULL: this is the host */
+	uint32_t vm_index;
 	void *arena;
 	size_t arena_size;
 	struct ktrace_rec *trace;
@@ -215,8 +262,20 @@ struct kernel_config {
 const char *kernel_boot(struct kernel *k, struct hw_machine *hw, const struct kernel_config *cfg,
 			uint64_t *missing);
 void *kalloc(struct kernel *k, size_t size);
+void *kalloc_raw(struct kernel *k, size_t size, size_t align);
+uintptr_t ualloc(struct kernel *k, uint32_t pages);
 struct task *task_create(struct kernel *k, uint32_t scn_index, int cpu);
 void kernel_collect(struct kernel *k);   /* fills res.total etc. at the end */
+
+/* vm.c */
+const char *vm_boot_all(struct kernel *k, const struct kernel_config *cfg);
+void vm_run(struct kernel *k, struct task *t, const struct scn_op *op);
+void vm_get_set(struct kernel *k, struct task *t, const struct scn_op *op);
+void vm_io_exit(struct kernel *k);
+void vm_sched_out(struct kernel *k, struct kcpu *c, struct task *prev);
+void vm_collect(struct kernel *k);
+void kernel_snapshot(struct kernel *k, struct fpu_stats *all, struct fpu_stats *guest,
+		     uint64_t *switches);
 
 /* sched.c */
 static inline struct kcpu *this_cpu(struct kernel *k) { return &k->cpus[k->hw->running]; }
@@ -233,6 +292,7 @@ void task_exit(struct kernel *k);
 void idle_main(void *kernel);
 void kernel_point(struct kernel *k, bool user_mode);
 void kernel_hash(struct kernel *k, uint64_t v);
+void guest_state_violation(struct kernel *k, struct kcpu *c, struct task *t, const char *msg);
 
 /* irq.c */
 void take_interrupts(struct kernel *k);
@@ -244,6 +304,7 @@ void kviolation(struct kernel *k, const struct violation *v);
 
 /* prog.c */
 void task_main(void *task);
+void runtime_error(struct kernel *k, struct task *t, const struct scn_op *op, const char *msg);
 
 /* signal.c */
 void send_signal(struct kernel *k, struct task *t, unsigned sig);
@@ -266,6 +327,8 @@ bool pattern_check(struct kernel *k, struct task *t, uint8_t *buf, uint8_t *expe
 bool image_check(struct kernel *k, struct task *t, uint8_t *img, uint8_t *expect, uint32_t line,
 		 uint8_t where);
 void image_normalize(const struct kernel *k, uint8_t *img);
+uint32_t image_foreign_owner(const uint8_t *img, uint32_t size, uint32_t vm, uint32_t *gen,
+			     uint32_t *offset);
 
 /* user_simd.c (user code: compiled with SIMD) */
 uint64_t user_simd_compute(uint32_t iterations);

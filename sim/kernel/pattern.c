@@ -23,11 +23,12 @@ static uint16_t fold16(uint64_t x)
 	return (uint16_t)(x >> 48);
 }
 
-/* magic(8) | owner(8) | gen(16) | word index(16) | check(16) */
+/* magic(8) | owner(12) | gen(16) | word index(12) | check(16). The owner is
+ * a task id: a VM's number above its slot, so guests' state is told apart. */
 static uint64_t pat_word(uint32_t owner, uint32_t gen, uint32_t index)
 {
-	uint64_t w = (uint64_t)PAT_MAGIC << 56 | (uint64_t)(owner & 0xff) << 48 |
-		     (uint64_t)(gen & 0xffff) << 32 | (uint64_t)(index & 0xffff) << 16;
+	uint64_t w = (uint64_t)PAT_MAGIC << 56 | (uint64_t)(owner & 0xfff) << 44 |
+		     (uint64_t)(gen & 0xffff) << 28 | (uint64_t)(index & 0xfff) << 16;
 	return w | fold16(w);
 }
 
@@ -35,8 +36,8 @@ static bool pat_decode(uint64_t w, uint32_t *owner, uint32_t *gen)
 {
 	if ((w >> 56) != PAT_MAGIC || (uint16_t)w != fold16(w & ~0xffffull))
 		return false;
-	*owner = (uint32_t)(w >> 48) & 0xff;
-	*gen = (uint32_t)(w >> 32) & 0xffff;
+	*owner = (uint32_t)(w >> 44) & 0xfff;
+	*gen = (uint32_t)(w >> 28) & 0xffff;
 	return true;
 }
 
@@ -257,4 +258,22 @@ bool pattern_check(struct kernel *k, struct task *t, uint8_t *buf, uint8_t *expe
 	fpu_xsave(buf, k->user_mask);
 	image_normalize(k, buf);
 	return image_check(k, t, buf, expect, line, where);
+}
+
+/* Is any word of the registers' image (standard format, `size` bytes) a
+ * pattern of an owner outside VM `vm`? Returns the first such owner, or 0. */
+uint32_t image_foreign_owner(const uint8_t *img, uint32_t size, uint32_t vm, uint32_t *gen,
+			     uint32_t *offset)
+{
+	uint32_t o, owner;
+
+	for (o = 0; o + 8 <= size; o += 8) {
+		if (o >= XSAVE_HDR_OFFSET && o < XSAVE_HDR_OFFSET + 64)
+			continue;
+		if (pat_decode(get64(img + o), &owner, gen) && TASK_VM(owner) != vm) {
+			*offset = o;
+			return owner;
+		}
+	}
+	return 0;
 }

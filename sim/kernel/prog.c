@@ -36,7 +36,7 @@ static const struct scn_op *next_op(struct task *t)
 	}
 }
 
-static void runtime_error(struct kernel *k, struct task *t, const struct scn_op *op, const char *msg)
+void runtime_error(struct kernel *k, struct task *t, const struct scn_op *op, const char *msg)
 {
 	struct violation v;
 
@@ -47,16 +47,6 @@ static void runtime_error(struct kernel *k, struct task *t, const struct scn_op 
 	v.line = op ? op->line : 0;
 	v.msg = msg;
 	kviolation(k, &v);
-}
-
-static void snapshot(struct kernel *k, struct fpu_stats *s, uint64_t *switches)
-{
-	uint32_t i;
-
-	kzero(s, sizeof(*s));
-	for (i = 0; i < k->ncpus; i++)
-		fpu_stats_add(s, &k->cpus[i].fpu.stats);
-	*switches = k->res.switches;
 }
 
 static void do_fork(struct kernel *k, struct task *parent, const struct scn_op *op)
@@ -127,13 +117,20 @@ static void run_common(struct kernel *k, struct task *t, const struct scn_op *op
 	case OP_WAIT:
 		wait_event(k);
 		break;
-	case OP_WINDOW_BEGIN:
-		snapshot(k, &k->res.win_begin, &k->res.win_switches_begin);
-		k->res.win_opened = true;
+	case OP_WINDOW_BEGIN: {
+		struct kresult *r = &k->root->res;
+		kernel_snapshot(k->root, &r->win_begin, &r->win_guest_begin, &r->win_switches_begin);
+		r->win_opened = true;
 		break;
-	case OP_WINDOW_END:
-		snapshot(k, &k->res.win_end, &k->res.win_switches_end);
-		k->res.win_closed = true;
+	}
+	case OP_WINDOW_END: {
+		struct kresult *r = &k->root->res;
+		kernel_snapshot(k->root, &r->win_end, &r->win_guest_end, &r->win_switches_end);
+		r->win_closed = true;
+		break;
+	}
+	case OP_IO:
+		vm_io_exit(k);
 		break;
 	case OP_EXIT:
 		task_exit(k);
@@ -175,6 +172,13 @@ static void run_user(struct kernel *k, struct task *t, const struct scn_op *op)
 		break;
 	case OP_FRAME:
 		frame_edit(k, t, op);
+		break;
+	case OP_RUN:
+		vm_run(k, t, op);
+		break;
+	case OP_VGET:
+	case OP_VSET:
+		vm_get_set(k, t, op);
 		break;
 	case OP_EXEC:
 		fpu_exec(&this_cpu(k)->fpu, &t->fpu);

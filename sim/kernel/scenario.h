@@ -15,6 +15,8 @@
 #define SCN_MAX_OPS      8192
 #define SCN_MAX_EXPECTS  64
 #define SCN_MAX_HANDLERS 64
+#define SCN_MAX_VMS      2
+#define SCN_MAX_VCPUS    4
 #define SCN_NAME_LEN     32
 #define SCN_MAX_REPEAT_DEPTH 8        /* nested repeat blocks the kernel tracks */
 #define SCN_MAX_COUNT    1000000u     /* bound of compute/spin/sleep/repeat/tick */
@@ -43,6 +45,11 @@ enum op_code {
 	OP_ALTSTACK,     /* user: arg 1 = deliver on the alternate stack from now on, 0 = not */
 	OP_STACK,        /* user: arg = enum scn_stack_mode, for every page of the task's stacks */
 	OP_FRAME,        /* handler only: arg = enum scn_frame_edit, arg2 = its operand */
+	/* virtual machines (issue 4) */
+	OP_RUN,          /* host user: run call on vCPU arg2 of VM arg until an exit for the VMM */
+	OP_IO,           /* guest: an I/O access the VMM emulates (the run call returns) */
+	OP_VGET,         /* host user: get the guest state of vCPU arg2 of VM arg (waits for its run call) */
+	OP_VSET,         /* host user: set it back from what the last get returned */
 	OP__COUNT
 };
 
@@ -93,9 +100,19 @@ struct scn_handler {
 	uint32_t line;
 };
 
+/* A virtual machine: a guest kernel on its own vCPUs. */
+struct scn_vm {
+	char name[SCN_NAME_LEN];
+	uint32_t nvcpus;      /* 1..SCN_MAX_VCPUS */
+	uint32_t tick;        /* the guest's periodic timer; 0 = none */
+	uint64_t features;    /* the guest's XCR0; 0 = everything the host manages */
+	uint32_t line;
+};
+
 struct scn_task {
 	char name[SCN_NAME_LEN];
 	uint8_t kind;         /* enum scn_task_kind */
+	uint8_t vm;           /* 0: a host task; n: a task of the guest kernel of VM n-1 */
 	uint8_t forked;       /* 1: not started at boot; started by OP_FORK */
 	int16_t cpu;          /* CPU it starts on */
 	uint32_t first_op;    /* index into scenario.ops */
@@ -111,6 +128,9 @@ enum scn_key {
 	KEY_SIGRETURNS,       /* sigreturns that succeeded */
 	KEY_SIGSEGV,          /* SIGSEGVs the kernel forced (bad frame, frame not writable) */
 	KEY_KILLED,           /* tasks killed by a signal */
+	KEY_HOST_SAVES, KEY_HOST_RESTORES,    /* saves/restores above are host + guests */
+	KEY_GUEST_SAVES, KEY_GUEST_RESTORES,  /* done by guest kernels */
+	KEY_EXITS,            /* VM exits */
 	KEY__COUNT
 };
 
@@ -139,6 +159,8 @@ struct scenario {
 	struct scn_expect expects[SCN_MAX_EXPECTS];
 	uint32_t nhandlers;
 	struct scn_handler handlers[SCN_MAX_HANDLERS];
+	uint32_t nvms;
+	struct scn_vm vms[SCN_MAX_VMS];
 };
 
 #endif

@@ -10,9 +10,11 @@
 
 void kernel_hash(struct kernel *k, uint64_t v)
 {
-	/* FNV-1a over 64-bit words: the replay fingerprint. */
-	k->res.hash ^= v;
-	k->res.hash *= 0x100000001b3ull;
+	/* FNV-1a over 64-bit words: the replay fingerprint (one for all kernels). */
+	struct kresult *res = &k->root->res;
+
+	res->hash ^= v ^ (uint64_t)k->vm_index << 60;
+	res->hash *= 0x100000001b3ull;
 }
 
 void enqueue(struct kernel *k, struct task *t, uint32_t cpu)
@@ -47,6 +49,19 @@ static struct task *dequeue(struct kcpu *c)
 	return t;
 }
 
+void guest_state_violation(struct kernel *k, struct kcpu *c, struct task *t, const char *msg)
+{
+	struct violation v;
+
+	kzero(&v, sizeof(v));
+	v.kind = VIOL_GUEST;
+	v.cpu = (uint16_t)c->id;
+	v.task = t->id;
+	v.msg = msg;
+	kviolation(k, &v);
+	c->xcr0 = k->fpu.mask; /* reported once */
+}
+
 /* Picks the next task on this CPU and switches to it. Returns when the
  * calling task runs again, possibly on another CPU. */
 void schedule(struct kernel *k)
@@ -66,6 +81,11 @@ void schedule(struct kernel *k)
 		c->irqs_off = irqs_were_off;
 		return;
 	}
+	if (c->xcr0 != k->fpu.mask)
+		guest_state_violation(k, c, prev, "the guest's XCR0 is still live at a context switch "
+				      "(the next task's restore would fault: Linux bug 3)");
+	if (prev->in_run)
+		vm_sched_out(k, c, prev);
 	t0 = fpu_rdtsc();
 	fpu_switch(&c->fpu, &prev->fpu, &next->fpu);
 	k->res.fpu_cycles += fpu_rdtsc() - t0;

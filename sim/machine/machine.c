@@ -21,9 +21,9 @@
 
 #define ARCH_GET_XCOMP_PERM 0x1022
 #define ARCH_REQ_XCOMP_PERM 0x1023
-#define ARENA_SIZE (48u << 20)
+#define ARENA_SIZE ((48u + 14u * SCN_MAX_VMS) << 20)
 #define DEFAULT_MAX_STEPS 20000000ull
-#define USER_MEM_SIZE ((size_t)KMAX_TASKS * (USTACK_PAGES + ALTSTACK_PAGES) * PAGE_SIZE)
+#define USER_MEM_SIZE ((size_t)(1 + SCN_MAX_VMS) * KMAX_TASKS * (USTACK_PAGES + ALTSTACK_PAGES) * PAGE_SIZE)
 
 /* aligned_alloc wants a size that is a multiple of the alignment (C11). */
 static void *alloc64(size_t size)
@@ -72,8 +72,32 @@ static void setup_hw(struct hw_machine *m, const struct fpu_xstate_info *xs, uin
 }
 
 /* Timers and (under stress) random interrupts for this step. */
-static void raise_interrupts(struct hw_machine *m, const struct run_config *cfg, uint64_t *rng,
-			     uint64_t *next_tick)
+/* Under stress, a guest's vCPUs get random interrupts too (taken at their next entry). */
+static void raise_guest_interrupt(struct kernel *k, uint64_t r)
+{
+	struct vm *vm;
+	uint32_t c;
+
+	if (!k->nvms)
+		return;
+	vm = &k->vms[(r >> 16) % k->nvms];
+	c = (uint32_t)((r >> 24) % vm->hw.ncpus);
+	switch ((r >> 32) & 3) {
+	case 0: hw_raise(&vm->hw, c, IRQ_TIMER); break;
+	case 1: hw_raise(&vm->hw, c, IRQ_KFPU); break;
+	case 2:
+		vm->hw.cpu[c].balance_to = (uint32_t)((r >> 40) % vm->hw.ncpus);
+		hw_raise(&vm->hw, c, IRQ_BALANCE);
+		break;
+	default:
+		vm->hw.cpu[c].signal_to = (uint32_t)((r >> 40) % KMAX_TASKS);
+		vm->hw.cpu[c].signal_what = (uint32_t)((r >> 48) % 2);
+		hw_raise(&vm->hw, c, IRQ_SIGNAL);
+	}
+}
+
+static void raise_interrupts(struct hw_machine *m, struct kernel *k, const struct run_config *cfg,
+			     uint64_t *rng, uint64_t *next_tick)
 {
 	uint32_t c;
 
@@ -103,6 +127,7 @@ static void raise_interrupts(struct hw_machine *m, const struct run_config *cfg,
 			m->cpu[target].signal_what = (uint32_t)((r >> 40) % 2);
 			hw_raise(m, target, IRQ_SIGNAL);
 			break;
+		case 5: case 6: raise_guest_interrupt(k, r); break;
 		default: break;
 		}
 	}
@@ -149,7 +174,7 @@ static void machine_loop(struct hw_machine *m, struct kernel *k, const struct ru
 	while (!k->res.finished && out->steps < max) {
 		uint32_t cand[SCN_MAX_CPUS], n = 0;
 
-		raise_interrupts(m, cfg, &rng, next_tick);
+		raise_interrupts(m, k, cfg, &rng, next_tick);
 		for (c = 0; c < m->ncpus; c++)
 			if (!m->cpu[c].halted || m->cpu[c].irq_pending)
 				cand[n++] = c;
@@ -217,7 +242,7 @@ int machine_run(const struct run_config *cfg, struct run *out)
 	out->end_time = m->now;
 	out->k->hw = 0; /* the machine is gone after this */
 	munmap(kc.user_mem, USER_MEM_SIZE);
-	free(kc.arena);
+	out->arena = kc.arena;
 	free(regs);
 	free(m);
 	return out->error ? -1 : 0;
@@ -226,22 +251,49 @@ int machine_run(const struct run_config *cfg, struct run *out)
 void machine_release(struct run *r)
 {
 	free(r->k);
+	free(r->arena);
 	free(r->trace);
 	memset(r, 0, sizeof(*r));
 }
 
+/* The kernel a task id belongs to: the host's, or a guest's. */
+static const struct kernel *kernel_of(const struct run *r, uint32_t vm)
+{
+	if (vm == 0)
+		return r->k;
+	return vm <= r->k->nvms ? r->k->vms[vm - 1].guest : 0;
+}
+
+void machine_cpu_name(const struct run *r, uint32_t vm, uint32_t cpu, char *buf, size_t len)
+{
+	if (vm && vm <= r->k->nvms)
+		snprintf(buf, len, "%s vcpu %u", r->k->scn->vms[vm - 1].name, cpu);
+	else
+		snprintf(buf, len, "cpu %u", cpu);
+}
+
 void machine_task_name(const struct run *r, uint32_t id, char *buf, size_t len)
 {
-	const struct kernel *k = r->k;
+	const struct kernel *k = kernel_of(r, TASK_VM(id));
+	const char *vm = TASK_VM(id) && k ? r->k->scn->vms[TASK_VM(id) - 1].name : "";
 	const struct task *t;
+	uint32_t slot = TASK_SLOT(id);
 
-	if (id == 0 || id > KMAX_TASKS) {
+	if (!k || (id & 0xff) == 0) {
 		snprintf(buf, len, "task#%u", id);
 		return;
 	}
-	t = &k->tasks[id - 1];
+	if ((id & 0xe0) == 0xe0 && (id & 0xff) < 0xe0 + SCN_MAX_VCPUS) {
+		snprintf(buf, len, "%s/vcpu%u guest state", vm, id & 0x1f);
+		return;
+	}
+	if (slot >= KMAX_TASKS) {
+		snprintf(buf, len, "task#%u", id);
+		return;
+	}
+	t = &k->tasks[slot];
 	if (t->kind == KT_IDLE)
-		snprintf(buf, len, "idle/%u", id - 1);
+		snprintf(buf, len, "%s%sidle/%u", vm, *vm ? ":" : "", slot);
 	else if (t->scn_task < k->scn->ntasks)
 		snprintf(buf, len, "%s", k->scn->tasks[t->scn_task].name);
 	else

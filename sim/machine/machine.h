@@ -30,6 +30,7 @@ struct run {
 	const char *error;        /* set when the run could not start */
 	uint64_t missing;         /* with error: features asked for that do not exist */
 	bool out_of_steps;        /* a scenario did not finish within max_steps */
+	void *arena;              /* the kernels' memory (guest kernels live in it) */
 };
 
 /* Features this process may use: XCR0 less what the host kernel withholds
@@ -43,5 +44,7 @@ int machine_run(const struct run_config *cfg, struct run *out);
 void machine_release(struct run *r);
 /* Name of a task id in a finished run ("A", "A#2" for a second instance, "idle/1"). */
 void machine_task_name(const struct run *r, uint32_t id, char *buf, size_t len);
+/* "cpu 1" for the host, "G vcpu 0" for VM n's vCPU. */
+void machine_cpu_name(const struct run *r, uint32_t vm, uint32_t cpu, char *buf, size_t len);
 
 #endif
