@@ -62,7 +62,7 @@ static void swap_in(struct fpu_cpu *cpu, struct fpu_ctx *vmm, struct fpu_guest *
 static void swap_out(struct fpu_cpu *cpu, struct fpu_ctx *vmm, struct fpu_guest *g)
 {
 	if (fpu__regs_live(cpu->sys, vmm))
-		fpu__save_regs(cpu, vmm, vmm->active);
+		fpu__save_regs(cpu, vmm, vmm->stashed == &g->state ? &g->state : vmm->active);
 	fpu__emit(cpu, FPU_EV_GUEST_END, vmm, &g->state, 0, 0);
 	if (vmm->active == &g->state)
 		vmm->active = vmm->stashed;
@@ -105,10 +105,10 @@ void fpu_guest_enter(struct fpu_cpu *cpu, struct fpu_ctx *vmm, struct fpu_guest 
 		return;
 	}
 	if (per_entry(cpu)) {
-		if (!vmm->stashed) {
+		if (!vmm->stashed)
 			swap_in(cpu, vmm, g);
-			load_active(cpu, vmm); /* no validity check: the 2015 design always loads */
-		}
+		if (vmm->flags & FPU_CTX_NEED_LOAD)
+			load_active(cpu, vmm); /* G3; no validity check: the 2015 design always loads */
 		return;
 	}
 	if (sys->bugs & FPU_BUG_GUEST_ENTER_NO_RELOAD)

@@ -13,7 +13,10 @@
 struct gen {
 	struct scenario *scn;
 	uint64_t s;
-	uint32_t nuser;
+	/* The kernel the task being generated runs in: its tasks are
+	 * [first, first + count), its user tasks the first nuser of them. */
+	uint32_t first, count, nuser, ncpus;
+	uint8_t vm;
 };
 
 static uint64_t rnd(struct gen *g)
@@ -38,7 +41,8 @@ static void add_task(struct gen *g, const char *name, uint8_t kind, bool forked)
 	snprintf(t->name, sizeof(t->name), "%s", name);
 	t->kind = kind;
 	t->forked = forked;
-	t->cpu = (int16_t)below(g, g->scn->ncpus);
+	t->vm = g->vm;
+	t->cpu = (int16_t)below(g, g->ncpus);
 	t->first_op = g->scn->nops;
 }
 
@@ -81,12 +85,12 @@ static void random_frame_edit(struct gen *g)
 }
 
 /* One random op. fork_task: index of the fork template, or -1. */
-static void random_op(struct gen *g, bool user, int fork_task, uint32_t ntargets)
+static void random_op(struct gen *g, bool user, int fork_task)
 {
-	uint32_t ncpus = g->scn->ncpus;
+	uint32_t ncpus = g->ncpus;
 
 	for (;;) {
-		switch (below(g, 20)) {
+		switch (below(g, g->vm ? 22 : 20)) {
 		case 0: case 1: case 2: if (user) { op(g, OP_DIRTY, 0); return; } break;
 		case 3: case 4: if (user) { op(g, OP_CHECK, 0); return; } break;
 		case 5: case 6: op(g, OP_SPIN, 1 + below(g, 8)); return;
@@ -97,83 +101,164 @@ static void random_op(struct gen *g, bool user, int fork_task, uint32_t ntargets
 		case 11: op(g, OP_MIGRATE, below(g, ncpus)); return;
 		case 12: if (user && fork_task >= 0) { op(g, OP_FORK, (uint32_t)fork_task); return; } break;
 		case 13: if (user && below(g, 4) == 0) { op(g, OP_EXEC, 0); return; } break;
-		case 14: op(g, OP_WAKE, below(g, ntargets)); return;
+		case 14: op(g, OP_WAKE, g->first + below(g, g->count)); return;
 		case 15: if (user) { op(g, OP_COMPUTE, 1 + below(g, 50)); return; } break;
 		case 16: case 17:
-			op(g, OP_SIGNAL, below(g, g->nuser));
+			op(g, OP_SIGNAL, g->first + below(g, g->nuser));
 			g->scn->ops[g->scn->nops - 1].arg2 = below(g, 2); /* usr1 or usr2 */
 			return;
 		case 18: if (user) { op(g, OP_STACK, below(g, 3) ? STACK_RESTORE : STACK_EVICT); return; } break;
 		case 19: if (user) { op(g, OP_ALTSTACK, below(g, 2)); return; } break;
+		case 20: case 21: op(g, OP_IO, 0); return; /* guests only: back to the VMM */
 		}
 	}
 }
 
-void stress_scenario(struct scenario *scn, uint64_t seed, uint32_t ncpus)
+/* usr1 edits its frame and may nest usr2; usr2 edits; segv only checks. */
+static void add_handlers(struct gen *g, uint32_t task)
 {
-	struct gen g = { scn, seed ^ 0x5eedull, 0 };
-	uint32_t nuser = 2 + below(&g, 4), nk = below(&g, 3), i, j, n;
-	int fork_task;
+	struct scenario *scn = g->scn;
+	uint32_t j, n;
+	unsigned sig;
+
+	for (sig = 0; sig < SIG__COUNT; sig++) {
+		struct scn_handler *h = &scn->handlers[scn->nhandlers++];
+
+		h->task = task;
+		h->signo = (uint8_t)sig;
+		h->first_op = scn->nops;
+		op(g, OP_CHECK, 0);
+		op(g, OP_DIRTY, 0);
+		n = sig == SIG_SEGV ? 0 : 1 + below(g, 4);
+		for (j = 0; j < n; j++) {
+			if (below(g, 3))
+				random_frame_edit(g);
+			else if (sig == SIG_USR1 && below(g, 2))
+				op(g, OP_SIGNAL, task), scn->ops[scn->nops - 1].arg2 = SIG_USR2;
+			else
+				op(g, OP_SPIN, 1 + below(g, 4));
+		}
+		op(g, OP_CHECK, 0);
+		h->nops = scn->nops - h->first_op;
+	}
+}
+
+/* nuser user tasks then nk kernel threads of the kernel g describes. */
+static void add_tasks(struct gen *g, uint32_t nuser, uint32_t nk, int fork_task)
+{
+	struct scenario *scn = g->scn;
+	uint32_t i, j, n;
 	char name[16];
 
+	g->first = scn->ntasks;
+	g->count = nuser + nk;
+	g->nuser = nuser;
+	for (i = 0; i < nuser + nk; i++) {
+		bool user = i < nuser;
+
+		if (g->vm)
+			snprintf(name, sizeof(name), "G%u%s%u", g->vm, user ? "u" : "k", i);
+		else
+			snprintf(name, sizeof(name), "%s%u", user ? "U" : "K", i);
+		add_task(g, name, user ? TASK_USER : TASK_KTHREAD, false);
+		if (user)
+			op(g, OP_DIRTY, 0);
+		n = 4 + below(g, 16);
+		op(g, OP_REPEAT, STRESS_REPEAT);
+		scn->ops[scn->nops - 1].arg2 = n;
+		for (j = 0; j < n; j++)
+			random_op(g, user, fork_task);
+		end_task(g);
+	}
+}
+
+/* A VM: one VMM thread per vCPU (run, check its own state, sometimes get
+ * and set a vCPU's state like a migration would), and a guest kernel. */
+static void add_vm(struct gen *g, uint32_t index, uint32_t host_cpus, uint64_t host_features)
+{
+	static const uint64_t feature_sets[] = {
+		0, 0, XFEATURE_MASK_FPSSE | XFEATURE_MASK(XFEATURE_AVX),
+		XFEATURE_MASK_FPSSE | XFEATURE_MASK(XFEATURE_AVX) | XFEATURE_MASK(XFEATURE_OPMASK) |
+			XFEATURE_MASK(XFEATURE_ZMM_HI256) | XFEATURE_MASK(XFEATURE_HI16_ZMM),
+	};
+	struct scenario *scn = g->scn;
+	struct scn_vm *vm = &scn->vms[index];
+	uint32_t c, i, first;
+	char name[16];
+
+	snprintf(vm->name, sizeof(vm->name), "G%u", index + 1);
+	vm->nvcpus = 1 + below(g, 2);
+	vm->tick = below(g, 2) ? 0 : 20 + below(g, 100);
+	vm->features = feature_sets[below(g, 4)] & host_features;
+	scn->nvms++;
+	g->vm = 0;
+	g->ncpus = host_cpus;
+	first = scn->ntasks;
+	for (c = 0; c < vm->nvcpus; c++) {
+		snprintf(name, sizeof(name), "vmm%u.%u", index + 1, c);
+		add_task(g, name, TASK_USER, false);
+		op(g, OP_DIRTY, 0);
+		op(g, OP_REPEAT, STRESS_REPEAT);
+		scn->ops[scn->nops - 1].arg2 = 4;
+		op(g, OP_RUN, index), scn->ops[scn->nops - 1].arg2 = c;
+		op(g, OP_CHECK, 0);
+		op(g, below(g, 3) ? OP_SPIN : OP_VGET, 1);
+		scn->ops[scn->nops - 1].arg = scn->ops[scn->nops - 1].code == OP_VGET ? index : 1;
+		scn->ops[scn->nops - 1].arg2 = (c + 1) % vm->nvcpus;
+		if (scn->ops[scn->nops - 1].code == OP_VGET)
+			op(g, OP_VSET, index), scn->ops[scn->nops - 1].arg2 = (c + 1) % vm->nvcpus;
+		else
+			op(g, OP_DIRTY, 0);
+		end_task(g);
+	}
+	for (i = first; i < scn->ntasks; i++)
+		add_handlers(g, i);
+	g->vm = (uint8_t)(index + 1);
+	g->ncpus = vm->nvcpus;
+	add_tasks(g, 1 + below(g, 3), below(g, 2), -1);
+	for (i = 0; i < g->nuser; i++)
+		add_handlers(g, g->first + i);
+}
+
+void stress_scenario(struct scenario *scn, uint64_t seed, uint32_t ncpus, uint64_t host_features)
+{
+	struct gen g = { .scn = scn, .s = seed ^ 0x5eedull };
+	uint32_t nuser = 2 + below(&g, 4), nk = below(&g, 3), nvms = below(&g, 3), i;
+	int fork_task = SCN_MAX_TASKS - 1; /* the template, always the last task */
+
 	memset(scn, 0, sizeof(*scn));
-	g.nuser = nuser;
 	snprintf(scn->name, sizeof(scn->name), "stress-%llu", (unsigned long long)seed);
 	scn->ncpus = ncpus;
 	scn->tick = 10 + below(&g, 200);
 	scn->check_on_return = 1;
-	fork_task = (int)(nuser + nk);
-	for (i = 0; i < nuser + nk; i++) {
-		bool user = i < nuser;
-
-		snprintf(name, sizeof(name), "%s%u", user ? "U" : "K", i);
-		add_task(&g, name, user ? TASK_USER : TASK_KTHREAD, false);
-		if (user)
-			op(&g, OP_DIRTY, 0);
-		n = 4 + below(&g, 16);
-		op(&g, OP_REPEAT, STRESS_REPEAT);
-		scn->ops[scn->nops - 1].arg2 = n;
-		for (j = 0; j < n; j++)
-			random_op(&g, user, fork_task, nuser + nk);
-		end_task(&g);
-	}
-	/* Handlers for every user task: usr1 edits its frame and may nest usr2. */
-	for (i = 0; i < nuser; i++) {
-		unsigned sig;
-
-		for (sig = 0; sig < SIG__COUNT; sig++) {
-			struct scn_handler *h = &scn->handlers[scn->nhandlers++];
-
-			h->task = i;
-			h->signo = (uint8_t)sig;
-			h->first_op = scn->nops;
-			op(&g, OP_CHECK, 0);
-			op(&g, OP_DIRTY, 0);
-			n = sig == SIG_SEGV ? 0 : 1 + below(&g, 4);
-			for (j = 0; j < n; j++) {
-				if (below(&g, 3))
-					random_frame_edit(&g);
-				else if (sig == SIG_USR1 && below(&g, 2))
-					op(&g, OP_SIGNAL, i), scn->ops[scn->nops - 1].arg2 = SIG_USR2;
-				else
-					op(&g, OP_SPIN, 1 + below(&g, 4));
-			}
-			op(&g, OP_CHECK, 0);
-			h->nops = scn->nops - h->first_op;
-		}
-	}
+	g.ncpus = ncpus;
+	add_tasks(&g, nuser, nk, fork_task);
+	for (i = 0; i < nuser; i++)
+		add_handlers(&g, i);
+	for (i = 0; i < nvms && i < SCN_MAX_VMS; i++)
+		add_vm(&g, i, ncpus, host_features);
 	/* The fork template: short-lived children, so slots get recycled. */
+	g.vm = 0;
+	g.ncpus = ncpus;
+	g.first = 0;
+	g.count = nuser + nk;
+	g.nuser = nuser;
+	fork_task = (int)scn->ntasks;
 	add_task(&g, "child", TASK_USER, true);
-	n = 1 + below(&g, 6);
-	for (j = 0; j < n; j++)
-		random_op(&g, true, -1, nuser + nk);
+	for (i = 0; i < 1 + below(&g, 6); i++)
+		random_op(&g, true, -1);
 	op(&g, OP_CHECK, 0);
 	end_task(&g);
+	/* Host ops that named the template before it had its index. */
+	for (i = 0; i < scn->nops; i++)
+		if (scn->ops[i].code == OP_FORK)
+			scn->ops[i].arg = (uint32_t)fork_task;
 }
 
 struct stress_totals {
 	uint64_t steps, switches, saves, restores, skipped, kfpu, refused, checks, irqs, violations;
 	uint64_t signals, sigreturns, sigsegv, killed;
+	uint64_t exits, run_calls, vm_gets;
 	uint32_t failed_seeds;
 };
 
@@ -195,6 +280,9 @@ static void add_totals(struct stress_totals *t, const struct run *r)
 	t->sigreturns += k->sigreturns;
 	t->sigsegv += k->sigsegv;
 	t->killed += k->killed;
+	t->exits += k->exits;
+	t->run_calls += k->run_calls;
+	t->vm_gets += k->vm_gets;
 }
 
 static void print_replay(FILE *out, uint64_t seed, uint64_t events, uint32_t cpus,
@@ -230,7 +318,7 @@ int cmd_stress(int argc, char **argv, bool replay)
 		o.cpus = 2;
 	memset(tot, 0, sizeof(tot));
 	for (s = o.seed; s < o.seed + seeds; s++) {
-		stress_scenario(&scn, s, (uint32_t)o.cpus);
+		stress_scenario(&scn, s, (uint32_t)o.cpus, machine_permitted_features() & o.want);
 		for (i = 0; i < np; i++) {
 			struct policy_result pr = { .policy = pols[i] };
 			struct run_config cfg = {
@@ -274,19 +362,21 @@ int cmd_stress(int argc, char **argv, bool replay)
 			printf("    \"%s\": {\"events\": %llu, \"switches\": %llu, \"saves\": %llu, \"restores\": %llu, "
 			       "\"skipped_restores\": %llu, \"kfpu_sections\": %llu, \"kfpu_refused\": %llu, "
 			       "\"checks\": %llu, \"irqs\": %llu, \"signals\": %llu, \"sigreturns\": %llu, "
-			       "\"sigsegv\": %llu, \"killed\": %llu, \"violations\": %llu, \"failed_seeds\": %u}%s\n",
+			       "\"sigsegv\": %llu, \"killed\": %llu, \"vm_exits\": %llu, \"run_calls\": %llu, "
+			       "\"vm_gets\": %llu, \"violations\": %llu, \"failed_seeds\": %u}%s\n",
 			       pols[i]->name, (unsigned long long)t->steps, (unsigned long long)t->switches,
 			       (unsigned long long)t->saves, (unsigned long long)t->restores,
 			       (unsigned long long)t->skipped, (unsigned long long)t->kfpu,
 			       (unsigned long long)t->refused, (unsigned long long)t->checks,
 			       (unsigned long long)t->irqs, (unsigned long long)t->signals,
 			       (unsigned long long)t->sigreturns, (unsigned long long)t->sigsegv,
-			       (unsigned long long)t->killed, (unsigned long long)t->violations, t->failed_seeds,
-			       i + 1 < np ? "," : "");
+			       (unsigned long long)t->killed, (unsigned long long)t->exits,
+			       (unsigned long long)t->run_calls, (unsigned long long)t->vm_gets,
+			       (unsigned long long)t->violations, t->failed_seeds, i + 1 < np ? "," : "");
 		else
 			printf("%-6s seeds %llu events %llu switches %llu saves %llu restores %llu skipped %llu "
 			       "kfpu %llu refused %llu irqs %llu checks %llu signals %llu sigreturns %llu "
-			       "sigsegv %llu killed %llu violations %llu\n",
+			       "sigsegv %llu killed %llu vm_exits %llu run_calls %llu vm_gets %llu violations %llu\n",
 			       pols[i]->name, (unsigned long long)seeds, (unsigned long long)t->steps,
 			       (unsigned long long)t->switches, (unsigned long long)t->saves,
 			       (unsigned long long)t->restores, (unsigned long long)t->skipped,
@@ -294,7 +384,8 @@ int cmd_stress(int argc, char **argv, bool replay)
 			       (unsigned long long)t->irqs, (unsigned long long)t->checks,
 			       (unsigned long long)t->signals, (unsigned long long)t->sigreturns,
 			       (unsigned long long)t->sigsegv, (unsigned long long)t->killed,
-			       (unsigned long long)t->violations);
+			       (unsigned long long)t->exits, (unsigned long long)t->run_calls,
+			       (unsigned long long)t->vm_gets, (unsigned long long)t->violations);
 	}
 	if (o.json)
 		printf("  },\n  \"ok\": %s\n}\n", status ? "false" : "true");

@@ -48,7 +48,7 @@ int trace_write_json(const char *path, const struct run *r, const char *policy);
 void trace_print_text(FILE *out, const struct run *r, const char *policy);
 
 /* stress.c */
-void stress_scenario(struct scenario *scn, uint64_t seed, uint32_t ncpus);
+void stress_scenario(struct scenario *scn, uint64_t seed, uint32_t ncpus, uint64_t host_features);
 int cmd_stress(int argc, char **argv, bool replay);
 
 /* main.c helpers shared with stress.c and bench.c */

@@ -99,10 +99,11 @@ static struct vcpu *vcpu_of(struct kernel *k, struct task *t, const struct scn_o
 	return &k->vms[op->arg].vcpu[op->arg2];
 }
 
-/* The vCPU mutex: one run call or get/set at a time. */
+/* The vCPU mutex: one run call at a time, and none while a VMM task has
+ * the vCPU paused between its get and its set (a task that died lets go). */
 static void vcpu_lock(struct kernel *k, struct vcpu *v, struct task *t)
 {
-	while (v->thread)
+	while (v->thread && v->thread != t && v->thread->state != TS_DEAD)
 		sleep_for(k, 1);
 	v->thread = t;
 }
@@ -302,49 +303,59 @@ void vm_sched_out(struct kernel *k, struct kcpu *c, struct task *prev)
 	fpu_guest_sched_out(&c->fpu, &prev->fpu, &prev->in_run->fpu);
 }
 
-/* KVM_GET_XSAVE / KVM_SET_XSAVE: wait for the vCPU, then copy. A get must
- * hold the guest's own state and nothing of any other kernel's. */
+static void get_check(struct kernel *k, struct task *t, struct vcpu *v, const struct scn_op *op)
+{
+	uint32_t owner, gen, off;
+	struct violation viol;
+
+	k->res.checks++;
+	owner = image_foreign_owner(v->xsave, k->std_size, v->vm->index, &gen, &off);
+	if (!owner)
+		return;
+	kzero(&viol, sizeof(viol));
+	viol.kind = VIOL_STATE;
+	viol.where = 4;
+	viol.cpu = (uint16_t)this_cpu(k)->id;
+	viol.task = t->id;
+	viol.line = op->line;
+	viol.offset = off;
+	viol.component = component_at(k, off);
+	viol.found_owner = owner;
+	viol.found_gen = gen;
+	viol.found_known = 1;
+	kcopy(viol.found, v->xsave + off, 8);
+	kviolation(k, &viol);
+}
+
+/* KVM_GET_XSAVE / KVM_SET_XSAVE, the way a VMM migrates a vCPU: get waits
+ * for the run call to end and keeps the vCPU paused; set puts the state
+ * back and lets it run. A get must hold the guest's own state only. */
 void vm_get_set(struct kernel *k, struct task *t, const struct scn_op *op)
 {
 	struct vcpu *v = vcpu_of(k, t, op);
-	enum fpu_regset_error e = FPU_REGSET_OK;
-	uint32_t owner, gen, off;
+	enum fpu_regset_error e;
 
 	if (!v)
 		return;
-	vcpu_lock(k, v, t);
 	if (op->code == OP_VGET) {
+		vcpu_lock(k, v, t);
 		e = fpu_guest_get(&k->fpu, &v->fpu, v->xsave);
 		v->have_xsave = e == FPU_REGSET_OK;
-		k->res.vm_gets += v->have_xsave;
-		k->res.checks++;
-		owner = image_foreign_owner(v->xsave, k->std_size, v->vm->index, &gen, &off);
-		if (v->have_xsave && owner) {
-			struct violation viol;
-
-			kzero(&viol, sizeof(viol));
-			viol.kind = VIOL_STATE;
-			viol.where = 4;
-			viol.cpu = (uint16_t)this_cpu(k)->id;
-			viol.task = t->id;
-			viol.line = op->line;
-			viol.offset = off;
-			viol.component = component_at(k, off);
-			viol.found_owner = owner;
-			viol.found_gen = gen;
-			viol.found_known = 1;
-			kcopy(viol.found, v->xsave + off, 8);
-			kviolation(k, &viol);
+		if (v->have_xsave) {
+			k->res.vm_gets++;
+			get_check(k, t, v, op);
 		}
-	} else if (!v->have_xsave) {
-		runtime_error(k, t, op, "vset before any vget of this vCPU");
+	} else if (v->thread != t || !v->have_xsave) {
+		runtime_error(k, t, op, "vset without a vget: this task has not paused the vCPU");
+		return;
 	} else {
 		e = fpu_guest_set(&k->fpu, &v->fpu, v->xsave);
 		k->res.vm_sets += e == FPU_REGSET_OK;
+		v->have_xsave = false;
+		v->thread = 0;
 	}
 	if (e)
 		runtime_error(k, t, op, fpu_regset_error_str(e));
-	v->thread = 0;
 }
 
 /* Sums the FPU counters of the host and of every guest (windows and results). */
