@@ -62,12 +62,42 @@ t "x87+sse only still passes" 0 "$fpuctx" run scenarios/mix-4cpu.scn --features=
 
 echo "== each Linux regression scenario catches its bug"
 for pair in "linux-bug8-stale-owner sigframe-stale-owner" "linux-bug9-restore-owner sigreturn-keeps-owner" \
-	    "linux-bug10-unvalidated sigreturn-unvalidated" "linux-bug11-no-reset sigreturn-no-reset"; do
+	    "linux-bug10-unvalidated sigreturn-unvalidated" "linux-bug11-no-reset sigreturn-no-reset" \
+	    "linux-bug7-kfpu-before-entry guest-enter-no-reload" "linux-bug3-guest-xcr0 guest-xcr0-leak" \
+	    "seed-kvm-preempt guest-save-to-vmm" "seed-kvm-preempt guest-scratch"; do
 	set -- $pair
 	t "scenario $1 fails with --inject-bug $2" 1 "$fpuctx" run "scenarios/$1.scn" --inject-bug "$2"
 done
 tgrep "bug 8 is seen in the frame itself" 'in the signal frame just written: .*found B.s state' \
 	"$fpuctx" run scenarios/linux-bug8-stale-owner.scn --inject-bug sigframe-stale-owner --policy linux
+
+tgrep "2018's bug is seen by the VMM's own check" 'task qemu .* at (check|return to user).*found gt.s state' \
+	"$fpuctx" run scenarios/seed-kvm-preempt.scn --inject-bug guest-save-to-vmm --policy linux
+tgrep "5.2's bug puts another task's registers into the VMM's state" 'task qemu .*found other.s state' \
+	"$fpuctx" run scenarios/seed-kvm-preempt.scn --inject-bug guest-scratch --policy linux
+
+echo "== the seeds' hypervisor chain, exact counts (host and guest apart)"
+t "seed-kvm-idle: eager 6+6, rfc2015 2+1, linux 2+0" 0 \
+	sh -c "$fpuctx run scenarios/seed-kvm-idle.scn --policy all --json | python3 -c '
+import json,sys
+d=json.load(sys.stdin)[\"policies\"]
+want={\"eager\": (6,6,4,4,2,2), \"rfc2015\": (2,1,1,1,1,0), \"linux\": (2,0,1,0,1,0)}
+for p,w in want.items():
+    got=tuple(d[p][k] for k in (\"saves\",\"restores\",\"host_saves\",\"host_restores\",\"guest_saves\",\"guest_restores\"))
+    assert got==w, (p, got, w)
+'"
+t "seed-kvm-idle timeline has host and guest tracks" 0 sh -c "
+	$fpuctx run scenarios/seed-kvm-idle.scn --policy linux --trace $log/kvm.json --quiet >/dev/null &&
+	python3 -c '
+import json
+d=json.load(open(\"$log/kvm.json\"))
+names={e[\"args\"][\"name\"] for e in d[\"traceEvents\"] if e[\"ph\"]==\"M\" and e[\"name\"]==\"thread_name\"}
+assert names=={\"cpu 0\",\"G vcpu 0\"}, names
+ev={e[\"name\"] for e in d[\"traceEvents\"]}
+assert {\"vm_entry\",\"vm_exit\",\"guest_begin\",\"skip_restore\"} <= ev, ev
+'"
+tgrep "the vCPU thread really migrates mid-run" '\[cpu 1\] .*vm_entry: vmm=qemu' \
+	"$fpuctx" run scenarios/kvm-migrate.scn --policy linux --trace-text
 
 echo "== an expectation that does not hold fails the run"
 sed 's/expect linux saves=1 /expect linux saves=2 /' scenarios/idle-roundtrip.scn >"$log/wrong.scn"
@@ -115,7 +145,14 @@ tgrep "text trace shows the skipped restore" 'skip_restore: ctx=A' \
 	"$fpuctx" run scenarios/idle-roundtrip.scn --policy linux --trace-text
 
 echo "== stress: 1,000,000 events per policy on 2 CPUs, 400,000 on 4"
-t "stress 2 cpus, 0 violations" 0 "$fpuctx" stress --seeds 100 --events 10000 --policy all --cpus 2
+t "stress 2 cpus, 0 violations, VMs included" 0 sh -c "$fpuctx stress --seeds 100 --events 10000 --policy all --cpus 2 --json | python3 -c '
+import json,sys
+d=json.load(sys.stdin)
+assert d[\"ok\"], d
+for p,v in d[\"policies\"].items():
+    assert v[\"violations\"]==0 and v[\"events\"]>=1000000, (p,v)
+    assert v[\"vm_exits\"]>=100000 and v[\"run_calls\"]>=1000 and v[\"vm_gets\"]>=100, (p,v)
+'"
 t "stress 4 cpus, 0 violations" 0 "$fpuctx" stress --seeds 20 --events 20000 --policy all --cpus 4
 
 echo "== every injected bug is caught, and its seed replays to the same failure"

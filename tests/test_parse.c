@@ -95,7 +95,10 @@ static int op_ok(const struct scenario *s, uint32_t i, uint32_t end,
 		return 0;
 	if (op->code == OP_FORK && !s->tasks[op->arg].forked)
 		return 0;
-	if ((op->code == OP_MIGRATE || op->code == OP_IPI_KFPU) &&
+	if (op->code == OP_IPI_BALANCE &&
+	    op->arg2 >= (s->tasks[self].vm ? s->vms[s->tasks[self].vm - 1].nvcpus : s->ncpus))
+		return 0;
+	if ((op->code == OP_MIGRATE || op->code == OP_IPI_KFPU || op->code == OP_IPI_BALANCE) &&
 	    op->arg >= (s->tasks[self].vm ? s->vms[s->tasks[self].vm - 1].nvcpus : s->ncpus))
 		return 0;
 	if ((op->code == OP_RUN || op->code == OP_VGET || op->code == OP_VSET) &&
@@ -697,8 +700,13 @@ static void test_bad_ops(void)
 	BAD(T1("  yield x"), 2, 9, "trailing text 'x' after 'yield'");
 	BAD(T1("  spin 5 6"), 2, 10, "trailing text '6' after 'spin 5'");
 	BAD(T1("  ipi 0 kfpu now"), 2, 14, "trailing text 'now' after 'ipi 0 kfpu'");
-	BAD(T1("  ipi 0"), 2, 8, "expected 'kfpu' after 'ipi 0'");
-	BAD(T1("  ipi 0 kfp"), 2, 9, "expected 'kfpu' after 'ipi 0', got 'kfp'");
+	BAD(T1("  ipi 0"), 2, 8, "expected 'kfpu' or 'balance CPU' after 'ipi 0'");
+	BAD(T1("  ipi 0 kfp"), 2, 9, "expected 'kfpu' or 'balance CPU' after 'ipi 0', got 'kfp'");
+	BAD(T1("  ipi 0 balance"), 2, 16, "expected a number after 'balance'");
+	BAD("cpus 2\n" T1("  ipi 0 balance 2"), 3, 17, "cpu 2 out of range: cpus is 2");
+	if (CHECK(OK("cpus 3\n" T1("  ipi 2 balance 1")))) {
+		CHECK(scn.ops[0].code == OP_IPI_BALANCE && scn.ops[0].arg == 2 && scn.ops[0].arg2 == 1);
+	}
 	BAD(T1("  ipi x kfpu"), 2, 7, "expected a number after 'ipi', got 'x'");
 	BAD(T1("  migrate"), 2, 10, "expected a number after 'migrate'");
 	BAD(T1("  fork"), 2, 7, "expected a task name after 'fork'");

@@ -43,6 +43,7 @@ static const char *const op_names[OP__COUNT] = {
 	[OP_STACK] = "stack",         [OP_FRAME] = "frame",
 	[OP_RUN] = "run",             [OP_IO] = "io",
 	[OP_VGET] = "vget",           [OP_VSET] = "vset",
+	[OP_IPI_BALANCE] = "ipi balance",
 };
 
 static const char *const key_names[KEY__COUNT] = {
@@ -79,7 +80,7 @@ const char *scn_key_name(unsigned key)
 enum arg_kind {
 	ARG_NONE,    /* nothing */
 	ARG_COUNT,   /* N in 1..SCN_MAX_COUNT */
-	ARG_IPI,     /* CPU 'kfpu' */
+	ARG_IPI,     /* CPU 'kfpu' | CPU 'balance' CPU */
 	ARG_CPU,     /* CPU */
 	ARG_TASK,    /* task name */
 	ARG_WINDOW,  /* begin|end */
@@ -193,7 +194,7 @@ struct tok {
 	uint32_t col;  /* 1-based; for a missing token: where it should be */
 };
 
-enum fix_kind { FIX_TASK_CPU, FIX_OP_CPU, FIX_OP_TASK, FIX_HANDLER_TASK };
+enum fix_kind { FIX_TASK_CPU, FIX_OP_CPU, FIX_OP_CPU2, FIX_OP_TASK, FIX_HANDLER_TASK };
 
 /* A check that needs the whole file: the final 'cpus' or later tasks. */
 struct fixup {
@@ -1319,8 +1320,20 @@ static int op_args(struct parser *ps, const struct op_def *d, struct scn_op *op,
 		if (op_cpu(ps, op, d->word))
 			return -1;
 		stop = ps->cur;
-		if (!next_tok(ps, &t) || !tok_is(&t, "kfpu"))
-			return fail(ps, ps->line, t.col, "expected 'kfpu' after '%s'%s%s%s",
+		if (next_tok(ps, &t) && tok_is(&t, "balance")) {
+			struct fixup *f;
+
+			op->code = OP_IPI_BALANCE;
+			if (read_num(ps, "balance", 0, UINT64_MAX, &v, &t))
+				return -1;
+			f = add_fixup(ps, FIX_OP_CPU2, ps->scn->nops, &t);
+			if (!f)
+				return -1;
+			f->cpu = v;
+			return 0;
+		}
+		if (!tok_is(&t, "kfpu"))
+			return fail(ps, ps->line, t.col, "expected 'kfpu' or 'balance CPU' after '%s'%s%s%s",
 			            show(kw->s, (size_t)(stop - kw->s), b),
 			            t.n ? ", got '" : "", t.n ? show_tok(&t, a) : "",
 			            t.n ? "'" : "");
@@ -1502,6 +1515,8 @@ static int fix_cpu(struct parser *ps, const struct fixup *f)
 		            f->cpu, scn->ncpus);
 	if (f->kind == FIX_TASK_CPU)
 		scn->tasks[f->index].cpu = (int16_t)f->cpu;
+	else if (f->kind == FIX_OP_CPU2)
+		scn->ops[f->index].arg2 = (uint32_t)f->cpu;
 	else
 		scn->ops[f->index].arg = (uint32_t)f->cpu;
 	return 0;

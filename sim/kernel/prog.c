@@ -98,6 +98,12 @@ static void run_common(struct kernel *k, struct task *t, const struct scn_op *op
 	case OP_IPI_KFPU:
 		send_ipi(k, op->arg, IRQ_KFPU);
 		break;
+	case OP_IPI_BALANCE:
+		if (op->arg < k->ncpus && op->arg2 < k->ncpus) {
+			k->hw->cpu[op->arg].balance_to = op->arg2;
+			send_ipi(k, op->arg, IRQ_BALANCE);
+		}
+		break;
 	case OP_MIGRATE:
 		if (op->arg < k->ncpus)
 			migrate_self(k, op->arg);

@@ -50,6 +50,7 @@ enum op_code {
 	OP_IO,           /* guest: an I/O access the VMM emulates (the run call returns) */
 	OP_VGET,         /* host user: get the guest state of vCPU arg2 of VM arg (waits for its run call) */
 	OP_VSET,         /* host user: set it back from what the last get returned */
+	OP_IPI_BALANCE,  /* interrupt CPU arg; its handler moves its last queued task to CPU arg2 */
 	OP__COUNT
 };
 
