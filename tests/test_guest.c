@@ -219,6 +219,104 @@ static void test_fresh_vcpu(struct fixture *f)
 	fpu_exit_to_user(&f->cpu[0], &f->vmm);
 }
 
+/* Get and set need the state in memory: refused during a run call. */
+static void test_busy(struct fixture *f)
+{
+	uint32_t size = fpu_xstate_size(&f->sys.xs, FPU_INSN_XSAVE, f->guest.features);
+	uint8_t *std = aligned_alloc(64, (size + 63) & ~63u);
+	enum fpu_regset_error e;
+
+	vmm_in_user(f, 0);
+	fpu_guest_run_begin(&f->cpu[0], &f->vmm, &f->guest);
+	e = fpu_guest_get(&f->sys, &f->guest, std);
+	CHECK(e == FPU_REGSET_BUSY, "get during a run call: '%s'", fpu_regset_error_str(e));
+	e = fpu_guest_set(&f->sys, &f->guest, std);
+	CHECK(e == FPU_REGSET_BUSY, "set during a run call: '%s'", fpu_regset_error_str(e));
+	fpu_guest_run_end(&f->cpu[0], &f->vmm, &f->guest);
+	CHECK(fpu_guest_get(&f->sys, &f->guest, std) == FPU_REGSET_OK, "get after the call refused");
+	fpu_exit_to_user(&f->cpu[0], &f->vmm);
+	free(std);
+}
+
+/* The 2015 design (rfc2015): the guest is swapped in and loaded at every
+ * entry, put away when the vCPU thread is switched out; a kernel FPU
+ * section in between is followed by a reload. Exact counts. */
+static void test_per_entry(struct fixture *f)
+{
+	struct fpu_stats *st = &f->cpu[0].stats;
+
+	f->sys.policy = fpu_policy_find("rfc2015");
+	vmm_in_user(f, 0);
+	fpu_guest_run_begin(&f->cpu[0], &f->vmm, &f->guest);
+	CHECK(!fpu_guest_active(&f->vmm, &f->guest), "per-entry: swapped in before entry");
+	uint64_t saves = st->saves, restores = st->restores;
+	guest_runs(f, 0);
+	CHECK(st->saves == saves + 1 && st->restores == restores + 1,
+	      "entry: %llu saves %llu restores, wanted 1 and 1",
+	      (unsigned long long)(st->saves - saves), (unsigned long long)(st->restores - restores));
+	fpu_guest_sched_out(&f->cpu[0], &f->vmm, &f->guest);
+	CHECK(buffer_mxcsr(&f->guest.state) == MXCSR_GUEST, "sched-out did not put the guest away");
+	CHECK(f->vmm.active == &f->vmm_state, "VMM's buffer not active after sched-out");
+	fpu_switch(&f->cpu[0], &f->vmm, &f->kthread);
+	fpu_switch(&f->cpu[0], &f->kthread, &f->vmm);
+	saves = st->saves, restores = st->restores;
+	fpu_guest_enter(&f->cpu[0], &f->vmm, &f->guest);
+	CHECK(st->saves == saves && st->restores == restores + 1,
+	      "re-entry: %llu saves %llu restores, wanted 0 and 1 (the seed's one load)",
+	      (unsigned long long)(st->saves - saves), (unsigned long long)(st->restores - restores));
+	CHECK(stmxcsr() == MXCSR_GUEST, "re-entered with MXCSR 0x%x", stmxcsr());
+	CHECK(fpu_kernel_begin(&f->cpu[0], &f->vmm, KFPU_MXCSR), "kfpu refused");
+	fpu_kernel_end(&f->cpu[0], &f->vmm);
+	fpu_guest_enter(&f->cpu[0], &f->vmm, &f->guest);
+	CHECK(stmxcsr() == MXCSR_GUEST, "entry after a kernel FPU section: MXCSR 0x%x", stmxcsr());
+	fpu_guest_run_end(&f->cpu[0], &f->vmm, &f->guest);
+	fpu_exit_to_user(&f->cpu[0], &f->vmm);
+	CHECK(stmxcsr() == MXCSR_VMM, "VMM has MXCSR 0x%x", stmxcsr());
+	CHECK(f->locked == 0 && f->warns == 0, "lock %d warns %d", f->locked, f->warns);
+}
+
+/* 5.2: run begin saved the registers into the VMM's buffer although, under
+ * deferred restore, they were another task's. */
+static void test_scratch_bug_is_caught(struct fixture *f)
+{
+	struct fpu_state other_state;
+	struct fpu_ctx other;
+
+	fpu_state_setup(&f->sys, &other_state, area(f), 4);
+	fpu_ctx_init(&f->sys, &other, &other_state, 4, false);
+	vmm_in_user(f, 0);
+	fpu_switch(&f->cpu[0], &f->vmm, &other);
+	fpu_exit_to_user(&f->cpu[0], &other);
+	fpu_ldmxcsr(MXCSR_OTHER);
+	fpu_switch(&f->cpu[0], &other, &f->vmm); /* the VMM is back, still in the kernel */
+	f->sys.bugs = FPU_BUG_GUEST_SCRATCH;
+	fpu_guest_run_begin(&f->cpu[0], &f->vmm, &f->guest);
+	fpu_guest_run_end(&f->cpu[0], &f->vmm, &f->guest);
+	CHECK(buffer_mxcsr(&f->vmm_state) == MXCSR_OTHER,
+	      "with the bug the VMM's buffer should hold the other task's MXCSR, holds 0x%x",
+	      buffer_mxcsr(&f->vmm_state));
+	f->sys.bugs = 0;
+	fpu_exit_to_user(&f->cpu[0], &f->vmm);
+}
+
+/* Linux bug 7 put back: entry trusts the load at run begin. */
+static void test_no_reload_bug_is_caught(struct fixture *f)
+{
+	f->sys.bugs = FPU_BUG_GUEST_ENTER_NO_RELOAD;
+	vmm_in_user(f, 0);
+	fpu_guest_run_begin(&f->cpu[0], &f->vmm, &f->guest);
+	fpu_ldmxcsr(MXCSR_GUEST);
+	fpu_guest_sched_out(&f->cpu[0], &f->vmm, &f->guest);
+	CHECK(fpu_kernel_begin(&f->cpu[0], &f->vmm, KFPU_MXCSR), "kfpu refused");
+	fpu_kernel_end(&f->cpu[0], &f->vmm);
+	fpu_guest_enter(&f->cpu[0], &f->vmm, &f->guest);
+	CHECK(stmxcsr() == MXCSR_DEFAULT, "with the bug the guest should run on the kernel's MXCSR, has 0x%x",
+	      stmxcsr());
+	f->sys.bugs = 0;
+	fpu_guest_run_end(&f->cpu[0], &f->vmm, &f->guest);
+	fpu_exit_to_user(&f->cpu[0], &f->vmm);
+}
+
 static void test_get_set(struct fixture *f)
 {
 	uint32_t size = fpu_xstate_size(&f->sys.xs, FPU_INSN_XSAVE, f->guest.features);
@@ -310,6 +408,10 @@ int main(void)
 		{ "get_set", test_get_set },
 		{ "misuse", test_misuse },
 		{ "2018_bug_is_caught", test_2018_bug_is_caught },
+		{ "busy", test_busy },
+		{ "per_entry", test_per_entry },
+		{ "scratch_bug_is_caught", test_scratch_bug_is_caught },
+		{ "no_reload_bug_is_caught", test_no_reload_bug_is_caught },
 	};
 	int passed = 0, failed = 0;
 	unsigned i;
