@@ -96,6 +96,9 @@ assert names=={\"cpu 0\",\"G vcpu 0\"}, names
 ev={e[\"name\"] for e in d[\"traceEvents\"]}
 assert {\"vm_entry\",\"vm_exit\",\"guest_begin\",\"skip_restore\"} <= ev, ev
 '"
+tgrep "the VM-entry check sees host state in a guest (seeded skip-owner-check)" \
+	'task qemu .* in the registers at VM entry: .*other.s state' \
+	"$fpuctx" run scenarios/seed-kvm-preempt.scn --policy linux --inject-bug skip-owner-check
 tgrep "the vCPU thread really migrates mid-run" '\[cpu 1\] .*vm_entry: vmm=qemu' \
 	"$fpuctx" run scenarios/kvm-migrate.scn --policy linux --trace-text
 
