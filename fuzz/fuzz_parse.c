@@ -197,6 +197,7 @@ static void check_op(const struct scenario *s, const struct block *b, uint32_t i
 	const struct scn_op *op = &s->ops[i];
 	const struct scn_task *self = &s->tasks[b->self];
 	int user = self->kind == TASK_USER, h = b->handler >= 0;
+	uint32_t ncpus = self->vm ? s->vms[self->vm - 1].nvcpus : s->ncpus;
 
 	if (op->code >= OP__COUNT)
 		broken("op %u: code %u >= OP__COUNT", i, op->code);
@@ -214,8 +215,21 @@ static void check_op(const struct scenario *s, const struct block *b, uint32_t i
 			broken("op %u (%s): count %u", i, scn_op_name(op->code), op->arg);
 		break;
 	case OP_IPI_KFPU: case OP_MIGRATE:
-		if (op->arg >= s->ncpus || op->arg2)
-			broken("op %u (%s): cpu %u, ncpus %u", i, scn_op_name(op->code), op->arg, s->ncpus);
+		if (op->arg >= ncpus || op->arg2)
+			broken("op %u (%s): cpu %u, ncpus %u", i, scn_op_name(op->code), op->arg, ncpus);
+		break;
+	case OP_IPI_BALANCE:
+		if (op->arg >= ncpus || op->arg2 >= ncpus)
+			broken("op %u: ipi %u balance %u, ncpus %u", i, op->arg, op->arg2, ncpus);
+		break;
+	case OP_RUN: case OP_VGET: case OP_VSET:
+		if (self->vm || h || !user || op->arg >= s->nvms || op->arg2 >= s->vms[op->arg].nvcpus)
+			broken("op %u (%s): vm %u vcpu %u from task '%s'", i, scn_op_name(op->code), op->arg,
+			       op->arg2, self->name);
+		break;
+	case OP_IO:
+		if (!self->vm || h || op->arg || op->arg2)
+			broken("op %u (io) in host task '%s' or a handler", i, self->name);
 		break;
 	case OP_FORK: case OP_WAKE:
 		if (op->arg >= s->ntasks || op->arg == b->self || op->arg2)
@@ -233,6 +247,13 @@ static void check_op(const struct scenario *s, const struct block *b, uint32_t i
 	case OP_SIGNAL:
 		if (op->arg >= s->ntasks || s->tasks[op->arg].kind != TASK_USER || op->arg2 >= SIG__COUNT)
 			broken("op %u: signal %u to task %u", i, op->arg2, op->arg);
+		break;
+	}
+	switch (op->code) {
+	case OP_FORK: case OP_WAKE: case OP_SIGNAL:
+		if (op->arg < s->ntasks && s->tasks[op->arg].vm != self->vm)
+			broken("op %u (%s) reaches task '%s' of another kernel", i, scn_op_name(op->code),
+			       s->tasks[op->arg].name);
 		break;
 	case OP_ALTSTACK:
 		if (op->arg > 1 || op->arg2)
@@ -274,6 +295,16 @@ static void check_scenario(const struct scenario *s, const char *path, uint64_t 
 	size_t nl;
 
 	/* Counts and settings. */
+	if (s->nvms > SCN_MAX_VMS)
+		broken("%u VMs", s->nvms);
+	for (i = 0; i < s->nvms; i++)
+		if (s->vms[i].nvcpus < 1 || s->vms[i].nvcpus > SCN_MAX_VCPUS ||
+		    (s->vms[i].features && (s->vms[i].features & 3) != 3))
+			broken("vm %u: %u vcpus, features %llx", i, s->vms[i].nvcpus,
+			       (unsigned long long)s->vms[i].features);
+	for (i = 0; i < s->ntasks; i++)
+		if (s->tasks[i].vm > s->nvms || (s->tasks[i].vm && s->tasks[i].cpu >= (int)s->vms[s->tasks[i].vm - 1].nvcpus))
+			broken("task %u: vm %u cpu %d", i, s->tasks[i].vm, s->tasks[i].cpu);
 	if (s->ncpus < 1 || s->ncpus > SCN_MAX_CPUS || s->tick > SCN_MAX_COUNT ||
 	    s->check_on_return > 1 || s->ntasks < 1 || s->ntasks > SCN_MAX_TASKS ||
 	    s->nops > SCN_MAX_OPS || s->nexpects > SCN_MAX_EXPECTS || s->nhandlers > SCN_MAX_HANDLERS)
@@ -298,7 +329,7 @@ static void check_scenario(const struct scenario *s, const char *path, uint64_t 
 				broken("tasks %u and %u both named '%s'", j, i, t->name);
 		if (t->kind > TASK_KTHREAD || t->forked > 1 || (t->forked && t->kind != TASK_USER))
 			broken("task '%s': kind %u forked %u", t->name, t->kind, t->forked);
-		if (t->cpu < 0 || (uint32_t)t->cpu >= s->ncpus)
+		if (t->cpu < 0 || (uint32_t)t->cpu >= (t->vm ? s->vms[t->vm - 1].nvcpus : s->ncpus))
 			broken("task '%s': cpu %d, ncpus %u", t->name, t->cpu, s->ncpus);
 		if (t->nops < 1 || t->first_op > s->nops || t->nops > s->nops - t->first_op)
 			broken("task '%s': ops [%u, +%u) outside ops[%u]", t->name, t->first_op, t->nops,

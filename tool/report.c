@@ -207,6 +207,25 @@ static void print_violation(FILE *out, const struct policy_result *pr, const str
 	}
 }
 
+/* The tasks of kernel k that have not exited, and where they wait. */
+static void print_alive(FILE *out, const struct policy_result *pr, const struct kernel *k)
+{
+	static const char *const states[] = { "unused", "runnable", "running", "sleeping",
+					      "waiting", "dead" };
+	char name[64], cpu[64];
+	uint32_t i;
+
+	for (i = k->ncpus; i < k->ntask_slots; i++) {
+		const struct task *t = &k->tasks[i];
+
+		if (t->state == TS_DEAD || t->state == TS_UNUSED)
+			continue;
+		machine_task_name(&pr->run, t->id, name, sizeof(name));
+		machine_cpu_name(&pr->run, k->vm_index, (uint32_t)t->cpu, cpu, sizeof(cpu));
+		fprintf(out, " %s (%s on %s)", name, states[t->state], cpu);
+	}
+}
+
 void print_violations(FILE *out, const struct policy_result *pr, const char *path)
 {
 	const struct kresult *r = &pr->run.k->res;
@@ -216,9 +235,14 @@ void print_violations(FILE *out, const struct policy_result *pr, const char *pat
 		print_violation(out, pr, &r->viol[i], path);
 	if (r->nviolations > n)
 		fprintf(out, "  [%s] ... and %u more violations\n", pr->policy->name, r->nviolations - n);
-	if (pr->run.out_of_steps)
-		fprintf(out, "  [%s] the scenario did not finish within %llu steps\n", pr->policy->name,
-			(unsigned long long)pr->run.steps);
+	if (pr->run.out_of_steps) {
+		fprintf(out, "  [%s] the scenario did not finish within %llu steps; still alive:",
+			pr->policy->name, (unsigned long long)pr->run.steps);
+		print_alive(out, pr, pr->run.k);
+		for (i = 0; i < pr->run.k->nvms; i++)
+			print_alive(out, pr, pr->run.k->vms[i].guest);
+		fputc('\n', out);
+	}
 }
 
 void print_json_policy(FILE *out, const struct policy_result *pr, bool last)
