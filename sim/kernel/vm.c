@@ -179,35 +179,46 @@ static uint32_t component_at(const struct kernel *k, uint32_t off)
 	return 0;
 }
 
+/* Is anything of another kernel in img (standard format)? Reports it as
+ * seen by t; where: 3 at VM entry, 4 in a get. True when clean. */
+static bool foreign_check(struct kernel *k, struct task *t, struct vcpu *v, const uint8_t *img,
+			  uint8_t where, uint32_t line)
+{
+	uint32_t owner, gen, off;
+	struct violation viol;
+
+	k->res.checks++;
+	owner = image_foreign_owner(img, k->std_size, v->vm->index, &gen, &off);
+	if (!owner)
+		return true;
+	kzero(&viol, sizeof(viol));
+	viol.kind = VIOL_STATE;
+	viol.where = where;
+	viol.cpu = (uint16_t)this_cpu(k)->id;
+	viol.task = t->id;
+	viol.line = line;
+	viol.offset = off;
+	viol.component = component_at(k, off);
+	viol.found_owner = owner;
+	viol.found_gen = gen;
+	viol.found_known = 1;
+	kcopy(viol.found, img + off, 8);
+	kviolation(k, &viol);
+	return false;
+}
+
 /* Checks at every entry, on the registers the guest is about to get: no
  * other kernel's pattern anywhere, nothing live outside the guest's XCR0. */
 static void entry_checks(struct kernel *k, struct kcpu *c, struct task *t, struct vcpu *v)
 {
 	uint64_t host_only = k->fpu.mask & ~v->vm->features, bv = 0;
-	uint32_t owner, gen, off, i;
-	struct violation viol;
+	uint32_t i;
 
 	fpu_xsave(c->check_buf, k->user_mask); /* the checker's own XSAVE: not counted */
 	for (i = 0; i < 8; i++)
 		bv |= (uint64_t)c->check_buf[XSAVE_HDR_OFFSET + i] << (8 * i);
-	owner = image_foreign_owner(c->check_buf, k->std_size, v->vm->index, &gen, &off);
-	k->res.checks++;
-	if (owner) {
-		kzero(&viol, sizeof(viol));
-		viol.kind = VIOL_STATE;
-		viol.where = 3;
-		viol.cpu = (uint16_t)c->id;
-		viol.task = t->id;
-		viol.offset = off;
-		viol.component = component_at(k, off);
-		viol.found_owner = owner;
-		viol.found_gen = gen;
-		viol.found_known = 1;
-		kcopy(viol.found, c->check_buf + off, 8);
-		kviolation(k, &viol);
-	} else if (bv & host_only) {
+	if (foreign_check(k, t, v, c->check_buf, 3, 0) && (bv & host_only))
 		guest_state_violation(k, c, t, "a component outside the guest's XCR0 is live at VM entry");
-	}
 }
 
 static enum vm_exit vcpu_enter(struct kernel *k, struct task *t, struct vcpu *v)
@@ -303,30 +314,6 @@ void vm_sched_out(struct kernel *k, struct kcpu *c, struct task *prev)
 	fpu_guest_sched_out(&c->fpu, &prev->fpu, &prev->in_run->fpu);
 }
 
-static void get_check(struct kernel *k, struct task *t, struct vcpu *v, const struct scn_op *op)
-{
-	uint32_t owner, gen, off;
-	struct violation viol;
-
-	k->res.checks++;
-	owner = image_foreign_owner(v->xsave, k->std_size, v->vm->index, &gen, &off);
-	if (!owner)
-		return;
-	kzero(&viol, sizeof(viol));
-	viol.kind = VIOL_STATE;
-	viol.where = 4;
-	viol.cpu = (uint16_t)this_cpu(k)->id;
-	viol.task = t->id;
-	viol.line = op->line;
-	viol.offset = off;
-	viol.component = component_at(k, off);
-	viol.found_owner = owner;
-	viol.found_gen = gen;
-	viol.found_known = 1;
-	kcopy(viol.found, v->xsave + off, 8);
-	kviolation(k, &viol);
-}
-
 /* KVM_GET_XSAVE / KVM_SET_XSAVE, the way a VMM migrates a vCPU: get waits
  * for the run call to end and keeps the vCPU paused; set puts the state
  * back and lets it run. A get must hold the guest's own state only. */
@@ -343,7 +330,7 @@ void vm_get_set(struct kernel *k, struct task *t, const struct scn_op *op)
 		v->have_xsave = e == FPU_REGSET_OK;
 		if (v->have_xsave) {
 			k->res.vm_gets++;
-			get_check(k, t, v, op);
+			foreign_check(k, t, v, v->xsave, 4, op->line);
 		}
 	} else if (v->thread != t || !v->have_xsave) {
 		runtime_error(k, t, op, "vset without a vget: this task has not paused the vCPU");
