@@ -228,6 +228,7 @@ static enum vm_exit vcpu_enter(struct kernel *k, struct task *t, struct vcpu *v)
 	struct kcpu *c = this_cpu(k);
 	uint32_t host_pkru = 0;
 	enum vm_exit why;
+	uint64_t t0;
 
 	c->irqs_off = true;
 	while (c->need_resched) {
@@ -238,7 +239,9 @@ static enum vm_exit vcpu_enter(struct kernel *k, struct task *t, struct vcpu *v)
 		c->irqs_off = false;
 		return VMX_SIGNAL; /* the VMM handles it; the run call is restarted after */
 	}
+	t0 = fpu_rdtsc();
 	fpu_guest_enter(&c->fpu, &t->fpu, &v->fpu);
+	k->res.fpu_cycles += fpu_rdtsc() - t0;
 	/* The entry window: guest-only state lives only between here and the exit. */
 	c->xcr0 = v->vm->features;
 	if (k->fpu.has_pkru) {
@@ -310,8 +313,10 @@ void vm_io_exit(struct kernel *k)
 /* The vCPU thread is being switched out (a preempt notifier, as in KVM). */
 void vm_sched_out(struct kernel *k, struct kcpu *c, struct task *prev)
 {
-	(void)k;
+	uint64_t t0 = fpu_rdtsc();
+
 	fpu_guest_sched_out(&c->fpu, &prev->fpu, &prev->in_run->fpu);
+	k->res.fpu_cycles += fpu_rdtsc() - t0;
 }
 
 /* KVM_GET_XSAVE / KVM_SET_XSAVE, the way a VMM migrates a vCPU: get waits
