@@ -273,6 +273,7 @@ void vm_run(struct kernel *k, struct task *t, const struct scn_op *op);
 void vm_get_set(struct kernel *k, struct task *t, const struct scn_op *op);
 void vm_io_exit(struct kernel *k);
 void vm_sched_out(struct kernel *k, struct kcpu *c, struct task *prev);
+void vm_task_exit(struct kernel *k, struct task *t);
 void vm_collect(struct kernel *k);
 void kernel_snapshot(struct kernel *k, struct fpu_stats *all, struct fpu_stats *guest,
 		     uint64_t *switches);

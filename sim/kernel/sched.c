@@ -198,6 +198,7 @@ void task_exit(struct kernel *k)
 	struct task *t = c->curr;
 
 	fpu_exit(&c->fpu, &t->fpu);
+	vm_task_exit(k, t);
 	t->state = TS_DEAD;
 	if (k->live_tasks && --k->live_tasks == 0)
 		k->res.finished = true;

@@ -100,12 +100,26 @@ static struct vcpu *vcpu_of(struct kernel *k, struct task *t, const struct scn_o
 }
 
 /* The vCPU mutex: one run call at a time, and none while a VMM task has
- * the vCPU paused between its get and its set (a task that died lets go). */
+ * the vCPU paused between its get and its set. */
 static void vcpu_lock(struct kernel *k, struct vcpu *v, struct task *t)
 {
-	while (v->thread && v->thread != t && v->thread->state != TS_DEAD)
+	while (v->thread && v->thread != t)
 		sleep_for(k, 1);
 	v->thread = t;
+}
+
+/* A VMM task is exiting: it lets go of the vCPUs it paused (its slot may
+ * be recycled, and must not hold them for a stranger). */
+void vm_task_exit(struct kernel *k, struct task *t)
+{
+	uint32_t i, j;
+
+	for (i = 0; i < k->nvms; i++)
+		for (j = 0; j < k->vms[i].hw.ncpus; j++)
+			if (k->vms[i].vcpu[j].thread == t) {
+				k->vms[i].vcpu[j].thread = 0;
+				k->vms[i].vcpu[j].have_xsave = false;
+			}
 }
 
 /* ---- guest timers and wake-ups ---- */
