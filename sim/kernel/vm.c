@@ -305,7 +305,7 @@ void vm_run(struct kernel *k, struct task *t, const struct scn_op *op)
 		if (why == VMX_HLT)
 			why = vcpu_halt(k, v);
 		vm_kick(k, v->vm);
-	} while (why == VMX_POINT || why == VMX_HLT);
+	} while (why == VMX_POINT);
 	t->in_run = 0;
 	c = this_cpu(k);
 	fpu_guest_run_end(&c->fpu, &t->fpu, &v->fpu);
