@@ -62,7 +62,7 @@ static void swap_in(struct fpu_cpu *cpu, struct fpu_ctx *vmm, struct fpu_guest *
 static void swap_out(struct fpu_cpu *cpu, struct fpu_ctx *vmm, struct fpu_guest *g)
 {
 	if (fpu__regs_live(cpu->sys, vmm))
-		fpu__save_regs(cpu, vmm, vmm->stashed == &g->state ? &g->state : vmm->active);
+		fpu__save_regs(cpu, vmm, &g->state); /* live registers are the guest's here, bug or not */
 	fpu__emit(cpu, FPU_EV_GUEST_END, vmm, &g->state, 0, 0);
 	if (vmm->active == &g->state)
 		vmm->active = vmm->stashed;

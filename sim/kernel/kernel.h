@@ -185,7 +185,7 @@ struct kresult {
 	uint64_t forks_failed;
 	uint64_t fpu_cycles;          /* TSC cycles inside the library's hooks (for bench) */
 	uint64_t signals, sigreturns, sigsegv, killed;
-	uint64_t exits, run_calls, vm_gets, vm_sets;
+	uint64_t exits, run_calls, vm_gets;
 	uint32_t nviolations;         /* all, even past KMAX_VIOLATIONS */
 	struct violation viol[KMAX_VIOLATIONS];
 	uint64_t hash;                /* fingerprint of the event sequence, for replay */

@@ -356,7 +356,6 @@ void vm_get_set(struct kernel *k, struct task *t, const struct scn_op *op)
 		return;
 	} else {
 		e = fpu_guest_set(&k->fpu, &v->fpu, v->xsave);
-		k->res.vm_sets += e == FPU_REGSET_OK;
 		v->have_xsave = false;
 		v->thread = 0;
 	}
