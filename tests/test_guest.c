@@ -37,8 +37,8 @@ static int quiet; /* while running a check that is meant to fail */
 struct fixture {
 	struct fpu_system sys;
 	struct fpu_cpu cpu[2];
-	struct fpu_state init, vmm_state, k_state;
-	struct fpu_ctx vmm, kthread;
+	struct fpu_state init, vmm_state, k_state, other_state;
+	struct fpu_ctx vmm, kthread, other;   /* other: another FPU-using task */
 	struct fpu_guest guest;
 	int warns;
 	int locked;
@@ -92,6 +92,8 @@ static struct fixture *setup(void)
 	fpu_ctx_init(&f->sys, &f->vmm, &f->vmm_state, 1, false);
 	fpu_state_setup(&f->sys, &f->k_state, area(f), 2);
 	fpu_ctx_init(&f->sys, &f->kthread, &f->k_state, 2, true);
+	fpu_state_setup(&f->sys, &f->other_state, area(f), 4);
+	fpu_ctx_init(&f->sys, &f->other, &f->other_state, 4, false);
 	if (!fpu_guest_init(&f->sys, &f->guest, area(f), f->sys.mask, 3)) {
 		printf("guest init refused the host's own features\n");
 		exit(1);
@@ -148,20 +150,15 @@ static void test_run_call(struct fixture *f)
  * loaded, another FPU user runs, the vCPU comes back, exits to the VMM. */
 static void test_preempted_run(struct fixture *f)
 {
-	struct fpu_state other_state;
-	struct fpu_ctx other;
-
-	fpu_state_setup(&f->sys, &other_state, area(f), 4);
-	fpu_ctx_init(&f->sys, &other, &other_state, 4, false);
 	vmm_in_user(f, 0);
 	fpu_guest_run_begin(&f->cpu[0], &f->vmm, &f->guest);
 	guest_runs(f, 0);
-	fpu_switch(&f->cpu[0], &f->vmm, &other);           /* preempted */
+	fpu_switch(&f->cpu[0], &f->vmm, &f->other);           /* preempted */
 	CHECK(buffer_mxcsr(&f->guest.state) == MXCSR_GUEST, "preemption did not save the guest");
 	CHECK(buffer_mxcsr(&f->vmm_state) == MXCSR_VMM, "preemption overwrote the VMM's state");
-	fpu_exit_to_user(&f->cpu[0], &other);
+	fpu_exit_to_user(&f->cpu[0], &f->other);
 	fpu_ldmxcsr(MXCSR_OTHER);
-	fpu_switch(&f->cpu[0], &other, &f->vmm);           /* back */
+	fpu_switch(&f->cpu[0], &f->other, &f->vmm);           /* back */
 	guest_runs(f, 0);                                   /* reload: not skip */
 	fpu_guest_run_end(&f->cpu[0], &f->vmm, &f->guest);
 	fpu_exit_to_user(&f->cpu[0], &f->vmm);
@@ -279,16 +276,11 @@ static void test_per_entry(struct fixture *f)
  * deferred restore, they were another task's. */
 static void test_scratch_bug_is_caught(struct fixture *f)
 {
-	struct fpu_state other_state;
-	struct fpu_ctx other;
-
-	fpu_state_setup(&f->sys, &other_state, area(f), 4);
-	fpu_ctx_init(&f->sys, &other, &other_state, 4, false);
 	vmm_in_user(f, 0);
-	fpu_switch(&f->cpu[0], &f->vmm, &other);
-	fpu_exit_to_user(&f->cpu[0], &other);
+	fpu_switch(&f->cpu[0], &f->vmm, &f->other);
+	fpu_exit_to_user(&f->cpu[0], &f->other);
 	fpu_ldmxcsr(MXCSR_OTHER);
-	fpu_switch(&f->cpu[0], &other, &f->vmm); /* the VMM is back, still in the kernel */
+	fpu_switch(&f->cpu[0], &f->other, &f->vmm); /* the VMM is back, still in the kernel */
 	f->sys.bugs = FPU_BUG_GUEST_SCRATCH;
 	fpu_guest_run_begin(&f->cpu[0], &f->vmm, &f->guest);
 	fpu_guest_run_end(&f->cpu[0], &f->vmm, &f->guest);
