@@ -639,6 +639,23 @@ static void check_ok(const struct capture *c, uint64_t obv)
 	}
 }
 
+/* A frame whose PKRU closes key 0 would fault the process at its next
+ * memory access after a successful sigreturn, as it would kill a Linux task
+ * (all its memory is key 0): nothing to learn, so key 0 is opened wherever
+ * XRSTOR will read PKRU from. */
+static void keep_key0_open(uint8_t *f)
+{
+	uint64_t comp = get64(f + HDR_COMP);
+	uint32_t off = sys.xs.offset[XFEATURE_PKRU];
+
+	if (!sys.has_pkru)
+		return;
+	if (comp & XCOMP_BV_COMPACTED)
+		off = fpu_xstate_offset(&sys.xs, FPU_INSN_XSAVEC, comp & sys.xs.xcr0, XFEATURE_PKRU);
+	if (off && off + 4 <= fsize)
+		f[off] &= (uint8_t)~3u;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static bool probed;
@@ -694,6 +711,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (i = 0; i < n; i++)
 			frame[i] ^= in[i];
 	}
+	keep_key0_open(frame);
 	memcpy(frame_copy, frame, fsize);
 	if (prot_hi > prot_lo)
 		mprotect((void *)prot_lo, prot_hi - prot_lo, PROT_NONE);

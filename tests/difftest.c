@@ -429,8 +429,12 @@ static uint8_t base_frame[FRAME_MAX] __attribute__((aligned(64)));  /* Part 2's 
  *   bytes 0-415    the legacy area as XSAVE writes it (the reserved bytes 10-15
  *                  of each ST slot included: XSAVE writes them)
  *   bytes 464-511  sw_reserved: the 48 bytes of struct fpu_sw_bytes, exactly
- *   bytes 512-575  the XSAVE header, exactly (XSTATE_BV, XCOMP_BV, reserved)
- *   each component whose XSTATE_BV bit is set in the frame
+ *   bytes 512-575  the XSAVE header: XCOMP_BV and reserved exactly; XSTATE_BV
+ *                  bit for bit, except where the side with a bit set holds
+ *                  the component's init value (a set bit means "maybe not
+ *                  init"; Linux 6.13+ always sets PKRU's)
+ *   each component whose XSTATE_BV bit is set in both frames (PKRU: the
+ *   4 bytes of state, not the 4 of padding XSAVE never writes)
  *   MAGIC2 at xstate_size
  * What is not, and why:
  *   bytes 416-463, reserved in the legacy area: XSAVE does not write them and
@@ -445,6 +449,47 @@ static uint8_t base_frame[FRAME_MAX] __attribute__((aligned(64)));  /* Part 2's 
  *   gaps between components (offsets of features XCR0 does not enable): never
  *   written by anyone.
  */
+/* The bytes of extended component f that hold state: PKRU's second word is
+ * padding that XSAVE never writes. */
+static uint32_t state_bytes(unsigned f)
+{
+	return f == XFEATURE_PKRU ? 4 : sys.xs.size[f];
+}
+
+static bool component_is_init(const uint8_t *img, unsigned f)
+{
+	uint32_t i;
+
+	for (i = 0; i < state_bytes(f); i++)
+		if (img[sys.xs.offset[f] + i])
+			return false;
+	return true;
+}
+
+/* XSTATE_BV may differ where the side that set a bit holds the component's
+ * init value: a set bit only says "maybe not init" (the SDM allows it, and
+ * Linux 6.13+ always sets PKRU's bit in a signal frame). Returns the number
+ * of bits that differ otherwise. */
+static uint32_t diff_bv(const uint8_t *host, const uint8_t *lib, uint64_t hbv, uint64_t lbv)
+{
+	uint64_t d = hbv ^ lbv;
+	uint32_t nd = 0;
+	unsigned f;
+
+	for (f = 0; f < 64; f++) {
+		if (!(d & (1ull << f)))
+			continue;
+		if (f >= 2 && f < FPU_XFEATURE_MAX && (umask & XFEATURE_MASK(f)) &&
+		    component_is_init((hbv & XFEATURE_MASK(f)) ? host : lib, f))
+			continue;
+		printf("    frame: XSTATE_BV bit %u (%s): host %u, fpuctx %u, and the set side is not init\n",
+		       f, f < FPU_XFEATURE_MAX ? fpu_xfeature_name(f) : "?", (unsigned)(hbv >> f) & 1,
+		       (unsigned)(lbv >> f) & 1);
+		nd++;
+	}
+	return nd;
+}
+
 static bool compare_frames(const char *name, const uint8_t *host, const uint8_t *lib)
 {
 	uint64_t hbv = get64(host + HDR_BV), lbv = get64(lib + HDR_BV);
@@ -461,14 +506,15 @@ static bool compare_frames(const char *name, const uint8_t *host, const uint8_t 
 		nd += written;
 	}
 	nd += diff_span("frame", "host", host, "fpuctx", lib, FXSAVE_SW_RESERVED, 48, &shown);
-	nd += diff_span("frame", "host", host, "fpuctx", lib, XSAVE_HDR_OFFSET, XSAVE_HDR_SIZE, &shown);
+	nd += diff_bv(host, lib, hbv, lbv);
+	nd += diff_span("frame", "host", host, "fpuctx", lib, HDR_COMP, XSAVE_HDR_SIZE - 8, &shown);
 	compared = XSAVE_EXT_OFFSET;
 	for (f = 2; f < FPU_XFEATURE_MAX; f++) {
 		if (!(umask & XFEATURE_MASK(f)) || !(hbv & lbv & XFEATURE_MASK(f)))
 			continue;
-		nd += diff_span("frame", "host", host, "fpuctx", lib, sys.xs.offset[f], sys.xs.size[f],
+		nd += diff_span("frame", "host", host, "fpuctx", lib, sys.xs.offset[f], state_bytes(f),
 				&shown);
-		compared += sys.xs.size[f];
+		compared += state_bytes(f);
 	}
 	nd += diff_span("frame", "host", host, "fpuctx", lib, usize, 4, &shown);
 	compared += 4;
@@ -645,7 +691,7 @@ static uint32_t diff_images(const char *an, const uint8_t *a, const char *bn, co
 	for (f = 2; f < FPU_XFEATURE_MAX; f++)
 		if (umask & XFEATURE_MASK(f))
 			REGION(fpu_xfeature_name(f), diff_span("regs", an, a, bn, b, sys.xs.offset[f],
-							       sys.xs.size[f], &shown));
+							       state_bytes(f), &shown));
 #undef REGION
 	return nd;
 }
@@ -663,7 +709,7 @@ static bool images_equal(const uint8_t *a, const uint8_t *b)
 	if (memcmp(a + FXSAVE_XMM, b + FXSAVE_XMM, 256))
 		return false;
 	for (f = 2; f < FPU_XFEATURE_MAX; f++)
-		if ((umask & XFEATURE_MASK(f)) && memcmp(a + sys.xs.offset[f], b + sys.xs.offset[f], sys.xs.size[f]))
+		if ((umask & XFEATURE_MASK(f)) && memcmp(a + sys.xs.offset[f], b + sys.xs.offset[f], state_bytes(f)))
 			return false;
 	return true;
 }
@@ -698,12 +744,30 @@ static void child_main(void)
 	_exit(0);
 }
 
+/* A frame whose PKRU closes key 0 kills the task right after a successful
+ * sigreturn, on both sides (its stack and data are key 0): that is no
+ * verdict to compare, so key 0 is opened wherever XRSTOR will read PKRU. */
+static void keep_key0_open(uint8_t *f)
+{
+	uint64_t comp = get64(f + HDR_COMP);
+	uint32_t off = sys.xs.offset[XFEATURE_PKRU];
+
+	if (!(umask & XFEATURE_MASK(XFEATURE_PKRU)))
+		return;
+	if (comp & XCOMP_BV_COMPACTED)
+		off = fpu_xstate_offset(&sys.xs, FPU_INSN_XSAVEC, comp & sys.xs.xcr0, XFEATURE_PKRU);
+	if (off && off + 4 <= flen)
+		f[off] &= (uint8_t)~3u;
+}
+
 /* Both verdicts on mut[]; images into host_img / lib_img. */
 static struct outcome run_frame(void)
 {
 	struct outcome o;
 	pid_t pid, w;
 	int status = 0;
+
+	keep_key0_open(mut);
 
 	shm->done = 0;
 	shm->frame_xsize = 0;

@@ -111,7 +111,8 @@ static void build_component(const struct kernel *k, uint8_t *img, unsigned f, ui
 	}
 }
 
-/* Standard-format image of (owner, gen) for `mask`; OWNER_INIT gives the init state. */
+/* Standard-format image of (owner, gen) for `mask`; OWNER_INIT gives the state
+ * of a fresh context (init state, default PKRU). */
 void pattern_build(const struct kernel *k, uint8_t *img, uint32_t owner, uint32_t gen, uint64_t mask)
 {
 	uint64_t bv = 0;
@@ -121,6 +122,12 @@ void pattern_build(const struct kernel *k, uint8_t *img, uint32_t owner, uint32_
 	if (owner == OWNER_INIT) {
 		put16(img + FXSAVE_FCW, FCW_DEFAULT);
 		put32(img + FXSAVE_MXCSR, MXCSR_DEFAULT);
+		/* A fresh or reset context runs with the default PKRU (every key
+		 * but 0 closed), not with PKRU's architectural init value 0. */
+		if (mask & XFEATURE_MASK(XFEATURE_PKRU)) {
+			put32(img + k->fpu.xs.offset[XFEATURE_PKRU], PKRU_DEFAULT);
+			put64(img + XSAVE_HDR_OFFSET, XFEATURE_MASK(XFEATURE_PKRU));
+		}
 		return;
 	}
 	build_legacy(k, img, owner, gen);
