@@ -23,7 +23,7 @@ ifneq ($(SAN),)
 KFLAGS   += -fsanitize=undefined -fno-sanitize-recover=all
 endif
 
-CORE_SRC   := core/xstate.c core/backend.c core/policy.c core/fpu.c core/signal.c core/extable.c core/regset.c core/guest.c
+CORE_SRC   := core/xstate.c core/x87.c core/backend.c core/policy.c core/fpu.c core/signal.c core/extable.c core/regset.c core/guest.c
 KERNEL_SRC := sim/kernel/boot.c sim/kernel/sched.c sim/kernel/irq.c sim/kernel/prog.c sim/kernel/port.c sim/kernel/signal.c \
               sim/kernel/pattern.c sim/kernel/hw.c sim/kernel/vm.c
 KERNEL_ASM := sim/kernel/switch.S sim/kernel/uaccess.S

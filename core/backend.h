@@ -10,6 +10,9 @@ void fpu_hw_save(const struct fpu_system *sys, void *area, uint64_t mask);
 /* area -> registers. XRSTOR reads the format from the buffer's header.
  * Returns 0, or the trap number if the CPU refused the buffer. */
 uint32_t fpu_hw_restore(const struct fpu_system *sys, const void *area, uint64_t mask);
+/* The same with the instruction given: FXRSTOR (fx) or XRSTOR of mask. For
+ * buffers in another format than the system's (signal frames, init images). */
+uint32_t fpu_hw_restore_as(const struct fpu_system *sys, const void *area, uint64_t mask, bool fx);
 /* Bytes a save or restore of `mask` moves, for the counters. */
 uint32_t fpu_hw_bytes(const struct fpu_system *sys, uint64_t mask);
 enum fpu_insn fpu_hw_best_insn(const struct fpu_xstate_info *xs);

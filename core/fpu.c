@@ -39,6 +39,10 @@
  *     off, so an interrupt's kernel FPU section never sees a half step.
  * I7  PKRU always holds the running context's value: it is written at every
  *     switch and is not part of the deferred image (kernel user-copies obey it).
+ * I8  On a CPU that leaks x87 pointers through a restore, no context's
+ *     FOP/FIP/FDP reach another: they are scrubbed before every restore
+ *     that does not reload the image the registers already hold
+ *     (fpu__scrub_x87_pointers).
  * ------------------------------------------------------------------------- */
 
 void fpu__emit(struct fpu_cpu *cpu, unsigned type, const struct fpu_ctx *ctx,
@@ -119,6 +123,21 @@ void fpu__count_restore(struct fpu_cpu *cpu, struct fpu_ctx *ctx, uint32_t bytes
 	}
 }
 
+/* I8: about to restore s (NULL: a frame or an init image). Only the image
+ * the registers hold already may keep its pointers. */
+void fpu__scrub_x87_pointers(struct fpu_cpu *cpu, const struct fpu_state *s)
+{
+	const struct fpu_system *sys = cpu->sys;
+
+	if (!sys->xs.x87.leaks || (sys->bugs & FPU_BUG_X87_NO_SCRUB))
+		return;
+	if (s && cpu->owner == s && s->last_cpu == cpu->id)
+		return;
+	fpu_x87_scrub_pointers();
+	cpu->stats.x87_scrubs++;
+	fpu__emit(cpu, FPU_EV_X87_SCRUB, 0, s, 0, 0);
+}
+
 /* Registers -> S. Afterwards the registers still hold S's image: valid(S). */
 void fpu__save_regs(struct fpu_cpu *cpu, struct fpu_ctx *ctx, struct fpu_state *s)
 {
@@ -136,6 +155,7 @@ void fpu__load_regs(struct fpu_cpu *cpu, struct fpu_ctx *ctx, struct fpu_state *
 {
 	uint32_t bytes = fpu_hw_bytes(cpu->sys, s->mask);
 
+	fpu__scrub_x87_pointers(cpu, s);
 	if (fpu_hw_restore(cpu->sys, s->area, s->mask)) {
 		/* A kernel buffer the CPU refuses: never run on what is left in
 		 * the registers. Linux does the same (WARN, then init). */
@@ -459,4 +479,5 @@ void fpu_stats_add(struct fpu_stats *sum, const struct fpu_stats *add)
 	sum->kfpu_sections += add->kfpu_sections;
 	sum->kfpu_refused += add->kfpu_refused;
 	sum->pkru_writes += add->pkru_writes;
+	sum->x87_scrubs += add->x87_scrubs;
 }

@@ -29,5 +29,7 @@ void fpu__set_need_load(struct fpu_cpu *cpu, struct fpu_ctx *ctx);
 /* I2: load ctx's state, or skip when the registers still hold it. */
 void fpu__make_regs_live(struct fpu_cpu *cpu, struct fpu_ctx *ctx);
 void fpu__write_pkru(struct fpu_cpu *cpu, const struct fpu_ctx *ctx, uint32_t value);
+/* I8: x87 pointers cleared before restoring s (NULL: not a context buffer). */
+void fpu__scrub_x87_pointers(struct fpu_cpu *cpu, const struct fpu_state *s);
 
 #endif

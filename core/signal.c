@@ -16,6 +16,7 @@
  */
 #include "fpuctx/signal.h"
 #include "fpuctx/insn.h"
+#include "backend.h"
 #include "internal.h"
 #include "util.h"
 
@@ -86,10 +87,9 @@ void fpu_signal_reset(struct fpu_cpu *cpu, struct fpu_ctx *ctx)
 
 	fpu__lock(cpu);
 	fpu__drop_cpu_owner(cpu);
-	if (has_xsave(sys))
-		fpu_xrstor(init_std, sys->user_features & ~XFEATURE_MASK(XFEATURE_PKRU));
-	else
-		fpu_fxrstor(init_std);
+	fpu__scrub_x87_pointers(cpu, 0);
+	fpu_hw_restore_as(sys, init_std, sys->user_features & ~XFEATURE_MASK(XFEATURE_PKRU),
+			  !has_xsave(sys));
 	if (sys->has_pkru)
 		fpu__write_pkru(cpu, ctx, PKRU_DEFAULT);
 	ctx->pkru = PKRU_DEFAULT;
@@ -310,10 +310,8 @@ enum fpu_sigreturn fpu_signal_restore(struct fpu_system *sys, struct fpu_ctx *ct
 		/* The registers stop being anybody's image now, even if this fails. */
 		if (!(sys->bugs & FPU_BUG_SIGRETURN_KEEPS_OWNER))
 			fpu__drop_cpu_owner(cpu);
-		if (fc.fx_only)
-			trap = fpu_fxrstor_safe((const void *)buf);
-		else
-			trap = fpu_xrstor_safe((const void *)buf, fc.xrestore);
+		fpu__scrub_x87_pointers(cpu, 0);
+		trap = fpu_hw_restore_as(sys, (const void *)buf, fc.xrestore, fc.fx_only);
 		if (!trap)
 			break;
 		fpu__unlock(cpu);

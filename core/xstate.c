@@ -105,6 +105,7 @@ enum fpu_setup_error fpu_xstate_enumerate(struct fpu_xstate_info *xs, uint64_t w
 		return FPU_SETUP_NO_FXSR;
 	describe_legacy(xs);
 	xs->mxcsr_mask = read_mxcsr_mask();
+	fpu_x87_probe(&xs->x87, xs->has_xsave);
 	if (!xs->has_xsave) {
 		/* Legacy-only CPU: the FXSAVE region is all there is. */
 		xs->xcr0 = XFEATURE_MASK_FPSSE;

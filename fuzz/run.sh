@@ -47,7 +47,7 @@ san="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all"
 kflags="$base -ffreestanding -fno-builtin -mgeneral-regs-only -fno-stack-protector $san"
 hflags="$base -Wall -Wextra $san"
 
-core_src="core/xstate.c core/backend.c core/policy.c core/fpu.c core/signal.c core/extable.c"
+core_src="core/xstate.c core/x87.c core/backend.c core/policy.c core/fpu.c core/signal.c core/extable.c"
 declare -A srcs=(
 	[sigframe]="$core_src sim/kernel/pattern.c sim/machine/fault.c"
 	[parse]="tool/parse.c"

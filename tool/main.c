@@ -20,6 +20,7 @@ static int usage(FILE *out, int status)
 		"       fpuctx replay --seed S --events M [--policy P|all] [--cpus N] [--inject-bug NAME]...\n"
 		"       fpuctx bugs | info | bench\n"
 		"common: --xsave=fxsave|xsave|xsaveopt|xsavec  --features=x87,sse,avx,...  --max-steps N\n"
+		"test-only: --pretend fxsave-leak|x87-kept  (a CPU behaviour emulated or assumed; see 'fpuctx info')\n"
 		"exit status: 0 all checks and expectations hold, 1 violation or failed expectation, 2 bad input\n");
 	return status;
 }
@@ -61,6 +62,18 @@ static int parse_features(const char *spec, uint64_t *mask)
 				   "bndcsr, opmask, zmm_hi256, hi16_zmm, pkru, xtilecfg, xtiledata)", tok, "");
 		*mask |= XFEATURE_MASK(f);
 	}
+	return 0;
+}
+
+static int parse_pretend(const char *name, uint32_t *pretend)
+{
+	if (!strcmp(name, "fxsave-leak"))
+		*pretend |= FPU_PRETEND_FXSAVE_LEAK;
+	else if (!strcmp(name, "x87-kept"))
+		*pretend |= SIM_PRETEND_X87_KEPT;
+	else
+		return bad("--pretend: unknown CPU behaviour '%s'%s (fxsave-leak: restores keep the old "
+			   "x87 pointers; x87-kept: the oracle compares FOP/FIP/FDP anyway)", name, "");
 	return 0;
 }
 
@@ -107,6 +120,9 @@ static int parse_common_option(const char *arg, const char *val, struct run_opti
 	} else if (!strcmp(arg, "--inject-bug")) {
 		if (!val || parse_bug(val, &o->bugs))
 			return val ? EXIT_BADINPUT : bad("--inject-bug needs a name%s%s", "", "");
+	} else if (!strcmp(arg, "--pretend")) {
+		if (!val || parse_pretend(val, &o->pretend))
+			return val ? EXIT_BADINPUT : bad("--pretend needs a name%s%s", "", "");
 	} else if (!strcmp(arg, "--trace")) {
 		if (!val)
 			return bad("--trace needs a file name%s%s", "", "");
@@ -282,7 +298,7 @@ static int cmd_run(int argc, char **argv)
 	}
 	for (i = 0; i < np; i++) {
 		struct run_config cfg = {
-			.scn = &scn, .policy = pols[i], .insn = o.insn, .want = o.want, .bugs = o.bugs,
+			.scn = &scn, .policy = pols[i], .insn = o.insn, .want = o.want, .bugs = o.bugs, .pretend = o.pretend,
 			.seed = o.seed, .max_steps = o.max_steps,
 			.trace_cap = (o.trace_file || o.trace_text) ? 1u << 20 : 0,
 		};

@@ -159,9 +159,10 @@ static void print_violation(FILE *out, const struct policy_result *pr, const str
 				name, v->task, at, fpu_xfeature_name(v->component), v->offset, f, who);
 		else
 			fprintf(out, "  [%s] t=%llu %s task %s (id %u) %s: component %s, offset %u"
-				" (+%u in component): expected %s, found %s: found %s\n",
+				" (+%u in component): expected %s, found %s: found %s%s%s\n",
 				pr->policy->name, (unsigned long long)v->time, cpu, name, v->task, at,
-				fpu_xfeature_name(v->component), v->offset, v->offset - base, e, f, who);
+				fpu_xfeature_name(v->component), v->offset, v->offset - base, e, f, who,
+				v->msg ? ": " : "", v->msg ? v->msg : "");
 		break;
 	}
 	case VIOL_WARN:

@@ -286,12 +286,16 @@ static void add_totals(struct stress_totals *t, const struct run *r)
 }
 
 static void print_replay(FILE *out, uint64_t seed, uint64_t events, uint32_t cpus,
-			 const char *policy, uint32_t bugs)
+			 const char *policy, uint32_t bugs, uint32_t pretend)
 {
 	unsigned i;
 
 	fprintf(out, "  replay: fpuctx replay --seed %llu --events %llu --cpus %u --policy %s",
 		(unsigned long long)seed, (unsigned long long)events, cpus, policy);
+	if (pretend & FPU_PRETEND_FXSAVE_LEAK)
+		fprintf(out, " --pretend fxsave-leak");
+	if (pretend & SIM_PRETEND_X87_KEPT)
+		fprintf(out, " --pretend x87-kept");
 	for (i = 0; i < fpu_nbugs; i++)
 		if (bugs & fpu_bugs[i].bit)
 			fprintf(out, " --inject-bug %s", fpu_bugs[i].name);
@@ -323,7 +327,7 @@ int cmd_stress(int argc, char **argv, bool replay)
 			struct policy_result pr = { .policy = pols[i] };
 			struct run_config cfg = {
 				.scn = &scn, .policy = pols[i], .insn = o.insn, .want = o.want,
-				.bugs = o.bugs, .seed = s, .max_steps = events, .stress = true,
+				.bugs = o.bugs, .pretend = o.pretend, .seed = s, .max_steps = events, .stress = true,
 				.trace_cap = (replay && (o.trace_file || o.trace_text)) ? 1u << 20 : 0,
 			};
 
@@ -339,7 +343,7 @@ int cmd_stress(int argc, char **argv, bool replay)
 					       (unsigned long long)s, pols[i]->name, pr.run.k->res.nviolations,
 					       (unsigned long long)pr.run.k->res.hash);
 					print_violations(stdout, &pr, scn.name);
-					print_replay(stdout, s, events, (uint32_t)o.cpus, pols[i]->name, o.bugs);
+					print_replay(stdout, s, events, (uint32_t)o.cpus, pols[i]->name, o.bugs, o.pretend);
 				}
 			} else if (replay && !o.json) {
 				printf("seed %llu policy %s: 0 violations, hash %016llx\n",

@@ -26,6 +26,7 @@ struct run_options {
 	enum fpu_insn insn;
 	uint64_t want;
 	uint32_t bugs;
+	uint32_t pretend;         /* FPU_PRETEND_* and SIM_PRETEND_* bits (--pretend) */
 	bool json;
 	bool quiet;
 	const char *trace_file;       /* Chrome/Perfetto JSON */

@@ -51,6 +51,26 @@ static inline void fpu_fninit(void)
 	__asm__ volatile("fninit");
 }
 
+/* Sets FOP, FIP and FDP to zero, which belongs to no context: FLDENV of a
+ * neutral environment (all exceptions masked, none pending, every register
+ * empty). A FILD would set them to its own addresses on most CPUs, but not
+ * FDP where CPUID.7.0:EBX[6] (FDP_EXCPTN_ONLY) says FDP moves only on an
+ * exception. The next restore overwrites everything but the pointers on a
+ * CPU that leaks them. */
+static inline void fpu_x87_scrub_pointers(void)
+{
+	static const uint32_t neutral_env[7] = { 0x037f, 0, 0xffff, 0, 0, 0, 0 };
+
+	__asm__ volatile("fldenv %0" : : "m"(neutral_env));
+}
+
+/* The x87 environment as FNSTENV stores it in 64-bit mode: 32-bit FIP and
+ * FDP offsets at bytes 12 and 20. Masks all x87 exceptions as a side effect. */
+static inline void fpu_fnstenv(void *env28)
+{
+	__asm__ volatile("fnstenv (%0)" : : "r"(env28) : "memory");
+}
+
 /* RDPKRU/WRPKRU by opcode: old assemblers lack the mnemonics. */
 static inline uint32_t fpu_rdpkru(void)
 {

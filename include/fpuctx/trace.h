@@ -23,6 +23,7 @@ enum fpu_event_type {
 	FPU_EV_SIGRETURN_FAILED,/* frame rejected: task reset, SIGSEGV follows */
 	FPU_EV_GUEST_BEGIN,     /* a run call made a guest's state the VMM task's active one */
 	FPU_EV_GUEST_END,       /* ...and gave the VMM its own back */
+	FPU_EV_X87_SCRUB,       /* x87 pointers cleared before a restore (CPUs that leak them) */
 	FPU_EV__COUNT
 };
 

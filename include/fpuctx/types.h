@@ -27,6 +27,7 @@ struct fpu_stats {
 	uint64_t kfpu_sections;
 	uint64_t kfpu_refused;      /* kernel FPU asked for where it may not be used */
 	uint64_t pkru_writes;
+	uint64_t x87_scrubs;        /* x87 pointers cleared before a restore (CPUs that leak them) */
 };
 
 /* One register image in memory (Linux: struct fpstate). */
@@ -93,13 +94,19 @@ enum fpu_bug {
 	FPU_BUG_GUEST_SCRATCH         = 1u << 10, /* run begin saves the registers into the VMM's buffer even when they are not its (5.2) */
 	FPU_BUG_GUEST_ENTER_NO_RELOAD = 1u << 11, /* the guest is loaded at run begin; entry trusts it still is (Linux bug 7) */
 	FPU_BUG_GUEST_XCR0_LEAK       = 1u << 12, /* hypervisor: the guest's XCR0 stays set after an exit until the run call ends (Linux bug 3) */
+	FPU_BUG_X87_NO_SCRUB          = 1u << 13, /* a restore on a CPU that leaks x87 pointers skips the scrub (CVE-2006-1056) */
 };
+
+/* Test-only CPU behaviours, emulated on the real registers where no CPU at
+ * hand has them (fpu_system.pretend; 0 in production). */
+#define FPU_PRETEND_FXSAVE_LEAK 0x1u /* restores keep the old x87 pointers unless an exception is pending */
 
 struct fpu_bug_info {
 	uint32_t bit;
 	const char *name;
 	const char *what;
 	uint64_t needs;   /* xfeatures without which the bug cannot show (0: none) */
+	bool needs_x87_leak; /* shows only on a CPU that leaks x87 pointers (or one that pretends to) */
 };
 extern const struct fpu_bug_info fpu_bugs[];
 extern const unsigned fpu_nbugs;
@@ -117,6 +124,7 @@ struct fpu_system {
 	void *port_data;
 	struct fpu_state *init_state; /* read-only init image (embedder-allocated area) */
 	uint32_t bugs;              /* enum fpu_bug bits; 0 in production */
+	uint32_t pretend;           /* FPU_PRETEND_* bits; 0 in production */
 	bool has_pkru;
 };
 

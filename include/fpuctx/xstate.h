@@ -57,6 +57,34 @@ enum fpu_insn {
 	FPU_INSN__COUNT
 };
 
+/*
+ * The x87 last-instruction pointers (FOP, FIP, FDP) through a restore and a
+ * save. Intel keeps all three; AMD keeps them only while an unmasked x87
+ * exception is pending (FSW.ES), and older AMD parts (no XSAVEERPTR) leave
+ * the previous context's values in place instead: CVE-2006-1056, Linux's
+ * X86_BUG_FXSAVE_LEAK. Measured at init (core/x87.c), never assumed.
+ */
+#define FPU_X87_FOP 0x1u
+#define FPU_X87_FIP 0x2u
+#define FPU_X87_FDP 0x4u
+#define FPU_X87_POINTERS (FPU_X87_FOP | FPU_X87_FIP | FPU_X87_FDP)
+
+struct fpu_x87_info {
+	uint8_t kept;               /* FPU_X87_* a restore then a save give back, no exception pending */
+	uint8_t kept_pending;       /* the same with an unmasked exception pending */
+	bool leaks;                 /* a restore keeps the previous pointers: scrub before restoring */
+	bool leak_seen;             /* the probe saw the leak (leaks may also come from CPUID alone) */
+	bool amd;                   /* AuthenticAMD or HygonGenuine */
+	bool xsaveerptr;            /* CPUID.8000_0008:EBX[2]: saves always write the pointers */
+	bool fdp_excptn_only;       /* CPUID.7.0:EBX[6]: FDP updated only on x87 exceptions */
+	bool fcs_fds_deprecated;    /* CPUID.7.0:EBX[13]: FCS and FDS are saved as zero */
+};
+
+/* Probes the pointers on this CPU (x87 state is preserved around the probe). */
+void fpu_x87_probe(struct fpu_x87_info *x87, bool has_xsave);
+/* The probe's result in words, for a CPU description ("FOP/FIP/FDP kept"). */
+const char *fpu_x87_describe(const struct fpu_x87_info *x87, bool pending);
+
 struct fpu_xstate_info {
 	uint64_t xcr0;             /* what the OS enabled */
 	uint64_t features;         /* what this system manages: xcr0 & supported & requested */
@@ -67,6 +95,7 @@ struct fpu_xstate_info {
 	uint32_t compacted_size;   /* compacted-format buffer size for `features` */
 	uint32_t cpu_std_size_max; /* CPUID.(0xD,0).ECX: all supported features */
 	uint32_t mxcsr_mask;       /* from FXSAVE; reserved MXCSR bits are the zeros */
+	struct fpu_x87_info x87;   /* what survives of FOP/FIP/FDP, and the leak */
 	bool has_fxsr, has_xsave, has_xsaveopt, has_xsavec, has_xsaves, has_ospke, has_xgetbv1;
 };
 

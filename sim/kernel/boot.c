@@ -170,6 +170,15 @@ const char *kernel_boot(struct kernel *k, struct hw_machine *hw, const struct ke
 	if (err)
 		return fpu_setup_error_str(err);
 	k->fpu.bugs = cfg->bugs;
+	k->x87_kept = k->fpu.xs.x87.kept;
+	if (cfg->pretend & FPU_PRETEND_FXSAVE_LEAK) {
+		/* what such a CPU keeps through a restore: nothing */
+		k->fpu.pretend |= FPU_PRETEND_FXSAVE_LEAK;
+		k->fpu.xs.x87.leaks = true;
+		k->x87_kept = 0;
+	}
+	if (cfg->pretend & SIM_PRETEND_X87_KEPT)
+		k->x87_kept = FPU_X87_POINTERS;
 	k->user_mask = k->fpu.mask | (k->fpu.has_pkru ? XFEATURE_MASK(XFEATURE_PKRU) : 0);
 	k->std_size = fpu_xstate_size(&k->fpu.xs, FPU_INSN_XSAVE, k->user_mask | k->fpu.mask);
 	{

@@ -226,6 +226,7 @@ struct kernel {
 	struct fpu_state init_state;
 	uint64_t user_mask;           /* components user code loads and checks (PKRU included) */
 	uint32_t std_size;            /* standard-format image size for user_mask */
+	uint8_t x87_kept;             /* FPU_X87_* the oracle compares (pattern.c) */
 	uint32_t ncpus;
 	struct kcpu cpus[SCN_MAX_CPUS];
 	struct task tasks[KMAX_TASKS];
@@ -242,6 +243,10 @@ struct kernel {
 	struct kresult res;
 };
 
+/* Test-only: the oracle compares FOP/FIP/FDP whatever the CPU keeps (a
+ * deliberately broken oracle, which must fail on CPUs that do not keep them). */
+#define SIM_PRETEND_X87_KEPT 0x100u
+
 /* boot.c */
 struct kernel_config {
 	const struct scenario *scn;
@@ -249,6 +254,7 @@ struct kernel_config {
 	enum fpu_insn insn;           /* FPU_INSN__COUNT: best available */
 	uint64_t want;                /* features to manage */
 	uint32_t bugs;
+	uint32_t pretend;             /* FPU_PRETEND_* | SIM_PRETEND_* */
 	struct kernel *root;          /* NULL: this is the host */
 	uint32_t vm_index;
 	void *arena;

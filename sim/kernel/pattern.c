@@ -41,6 +41,26 @@ static bool pat_decode(uint64_t w, uint32_t *owner, uint32_t *gen)
 	return true;
 }
 
+/* FIP/FDP hold addresses, which the CPU keeps canonical: owner(12) | gen(16)
+ * | check(16) fits in 44 bits, so even a pointer the CPU does not keep
+ * through a restore can be told apart when it shows up in another context. */
+static uint64_t ptr_word(uint32_t owner, uint32_t gen, uint32_t field)
+{
+	uint64_t w = (uint64_t)(owner & 0xfff) << 32 | (uint64_t)(gen & 0xffff) << 16;
+
+	return w | fold16(w | (uint64_t)PAT_MAGIC << 56 | (uint64_t)field << 48);
+}
+
+static bool ptr_decode(uint64_t w, uint32_t field, uint32_t *owner, uint32_t *gen)
+{
+	if (w >> 44 || (uint16_t)w != fold16((w & ~0xffffull) | (uint64_t)PAT_MAGIC << 56 |
+					     (uint64_t)field << 48))
+		return false;
+	*owner = (uint32_t)(w >> 32) & 0xfff;
+	*gen = (uint32_t)(w >> 16) & 0xffff;
+	return true;
+}
+
 static uint32_t pat_hash(uint32_t owner, uint32_t gen)
 {
 	return (owner * 0x9e3779b1u) ^ (gen * 0x85ebca77u) ^ 0x5bd1e995u;
@@ -74,9 +94,8 @@ static void build_legacy(const struct kernel *k, uint8_t *img, uint32_t owner, u
 	put16(img + FXSAVE_FSW, (uint16_t)(((h >> 4) & 7) << 8));      /* C0-C2, no exceptions */
 	img[FXSAVE_FTW] = 0xff;                                         /* all registers valid */
 	put16(img + FXSAVE_FOP, (uint16_t)((h >> 8) & 0x7ff));
-	/* FIP/FDP are addresses: the CPU keeps them canonical (48 bits, sign-extended). */
-	put64(img + FXSAVE_FIP, pat_word(owner, gen, FXSAVE_FIP / 8) & 0x00007fffffffffffull);
-	put64(img + FXSAVE_FDP, pat_word(owner, gen, FXSAVE_FDP / 8) & 0x00007fffffffffffull);
+	put64(img + FXSAVE_FIP, ptr_word(owner, gen, FXSAVE_FIP));
+	put64(img + FXSAVE_FDP, ptr_word(owner, gen, FXSAVE_FDP));
 	put32(img + FXSAVE_MXCSR, (MXCSR_DEFAULT | (h & 0x3f) | ((h >> 6) & 3) << 13) &
 				  k->fpu.xs.mxcsr_mask);
 	for (i = 0; i < 8; i++) {
@@ -172,8 +191,18 @@ static uint32_t component_spans(const struct kernel *k, unsigned f, struct span 
 	uint32_t n = 0, i;
 
 	if (f == XFEATURE_X87) {
+		uint8_t kept = k->x87_kept;
+
 		s[n++] = (struct span){ FXSAVE_FCW, 5 };  /* FCW FSW FTW */
-		s[n++] = (struct span){ FXSAVE_FOP, 18 }; /* FOP FIP FDP */
+		/* Only the pointers this CPU gives back after a restore (the
+		 * patterns have no exception pending); the others get
+		 * x87_pointer_leak()'s check instead. */
+		if (kept & FPU_X87_FOP)
+			s[n++] = (struct span){ FXSAVE_FOP, 2 };
+		if (kept & FPU_X87_FIP)
+			s[n++] = (struct span){ FXSAVE_FIP, 8 };
+		if (kept & FPU_X87_FDP)
+			s[n++] = (struct span){ FXSAVE_FDP, 8 };
 		for (i = 0; i < 8; i++)
 			s[n++] = (struct span){ FXSAVE_ST + 16 * i, 10 };
 	} else if (f == XFEATURE_SSE) {
@@ -210,12 +239,57 @@ static void identify(struct violation *v, const uint8_t *img, const struct span 
 	v->found_known = all_init ? 2 : 0;
 }
 
+/* A state violation of t at byte `offset` of component f (the first word
+ * of each side goes into the report). */
+static void state_violation(struct kernel *k, struct task *t, const uint8_t *img,
+			    const uint8_t *expect, uint32_t line, uint8_t where, unsigned f,
+			    uint32_t offset, struct violation *v)
+{
+	v->kind = VIOL_STATE;
+	v->where = where;
+	v->cpu = (uint16_t)k->hw->running;
+	v->task = t->id;
+	v->line = line;
+	v->component = f;
+	v->offset = offset;
+	kcopy(v->expected, expect + (offset & ~7u), 8);
+	kcopy(v->found, img + (offset & ~7u), 8);
+}
+
+/* A pointer the CPU does not keep is not compared, but it must never be
+ * another context's (LazyFP's lesson, CVE-2006-1056's leak): an own value
+ * of any generation, zero, or a value of no context pass. Returns the
+ * offset of the leaked pointer (owner in *v), or 0. */
+static uint32_t x87_pointer_leak(const struct kernel *k, const uint8_t *img, const uint8_t *expect,
+				 struct violation *v)
+{
+	static const uint32_t fields[] = { FXSAVE_FIP, FXSAVE_FDP };
+	uint32_t i, mine, gen;
+
+	for (i = 0; i < 2; i++) {
+		uint32_t off = fields[i];
+
+		if (k->x87_kept & (off == FXSAVE_FIP ? FPU_X87_FIP : FPU_X87_FDP))
+			continue;
+		if (!ptr_decode(get64(expect + off), off, &mine, &gen))
+			mine = OWNER_UNKNOWN;
+		if (ptr_decode(get64(img + off), off, &v->found_owner, &v->found_gen) &&
+		    v->found_owner != mine) {
+			v->found_known = 1;
+			return off;
+		}
+	}
+	return 0;
+}
+
 /* Compares img (standard format, normalized) with t's expected state
  * (expect: scratch for the expected image). Reports the first difference. */
 bool image_check(struct kernel *k, struct task *t, uint8_t *img, uint8_t *expect, uint32_t line,
 		 uint8_t where)
 {
 	struct span spans[12];
+	struct violation v;
+	uint32_t leak;
 	unsigned f;
 
 	if (t->exp_owner == OWNER_UNKNOWN)
@@ -225,6 +299,14 @@ bool image_check(struct kernel *k, struct task *t, uint8_t *img, uint8_t *expect
 		kcopy(expect, t->exp_image, k->std_size);
 	else
 		pattern_build(k, expect, t->exp_owner, t->exp_gen, k->user_mask);
+	kzero(&v, sizeof(v));
+	if ((leak = x87_pointer_leak(k, img, expect, &v)) != 0) {
+		state_violation(k, t, img, expect, line, where, XFEATURE_X87, leak, &v);
+		v.msg = "an x87 pointer this CPU does not keep through a restore holds another "
+			"context's value: a leak";
+		kviolation(k, &v);
+		return false;
+	}
 	for (f = 0; f < FPU_XFEATURE_MAX; f++) {
 		uint32_t n, i, o;
 
@@ -233,20 +315,9 @@ bool image_check(struct kernel *k, struct task *t, uint8_t *img, uint8_t *expect
 		n = component_spans(k, f, spans);
 		for (i = 0; i < n; i++)
 			for (o = spans[i].off; o < spans[i].off + spans[i].len; o++) {
-				struct violation v;
-
 				if (img[o] == expect[o])
 					continue;
-				kzero(&v, sizeof(v));
-				v.kind = VIOL_STATE;
-				v.where = where;
-				v.cpu = (uint16_t)k->hw->running;
-				v.task = t->id;
-				v.line = line;
-				v.component = f;
-				v.offset = o;
-				kcopy(v.expected, expect + (o & ~7u), 8);
-				kcopy(v.found, img + (o & ~7u), 8);
+				state_violation(k, t, img, expect, line, where, f, o, &v);
 				pattern_build(k, expect, OWNER_INIT, 0, k->user_mask);
 				identify(&v, img, spans, n, expect);
 				kviolation(k, &v);

@@ -227,6 +227,7 @@ int machine_run(const struct run_config *cfg, struct run *out)
 	kc.insn = cfg->insn;
 	kc.want = cfg->want == ~0ull ? mask : cfg->want;
 	kc.bugs = cfg->bugs;
+	kc.pretend = cfg->pretend;
 	kc.arena_size = ARENA_SIZE;
 	kc.user_mem = mmap(0, USER_MEM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	kc.user_mem_size = USER_MEM_SIZE;

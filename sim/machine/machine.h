@@ -16,6 +16,7 @@ struct run_config {
 	enum fpu_insn insn;       /* FPU_INSN__COUNT: best available */
 	uint64_t want;            /* features to manage; ~0ull: all */
 	uint32_t bugs;
+	uint32_t pretend;         /* FPU_PRETEND_* | SIM_PRETEND_*: test-only CPU behaviours */
 	uint64_t seed;
 	uint64_t max_steps;       /* 0: a default generous enough for scenarios */
 	bool stress;              /* random interrupts and balancing; max_steps ends the run */
