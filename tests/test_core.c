@@ -397,6 +397,9 @@ static bool fx_setup(struct fixture *fx, const char *policy, enum fpu_insn insn,
 		return false;
 	}
 	fx->sys.bugs = bugs;
+	/* Exact event sequences on every CPU: scrubbing is tested apart, with
+	 * the probe's answer faked (test_x87_scrub_decision). */
+	fx->sys.xs.x87.leaks = false;
 	fx->init_area = area_alloc(fx->sys.state_size);
 	fpu_system_set_init_area(&fx->sys, &fx->init, fx->init_area);
 	for (i = 0; i < NCPU; i++) {
@@ -679,6 +682,72 @@ static void test_bug_skip_owner_check(void)
 	CHECK_OWNER(fx.c0, fx.sb); /* the registers hold B's image ... */
 	CHECK_EQ(seen, MXCSR_USER);  /* ... and A sees B's MXCSR */
 	fx_teardown(&fx);
+}
+
+/* A, B, A on cpu0 and back through a kernel thread, on a CPU the test says
+ * leaks x87 pointers (a faked probe result); returns the scrubs counted. */
+static uint64_t scrubs_on_leaky_cpu(uint32_t bugs, bool leaks)
+{
+	struct fixture fx;
+	uint64_t n;
+
+	if (!fx_setup(&fx, "linux", FPU_INSN__COUNT, bugs))
+		return ~0ull;
+	fx.sys.xs.x87.leaks = leaks;
+	events_clear();
+	fpu_exit_to_user(fx.c0, fx.a);
+	if (leaks && !bugs) {
+		EXPECT_EVENTS(FPU_EV_X87_SCRUB, FPU_EV_RESTORE); /* scrub first, then A's image */
+		CHECK_EVENT(0, FPU_EV_X87_SCRUB, 0, STATE_ID(CTX_A));
+	}
+	fpu_switch(fx.c0, fx.a, fx.b);
+	fpu_exit_to_user(fx.c0, fx.b);
+	fpu_switch(fx.c0, fx.b, fx.a);
+	fpu_exit_to_user(fx.c0, fx.a);
+	/* Through a kernel thread: the registers still hold A's image, no
+	 * restore and so nothing of anyone else's to scrub. */
+	fpu_switch(fx.c0, fx.a, fx.k0);
+	fpu_switch(fx.c0, fx.k0, fx.a);
+	events_clear();
+	fpu_exit_to_user(fx.c0, fx.a);
+	EXPECT_EVENTS(FPU_EV_SKIP_RESTORE);
+	n = fx.c0->stats.x87_scrubs;
+	CHECK_EQ(fx.c0->stats.restores, 3); /* scrubs add no saves or restores */
+	fx_teardown(&fx);
+	return n;
+}
+
+/* I8: on a CPU that leaks x87 pointers, every restore of another context's
+ * image is preceded by a scrub; none elsewhere, none with the bug. */
+static void test_x87_scrub_decision(void)
+{
+	CHECK_EQ(scrubs_on_leaky_cpu(0, true), 3);
+	CHECK_EQ(scrubs_on_leaky_cpu(0, false), 0);
+	CHECK_EQ(scrubs_on_leaky_cpu(FPU_BUG_X87_NO_SCRUB, true), 0);
+}
+
+/* The scrub itself, on the real registers: after it, FNSTENV (which shows
+ * the pointers whatever the save instructions do) no longer shows the FIP
+ * and FDP of an x87 load made before it. */
+static void test_x87_scrub_clears_pointers(void)
+{
+	static const uint32_t operand = 7;
+	uintptr_t fild_at;
+	uint8_t env[28];
+	uint32_t fip, fdp;
+
+	__asm__ volatile("fninit\n\tlea 1f(%%rip), %0\n1:\tfildl %1" : "=r"(fild_at) : "m"(operand));
+	fpu_fnstenv(env);
+	memcpy(&fdp, env + 20, 4);
+	CHECK(fdp == (uint32_t)(uintptr_t)&operand || fdp == 0, "FDP 0x%x before the scrub", fdp);
+	fpu_x87_scrub_pointers();
+	fpu_fnstenv(env);
+	__asm__ volatile("fninit");
+	set_fcw(FCW_DEFAULT);
+	memcpy(&fip, env + 12, 4);
+	memcpy(&fdp, env + 20, 4);
+	CHECK(fip != (uint32_t)fild_at, "FIP still 0x%x, the earlier FILD's", fip);
+	CHECK(fdp != (uint32_t)(uintptr_t)&operand, "FDP still 0x%x, the earlier FILD's operand", fdp);
 }
 
 /* The counters and real-register round trips under every save instruction. */
@@ -1596,6 +1665,8 @@ static const struct test tests[] = {
 	TEST(test_linux_pingpong),
 	TEST(test_migration),
 	TEST(test_bug_skip_owner_check),
+	TEST(test_x87_scrub_decision),
+	TEST(test_x87_scrub_clears_pointers),
 	TEST(test_every_insn),
 	TEST(test_kfpu_linux),
 	TEST(test_kfpu_eager),

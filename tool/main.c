@@ -345,16 +345,39 @@ static int cmd_run(int argc, char **argv)
 	return status;
 }
 
+/* What the probe found about FOP/FIP/FDP, in words. */
+static void print_x87(const struct fpu_x87_info *x)
+{
+	printf("CPU vendor           %s%s\n", x->amd ? "AMD" : "not AMD",
+	       x->amd ? (x->xsaveerptr ? " (XSAVEERPTR)" : " (no XSAVEERPTR)") : "");
+	printf("x87 FOP/FIP/FDP      %s without a pending exception; %s with one%s\n",
+	       fpu_x87_describe(x, false), fpu_x87_describe(x, true),
+	       x->kept == FPU_X87_POINTERS ? " (Intel behaviour)" :
+	       x->kept == 0 && x->kept_pending == FPU_X87_POINTERS ? " (AMD behaviour)" : "");
+	printf("x87 pointer leak     %s\n", !x->leaks ? "no: restores replace them" :
+	       x->leak_seen ? "yes, seen by the probe: scrubbed before every restore of another context" :
+			      "assumed from CPUID (AMD without XSAVEERPTR): scrubbed before every restore");
+	printf("x87 FDP, FCS/FDS     %s; %s\n",
+	       x->fdp_excptn_only ? "FDP moves only on exceptions" : "FDP moves with every x87 data access",
+	       x->fcs_fds_deprecated ? "FCS/FDS deprecated (saved as zero)" : "FCS/FDS kept");
+}
+
 static int cmd_bugs(void)
 {
+	uint64_t here = machine_permitted_features();
+	struct fpu_xstate_info xs;
+	uint64_t missing;
 	unsigned i;
 
-	uint64_t here = machine_permitted_features();
-
+	fpu_xstate_enumerate(&xs, ~0ull, &missing);
 	for (i = 0; i < fpu_nbugs; i++) {
 		const char *absent = (fpu_bugs[i].needs & ~here) ? " [cannot show here: the CPU lacks " : "";
 
 		printf("%-22s %s%s", fpu_bugs[i].name, fpu_bugs[i].what, absent);
+		if (fpu_bugs[i].needs_x87_leak && xs.x87.kept != FPU_X87_POINTERS)
+			printf(" [cannot show here: this CPU's saves do not show the x87 pointers]");
+		else if (fpu_bugs[i].needs_x87_leak)
+			printf(" [needs --pretend fxsave-leak: the CPU does not leak x87 pointers]");
 		if (*absent) {
 			unsigned f;
 			for (f = 0; f < FPU_XFEATURE_MAX; f++)
@@ -400,6 +423,7 @@ static int cmd_info(int argc, char **argv)
 	       sys.xs.has_xsaves ? " xsaves(ring 0 only: unused)" : "");
 	printf("save instruction     %s\n", fpu_insn_name(sys.insn));
 	printf("MXCSR mask           0x%08x\n", sys.xs.mxcsr_mask);
+	print_x87(&sys.xs.x87);
 	printf("PKRU                 %s\n", sys.has_pkru ? "enabled (switched eagerly)" :
 	       "not enabled (no PKU or OSPKE)");
 	printf("size: standard       %u bytes (CPUID max %u)\n", sys.xs.std_size, sys.xs.cpu_std_size_max);

@@ -51,17 +51,18 @@ static inline void fpu_fninit(void)
 	__asm__ volatile("fninit");
 }
 
-/* Sets FOP, FIP and FDP to zero, which belongs to no context: FLDENV of a
- * neutral environment (all exceptions masked, none pending, every register
- * empty). A FILD would set them to its own addresses on most CPUs, but not
- * FDP where CPUID.7.0:EBX[6] (FDP_EXCPTN_ONLY) says FDP moves only on an
- * exception. The next restore overwrites everything but the pointers on a
- * CPU that leaks them. */
+/* Sets FOP, FIP and FDP to values of no context. FNCLEX: nothing pending
+ * may fault. FLDENV of a neutral environment (all exceptions masked, every
+ * register empty) zeroes them where the CPU loads them from it, and makes
+ * room on the x87 stack. FILD then sets them to its own addresses where
+ * the CPU tracks them by instruction (not FDP under FDP_EXCPTN_ONLY,
+ * CPUID.7.0:EBX[6]; emulators may not load them from FLDENV). The next
+ * restore overwrites everything but the pointers on a CPU that leaks them. */
 static inline void fpu_x87_scrub_pointers(void)
 {
 	static const uint32_t neutral_env[7] = { 0x037f, 0, 0xffff, 0, 0, 0, 0 };
 
-	__asm__ volatile("fldenv %0" : : "m"(neutral_env));
+	__asm__ volatile("fnclex\n\tfldenv %0\n\tfildl %1" : : "m"(neutral_env), "m"(neutral_env[3]));
 }
 
 /* The x87 environment as FNSTENV stores it in 64-bit mode: 32-bit FIP and

@@ -172,6 +172,11 @@ const char *kernel_boot(struct kernel *k, struct hw_machine *hw, const struct ke
 	k->fpu.bugs = cfg->bugs;
 	k->x87_kept = k->fpu.xs.x87.kept;
 	if (cfg->pretend & FPU_PRETEND_FXSAVE_LEAK) {
+		/* The emulation moves the pointers with FXSAVE/FXRSTOR, and the
+		 * oracle sees them with XSAVE: both need a CPU that keeps them. */
+		if (k->fpu.xs.x87.kept != FPU_X87_POINTERS)
+			return "--pretend fxsave-leak needs a CPU whose restores load FOP/FIP/FDP "
+			       "(see 'fpuctx info'): this one's do not, so a leak could not be seen";
 		/* what such a CPU keeps through a restore: nothing */
 		k->fpu.pretend |= FPU_PRETEND_FXSAVE_LEAK;
 		k->fpu.xs.x87.leaks = true;
