@@ -92,13 +92,18 @@ static int same_component(const uint8_t *saved, enum fpu_insn insn, unsigned f)
 	return memcmp(saved + at, img + k.fpu.xs.offset[f], len) == 0;
 }
 
+/* The legacy fields, FOP/FIP/FDP only where the probe found them kept. */
 static int legacy_same(const uint8_t *saved)
 {
-	static const uint32_t spans[][2] = { { 0, 5 }, { 6, 18 }, { 24, 4 }, { 160, 256 } };
+	static const uint32_t spans[][3] = {
+		{ 0, 5, 0 }, { 6, 2, FPU_X87_FOP }, { 8, 8, FPU_X87_FIP }, { 16, 8, FPU_X87_FDP },
+		{ 24, 4, 0 }, { 160, 256, 0 },
+	};
 	unsigned i;
 
-	for (i = 0; i < 4; i++)
-		if (memcmp(saved + spans[i][0], img + spans[i][0], spans[i][1]))
+	for (i = 0; i < 6; i++)
+		if ((!spans[i][2] || (k.fpu.xs.x87.kept & spans[i][2])) &&
+		    memcmp(saved + spans[i][0], img + spans[i][0], spans[i][1]))
 			return 0;
 	for (i = 0; i < 8; i++)
 		if (memcmp(saved + 32 + 16 * i, img + 32 + 16 * i, 10))
