@@ -133,6 +133,20 @@ t "--cpus below a task's cpu exits 2" 2 "$fpuctx" run scenarios/migrate.scn --cp
 t "unknown feature exits 2" 2 "$fpuctx" run scenarios/pingpong.scn --features=x87,sse,avx1024
 t "unknown command exits 2" 2 "$fpuctx" frobnicate
 t "stress without a number exits 2" 2 "$fpuctx" stress --seeds x
+# A VM that asks for more than the host manages: the boot error names the 'vm' line.
+printf 'cpus 1\nvm G vcpus=1 features=avx\ntask q user {\n    run G 0\n}\ntask g user vm=G {\n    io\n}\n' >"$log/vmavx.scn"
+for host in --features=x87,sse --xsave=fxsave; do
+	t "a VM's avx on a host with $host exits 2" 2 "$fpuctx" run "$log/vmavx.scn" "$host"
+	tgrep "a VM's avx on a host with $host names line and features" \
+		'^[^ ]*vmavx.scn:2: vm G: feature avx is not managed by the host \(host manages x87,sse\)$' \
+		"$fpuctx" run "$log/vmavx.scn" "$host"
+done
+# The second VM fails after the first booted: still a clean report.
+printf 'cpus 1\nvm H vcpus=1\nvm G vcpus=1 features=xtilecfg,xtiledata\ntask q user {\n    run G 0\n}\n' >"$log/vmamx.scn"
+t "a VM's AMX the host does not manage exits 2" 2 "$fpuctx" run "$log/vmamx.scn" --features=x87,sse
+tgrep "a VM's AMX the host does not manage names line and features" \
+	'vmamx.scn:3: vm G: features xtilecfg,xtiledata are not managed by the host \(host manages x87,sse\)$' \
+	"$fpuctx" run "$log/vmamx.scn" --features=x87,sse
 
 echo "== traces"
 t "chrome trace is valid JSON with one track per CPU" 0 sh -c "

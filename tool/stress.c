@@ -327,8 +327,11 @@ int cmd_stress(int argc, char **argv, bool replay)
 				.trace_cap = (replay && (o.trace_file || o.trace_text)) ? 1u << 20 : 0,
 			};
 
-			if (machine_run(&cfg, &pr.run))
-				return start_error(&pr.run);
+			if (machine_run(&cfg, &pr.run)) {
+				status = start_error(&pr.run, scn.name);
+				machine_release(&pr.run);
+				return status;
+			}
 			add_totals(&tot[i], &pr.run);
 			result_fill(&pr);
 			if (pr.run.k->res.nviolations) {
