@@ -171,6 +171,8 @@ for p,v in d[\"policies\"].items():
     assert v[\"vm_exits\"]>=100000 and v[\"run_calls\"]>=1000 and v[\"vm_gets\"]>=100, (p,v)
 '"
 t "stress 4 cpus, 0 violations" 0 "$fpuctx" stress --seeds 20 --events 20000 --policy all --cpus 4
+tgrep "stress with --xsave=fxsave runs its VMs on x87 and sse" '^linux +seeds 5 events 10000 ' \
+	"$fpuctx" stress --seeds 5 --events 2000 --policy linux --xsave=fxsave
 
 echo "== every injected bug is caught, and its seed replays to the same failure"
 skipped=0
