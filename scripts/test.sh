@@ -147,6 +147,24 @@ t "a VM's AMX the host does not manage exits 2" 2 "$fpuctx" run "$log/vmamx.scn"
 tgrep "a VM's AMX the host does not manage names line and features" \
 	'vmamx.scn:3: vm G: features xtilecfg,xtiledata are not managed by the host \(host manages x87,sse\)$' \
 	"$fpuctx" run "$log/vmamx.scn" --features=x87,sse
+# XCR0 rules: in a VM's features= (at the word) and in --features.
+printf 'cpus 1\nvm G vcpus=1 features=avx,opmask\ntask q user {\n    run G 0\n}\n' >"$log/vmxcr0.scn"
+t "a VM's partial AVX-512 exits 2" 2 "$fpuctx" run "$log/vmxcr0.scn"
+tgrep "a VM's partial AVX-512 names file:line:col and the rule" \
+	'vmxcr0.scn:2:27: features=avx,opmask: opmask, zmm_hi256 and hi16_zmm \(AVX-512, XCR0 bits 5-7\) must be all enabled' \
+	"$fpuctx" run "$log/vmxcr0.scn"
+for rule in "sse,avx:x87 must always be enabled" \
+	    "x87,avx:avx needs sse" \
+	    "x87,sse,bndregs:bndregs and bndcsr \(MPX" \
+	    "x87,sse,avx,opmask:opmask, zmm_hi256 and hi16_zmm \(AVX-512, XCR0" \
+	    "x87,sse,opmask,zmm_hi256,hi16_zmm:opmask, zmm_hi256 and hi16_zmm \(AVX-512\) need avx" \
+	    "x87,sse,xtiledata:xtilecfg and xtiledata \(AMX" \
+	    "x87:sse must be enabled"; do
+	f=${rule%%:*}
+	t "--features=$f exits 2" 2 "$fpuctx" run scenarios/pingpong.scn --features="$f"
+	tgrep "--features=$f names the rule" "^fpuctx: --features=$f: ${rule#*:}" \
+		"$fpuctx" run scenarios/pingpong.scn --features="$f"
+done
 
 echo "== traces"
 t "chrome trace is valid JSON with one track per CPU" 0 sh -c "

@@ -46,6 +46,7 @@ static int parse_u64(const char *s, uint64_t *v)
 static int parse_features(const char *spec, uint64_t *mask)
 {
 	char buf[256], *tok, *save;
+	const char *rule;
 	unsigned f;
 
 	if (strlen(spec) >= sizeof(buf))
@@ -61,6 +62,11 @@ static int parse_features(const char *spec, uint64_t *mask)
 				   "bndcsr, opmask, zmm_hi256, hi16_zmm, pkru, xtilecfg, xtiledata)", tok, "");
 		*mask |= XFEATURE_MASK(f);
 	}
+	if ((rule = scn_xcr0_rule(*mask, 0)) != 0)
+		return bad("--features=%s: %s", spec, rule);
+	/* XCR0 may hold x87 alone; the library may not (it manages both always). */
+	if (!(*mask & XFEATURE_MASK(XFEATURE_SSE)))
+		return bad("--features=%s: %s", spec, "sse must be enabled (fpuctx always manages x87 and sse)");
 	return 0;
 }
 
