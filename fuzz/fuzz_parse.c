@@ -20,11 +20,12 @@
  *     OP__COUNT and allowed where it is, arguments in range (CPUs below
  *     ncpus, task indices below ntasks and of the right kind, repeat blocks
  *     non-empty, inside their block and properly nested, window ops at most
- *     once each and outside repeats), handler tasks user tasks and no
- *     duplicate (task, signal), expect keys below KEY__COUNT, comparators
- *     and policies valid, every fork task forked by someone and some task
- *     not a fork task, names unique and well formed, name = the path's
- *     basename without extension.
+ *     once each and outside repeats), VM features a valid XCR0 (x87 and sse
+ *     in, AVX-512, MPX and AMX groups whole, AVX-512 with AVX), handler
+ *     tasks user tasks and no duplicate (task, signal), expect keys below
+ *     KEY__COUNT, comparators and policies valid, every fork task forked by
+ *     someone and some task not a fork task, names unique and well formed,
+ *     name = the path's basename without extension.
  *
  * For inputs with a NUL byte (and one in eight others) the same bytes are
  * also parsed as a file with scn_parse_file() (through a memfd): a NUL makes
@@ -285,6 +286,18 @@ static void check_op(const struct scenario *s, const struct block *b, uint32_t i
 		broken("op %u (%s) in kthread '%s'", i, scn_op_name(op->code), self->name);
 }
 
+/* XCR0 rules written out again, independently of the parser's. */
+static int whole(uint64_t f, uint64_t group)
+{
+	return !(f & group) || (f & group) == group;
+}
+
+static int xcr0_ok(uint64_t f)
+{
+	return (f & 1) && (!(f & 4) || (f & 2)) && whole(f, 0x18) && whole(f, 0xe0) &&
+	       (!(f & 0xe0) || (f & 4)) && whole(f, 0x60000);
+}
+
 static void check_scenario(const struct scenario *s, const char *path, uint64_t nlines)
 {
 	static struct block blocks[SCN_MAX_TASKS + SCN_MAX_HANDLERS];
@@ -299,7 +312,8 @@ static void check_scenario(const struct scenario *s, const char *path, uint64_t 
 		broken("%u VMs", s->nvms);
 	for (i = 0; i < s->nvms; i++)
 		if (s->vms[i].nvcpus < 1 || s->vms[i].nvcpus > SCN_MAX_VCPUS ||
-		    (s->vms[i].features && (s->vms[i].features & 3) != 3))
+		    (s->vms[i].features && ((s->vms[i].features & 3) != 3 ||
+		                            !xcr0_ok(s->vms[i].features))))
 			broken("vm %u: %u vcpus, features %llx", i, s->vms[i].nvcpus,
 			       (unsigned long long)s->vms[i].features);
 	for (i = 0; i < s->ntasks; i++)

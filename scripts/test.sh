@@ -133,6 +133,38 @@ t "--cpus below a task's cpu exits 2" 2 "$fpuctx" run scenarios/migrate.scn --cp
 t "unknown feature exits 2" 2 "$fpuctx" run scenarios/pingpong.scn --features=x87,sse,avx1024
 t "unknown command exits 2" 2 "$fpuctx" frobnicate
 t "stress without a number exits 2" 2 "$fpuctx" stress --seeds x
+# A VM that asks for more than the host manages: the boot error names the 'vm' line.
+printf 'cpus 1\nvm G vcpus=1 features=avx\ntask q user {\n    run G 0\n}\ntask g user vm=G {\n    io\n}\n' >"$log/vmavx.scn"
+for host in --features=x87,sse --xsave=fxsave; do
+	t "a VM's avx on a host with $host exits 2" 2 "$fpuctx" run "$log/vmavx.scn" "$host"
+	tgrep "a VM's avx on a host with $host names line and features" \
+		'^[^ ]*vmavx.scn:2: vm G: feature avx is not managed by the host \(host manages x87,sse\)$' \
+		"$fpuctx" run "$log/vmavx.scn" "$host"
+done
+# The second VM fails after the first booted: still a clean report.
+printf 'cpus 1\nvm H vcpus=1\nvm G vcpus=1 features=xtilecfg,xtiledata\ntask q user {\n    run G 0\n}\n' >"$log/vmamx.scn"
+t "a VM's AMX the host does not manage exits 2" 2 "$fpuctx" run "$log/vmamx.scn" --features=x87,sse
+tgrep "a VM's AMX the host does not manage names line and features" \
+	'vmamx.scn:3: vm G: features xtilecfg,xtiledata are not managed by the host \(host manages x87,sse\)$' \
+	"$fpuctx" run "$log/vmamx.scn" --features=x87,sse
+# XCR0 rules: in a VM's features= (at the word) and in --features.
+printf 'cpus 1\nvm G vcpus=1 features=avx,opmask\ntask q user {\n    run G 0\n}\n' >"$log/vmxcr0.scn"
+t "a VM's partial AVX-512 exits 2" 2 "$fpuctx" run "$log/vmxcr0.scn"
+tgrep "a VM's partial AVX-512 names file:line:col and the rule" \
+	'vmxcr0.scn:2:27: features=avx,opmask: opmask, zmm_hi256 and hi16_zmm \(AVX-512, XCR0 bits 5-7\) must be all enabled' \
+	"$fpuctx" run "$log/vmxcr0.scn"
+for rule in "sse,avx:x87 must always be enabled" \
+	    "x87,avx:avx needs sse" \
+	    "x87,sse,bndregs:bndregs and bndcsr \(MPX" \
+	    "x87,sse,avx,opmask:opmask, zmm_hi256 and hi16_zmm \(AVX-512, XCR0" \
+	    "x87,sse,opmask,zmm_hi256,hi16_zmm:opmask, zmm_hi256 and hi16_zmm \(AVX-512\) need avx" \
+	    "x87,sse,xtiledata:xtilecfg and xtiledata \(AMX" \
+	    "x87:sse must be enabled"; do
+	f=${rule%%:*}
+	t "--features=$f exits 2" 2 "$fpuctx" run scenarios/pingpong.scn --features="$f"
+	tgrep "--features=$f names the rule" "^fpuctx: --features=$f: ${rule#*:}" \
+		"$fpuctx" run scenarios/pingpong.scn --features="$f"
+done
 
 echo "== traces"
 t "chrome trace is valid JSON with one track per CPU" 0 sh -c "
@@ -157,6 +189,8 @@ for p,v in d[\"policies\"].items():
     assert v[\"vm_exits\"]>=100000 and v[\"run_calls\"]>=1000 and v[\"vm_gets\"]>=100, (p,v)
 '"
 t "stress 4 cpus, 0 violations" 0 "$fpuctx" stress --seeds 20 --events 20000 --policy all --cpus 4
+tgrep "stress with --xsave=fxsave runs its VMs on x87 and sse" '^linux +seeds 5 events 10000 ' \
+	"$fpuctx" stress --seeds 5 --events 2000 --policy linux --xsave=fxsave
 
 echo "== every injected bug is caught, and its seed replays to the same failure"
 skipped=0

@@ -911,7 +911,7 @@ static void test_bad_signals(void)
 #define TE "task A user {\n yield\n}\n"   /* expect lines start at line 4 */
 
 /* Virtual machines: 'vm', vm=NAME, run/vget/vset/io, and their misuse. */
-#define VMH "cpus 2\nvm G vcpus=2 tick=50 features=avx,opmask\n"
+#define VMH "cpus 2\nvm G vcpus=2 tick=50 features=avx,opmask,zmm_hi256,hi16_zmm\n"
 static void test_vms(void)
 {
 	if (CHECK(OK(VMH "task q user {\n dirty\n run G 1\n vget G 0\n vset G 0\n check\n}\n"
@@ -919,7 +919,7 @@ static void test_vms(void)
 	             "task k kthread vm=G {\n wait\n io\n}\n"
 	             "expect all guest_saves>=1 host_saves>=0 exits>0\n"))) {
 		CHECK(scn.nvms == 1 && scn.vms[0].nvcpus == 2 && scn.vms[0].tick == 50);
-		CHECK(scn.vms[0].features == (3u | 1u << 2 | 1u << 5));
+		CHECK(scn.vms[0].features == (3u | 1u << 2 | 1u << 5 | 1u << 6 | 1u << 7));
 		CHECK(scn.tasks[0].vm == 0 && scn.tasks[1].vm == 1 && scn.tasks[1].cpu == 1);
 		CHECK(scn.ops[1].code == OP_RUN && scn.ops[1].arg == 0 && scn.ops[1].arg2 == 1);
 		CHECK(scn.ops[2].code == OP_VGET && scn.ops[3].code == OP_VSET);
@@ -951,6 +951,59 @@ static void test_vms(void)
 	BAD(VMH "task A user vm=G {\n signal B usr1\n}\ntask B user {\n yield\n}\n", 4, 9,
 	    "'signal' reaches only tasks of the same kernel");
 	BAD(VMH "task A kthread {\n yield\n}\nexpect all guest_save=1\n", 6, 12, "unknown key 'guest_save'");
+}
+
+/* Guest features must make an XCR0 that XSETBV takes (x87 and sse are implied). */
+static void test_vm_features(void)
+{
+	if (CHECK(OK("vm G vcpus=1 features=sse\n" TE)))
+		CHECK(scn.vms[0].features == 3u);
+	if (CHECK(OK("vm G vcpus=1 features=\n" TE)))
+		CHECK(scn.vms[0].features == 3u);
+	if (CHECK(OK("vm G vcpus=1 features=xtiledata,bndcsr,xtilecfg,bndregs\n" TE)))
+		CHECK(scn.vms[0].features == (3u | 1u << 3 | 1u << 4 | 1u << 17 | 1u << 18));
+	if (CHECK(OK("vm G vcpus=1 features=x87,sse,avx,opmask,zmm_hi256,hi16_zmm,xtilecfg,"
+	             "xtiledata\n" TE)))
+		CHECK(scn.vms[0].features == (0xe7u | 1u << 17 | 1u << 18));
+	/* At the first listed word of the broken group; the message repeats the list. */
+	BAD("vm G vcpus=1 features=opmask\n", 1, 23,
+	    "features=opmask: opmask, zmm_hi256 and hi16_zmm (AVX-512, XCR0 bits 5-7) must be "
+	    "all enabled or all disabled");
+	BAD("vm G vcpus=1 features=avx,zmm_hi256,hi16_zmm\n", 1, 27,
+	    "features=avx,zmm_hi256,hi16_zmm: opmask, zmm_hi256 and hi16_zmm (AVX-512, XCR0 bits "
+	    "5-7) must be all enabled or all disabled");
+	BAD("vm G vcpus=1 features=hi16_zmm,zmm_hi256,opmask\n", 1, 23,
+	    "features=hi16_zmm,zmm_hi256,opmask: opmask, zmm_hi256 and hi16_zmm (AVX-512) need "
+	    "avx (XCR0 bits 5-7 require bit 2)");
+	BAD("vm G vcpus=1 features=avx,bndcsr\n", 1, 27,
+	    "features=avx,bndcsr: bndregs and bndcsr (MPX, XCR0 bits 3-4) must be both enabled "
+	    "or both disabled");
+	BAD("vm G vcpus=1 features=xtiledata\n", 1, 23,
+	    "features=xtiledata: xtilecfg and xtiledata (AMX, XCR0 bits 17-18) must be both "
+	    "enabled or both disabled");
+	BAD("vm G tick=5 features=avx,xtilecfg vcpus=1\n", 1, 26,
+	    "xtilecfg and xtiledata (AMX, XCR0 bits 17-18) must be both");
+	/* Several rules broken: the first in bit order is reported. */
+	BAD("vm G vcpus=1 features=xtilecfg,bndregs,opmask\n", 1, 32, "bndregs and bndcsr (MPX");
+	/* A name that is unknown is reported before any rule. */
+	BAD("vm G vcpus=1 features=opmask,avx512\n", 1, 30, "unknown guest feature 'avx512'");
+}
+
+/* The rules themselves, as --features uses them. */
+static void test_xcr0_rules(void)
+{
+	uint64_t c = 99;
+
+	CHECK(scn_xcr0_rule(1, &c) == 0 && c == 0);      /* x87 alone is a valid XCR0 */
+	CHECK(scn_xcr0_rule(0x600e7, &c) == 0 && c == 0);
+	CHECK(scn_xcr0_rule(0x1f, 0) == 0);
+	CHECK(scn_xcr0_rule(0x206, &c) && strstr(scn_xcr0_rule(0x206, 0), "x87 must always"));
+	CHECK(scn_xcr0_rule(0x5, &c) && c == 0x4 && strstr(scn_xcr0_rule(0x5, 0), "avx needs sse"));
+	CHECK(scn_xcr0_rule(0x0b, &c) && c == 0x8);
+	CHECK(scn_xcr0_rule(0x47, &c) && c == 0x40);
+	CHECK(scn_xcr0_rule(0xe3, &c) && c == 0xe0 && strstr(scn_xcr0_rule(0xe3, 0), "need avx"));
+	CHECK(scn_xcr0_rule(0x40003, &c) && c == 0x40000);
+	CHECK(scn_xcr0_rule(0x20207, &c) && c == 0x20000);
 }
 
 static void test_bad_expect(void)
@@ -1256,6 +1309,8 @@ int main(void)
 	test_bad_settings();
 	test_bad_signals();
 	test_vms();
+	test_vm_features();
+	test_xcr0_rules();
 	test_bad_expect();
 	test_limits();
 	test_messages();

@@ -194,8 +194,12 @@ static int bench_policy(const struct scenario *scn, const struct fpu_policy *pol
 		struct run run;
 		uint64_t t0 = fpu_rdtsc(), t1;
 
-		if (machine_run(&cfg, &run))
-			return start_error(&run);
+		if (machine_run(&cfg, &run)) {
+			int st = start_error(&run, scn->name);
+
+			machine_release(&run);
+			return st;
+		}
 		t1 = fpu_rdtsc();
 		/* a round trip is two switches; a KVM chain is one guest sleep */
 		rounds = scn->nvms ? ROUNDS : run.k->res.switches / 2;

@@ -47,6 +47,7 @@ static int parse_u64(const char *s, uint64_t *v)
 static int parse_features(const char *spec, uint64_t *mask)
 {
 	char buf[256], *tok, *save;
+	const char *rule;
 	unsigned f;
 
 	if (strlen(spec) >= sizeof(buf))
@@ -62,6 +63,11 @@ static int parse_features(const char *spec, uint64_t *mask)
 				   "bndcsr, opmask, zmm_hi256, hi16_zmm, pkru, xtilecfg, xtiledata)", tok, "");
 		*mask |= XFEATURE_MASK(f);
 	}
+	if ((rule = scn_xcr0_rule(*mask, 0)) != 0)
+		return bad("--features=%s: %s", spec, rule);
+	/* XCR0 may hold x87 alone; the library may not (it manages both always). */
+	if (!(*mask & XFEATURE_MASK(XFEATURE_SSE)))
+		return bad("--features=%s: %s", spec, "sse must be enabled (fpuctx always manages x87 and sse)");
 	return 0;
 }
 
@@ -237,8 +243,43 @@ void default_options(struct run_options *o)
 	o->want = ~0ull;
 }
 
-int start_error(const struct run *r)
+static void print_mask(FILE *out, uint64_t mask)
 {
+	const char *sep = "";
+	unsigned f;
+
+	for (f = 0; f < FPU_XFEATURE_MAX; f++)
+		if (mask & XFEATURE_MASK(f)) {
+			fprintf(out, "%s%s", sep, fpu_xfeature_name(f));
+			sep = ",";
+		}
+}
+
+int start_error(const struct run *r, const char *where)
+{
+	const struct kernel *k = r->k;
+
+	/* A guest that could not boot is the scenario's doing: name its 'vm' line. */
+	if (k && k->failed_vm && k->scn && k->failed_vm <= k->scn->nvms) {
+		const struct scn_vm *sv = &k->scn->vms[k->failed_vm - 1];
+
+		if (sv->line)
+			fprintf(stderr, "%s:%u: vm %s: ", where, sv->line, sv->name);
+		else /* generated (stress) */
+			fprintf(stderr, "%s: vm %s: ", where, sv->name);
+		if (r->missing) {
+			bool one = !(r->missing & (r->missing - 1));
+
+			fprintf(stderr, "feature%s ", one ? "" : "s");
+			print_mask(stderr, r->missing);
+			fprintf(stderr, " %s not managed by the host (host manages ", one ? "is" : "are");
+			print_mask(stderr, k->fpu.mask);
+			fprintf(stderr, ")\n");
+		} else {
+			fprintf(stderr, "cannot boot its guest kernel: %s\n", r->error);
+		}
+		return EXIT_BADINPUT;
+	}
 	fprintf(stderr, "%s: cannot start the simulated kernel: %s", tool_argv0, r->error);
 	if (r->missing) {
 		unsigned f;
@@ -264,7 +305,7 @@ static int cmd_run(int argc, char **argv)
 	struct run_options o;
 	const char *policy = "all", *pos[1];
 	int npos = 0, status = EXIT_OK, r;
-	unsigned np, i;
+	unsigned np, i, j;
 	char err[512];
 
 	default_options(&o);
@@ -303,8 +344,12 @@ static int cmd_run(int argc, char **argv)
 			.trace_cap = (o.trace_file || o.trace_text) ? 1u << 20 : 0,
 		};
 		pr[i].policy = pols[i];
-		if (machine_run(&cfg, &pr[i].run))
-			return start_error(&pr[i].run);
+		if (machine_run(&cfg, &pr[i].run)) {
+			status = start_error(&pr[i].run, pos[0]);
+			for (j = 0; j <= i; j++)
+				machine_release(&pr[j].run);
+			return status;
+		}
 		result_fill(&pr[i]);
 		check_expects(&scn, pos[0], &pr[i], (unsigned)(pols[i] - fpu_policies), o.json ? 0 : stdout);
 		if (pr[i].value[KEY_VIOLATIONS] || pr[i].expect_failures)
@@ -411,7 +456,7 @@ static int cmd_info(int argc, char **argv)
 			    &info_port, 0, &missing);
 	if (e) {
 		struct run fake = { .error = fpu_setup_error_str(e), .missing = missing };
-		return start_error(&fake);
+		return start_error(&fake, 0);
 	}
 	printf("XCR0                 0x%llx\n", (unsigned long long)sys.xs.xcr0);
 	printf("usable by process    0x%llx%s\n", (unsigned long long)permitted,

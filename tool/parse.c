@@ -821,11 +821,60 @@ static int parse_task(struct parser *ps, const struct tok *kw)
 	return parse_task_options(ps, task, index, kw->s);
 }
 
-/* features=a,b,c: XSAVE components by name (x87 and sse are always in). */
+/* XCR0 bits by number, as in component_words. */
+#define XBIT(n) (1ull << (n))
+#define X_MPX    (XBIT(3) | XBIT(4))
+#define X_AVX512 (XBIT(5) | XBIT(6) | XBIT(7))
+#define X_AMX    (XBIT(17) | XBIT(18))
+
+/* Component groups XSETBV takes only whole (#GP otherwise): SDM vol. 1, 13.3. */
+static int partial(uint64_t mask, uint64_t group)
+{
+	return (mask & group) && (mask & group) != group;
+}
+
+const char *scn_xcr0_rule(uint64_t mask, uint64_t *culprit)
+{
+	uint64_t dummy;
+
+	if (!culprit)
+		culprit = &dummy;
+	*culprit = 0;
+	if (!(mask & XBIT(0)))
+		return "x87 must always be enabled (XCR0 bit 0)";
+	if ((mask & XBIT(2)) && !(mask & XBIT(1))) {
+		*culprit = XBIT(2);
+		return "avx needs sse (XCR0 bit 2 requires bit 1)";
+	}
+	if (partial(mask, X_MPX)) {
+		*culprit = mask & X_MPX;
+		return "bndregs and bndcsr (MPX, XCR0 bits 3-4) must be both enabled or both disabled";
+	}
+	if (partial(mask, X_AVX512)) {
+		*culprit = mask & X_AVX512;
+		return "opmask, zmm_hi256 and hi16_zmm (AVX-512, XCR0 bits 5-7) must be all enabled "
+		       "or all disabled";
+	}
+	if ((mask & X_AVX512) && !(mask & XBIT(2))) {
+		*culprit = X_AVX512;
+		return "opmask, zmm_hi256 and hi16_zmm (AVX-512) need avx (XCR0 bits 5-7 require bit 2)";
+	}
+	if (partial(mask, X_AMX)) {
+		*culprit = mask & X_AMX;
+		return "xtilecfg and xtiledata (AMX, XCR0 bits 17-18) must be both enabled or both "
+		       "disabled";
+	}
+	return 0;
+}
+
+/* features=a,b,c: XSAVE components by name (x87 and sse are always in). The
+ * result must be an XCR0 that XSETBV would take. */
 static int vm_features(struct parser *ps, const struct tok *t, uint64_t *mask)
 {
 	char a[SHOW_LEN];
-	const char *p = t->s, *end = t->s + t->n;
+	const char *p = t->s, *end = t->s + t->n, *rule;
+	uint32_t col[64] = { 0 };
+	uint64_t culprit;
 
 	*mask = 3;
 	while (p < end) {
@@ -842,7 +891,19 @@ static int vm_features(struct parser *ps, const struct tok *t, uint64_t *mask)
 			            "avx, opmask, zmm_hi256, hi16_zmm, xtilecfg, xtiledata, bndregs or "
 			            "bndcsr; PKRU follows the host)", show_tok(&w, a));
 		*mask |= 1ull << component_words[i].val;
+		if (!col[component_words[i].val])
+			col[component_words[i].val] = w.col;
 		p = q + (q < end);
+	}
+	rule = scn_xcr0_rule(*mask, &culprit);
+	if (rule) {
+		/* At the first word the rule is about. */
+		uint32_t at = 0;
+
+		for (unsigned b = 0; b < 64; b++)
+			if ((culprit & XBIT(b)) && col[b] && (!at || col[b] < at))
+				at = col[b];
+		return fail(ps, ps->line, at ? at : t->col, "features=%s: %s", show_tok(t, a), rule);
 	}
 	return 0;
 }

@@ -31,6 +31,11 @@ int scn_parse_file(const char *path, struct scenario *out,
                    const char *const *policy_names, int npolicies,
                    char *err, size_t errlen);
 
+/* The first rule of XCR0 (what XSETBV accepts) that `mask` breaks, as a
+ * sentence naming the components and bits, or NULL if it breaks none.
+ * *culprit (may be NULL): the bits of the rule that are in mask. */
+const char *scn_xcr0_rule(uint64_t mask, uint64_t *culprit);
+
 /* Name of an op / key (for reports), e.g. "dirty", "skipped_restores";
  * "?" for an out-of-range value. */
 const char *scn_op_name(unsigned code);

@@ -309,7 +309,7 @@ int cmd_stress(int argc, char **argv, bool replay)
 	struct stress_totals tot[8];
 	struct run_options o;
 	const char *policy = "all", *pos[1];
-	uint64_t seeds = 1, events = 10000, s;
+	uint64_t seeds = 1, events = 10000, s, host;
 	int npos = 0, r, status = EXIT_OK;
 	unsigned np, i;
 
@@ -321,8 +321,12 @@ int cmd_stress(int argc, char **argv, bool replay)
 	if (o.cpus < 0)
 		o.cpus = 2;
 	memset(tot, 0, sizeof(tot));
+	/* What the host will manage: FXSAVE holds x87 and SSE only. */
+	host = machine_permitted_features() & o.want;
+	if (o.insn == FPU_INSN_FXSAVE)
+		host &= XFEATURE_MASK_FPSSE;
 	for (s = o.seed; s < o.seed + seeds; s++) {
-		stress_scenario(&scn, s, (uint32_t)o.cpus, machine_permitted_features() & o.want);
+		stress_scenario(&scn, s, (uint32_t)o.cpus, host);
 		for (i = 0; i < np; i++) {
 			struct policy_result pr = { .policy = pols[i] };
 			struct run_config cfg = {
@@ -331,8 +335,11 @@ int cmd_stress(int argc, char **argv, bool replay)
 				.trace_cap = (replay && (o.trace_file || o.trace_text)) ? 1u << 20 : 0,
 			};
 
-			if (machine_run(&cfg, &pr.run))
-				return start_error(&pr.run);
+			if (machine_run(&cfg, &pr.run)) {
+				status = start_error(&pr.run, scn.name);
+				machine_release(&pr.run);
+				return status;
+			}
 			add_totals(&tot[i], &pr.run);
 			result_fill(&pr);
 			if (pr.run.k->res.nviolations) {

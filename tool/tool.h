@@ -57,7 +57,9 @@ int policy_list(const char *spec, const struct fpu_policy **out, unsigned *n);
 int split_args(int argc, char **argv, struct run_options *o, const char **policy,
 	       const char **pos, int *npos, int maxpos, uint64_t *seeds, uint64_t *events);
 void default_options(struct run_options *o);
-int start_error(const struct run *r);
+/* Says why machine_run failed (a VM that cannot boot: at `where`, the
+ * scenario's file or name, and its 'vm' line); returns EXIT_BADINPUT. */
+int start_error(const struct run *r, const char *where);
 extern const char *tool_argv0;
 
 #endif

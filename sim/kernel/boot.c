@@ -199,7 +199,7 @@ const char *kernel_boot(struct kernel *k, struct hw_machine *hw, const struct ke
 	for (i = 0; i < k->ncpus; i++)
 		if ((msg = boot_cpu(k, i)) != 0)
 			return msg;
-	if (!k->vm_index && (msg = vm_boot_all(k, cfg)) != 0)
+	if (!k->vm_index && (msg = vm_boot_all(k, cfg, missing)) != 0)
 		return msg;
 	for (i = 0; i < k->scn->ntasks; i++) {
 		const struct scn_task *st = &k->scn->tasks[i];

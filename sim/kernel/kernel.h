@@ -220,8 +220,9 @@ struct kernel {
 	const struct scenario *scn;
 	struct kernel *root;          /* the host kernel (itself, for the host): trace, results */
 	uint32_t vm_index;            /* 0: the host; n: the guest kernel of VM n-1 */
-	uint32_t nvms;
+	uint32_t nvms;                /* VMs booted (all of the scenario's, unless boot failed) */
 	struct vm *vms;               /* the host's virtual machines */
+	uint32_t failed_vm;           /* after a boot error: the VM (1-based) that failed, or 0 */
 	struct fpu_system fpu;
 	struct fpu_state init_state;
 	uint64_t user_mask;           /* components user code loads and checks (PKRU included) */
@@ -264,7 +265,9 @@ struct kernel_config {
 	void *user_mem;               /* page-aligned, read/write */
 	size_t user_mem_size;
 };
-/* Returns 0, or a static message saying what the CPU lacks. */
+/* Returns 0, or a static message saying what failed; then *missing holds the
+ * features asked for that are not there (with k->failed_vm set: those of
+ * that VM the host does not manage). */
 const char *kernel_boot(struct kernel *k, struct hw_machine *hw, const struct kernel_config *cfg,
 			uint64_t *missing);
 void *kalloc(struct kernel *k, size_t size);
@@ -274,7 +277,7 @@ struct task *task_create(struct kernel *k, uint32_t scn_index, int cpu);
 void kernel_collect(struct kernel *k);   /* fills res.total etc. at the end */
 
 /* vm.c */
-const char *vm_boot_all(struct kernel *k, const struct kernel_config *cfg);
+const char *vm_boot_all(struct kernel *k, const struct kernel_config *cfg, uint64_t *missing);
 void vm_run(struct kernel *k, struct task *t, const struct scn_op *op);
 void vm_get_set(struct kernel *k, struct task *t, const struct scn_op *op);
 void vm_io_exit(struct kernel *k);

@@ -25,16 +25,18 @@
 
 enum vm_exit { VMX_POINT, VMX_HLT, VMX_IO, VMX_SHUTDOWN, VMX_SIGNAL };
 
-static const char *vm_setup(struct kernel *k, struct vm *vm, const struct kernel_config *cfg)
+static const char *vm_setup(struct kernel *k, struct vm *vm, const struct kernel_config *cfg,
+			    uint64_t *missing)
 {
 	const struct scn_vm *sv = &k->scn->vms[vm->index - 1];
 	struct kernel_config gc = *cfg;
 	uint32_t pages = KMAX_TASKS * (USTACK_PAGES + ALTSTACK_PAGES), i;
-	uint64_t missing;
 	const char *msg;
 
-	if (sv->features & ~k->fpu.mask)
-		return "a VM asks for features the host does not manage";
+	if (sv->features & ~k->fpu.mask) {
+		*missing = sv->features & ~k->fpu.mask;
+		return "the VM asks for features the host does not manage";
+	}
 	vm->features = (sv->features ? sv->features : k->fpu.mask) | XFEATURE_MASK_FPSSE;
 	vm->tick = sv->tick;
 	vm->hw.ncpus = sv->nvcpus;
@@ -53,7 +55,7 @@ static const char *vm_setup(struct kernel *k, struct vm *vm, const struct kernel
 	gc.trace = 0;
 	if (!vm->guest || !gc.arena || !gc.user_mem)
 		return "out of kernel memory for a VM";
-	if ((msg = kernel_boot(vm->guest, &vm->hw, &gc, &missing)) != 0)
+	if ((msg = kernel_boot(vm->guest, &vm->hw, &gc, missing)) != 0)
 		return msg;
 	for (i = 0; i < sv->nvcpus; i++) {
 		struct vcpu *v = &vm->vcpu[i];
@@ -71,21 +73,28 @@ static const char *vm_setup(struct kernel *k, struct vm *vm, const struct kernel
 	return 0;
 }
 
-const char *vm_boot_all(struct kernel *k, const struct kernel_config *cfg)
+/* nvms counts only VMs that booted whole: whatever walks the VMs after a
+ * failed boot never meets a half-built guest. */
+const char *vm_boot_all(struct kernel *k, const struct kernel_config *cfg, uint64_t *missing)
 {
 	const char *msg;
-	uint32_t i;
+	uint32_t i, n = k->scn->nvms;
 
-	k->nvms = k->scn->nvms;
-	if (!k->nvms)
+	k->nvms = 0;
+	if (!n)
 		return 0;
-	k->vms = kalloc(k, k->nvms * sizeof(struct vm));
-	if (!k->vms)
+	k->vms = kalloc(k, n * sizeof(struct vm));
+	if (!k->vms) {
+		k->failed_vm = 1;
 		return "out of kernel memory for a VM";
-	for (i = 0; i < k->nvms; i++) {
+	}
+	for (i = 0; i < n; i++) {
 		k->vms[i].index = i + 1;
-		if ((msg = vm_setup(k, &k->vms[i], cfg)) != 0)
+		if ((msg = vm_setup(k, &k->vms[i], cfg, missing)) != 0) {
+			k->failed_vm = i + 1;
 			return msg;
+		}
+		k->nvms = i + 1;
 	}
 	return 0;
 }

@@ -193,6 +193,8 @@ static void machine_loop(struct hw_machine *m, struct kernel *k, const struct ru
 	out->out_of_steps = !k->res.finished && !cfg->stress;
 }
 
+/* On error, out->error says why and out->k (if set) is the kernel as far as
+ * it booted: enough to report from, and machine_release frees it all. */
 int machine_run(const struct run_config *cfg, struct run *out)
 {
 	struct kernel_config kc;
@@ -201,27 +203,30 @@ int machine_run(const struct run_config *cfg, struct run *out)
 	struct fpu_xstate_info xs;
 	uint64_t missing;
 	uint32_t size;
+	uint8_t *regs;
 
 	memset(out, 0, sizeof(*out));
+	memset(&kc, 0, sizeof(kc));
+	kc.user_mem = MAP_FAILED;
 	fpu_xstate_enumerate(&xs, ~0ull, &missing);
 	size = (fpu_xstate_size(&xs, FPU_INSN_XSAVE, mask) + 63) & ~63u;
 	m = alloc64(sizeof(*m));
 	out->k = alloc64(sizeof(struct kernel));
-	memset(&kc, 0, sizeof(kc));
-	kc.arena = alloc64(ARENA_SIZE);
-	uint8_t *regs = alloc64((size_t)(cfg->scn->ncpus + 1) * size);
-	if (!m || !out->k || !kc.arena || !regs) {
-		out->error = "out of memory";
-		return -1;
-	}
-	memset(m, 0, sizeof(*m));
-	memset(out->k, 0, sizeof(struct kernel));
-	setup_hw(m, &xs, cfg->scn->ncpus, mask, regs, size);
+	out->arena = kc.arena = alloc64(ARENA_SIZE);
+	regs = alloc64((size_t)(cfg->scn->ncpus + 1) * size);
+	if (out->k)
+		memset(out->k, 0, sizeof(struct kernel));
 	if (cfg->trace_cap) {
 		out->trace = calloc(cfg->trace_cap, sizeof(*out->trace));
 		kc.trace = out->trace;
 		kc.trace_cap = cfg->trace_cap;
 	}
+	if (!m || !out->k || !kc.arena || !regs || (cfg->trace_cap && !out->trace)) {
+		out->error = "out of memory";
+		goto done;
+	}
+	memset(m, 0, sizeof(*m));
+	setup_hw(m, &xs, cfg->scn->ncpus, mask, regs, size);
 	kc.scn = cfg->scn;
 	kc.policy = cfg->policy;
 	kc.insn = cfg->insn;
@@ -233,17 +238,20 @@ int machine_run(const struct run_config *cfg, struct run *out)
 	kc.user_mem_size = USER_MEM_SIZE;
 	if (kc.user_mem == MAP_FAILED) {
 		out->error = "cannot map user memory";
-		return -1;
+		goto done;
 	}
 	machine_install_fault_handler();
 	out->error = kernel_boot(out->k, m, &kc, &out->missing);
-	if (!out->error)
-		machine_loop(m, out->k, cfg, out);
+	if (out->error)
+		goto done; /* nothing ran: nothing to collect */
+	machine_loop(m, out->k, cfg, out);
 	kernel_collect(out->k);
 	out->end_time = m->now;
-	out->k->hw = 0; /* the machine is gone after this */
-	munmap(kc.user_mem, USER_MEM_SIZE);
-	out->arena = kc.arena;
+done:
+	if (out->k)
+		out->k->hw = 0; /* the machine is gone after this */
+	if (kc.user_mem != MAP_FAILED)
+		munmap(kc.user_mem, USER_MEM_SIZE);
 	free(regs);
 	free(m);
 	return out->error ? -1 : 0;
