@@ -198,7 +198,8 @@ for bug in $("$fpuctx" bugs | awk '/cannot show here/ {print $1}'); do
 	echo "  skip  bug $bug: $("$fpuctx" bugs | grep "^$bug " | sed 's/.*\[//; s/\]$//')"
 	skipped=$((skipped + 1))
 done
-for bug in $("$fpuctx" bugs | awk '!/cannot show here/ {print $1}'); do
+# Bugs that need a --pretend CPU behaviour have their own section below.
+for bug in $("$fpuctx" bugs | awk '!/cannot show here|needs --pretend/ {print $1}'); do
 	"$fpuctx" stress --seeds 10 --events 20000 --policy linux --inject-bug "$bug" >"$log/bug" 2>&1
 	st=$?
 	if [ $st -ne 1 ]; then echo "stress exit $st" >>"$log/bug"; bad "bug $bug caught" "$log/bug"; continue; fi
@@ -214,6 +215,43 @@ for bug in $("$fpuctx" bugs | awk '!/cannot show here/ {print $1}'); do
 		{ echo "expected: $first"; echo "          $viol"; } >>"$log/replay"; bad "bug $bug replays" "$log/replay"
 	fi
 done
+
+echo "== x87 pointers: the leak of older AMD CPUs (CVE-2006-1056), emulated where the CPU keeps them"
+if "$fpuctx" info | grep -q '^x87 FOP/FIP/FDP *kept without'; then
+	leak="--pretend fxsave-leak"
+	for f in scenarios/cve-2006-1056-x87-leak.scn scenarios/pingpong.scn scenarios/fork-exec.scn; do
+		# shellcheck disable=SC2086
+		t "$f: clean under $leak" 0 "$fpuctx" run "$f" $leak
+		# shellcheck disable=SC2086
+		t "$f: --inject-bug x87-no-scrub caught (clean passed first)" 1 \
+			"$fpuctx" run "$f" $leak --inject-bug x87-no-scrub
+	done
+	# shellcheck disable=SC2086
+	tgrep "the leak is named, with whose pointer it is" \
+		"task B .*component x87, offset 8 .*found A's state.*holds another context's value: a leak" \
+		"$fpuctx" run scenarios/cve-2006-1056-x87-leak.scn --policy linux $leak --inject-bug x87-no-scrub
+	# shellcheck disable=SC2086
+	t "stress under $leak: 0 violations" 0 "$fpuctx" stress --seeds 10 --events 10000 --policy all $leak
+	# shellcheck disable=SC2086
+	t "stress catches x87-no-scrub" 1 "$fpuctx" stress --seeds 10 --events 10000 --policy linux $leak \
+		--inject-bug x87-no-scrub
+	t "scrubs are counted in the trace" 0 sh -c "$fpuctx run scenarios/pingpong.scn --policy linux $leak --trace-text | grep -q 'x87_scrub'"
+else
+	echo "  skip  the leak emulation: this CPU's restores do not load FOP/FIP/FDP ($("$fpuctx" info | sed -n 's/^x87 FOP\/FIP\/FDP *//p'))"
+	skipped=$((${skipped:-0} + 1))
+fi
+
+echo "== the CPU matrix: this CPU and other models under qemu-x86_64 (x87 pointers, FXSAVE-only, MPX, AMD)"
+if command -v qemu-x86_64 >/dev/null; then
+	for m in native Nehalem SandyBridge max EPYC; do
+		t "cpu matrix: $m" 0 scripts/cpu-matrix.sh "$build" "$m"
+		sed -n '2p' "$log/out" >>"$log/matrix"
+	done
+	scripts/cpu-matrix.sh "$build" 2>/dev/null | head -n 1
+	cat "$log/matrix"
+else
+	bad "cpu matrix: qemu-x86_64 is missing (scripts/setup.sh installs qemu-user)" /dev/null
+fi
 
 echo "== sanitizers (ASan+UBSan on hosted code, UBSan on kernel code)"
 if make --no-print-directory test-asan >"$log/asan" 2>&1; then
