@@ -5,7 +5,8 @@
 #   scripts/cpu-matrix.sh BUILD_DIR MODEL...    MODEL: native or a qemu-x86_64 -cpu name
 #
 # Prints one table row per model (model, XCR0, save instruction, buffer size,
-# unit tests, scenarios passed, stress events, violations, and whether a
+# unit tests, scenarios passed, stress events, violations, injected bugs
+# caught by stress after the same seeds passed clean, and whether a
 # deliberately broken oracle that compares FOP/FIP/FDP is caught where the
 # CPU does not keep them). Exits 0 only if every row passed.
 set -u
@@ -14,8 +15,8 @@ status=0
 seeds=${MATRIX_SEEDS:-10}
 events=${MATRIX_EVENTS:-10000}
 
-row() { printf '%-12s %-8s %-9s %7s  %-6s %-9s %9s %6s  %s\n' "$@"; }
-row model XCR0 save buffer unit scenarios "stress ev" viol "broken oracle (--pretend x87-kept)"
+row() { printf '%-12s %-8s %-9s %7s  %-6s %-9s %9s %5s %6s  %s\n' "$@"; }
+row model XCR0 save buffer unit scenarios "stress ev" viol bugs "broken oracle (--pretend x87-kept)"
 
 for model in "$@"; do
 	if [ "$model" = native ]; then run=(); else run=(qemu-x86_64 -cpu "$model"); fi
@@ -53,6 +54,18 @@ except Exception:
     print("0 -1")')
 	[ "$sviol" = 0 ] && [ "$sev" -gt 0 ] || fail+=("stress: $sviol violations")
 
+	# Every bug this model can show, on the seeds that just passed clean.
+	nbugs=0 caught=0
+	if [ "$sviol" = 0 ]; then
+		for bug in $("${run[@]}" "$build/bin/fpuctx" bugs 2>/dev/null |
+				awk '!/cannot show here|needs --pretend/ {print $1}'); do
+			nbugs=$((nbugs + 1))
+			"${run[@]}" "$build/bin/fpuctx" stress --seeds "$seeds" --events "$events" --policy linux \
+				--inject-bug "$bug" >/dev/null 2>&1
+			if [ $? = 1 ]; then caught=$((caught + 1)); else fail+=("bug $bug not caught"); fi
+		done
+	fi
+
 	# Where the CPU does not keep the pointers, an oracle that compares them
 	# must fail on a scenario that passes clean: proof that the matrix can fail.
 	if printf '%s' "$kept" | grep -q '^kept without'; then
@@ -66,7 +79,8 @@ except Exception:
 		fail+=("broken oracle not caught")
 	fi
 
-	row "$model" "${xcr0:-?}" "${insn:-?}" "${size:-?}" "$unit" "$passed/$total" "$sev" "$sviol" "$broken"
+	row "$model" "${xcr0:-?}" "${insn:-?}" "${size:-?}" "$unit" "$passed/$total" "$sev" "$sviol" \
+		"$caught/$nbugs" "$broken"
 	if [ ${#fail[@]} -gt 0 ]; then
 		status=1
 		printf '    %s: failed: %s\n' "$model" "${fail[*]}"
