@@ -33,9 +33,9 @@ static const char *vm_setup(struct kernel *k, struct vm *vm, const struct kernel
 	uint64_t missing;
 	const char *msg;
 
-	if (sv->features & ~k->fpu.mask)
-		return "a VM asks for features the host does not manage";
-	vm->features = (sv->features ? sv->features : k->fpu.mask) | XFEATURE_MASK_FPSSE;
+	/* Components the host does not manage (absent on this CPU, or left out
+	 * with --features) are not the guest's either. */
+	vm->features = ((sv->features ? sv->features : k->fpu.mask) & k->fpu.mask) | XFEATURE_MASK_FPSSE;
 	vm->tick = sv->tick;
 	vm->hw.ncpus = sv->nvcpus;
 	vm->hw.virtual = true;
@@ -85,8 +85,10 @@ const char *vm_boot_all(struct kernel *k, const struct kernel_config *cfg)
 		return "out of kernel memory for a VM";
 	for (i = 0; i < k->nvms; i++) {
 		k->vms[i].index = i + 1;
-		if ((msg = vm_setup(k, &k->vms[i], cfg)) != 0)
+		if ((msg = vm_setup(k, &k->vms[i], cfg)) != 0) {
+			k->nvms = i; /* the results count only VMs that booted */
 			return msg;
+		}
 	}
 	return 0;
 }
