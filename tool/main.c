@@ -427,10 +427,15 @@ static int cmd_info(int argc, char **argv)
 	printf("MXCSR mask           0x%08x\n", sys.xs.mxcsr_mask);
 	printf("PKRU                 %s\n", sys.has_pkru ? "enabled (switched eagerly)" :
 	       "not enabled (no PKU or OSPKE)");
-	printf("size: standard       %u bytes (CPUID max %u)\n", sys.xs.std_size, sys.xs.cpu_std_size_max);
-	printf("size: compacted      %u bytes\n", sys.xs.compacted_size);
+	if (sys.xs.has_xsave) {
+		printf("size: standard       %u bytes (CPUID max %u)\n", sys.xs.std_size, sys.xs.cpu_std_size_max);
+		printf("size: compacted      %u bytes\n", sys.xs.compacted_size);
+	} else {
+		printf("size: legacy area    %u bytes (no XSAVE: no standard or compacted format)\n",
+		       FXSAVE_SIZE);
+	}
 	printf("context buffer       %u bytes (%s format, PKRU excluded)\n", sys.state_size,
-	       sys.insn == FPU_INSN_XSAVEC ? "compacted" : "standard");
+	       sys.insn == FPU_INSN_XSAVEC ? "compacted" : sys.insn == FPU_INSN_FXSAVE ? "legacy" : "standard");
 	printf("\n%-3s %-10s %6s %8s %10s %6s\n", "bit", "component", "size", "offset", "compacted", "align");
 	for (f = 0; f < FPU_XFEATURE_MAX; f++) {
 		if (!(sys.xs.features & XFEATURE_MASK(f)))
