@@ -3,8 +3,8 @@
  * `fpuctx bench`: cycles, measured with the TSC (this machine has no cycle
  * counters for perf). Not a test: nothing here asserts a time.
  *
- * 1. The floor: bare XSAVE-family and XRSTOR costs on this CPU, for registers
- *    in init state and with every component dirty.
+ * 1. The floor: bare FXSAVE/XSAVE-family and restore costs on this CPU (the
+ *    instructions it has), for registers in init state and every component dirty.
  * 2. Per policy, in one run: cycles per task->idle->task round trip and per
  *    FPU ping-pong switch, counting only the time inside the library's hooks
  *    (switch, exit to user) and, separately, the whole simulated round trip.
@@ -33,24 +33,27 @@ static int cmp_double(const void *a, const void *b)
 
 static struct kernel floor_k;
 
-enum { OP_XSAVE, OP_XSAVEOPT, OP_XSAVEC, OP_XRSTOR_STD, OP_XRSTOR_CMP };
+enum { OP_FXSAVE, OP_FXRSTOR, OP_XSAVE, OP_XSAVEOPT, OP_XSAVEC, OP_XRSTOR_STD, OP_XRSTOR_CMP };
 
 /* Median over batches of the mean cost of one instruction. The loop body is
  * inline asm only: no compiler-generated SIMD between the measured ops. */
 static double floor_cost(int op, bool dirty, uint8_t *src, uint8_t *buf, uint8_t *cbuf,
 			 uint64_t mask)
 {
+	const struct fpu_xstate_info *xs = &floor_k.fpu.xs;
 	uint64_t b[BATCHES], t0;
 	unsigned i, j;
 
 	for (j = 0; j < BATCHES; j++) {
 		if (dirty)
-			fpu_xrstor(src, mask);
+			hw_image_load(xs, src, mask);
 		else
-			fpu_xrstor(src + 16384, mask); /* the init image */
+			hw_image_load(xs, src + 16384, mask); /* the init image */
 		t0 = fpu_rdtsc();
 		for (i = 0; i < FLOOR_ITERS; i++) {
 			switch (op) {
+			case OP_FXSAVE: fpu_fxsave(buf); break;
+			case OP_FXRSTOR: fpu_fxrstor(buf); break;
 			case OP_XSAVE: fpu_xsave(buf, mask); break;
 			case OP_XSAVEOPT: fpu_xsaveopt(buf, mask); break;
 			case OP_XSAVEC: fpu_xsavec(cbuf, mask); break;
@@ -64,44 +67,57 @@ static double floor_cost(int op, bool dirty, uint8_t *src, uint8_t *buf, uint8_t
 	return (double)b[BATCHES / 2] / FLOOR_ITERS;
 }
 
+/* The restore rows need a saved image of the matching state first. */
+static void floor_prepare(int op, const uint8_t *state, uint8_t *buf, uint8_t *cbuf, uint64_t mask)
+{
+	const struct fpu_xstate_info *xs = &floor_k.fpu.xs;
+
+	hw_image_load(xs, state, mask);
+	if (op == OP_FXRSTOR)
+		fpu_fxsave(buf);
+	else if (op == OP_XRSTOR_STD)
+		fpu_xsave(buf, mask);
+	else if (op == OP_XRSTOR_CMP)
+		fpu_xsavec(cbuf, mask);
+}
+
 static void print_floor(uint64_t mask)
 {
-	static const char *const names[] = { "xsave", "xsaveopt", "xsavec", "xrstor (standard)",
-					     "xrstor (compacted)" };
+	static const char *const names[] = { "fxsave", "fxrstor", "xsave", "xsaveopt", "xsavec",
+					     "xrstor (standard)", "xrstor (compacted)" };
+	/* The instruction each row needs. */
+	static const enum fpu_insn needs[] = { FPU_INSN_FXSAVE, FPU_INSN_FXSAVE, FPU_INSN_XSAVE,
+					       FPU_INSN_XSAVEOPT, FPU_INSN_XSAVEC, FPU_INSN_XSAVE,
+					       FPU_INSN_XSAVEC };
 	uint8_t *mem = aligned_alloc(64, 4 * 16384);
 	uint8_t *src = mem, *buf = mem + 2 * 16384, *cbuf = mem + 3 * 16384;
+	const struct fpu_xstate_info *xs = &floor_k.fpu.xs;
 	uint64_t missing;
 	int op;
 
 	fpu_xstate_enumerate(&floor_k.fpu.xs, mask, &missing);
 	floor_k.fpu.mask = mask & ~XFEATURE_MASK(XFEATURE_PKRU);
 	floor_k.user_mask = mask;
-	floor_k.std_size = fpu_xstate_size(&floor_k.fpu.xs, FPU_INSN_XSAVE, mask);
+	floor_k.std_size = fpu_xstate_size(xs, FPU_INSN_XSAVE, mask);
 	pattern_build(&floor_k, src, 1, 1, mask);
-	fpu_xstate_init_image(&floor_k.fpu.xs, FPU_INSN_XSAVE, mask, src + 16384);
+	fpu_xstate_init_image(xs, hw_image_insn(xs), mask, src + 16384);
 	memset(buf, 0, 2 * 16384);
 	printf("floor: bare instructions on this CPU, TSC cycles each (median of %d x %d)\n",
 	       BATCHES, FLOOR_ITERS);
-	printf("  features 0x%llx: standard %u bytes, compacted %u bytes\n", (unsigned long long)mask,
-	       floor_k.std_size, fpu_xstate_size(&floor_k.fpu.xs, FPU_INSN_XSAVEC, mask));
+	if (xs->has_xsave)
+		printf("  features 0x%llx: standard %u bytes, compacted %u bytes\n",
+		       (unsigned long long)mask, floor_k.std_size, fpu_xstate_size(xs, FPU_INSN_XSAVEC, mask));
+	else
+		printf("  features 0x%llx: legacy area %u bytes (no XSAVE)\n", (unsigned long long)mask,
+		       FXSAVE_SIZE);
 	printf("  %-20s %10s %10s\n", "instruction", "all init", "all dirty");
-	for (op = OP_XSAVE; op <= OP_XRSTOR_CMP; op++) {
+	for (op = OP_FXSAVE; op <= OP_XRSTOR_CMP; op++) {
 		double init, dirty;
-		if ((op == OP_XSAVEOPT && !floor_k.fpu.xs.has_xsaveopt) ||
-		    ((op == OP_XSAVEC || op == OP_XRSTOR_CMP) && !floor_k.fpu.xs.has_xsavec))
+		if (!fpu_insn_supported(xs, needs[op]))
 			continue;
-		/* The restore rows need a saved image of the matching state first. */
-		if (op == OP_XRSTOR_STD || op == OP_XRSTOR_CMP) {
-			fpu_xrstor(src + 16384, mask);
-			fpu_xsave(buf, mask);
-			fpu_xsavec(cbuf, mask);
-		}
+		floor_prepare(op, src + 16384, buf, cbuf, mask);
 		init = floor_cost(op, false, src, buf, cbuf, mask);
-		if (op == OP_XRSTOR_STD || op == OP_XRSTOR_CMP) {
-			fpu_xrstor(src, mask);
-			fpu_xsave(buf, mask);
-			fpu_xsavec(cbuf, mask);
-		}
+		floor_prepare(op, src, buf, cbuf, mask);
 		dirty = floor_cost(op, true, src, buf, cbuf, mask);
 		printf("  %-20s %10.0f %10.0f\n", names[op], init, dirty);
 	}

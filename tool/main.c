@@ -183,6 +183,47 @@ static void trace_path(char *buf, size_t len, const char *path, const char *poli
 		snprintf(buf, len, "%.*s.%s%s", (int)(dot - path), path, policy, dot);
 }
 
+/* Start-up checks: an instruction or a component this CPU lacks is refused
+ * here, naming what was asked for and what exists. */
+static int check_cpu(const struct run_options *o)
+{
+	static const enum fpu_insn all[] = { FPU_INSN_FXSAVE, FPU_INSN_XSAVE, FPU_INSN_XSAVEOPT,
+					     FPU_INSN_XSAVEC };
+	struct fpu_xstate_info xs;
+	uint64_t missing, here, lack;
+	char want[16];
+	unsigned i, f;
+
+	fpu_xstate_enumerate(&xs, ~0ull, &missing);
+	if (o->insn != FPU_INSN__COUNT && !fpu_insn_supported(&xs, o->insn)) {
+		for (i = 0; fpu_insn_name(o->insn)[i] && i + 1 < sizeof(want); i++)
+			want[i] = (char)(fpu_insn_name(o->insn)[i] - 'a' + 'A');
+		want[i] = 0;
+		fprintf(stderr, "%s: --xsave=%s: this CPU has no %s (it has:", tool_argv0,
+			fpu_insn_name(o->insn), want);
+		for (i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+			if (fpu_insn_supported(&xs, all[i]))
+				fprintf(stderr, " %s", fpu_insn_name(all[i]));
+		fprintf(stderr, ")\n");
+		return EXIT_BADINPUT;
+	}
+	here = machine_permitted_features();
+	lack = o->want == ~0ull ? 0 : o->want & ~here;
+	if (lack) {
+		fprintf(stderr, "%s: --features: this CPU has no", tool_argv0);
+		for (f = 0; f < FPU_XFEATURE_MAX; f++)
+			if (lack & XFEATURE_MASK(f))
+				fprintf(stderr, " %s", fpu_xfeature_name(f));
+		fprintf(stderr, " (it has:");
+		for (f = 0; f < FPU_XFEATURE_MAX; f++)
+			if (here & XFEATURE_MASK(f))
+				fprintf(stderr, " %s", fpu_xfeature_name(f));
+		fprintf(stderr, ")\n");
+		return EXIT_BADINPUT;
+	}
+	return 0;
+}
+
 /* Splits argv into positional arguments and options; returns 0 or an exit status. */
 int split_args(int argc, char **argv, struct run_options *o, const char **policy,
 		      const char **pos, int *npos, int maxpos, uint64_t *seeds, uint64_t *events)
@@ -231,7 +272,7 @@ int split_args(int argc, char **argv, struct run_options *o, const char **policy
 		else if (!used && eq)
 			return bad("option '%s' takes no value%s", name, "");
 	}
-	return 0;
+	return check_cpu(o);
 }
 
 void default_options(struct run_options *o)
@@ -471,10 +512,15 @@ static int cmd_info(int argc, char **argv)
 	print_x87(&sys.xs.x87);
 	printf("PKRU                 %s\n", sys.has_pkru ? "enabled (switched eagerly)" :
 	       "not enabled (no PKU or OSPKE)");
-	printf("size: standard       %u bytes (CPUID max %u)\n", sys.xs.std_size, sys.xs.cpu_std_size_max);
-	printf("size: compacted      %u bytes\n", sys.xs.compacted_size);
+	if (sys.xs.has_xsave) {
+		printf("size: standard       %u bytes (CPUID max %u)\n", sys.xs.std_size, sys.xs.cpu_std_size_max);
+		printf("size: compacted      %u bytes\n", sys.xs.compacted_size);
+	} else {
+		printf("size: legacy area    %u bytes (no XSAVE: no standard or compacted format)\n",
+		       FXSAVE_SIZE);
+	}
 	printf("context buffer       %u bytes (%s format, PKRU excluded)\n", sys.state_size,
-	       sys.insn == FPU_INSN_XSAVEC ? "compacted" : "standard");
+	       sys.insn == FPU_INSN_XSAVEC ? "compacted" : sys.insn == FPU_INSN_FXSAVE ? "legacy" : "standard");
 	printf("\n%-3s %-10s %6s %8s %10s %6s\n", "bit", "component", "size", "offset", "compacted", "align");
 	for (f = 0; f < FPU_XFEATURE_MAX; f++) {
 		if (!(sys.xs.features & XFEATURE_MASK(f)))

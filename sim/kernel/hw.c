@@ -2,10 +2,9 @@
 /*
  * The kernel-side half of the machine. General-regs-only like all kernel
  * code: between saving a CPU's register file and loading it back, no
- * instruction here touches FPU state except the machine's own XSAVE/XRSTOR.
+ * instruction here touches FPU state except the machine's own saves and loads.
  */
 #include "hw.h"
-#include "fpuctx/insn.h"
 
 void hw_stack_trampoline(void);
 
@@ -37,8 +36,8 @@ void hw_yield(struct hw_machine *m)
 		hw_switch_stack(&c->sp, c->exit_sp);
 		return;
 	}
-	fpu_xsave(c->regfile, m->regfile_mask);
-	fpu_xrstor(m->clean, m->regfile_mask);
+	hw_image_save(&m->xs, c->regfile, m->regfile_mask);
+	hw_image_load(&m->xs, m->clean, m->regfile_mask);
 	hw_switch_stack(&c->sp, m->machine_sp);
 }
 
@@ -52,7 +51,7 @@ void hw_run_cpu(struct hw_machine *m, uint32_t c)
 {
 	m->running = c;
 	m->cpu[c].halted = false;
-	fpu_xrstor(m->cpu[c].regfile, m->regfile_mask);
+	hw_image_load(&m->xs, m->cpu[c].regfile, m->regfile_mask);
 	hw_switch_stack(&m->machine_sp, m->cpu[c].sp);
 }
 

@@ -14,6 +14,8 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "fpuctx/insn.h"
+#include "fpuctx/xstate.h"
 #include "scenario.h"
 
 #define IRQ_TIMER   0x1u  /* the CPU's timer (sleep deadlines and the periodic tick) */
@@ -43,6 +45,7 @@ struct hw_machine {
 	uint64_t now;           /* machine steps so far: the clock */
 	uint64_t regfile_mask;  /* components the machine swaps: everything the process may use */
 	bool virtual;           /* vCPUs: a defined point is a VM exit to the host, registers stay */
+	struct fpu_xstate_info xs; /* the CPU: which instruction its own swaps use */
 	const uint8_t *clean;   /* register file the machine's own code runs on */
 	void *machine_sp;
 	struct hw_cpu cpu[SCN_MAX_CPUS];
@@ -67,6 +70,47 @@ void hw_run_cpu(struct hw_machine *m, uint32_t c);
 int hw_protect(void *addr, uint64_t len, int prot);
 /* Copies between kernel and user memory; returns bytes not copied. */
 uint64_t hw_copy_user(void *dst, const void *src, uint64_t n);
+
+/*
+ * Whole images for the machine's swaps, the user code's patterns and the
+ * checkers (never counted): XSAVE/XRSTOR of `mask` in standard format, or
+ * FXSAVE64/FXRSTOR64 on a CPU without XSAVE. A legacy image is the 512-byte
+ * area alone: no header, and x87 and SSE are always in it.
+ */
+static inline enum fpu_insn hw_image_insn(const struct fpu_xstate_info *xs)
+{
+	return xs->has_xsave ? FPU_INSN_XSAVE : FPU_INSN_FXSAVE;
+}
+
+static inline void hw_image_save(const struct fpu_xstate_info *xs, void *area, uint64_t mask)
+{
+	if (hw_image_insn(xs) == FPU_INSN_FXSAVE)
+		fpu_fxsave(area);
+	else
+		fpu_xsave(area, mask);
+}
+
+static inline void hw_image_load(const struct fpu_xstate_info *xs, const void *area, uint64_t mask)
+{
+	if (hw_image_insn(xs) == FPU_INSN_FXSAVE)
+		fpu_fxrstor(area);
+	else
+		fpu_xrstor(area, mask);
+}
+
+/* XSTATE_BV of such an image. */
+static inline uint64_t hw_image_bv(const struct fpu_xstate_info *xs, const void *img)
+{
+	const uint8_t *hdr = (const uint8_t *)img + XSAVE_HDR_OFFSET;
+	uint64_t bv = 0;
+	unsigned i;
+
+	if (hw_image_insn(xs) == FPU_INSN_FXSAVE)
+		return XFEATURE_MASK_FPSSE;
+	for (i = 0; i < 8; i++)
+		bv |= (uint64_t)hdr[i] << (8 * i);
+	return bv;
+}
 
 /* Raises interrupt lines on CPU c. */
 static inline void hw_raise(struct hw_machine *m, uint32_t c, uint32_t irq)

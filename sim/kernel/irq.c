@@ -47,7 +47,7 @@ void send_ipi(struct kernel *k, uint32_t cpu, uint32_t irq)
  * with the kernel's own pattern (so a leak is recognisable). */
 static void kernel_simd_work(struct kernel *k, struct kcpu *c)
 {
-	fpu_xrstor(c->kfpu_image, k->fpu.mask);
+	hw_image_load(&k->fpu.xs, c->kfpu_image, k->fpu.mask);
 }
 
 /* A kernel FPU section by `cur`'s context. With point_inside, a defined point

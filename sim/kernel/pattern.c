@@ -160,7 +160,7 @@ void pattern_build(const struct kernel *k, uint8_t *img, uint32_t owner, uint32_
 void pattern_load(const struct kernel *k, uint8_t *img, uint32_t owner, uint32_t gen, uint64_t mask)
 {
 	pattern_build(k, img, owner, gen, mask);
-	fpu_xrstor(img, mask);
+	hw_image_load(&k->fpu.xs, img, mask);
 }
 
 /* Components XSAVE reported in init state get their init values, so that
@@ -168,7 +168,7 @@ void pattern_load(const struct kernel *k, uint8_t *img, uint32_t owner, uint32_t
 void image_normalize(const struct kernel *k, uint8_t *img)
 {
 	uint64_t mask = k->user_mask;
-	uint64_t bv = get64(img + XSAVE_HDR_OFFSET);
+	uint64_t bv = hw_image_bv(&k->fpu.xs, img);
 	unsigned f;
 
 	if (!(bv & XFEATURE_MASK(XFEATURE_X87))) {
@@ -333,7 +333,7 @@ bool pattern_check(struct kernel *k, struct task *t, uint8_t *buf, uint8_t *expe
 {
 	if (t->exp_owner == OWNER_UNKNOWN)
 		return true;
-	fpu_xsave(buf, k->user_mask);
+	hw_image_save(&k->fpu.xs, buf, k->user_mask);
 	image_normalize(k, buf);
 	return image_check(k, t, buf, expect, line, where);
 }

@@ -165,7 +165,8 @@ static enum sig_predict predict(const struct kernel *k, const struct sig_frame *
 {
 	if (frame_unreadable(k, f->fp) || f->mxcsr_bad)
 		return PREDICT_FAIL;
-	if (f->fx_only_edit)
+	/* Without XSAVE every frame is the legacy area alone. */
+	if (f->fx_only_edit || !k->fpu.xs.has_xsave)
 		return PREDICT_FX_ONLY; /* the header is not looked at then */
 	return f->header_bad ? PREDICT_FAIL : PREDICT_OK;
 }
@@ -245,6 +246,8 @@ static bool set_bv(struct kernel *k, uintptr_t fp, uint64_t set, uint64_t clear)
 {
 	uint64_t bv;
 
+	if (!k->fpu.xs.has_xsave)
+		return true; /* a legacy frame has no header */
 	return uread(k, &bv, fp + HDR_XSTATE_BV, 8) &&
 	       uwrite64(k, fp + HDR_XSTATE_BV, (bv | set) & ~clear);
 }
@@ -295,6 +298,10 @@ void frame_edit(struct kernel *k, struct task *t, const struct scn_op *op)
 		return; /* the parser keeps frame edits in handlers */
 	f = &t->frames[t->sig_depth - 1];
 	fp = f->fp;
+	/* Without XSAVE the frame is the legacy area alone: its software-reserved
+	 * bytes mean nothing, and no header or MAGIC2 follows it. */
+	if (!k->fpu.xs.has_xsave && op->arg >= FRAME_CORRUPT_MAGIC1 && op->arg <= FRAME_CORRUPT_XSTATE_BV)
+		return;
 	switch (op->arg) {
 	case FRAME_MXCSR:
 		ok = uwrite32(k, fp + FXSAVE_MXCSR, op->arg2);

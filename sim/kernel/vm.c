@@ -42,6 +42,7 @@ static const char *vm_setup(struct kernel *k, struct vm *vm, const struct kernel
 	vm->hw.ncpus = sv->nvcpus;
 	vm->hw.virtual = true;
 	vm->hw.regfile_mask = k->hw->regfile_mask;
+	vm->hw.xs = k->hw->xs;
 	for (i = 0; i < sv->nvcpus; i++)
 		vm->hw.cpu[i].deadline = HW_NO_DEADLINE;
 	vm->guest = kalloc(k, sizeof(struct kernel));
@@ -234,12 +235,10 @@ static bool foreign_check(struct kernel *k, struct task *t, struct vcpu *v, cons
  * other kernel's pattern anywhere, nothing live outside the guest's XCR0. */
 static void entry_checks(struct kernel *k, struct kcpu *c, struct task *t, struct vcpu *v)
 {
-	uint64_t host_only = k->fpu.mask & ~v->vm->features, bv = 0;
-	uint32_t i;
+	uint64_t host_only = k->fpu.mask & ~v->vm->features, bv;
 
-	fpu_xsave(c->check_buf, k->user_mask); /* the checker's own XSAVE: not counted */
-	for (i = 0; i < 8; i++)
-		bv |= (uint64_t)c->check_buf[XSAVE_HDR_OFFSET + i] << (8 * i);
+	hw_image_save(&k->fpu.xs, c->check_buf, k->user_mask); /* the checker's own: not counted */
+	bv = hw_image_bv(&k->fpu.xs, c->check_buf);
 	if (foreign_check(k, t, v, c->check_buf, 3, 0) && (bv & host_only))
 		guest_state_violation(k, c, t, "a component outside the guest's XCR0 is live at VM entry");
 }

@@ -62,8 +62,9 @@ static void setup_hw(struct hw_machine *m, const struct fpu_xstate_info *xs, uin
 
 	m->ncpus = ncpus;
 	m->regfile_mask = mask;
+	m->xs = *xs;
 	m->clean = mem;
-	fpu_xstate_init_image(xs, FPU_INSN_XSAVE, mask, mem);
+	fpu_xstate_init_image(xs, hw_image_insn(xs), mask, mem);
 	for (c = 0; c < ncpus; c++) {
 		m->cpu[c].regfile = mem + (size_t)(c + 1) * size;
 		memcpy(m->cpu[c].regfile, mem, size);
@@ -209,7 +210,7 @@ int machine_run(const struct run_config *cfg, struct run *out)
 	memset(&kc, 0, sizeof(kc));
 	kc.user_mem = MAP_FAILED;
 	fpu_xstate_enumerate(&xs, ~0ull, &missing);
-	size = (fpu_xstate_size(&xs, FPU_INSN_XSAVE, mask) + 63) & ~63u;
+	size = (fpu_xstate_size(&xs, hw_image_insn(&xs), mask) + 63) & ~63u;
 	m = alloc64(sizeof(*m));
 	out->k = alloc64(sizeof(struct kernel));
 	out->arena = kc.arena = alloc64(ARENA_SIZE);
