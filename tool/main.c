@@ -338,6 +338,31 @@ int start_error(const struct run *r, const char *where)
 	return EXIT_BADINPUT;
 }
 
+/* Frame edits of XSAVE-only fields (the software-reserved bytes, the
+ * header, MAGIC2) mean nothing on a CPU whose signal frames are the legacy
+ * area alone, so a scenario that relies on them cannot run there. */
+static int needs_xsave_frames(const char *path, const struct scenario *scn)
+{
+	struct fpu_xstate_info xs;
+	uint64_t missing;
+	unsigned i;
+
+	if (fpu_xstate_enumerate(&xs, ~0ull, &missing) == FPU_SETUP_OK && xs.has_xsave)
+		return 0;
+	for (i = 0; i < scn->nops; i++) {
+		const struct scn_op *op = &scn->ops[i];
+
+		if (op->code == OP_FRAME && op->arg >= FRAME_CORRUPT_MAGIC1 &&
+		    op->arg <= FRAME_CORRUPT_XSTATE_BV) {
+			fprintf(stderr, "%s:%u:%u: this edit needs an XSAVE signal frame, and this CPU has "
+				"no XSAVE: its frames are the 512-byte legacy area only\n", path, op->line,
+				op->col);
+			return EXIT_BADINPUT;
+		}
+	}
+	return 0;
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	static struct scenario scn;
@@ -378,6 +403,8 @@ static int cmd_run(int argc, char **argv)
 		}
 		scn.ncpus = (uint32_t)o.cpus;
 	}
+	if ((r = needs_xsave_frames(pos[0], &scn)) != 0)
+		return r;
 	for (i = 0; i < np; i++) {
 		struct run_config cfg = {
 			.scn = &scn, .policy = pols[i], .insn = o.insn, .want = o.want, .bugs = o.bugs, .pretend = o.pretend,
