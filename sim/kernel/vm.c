@@ -222,16 +222,16 @@ static bool foreign_check(struct kernel *k, struct task *t, struct vcpu *v, cons
 }
 
 /* Checks at every entry, on the registers the guest is about to get: no
- * other kernel's pattern anywhere, nothing live outside the guest's XCR0. */
+ * other kernel's pattern anywhere, nothing live outside the guest's XCR0.
+ * "Live" is judged by the bytes: XSTATE_BV may mark a component in use that
+ * holds its init value. */
 static void entry_checks(struct kernel *k, struct kcpu *c, struct task *t, struct vcpu *v)
 {
-	uint64_t host_only = k->fpu.mask & ~v->vm->features, bv = 0;
-	uint32_t i;
+	uint64_t host_only = k->fpu.mask & ~v->vm->features;
 
 	fpu_xsave(c->check_buf, k->user_mask); /* the checker's own XSAVE: not counted */
-	for (i = 0; i < 8; i++)
-		bv |= (uint64_t)c->check_buf[XSAVE_HDR_OFFSET + i] << (8 * i);
-	if (foreign_check(k, t, v, c->check_buf, 3, 0) && (bv & host_only))
+	if (foreign_check(k, t, v, c->check_buf, 3, 0) &&
+	    image_live_components(k, c->check_buf, host_only))
 		guest_state_violation(k, c, t, "a component outside the guest's XCR0 is live at VM entry");
 }
 
