@@ -154,8 +154,10 @@ static int init_image(enum fpu_insn insn)
 	CHECK(get64(out + FXSAVE_MXCSR) == MXCSR_DEFAULT ||
 	      (uint32_t)get64(out + FXSAVE_MXCSR) == MXCSR_DEFAULT, "%s init: MXCSR 0x%x",
 	      fpu_insn_name(insn), (uint32_t)get64(out + FXSAVE_MXCSR));
-	CHECK((get64(out + XSAVE_HDR_OFFSET) & ~XFEATURE_MASK_FPSSE) == 0,
-	      "%s init: XSTATE_BV 0x%llx", fpu_insn_name(insn),
+	/* XSTATE_BV may mark init components in use: the bytes decide. */
+	CHECK(image_live_components(&k, out, k.fpu.mask) == 0,
+	      "%s init: components 0x%llx not in init state (XSTATE_BV 0x%llx)", fpu_insn_name(insn),
+	      (unsigned long long)image_live_components(&k, out, k.fpu.mask),
 	      (unsigned long long)get64(out + XSAVE_HDR_OFFSET));
 	return ok;
 }
@@ -175,9 +177,11 @@ static int test_init_capture_pitfall(void)
 	memset(out, 0, sizeof(out));
 	fpu_xrstor(img, k.fpu.mask);
 	fpu_xsavec(out, k.fpu.mask);
-	CHECK((get64(out + XSAVE_HDR_OFFSET) & XFEATURE_MASK(XFEATURE_X87)) == 0,
-	      "XSAVEC of init registers reported x87 in use");
-	if ((out[0] | out[1] << 8) != FCW_DEFAULT)
+	/* A CPU may report x87 in use although it is in init state (the SDM
+	 * allows it); then it is written and there is nothing to show. */
+	if (get64(out + XSAVE_HDR_OFFSET) & XFEATURE_MASK(XFEATURE_X87))
+		printf("  note: XSAVEC reported init x87 in use: no pitfall on this CPU\n");
+	else if ((out[0] | out[1] << 8) != FCW_DEFAULT)
 		printf("  note: XSAVEC of init registers left FCW=0x%x in memory: capturing the init "
 		       "image this way would be wrong\n", out[0] | out[1] << 8);
 	return ok;
