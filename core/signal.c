@@ -49,10 +49,18 @@ static bool has_xsave(const struct fpu_system *sys)
 /* Puts `mask` in init state the way Linux does on this CPU. */
 static void init_components(const struct fpu_system *sys, uint64_t mask)
 {
-	if (sys->xs.has_xsaves && sys->xs.has_xsavec)
+	if (sys->xs.has_xsaves && sys->xs.has_xsavec) {
 		fpu_xrstor(init_compacted, mask);
-	else
-		fpu_xrstor(init_std, mask);
+		return;
+	}
+	fpu_xrstor(init_std, mask);
+	/* That XRSTOR has just loaded MXCSR from init_std if the mask has SSE
+	 * or AVX (SDM 13.8.1: whatever XSTATE_BV says), so a legacy-only
+	 * sigreturn ends with MXCSR 0x1f80 here, as under Linux. Some
+	 * implementations load it only for SSE (QEMU's TCG, up to at least
+	 * 7.2); say it again so the result is the architecture's on them too. */
+	if (mask & (XFEATURE_MASK(XFEATURE_SSE) | XFEATURE_MASK(XFEATURE_AVX)))
+		fpu_ldmxcsr(MXCSR_DEFAULT);
 }
 
 /* The CPU we run on now, locked. Never cached across anything that may

@@ -42,8 +42,10 @@
  *   e. after a successful sigreturn, components the frame did not provide
  *      (not requested, or requested with their XSTATE_BV bit clear) are in
  *      init state; for a standard-format frame the provided ones (AMX aside)
- *      hold the frame's bytes; after a legacy-only sigreturn FCW, MXCSR and
- *      XMM are the frame's; MXCSR is the frame's or 0x1f80, never a leftover;
+ *      hold the frame's bytes; after a legacy-only sigreturn FCW and XMM
+ *      are the frame's, and MXCSR too unless the CPU lacks XSAVES and AVX is
+ *      a user feature (then the standard init image loads 0x1f80, as under
+ *      Linux); otherwise MXCSR is the frame's or 0x1f80, never a leftover;
  *   f. fpu_signal_restore() never writes the user frame;
  *   g. FPU_SIGRETURN_FAULT only when part of the frame cannot be read
  *      (placement 2): with evicted pages the retry after fault_in()
@@ -593,6 +595,11 @@ static void check_ok(const struct capture *c, uint64_t obv)
 	uint64_t fbv = fx ? XFEATURE_MASK_FPSSE : get64(frame + HDR_BV);
 	bool compacted = !fx && (get64(frame + HDR_COMP) & XCOMP_BV_COMPACTED);
 	uint32_t fmx = get32(frame + FXSAVE_MXCSR);
+	/* Legacy-only: FXRSTOR loads the frame's MXCSR, then the other
+	 * components go to init; from a standard image (no XSAVES) with AVX
+	 * in the mask that XRSTOR loads MXCSR as well (SDM 13.8.1). */
+	uint32_t fx_mx = !(sys.xs.has_xsaves && sys.xs.has_xsavec) &&
+			 (umask & XFEATURE_MASK(XFEATURE_AVX)) ? MXCSR_DEFAULT : fmx;
 	unsigned f;
 
 	if (ctx.flags & FPU_CTX_NEED_LOAD)
@@ -627,9 +634,10 @@ static void check_ok(const struct capture *c, uint64_t obv)
 			broken("successful sigreturn: %s (component %u) differs from the frame's",
 			       fpu_xfeature_name(f), f);
 	}
-	if (fx ? c->mxcsr != fmx : (c->mxcsr != fmx && c->mxcsr != MXCSR_DEFAULT))
+	if (fx ? c->mxcsr != fx_mx : (c->mxcsr != fmx && c->mxcsr != MXCSR_DEFAULT))
 		broken("successful sigreturn: MXCSR 0x%08x, frame's 0x%08x%s", c->mxcsr, fmx,
-		       fx ? " (FXRSTOR loads it)" : " (only that or 0x1f80 may be loaded)");
+		       !fx ? " (only that or 0x1f80 may be loaded)" :
+		       fx_mx == fmx ? " (FXRSTOR loads it)" : " (the standard init image loads 0x1f80)");
 	if (sys.has_pkru) {
 		uint32_t pkru = (obv & XFEATURE_MASK(XFEATURE_PKRU)) ?
 			get32(out_img + sys.xs.offset[XFEATURE_PKRU]) : 0;

@@ -21,6 +21,7 @@
 #include "fpuctx/api.h"
 #include "fpuctx/insn.h"
 #include "fpuctx/sched.h"
+#include "fpuctx/signal.h"
 #include "fpuctx/trace.h"
 #include "fpuctx/xstate.h"
 
@@ -108,6 +109,7 @@ struct fake_port {
 	char warn[MAX_WARNS][160];
 	int warn_cpu[MAX_WARNS];
 	unsigned nwarn;
+	struct fpu_cpu *running_on; /* current_cpu(): the CPU the signal tests run on */
 };
 
 static struct fake_port port;
@@ -175,12 +177,51 @@ static void port_warn(void *data, int cpu, const char *what)
 	p->nwarn++;
 }
 
+/* User memory is this process's, always present. Byte loops: glibc's
+ * memcpy would use vector registers while they hold a context's state. */
+static int port_copy(void *dst, const void *src, uint32_t len)
+{
+	volatile uint8_t *d = dst;
+	const volatile uint8_t *s = src;
+
+	while (len--)
+		*d++ = *s++;
+	return 0;
+}
+
+static int port_copy_to_user(void *data, uintptr_t dst, const void *src, uint32_t len)
+{
+	(void)data;
+	return port_copy((void *)dst, src, len);
+}
+
+static int port_copy_from_user(void *data, void *dst, uintptr_t src, uint32_t len)
+{
+	(void)data;
+	return port_copy(dst, (const void *)src, len);
+}
+
+static struct fpu_cpu *port_current_cpu(void *data)
+{
+	return ((struct fake_port *)data)->running_on;
+}
+
+static int port_fault_in(void *data, uintptr_t addr, uint32_t len, bool write)
+{
+	(void)data, (void)addr, (void)len, (void)write;
+	return -1; /* nothing is ever missing here */
+}
+
 static const struct fpu_port_ops fake_ops = {
 	.lock = port_lock,
 	.unlock = port_unlock,
 	.context = port_context,
 	.trace = port_trace,
 	.warn = port_warn,
+	.copy_to_user = port_copy_to_user,
+	.copy_from_user = port_copy_from_user,
+	.current_cpu = port_current_cpu,
+	.fault_in = port_fault_in,
 };
 
 static void events_clear(void)
@@ -1657,6 +1698,70 @@ static void test_init_image(void)
 }
 
 /* ------------------------------------------------------------------------
+ * Signal frames
+ * ---------------------------------------------------------------------- */
+
+/* A legacy-only sigreturn (magic1 gone) of a frame holding MXCSR_USER, with
+ * MXCSR_DEFAULT in the registers before it; returns the MXCSR after it. */
+static uint32_t legacy_sigreturn_mxcsr(struct fixture *fx)
+{
+	uint32_t size = fpu_sigframe_size(&fx->sys), seen, pkru = 0;
+	uint8_t *frame = area_alloc(size);
+	enum fpu_sigreturn r;
+
+	if (fx->sys.has_pkru)
+		pkru = fpu_rdpkru();
+	port.running_on = fx->c0;
+	run_a_on_cpu0(fx);
+	set_mxcsr(MXCSR_USER);
+	CHECK_EQ_INT(fpu_signal_save(&fx->sys, fx->a, (uintptr_t)frame), 0);
+	CHECK_EQ(rd(frame, FXSAVE_MXCSR, 4), MXCSR_USER);
+	memset(frame + FPU_SW_BYTES_OFFSET, 0, 4);
+	set_mxcsr(MXCSR_DEFAULT);
+	r = fpu_signal_restore(&fx->sys, fx->a, (uintptr_t)frame);
+	seen = get_mxcsr();
+	CHECK(r == FPU_SIGRETURN_OK_FX_ONLY, "sigreturn: %s", fpu_sigreturn_str(r));
+	if (fx->sys.has_pkru)
+		fpu_wrpkru(pkru); /* the rest came back in init state: PKRU 0 */
+	free(frame);
+	return seen;
+}
+
+/* Linux restores a legacy-only frame with FXRSTOR, then puts every other
+ * user component in init state from its init image: compacted on CPUs with
+ * XSAVES (MXCSR stays the frame's), standard on the others, where an XRSTOR
+ * with AVX in its mask loads MXCSR too: 0x1f80. The second case is the
+ * oracle's prediction for CPUs without XSAVES (sim/kernel/signal.c); here it
+ * runs on this CPU with XSAVES hidden, so both rules meet real hardware. */
+static void test_sigreturn_legacy_mxcsr(void)
+{
+	const uint64_t avx = XFEATURE_MASK(XFEATURE_AVX);
+	struct fixture fx;
+	unsigned hide;
+
+	if (!os_has_xsave()) {
+		printf("  skipped: no XSAVE, frames are legacy-only anyway\n");
+		return;
+	}
+	for (hide = 0; hide < 2; hide++) {
+		uint32_t seen, want;
+		bool compacted;
+
+		if (!fx_setup(&fx, "linux", FPU_INSN__COUNT, 0))
+			return;
+		if (hide)
+			fx.sys.xs.has_xsaves = false; /* the CPU as Linux would see one without XSAVES */
+		compacted = fx.sys.xs.has_xsaves && fx.sys.xs.has_xsavec;
+		want = compacted || !(fx.sys.user_features & avx) ? MXCSR_USER : MXCSR_DEFAULT;
+		seen = legacy_sigreturn_mxcsr(&fx);
+		CHECK(seen == want, "%s init image, AVX %s: MXCSR 0x%x after a legacy-only sigreturn, "
+		      "expected 0x%x", compacted ? "compacted" : "standard",
+		      fx.sys.user_features & avx ? "on" : "off", seen, want);
+		fx_teardown(&fx);
+	}
+}
+
+/* ------------------------------------------------------------------------
  * Runner
  * ---------------------------------------------------------------------- */
 
@@ -1698,6 +1803,7 @@ static const struct test tests[] = {
 	TEST(test_policy_find),
 	TEST(test_setup_errors),
 	TEST(test_xstate_layout),
+	TEST(test_sigreturn_legacy_mxcsr),
 };
 
 int main(void)

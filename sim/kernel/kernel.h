@@ -339,6 +339,7 @@ bool image_check(struct kernel *k, struct task *t, uint8_t *img, uint8_t *expect
 void image_normalize(const struct kernel *k, uint8_t *img);
 uint32_t image_foreign_owner(const uint8_t *img, uint32_t size, uint32_t vm, uint32_t *gen,
 			     uint32_t *offset);
+uint64_t image_live_components(const struct kernel *k, const uint8_t *img, uint64_t mask);
 
 /* user_simd.c (user code: compiled with SIMD) */
 uint64_t user_simd_compute(uint32_t iterations);

@@ -216,6 +216,32 @@ static uint32_t component_spans(const struct kernel *k, unsigned f, struct span 
 	return n;
 }
 
+/* The components of `mask` above SSE that hold non-init state in img, a
+ * standard-format XSAVE image. XSTATE_BV only bounds it: a CPU may report a
+ * component in use (XINUSE 1) while it is in its init configuration (the
+ * SDM allows it; an XRSTOR of zeros with the bit set does it on real CPUs,
+ * and QEMU reports nearly every component in use). So a set bit sends us to
+ * the bytes, which are all zero in the init configuration of every
+ * component above SSE; a clear bit is final (the bytes may be stale). */
+uint64_t image_live_components(const struct kernel *k, const uint8_t *img, uint64_t mask)
+{
+	uint64_t bv = get64(img + XSAVE_HDR_OFFSET), live = 0;
+	struct span spans[12];
+	uint32_t n, i, o;
+	unsigned f;
+
+	for (f = 2; f < FPU_XFEATURE_MAX; f++) {
+		if (!(mask & bv & XFEATURE_MASK(f)) || !k->fpu.xs.size[f])
+			continue;
+		n = component_spans(k, f, spans);
+		for (i = 0; i < n; i++)
+			for (o = spans[i].off; o < spans[i].off + spans[i].len; o++)
+				if (img[o])
+					live |= XFEATURE_MASK(f);
+	}
+	return live;
+}
+
 /* Whose state is this? Looks at the word at the mismatch, then the rest of the component. */
 static void identify(struct violation *v, const uint8_t *img, const struct span *s, uint32_t n,
 		     const uint8_t *init_img)

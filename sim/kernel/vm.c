@@ -232,14 +232,16 @@ static bool foreign_check(struct kernel *k, struct task *t, struct vcpu *v, cons
 }
 
 /* Checks at every entry, on the registers the guest is about to get: no
- * other kernel's pattern anywhere, nothing live outside the guest's XCR0. */
+ * other kernel's pattern anywhere, nothing live outside the guest's XCR0.
+ * "Live" is judged by the bytes: XSTATE_BV may mark a component in use that
+ * holds its init value. */
 static void entry_checks(struct kernel *k, struct kcpu *c, struct task *t, struct vcpu *v)
 {
-	uint64_t host_only = k->fpu.mask & ~v->vm->features, bv;
+	uint64_t host_only = k->fpu.mask & ~v->vm->features;
 
 	hw_image_save(&k->fpu.xs, c->check_buf, k->user_mask); /* the checker's own: not counted */
-	bv = hw_image_bv(&k->fpu.xs, c->check_buf);
-	if (foreign_check(k, t, v, c->check_buf, 3, 0) && (bv & host_only))
+	if (foreign_check(k, t, v, c->check_buf, 3, 0) && host_only &&
+	    image_live_components(k, c->check_buf, host_only))
 		guest_state_violation(k, c, t, "a component outside the guest's XCR0 is live at VM entry");
 }
 
