@@ -36,6 +36,16 @@ static void chain(int sig, siginfo_t *si, void *ucv)
 	signal(sig, SIG_DFL);
 }
 
+/* The trap number. Some hosts (qemu-user) leave REG_TRAPNO at -1; then
+ * si_code tells, as Linux sets it: SI_KERNEL for a #GP, a SEGV_ or BUS_
+ * code with the address for a page fault. */
+static greg_t trap_number(const siginfo_t *si, const greg_t *g)
+{
+	if (g[REG_TRAPNO] >= 0 && g[REG_TRAPNO] < 32)
+		return g[REG_TRAPNO];
+	return si->si_code == SI_KERNEL ? 13 : 14;
+}
+
 static void on_fault(int sig, siginfo_t *si, void *ucv)
 {
 	ucontext_t *uc = ucv;
@@ -47,7 +57,7 @@ static void on_fault(int sig, siginfo_t *si, void *ucv)
 		return;
 	}
 	if (e->kind == FPU_EX_TRAPNR)
-		g[REG_RCX] = g[REG_TRAPNO];
+		g[REG_RCX] = trap_number(si, g);
 	g[REG_RIP] = (greg_t)fpu_extable_fixup(e);
 }
 
