@@ -106,6 +106,15 @@ for pair in "linux-bug8-stale-owner sigframe-stale-owner" "linux-bug9-restore-ow
 	set -- $pair
 	tcaught "scenario $1 catches --inject-bug $2" "$2" "$fpuctx" run "scenarios/$1.scn"
 done
+# Bug 8 must show whatever the size of the frame: from 580 bytes (x87 and SSE) up.
+managed=$("$fpuctx" info | sed -n 's/^managed features *[^ ]* (\(.*\))$/\1/p')
+for fs in x87,sse x87,sse,avx x87,sse,avx,opmask,zmm_hi256,hi16_zmm; do
+	here=1
+	for c in ${fs//,/ }; do case ",$managed," in *",$c,"* | *",$c("*) ;; *) here=0 ;; esac; done
+	if [ $here -eq 0 ]; then echo "  skip  bug 8 with --features=$fs: not on this CPU"; skipped=$((skipped + 1)); continue; fi
+	tcaught "scenario linux-bug8-stale-owner catches its bug with --features=$fs" sigframe-stale-owner \
+		"$fpuctx" run scenarios/linux-bug8-stale-owner.scn --features="$fs"
+done
 tgrep "bug 8 is seen in the frame itself" 'in the signal frame just written: .*found B.s state' \
 	"$fpuctx" run scenarios/linux-bug8-stale-owner.scn --inject-bug sigframe-stale-owner --policy linux
 
