@@ -261,7 +261,7 @@ static void check_op(const struct scenario *s, const struct block *b, uint32_t i
 			broken("op %u: altstack %u", i, op->arg);
 		break;
 	case OP_STACK:
-		if (op->arg > STACK_RESTORE || op->arg2)
+		if (op->arg > STACK_STRADDLE || op->arg2)
 			broken("op %u: stack %u", i, op->arg);
 		break;
 	case OP_FRAME:

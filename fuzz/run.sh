@@ -3,9 +3,11 @@
 # SECONDS on a copy of its seed corpus (in a temporary directory: nothing is
 # written into the repository but build-fuzz/).
 #
-#   fuzz/run.sh SECONDS [TARGET...]      TARGET: sigframe, parse (default: both)
+#   fuzz/run.sh SECONDS [TARGET...] [--inject-bug NAME]...
 #
-# SECONDS 0 only builds.
+# TARGET: sigframe, parse (default: both). SECONDS 0 only builds.
+# --inject-bug NAME adds NAME to FPUCTX_FUZZ_BUGS (the sigframe target's
+# injected library bugs), so scripts/verdict.sh can run it clean and buggy.
 # Environment: CLANG (default: clang, else clang-14), FUZZ_BUILD (build-fuzz),
 # FUZZ_ARTIFACTS (where crash reproducers go; default: the temporary
 # directory, kept when a target fails), FUZZ_JOBS (parallel compiles, 4).
@@ -15,11 +17,19 @@
 set -u
 cd "$(dirname "$0")/.." || exit 2
 
-usage() { echo "usage: fuzz/run.sh SECONDS [sigframe|parse]..." >&2; exit 2; }
+usage() { echo "usage: fuzz/run.sh SECONDS [sigframe|parse]... [--inject-bug NAME]..." >&2; exit 2; }
 [ $# -ge 1 ] || usage
 secs=$1; shift
 case $secs in '' | *[!0-9]*) usage ;; esac
-targets=("$@")
+targets=()
+bugs=${FPUCTX_FUZZ_BUGS:-}
+while [ $# -gt 0 ]; do
+	case $1 in
+	--inject-bug) [ $# -ge 2 ] || usage; bugs=${bugs:+$bugs,}$2; shift 2 ;;
+	*) targets+=("$1"); shift ;;
+	esac
+done
+[ -z "$bugs" ] || export FPUCTX_FUZZ_BUGS="$bugs"
 [ ${#targets[@]} -gt 0 ] || targets=(sigframe parse)
 for t in "${targets[@]}"; do
 	case $t in sigframe | parse) ;; *) echo "fuzz/run.sh: unknown target '$t'" >&2; usage ;; esac
@@ -122,8 +132,11 @@ for t in "${targets[@]}"; do
 	cp fuzz/corpus/"$t"/* "$corpus"/ 2>/dev/null
 	if [ "$t" = sigframe ]; then
 		# Machine-specific seeds: full-size frames this CPU's library writes.
-		FPUCTX_FUZZ_SEED_DIR=$corpus "$out/fuzz_$t" >"$dir/seeds.log" 2>&1 ||
-			{ echo "fuzz $t: cannot write seeds:"; cat "$dir/seeds.log"; }
+		FPUCTX_FUZZ_SEED_DIR=$corpus "$out/fuzz_$t" >"$dir/seeds.log" 2>&1
+		rc=$?
+		# 2: it cannot start (an unknown bug name...): bad input, not a finding
+		if [ $rc -eq 2 ]; then echo "fuzz $t: cannot start:"; cat "$dir/seeds.log"; exit 2; fi
+		[ $rc -eq 0 ] || { echo "fuzz $t: cannot write seeds:"; cat "$dir/seeds.log"; }
 	fi
 	extra=()
 	[ -f "${dict[$t]}" ] && extra+=("-dict=${dict[$t]}")

@@ -4,9 +4,11 @@
 set -u
 build=${1:-build}
 fpuctx=$build/bin/fpuctx
-pass=0; fail=0; failed=()
+pass=0; fail=0; skipped=0; failed=()
 log=$(mktemp -d)
 trap 'rm -rf "$log"' EXIT
+# shellcheck source=scripts/verdict.sh
+. "$(dirname "$0")/verdict.sh"
 
 ok()   { pass=$((pass + 1)); printf '  ok    %s\n' "$1"; }
 bad()  { fail=$((fail + 1)); failed+=("$1"); printf '  FAIL  %s\n' "$1"; sed 's/^/        /' "$2" | tail -n 25; }
@@ -21,6 +23,17 @@ tgrep() {
 	local name=$1 pat=$2; shift 2
 	"$@" >"$log/out" 2>&1
 	if grep -qE -- "$pat" "$log/out"; then ok "$name"; else echo "no match for: $pat" >>"$log/out"; bad "$name" "$log/out"; fi
+}
+# tcaught NAME BUG CMD...: passes when CMD passes clean and fails with BUG
+# (scripts/verdict.sh); the buggy run's stdout is left in $log/bug.
+tcaught() {
+	local name=$1 bug=$2 v
+	shift 2
+	if v=$(caught "$log/bug" "$bug" "$@"); then ok "$name"; return 0; fi
+	{ echo "verdict: $v"; echo "-- clean run:"; tail -n 8 "$log/bug.clean"
+	  echo "-- with --inject-bug $bug:"; tail -n 8 "$log/bug.err" "$log/bug"; } >"$log/verdict"
+	bad "$name: $v" "$log/verdict"
+	return 1
 }
 
 echo "== unit tests"
@@ -60,13 +73,47 @@ t "every save instruction passes the mix" 0 sh -c "
 	done"
 t "x87+sse only still passes" 0 "$fpuctx" run scenarios/mix-4cpu.scn --features=x87,sse --quiet
 
+echo "== a bug is caught only when the same run passes clean first"
+# verdict_is WANT BUG CMD...: caught's verdict on CMD and BUG is WANT, and its
+# status says success exactly when WANT is "caught".
+verdict_is() {
+	local want=$1 bug=$2 v st
+	shift 2
+	v=$(caught "$log/self" "$bug" "$@")
+	st=$?
+	echo "verdict: $v (status $st)"
+	[ "$v" = "$want" ] || return 1
+	if [ "$want" = caught ]; then [ $st -eq 0 ]; else [ $st -ne 0 ]; fi
+}
+# fakerun CLEAN BUGGY [--inject-bug B]: exits CLEAN, or BUGGY when given a bug.
+fakerun() { if [ $# -gt 2 ]; then return "$2"; fi; return "$1"; }
+t "clean 0, buggy 1: caught" 0 verdict_is caught x fakerun 0 1
+t "clean 1, buggy 1: not a proof" 0 verdict_is "baseline fails: not a proof" x fakerun 1 1
+t "clean 2, buggy 1: not a proof" 0 verdict_is "baseline fails: not a proof" x fakerun 2 1
+t "clean 0, buggy 0: missed" 0 verdict_is MISSED x fakerun 0 0
+t "clean 0, buggy 2: an error" 0 verdict_is "error (exit 2)" x fakerun 0 2
+# A scenario broken on purpose (an expectation no run meets) fails clean, so
+# its failure with the bug proves nothing.
+{ cat scenarios/linux-bug8-stale-owner.scn; echo 'expect all signals=99'; } >"$log/broken.scn"
+t "a scenario that fails clean is not a proof" 0 \
+	verdict_is "baseline fails: not a proof" sigframe-stale-owner "$fpuctx" run "$log/broken.scn"
+
 echo "== each Linux regression scenario catches its bug"
 for pair in "linux-bug8-stale-owner sigframe-stale-owner" "linux-bug9-restore-owner sigreturn-keeps-owner" \
 	    "linux-bug10-unvalidated sigreturn-unvalidated" "linux-bug11-no-reset sigreturn-no-reset" \
 	    "linux-bug7-kfpu-before-entry guest-enter-no-reload" "linux-bug3-guest-xcr0 guest-xcr0-leak" \
 	    "seed-kvm-preempt guest-save-to-vmm" "seed-kvm-preempt guest-scratch"; do
 	set -- $pair
-	t "scenario $1 fails with --inject-bug $2" 1 "$fpuctx" run "scenarios/$1.scn" --inject-bug "$2"
+	tcaught "scenario $1 catches --inject-bug $2" "$2" "$fpuctx" run "scenarios/$1.scn"
+done
+# Bug 8 must show whatever the size of the frame: from 580 bytes (x87 and SSE) up.
+managed=$("$fpuctx" info | sed -n 's/^managed features *[^ ]* (\(.*\))$/\1/p')
+for fs in x87,sse x87,sse,avx x87,sse,avx,opmask,zmm_hi256,hi16_zmm; do
+	here=1
+	for c in ${fs//,/ }; do case ",$managed," in *",$c,"* | *",$c("*) ;; *) here=0 ;; esac; done
+	if [ $here -eq 0 ]; then echo "  skip  bug 8 with --features=$fs: not on this CPU"; skipped=$((skipped + 1)); continue; fi
+	tcaught "scenario linux-bug8-stale-owner catches its bug with --features=$fs" sigframe-stale-owner \
+		"$fpuctx" run scenarios/linux-bug8-stale-owner.scn --features="$fs"
 done
 tgrep "bug 8 is seen in the frame itself" 'in the signal frame just written: .*found B.s state' \
 	"$fpuctx" run scenarios/linux-bug8-stale-owner.scn --inject-bug sigframe-stale-owner --policy linux
@@ -193,17 +240,13 @@ tgrep "stress with --xsave=fxsave runs its VMs on x87 and sse" '^linux +seeds 5 
 	"$fpuctx" stress --seeds 5 --events 2000 --policy linux --xsave=fxsave
 
 echo "== every injected bug is caught, and its seed replays to the same failure"
-skipped=0
 for bug in $("$fpuctx" bugs | awk '/cannot show here/ {print $1}'); do
 	echo "  skip  bug $bug: $("$fpuctx" bugs | grep "^$bug " | sed 's/.*\[//; s/\]$//')"
 	skipped=$((skipped + 1))
 done
 # Bugs that need a --pretend CPU behaviour have their own section below.
 for bug in $("$fpuctx" bugs | awk '!/cannot show here|needs --pretend/ {print $1}'); do
-	"$fpuctx" stress --seeds 10 --events 20000 --policy linux --inject-bug "$bug" >"$log/bug" 2>&1
-	st=$?
-	if [ $st -ne 1 ]; then echo "stress exit $st" >>"$log/bug"; bad "bug $bug caught" "$log/bug"; continue; fi
-	ok "bug $bug caught"
+	tcaught "bug $bug caught" "$bug" "$fpuctx" stress --seeds 10 --events 20000 --policy linux || continue
 	first=$(grep -m1 '^seed ' "$log/bug")
 	viol=$(grep -m1 -A1 '^seed ' "$log/bug" | tail -n 1)
 	replay=$(grep -m1 'replay: ' "$log/bug" | sed 's/.*replay: fpuctx //')
@@ -221,10 +264,7 @@ if "$fpuctx" info | grep -q '^x87 FOP/FIP/FDP *kept without'; then
 	leak="--pretend fxsave-leak"
 	for f in scenarios/cve-2006-1056-x87-leak.scn scenarios/pingpong.scn scenarios/fork-exec.scn; do
 		# shellcheck disable=SC2086
-		t "$f: clean under $leak" 0 "$fpuctx" run "$f" $leak
-		# shellcheck disable=SC2086
-		t "$f: --inject-bug x87-no-scrub caught (clean passed first)" 1 \
-			"$fpuctx" run "$f" $leak --inject-bug x87-no-scrub
+		tcaught "$f under $leak: x87-no-scrub caught" x87-no-scrub "$fpuctx" run "$f" $leak
 	done
 	# shellcheck disable=SC2086
 	tgrep "the leak is named, with whose pointer it is" \
@@ -233,8 +273,8 @@ if "$fpuctx" info | grep -q '^x87 FOP/FIP/FDP *kept without'; then
 	# shellcheck disable=SC2086
 	t "stress under $leak: 0 violations" 0 "$fpuctx" stress --seeds 10 --events 10000 --policy all $leak
 	# shellcheck disable=SC2086
-	t "stress catches x87-no-scrub" 1 "$fpuctx" stress --seeds 10 --events 10000 --policy linux $leak \
-		--inject-bug x87-no-scrub
+	tcaught "stress under $leak: x87-no-scrub caught" x87-no-scrub \
+		"$fpuctx" stress --seeds 10 --events 10000 --policy linux $leak
 	t "scrubs are counted in the trace" 0 sh -c "$fpuctx run scenarios/pingpong.scn --policy linux $leak --trace-text | grep -q 'x87_scrub'"
 else
 	echo "  skip  the leak emulation: this CPU's restores do not load FOP/FIP/FDP ($("$fpuctx" info | sed -n 's/^x87 FOP\/FIP\/FDP *//p'))"
@@ -269,10 +309,10 @@ echo "== fuzzing (libFuzzer; make fuzz SECONDS=600 for a long run)"
 for ft in sigframe parse; do
 	t "fuzz $ft: ${FUZZ_SECONDS:-20} s, no crash, invariants hold" 0 fuzz/run.sh "${FUZZ_SECONDS:-20}" "$ft"
 done
-t "fuzz sigframe catches an injected bug (sigreturn-no-reset)" 1 \
-	env FPUCTX_FUZZ_BUGS=sigreturn-no-reset fuzz/run.sh 20 sigframe
+tcaught "fuzz sigframe catches an injected bug (sigreturn-no-reset)" sigreturn-no-reset \
+	fuzz/run.sh 20 sigframe
 
 echo
 if [ $fail -ne 0 ]; then printf 'failed: %s\n' "${failed[@]}"; fi
-echo "$pass passed, $fail failed, ${skipped:-0} skipped"
+echo "$pass passed, $fail failed, $skipped skipped"
 [ $fail -eq 0 ]

@@ -117,7 +117,7 @@ static int op_ok(const struct scenario *s, uint32_t i, uint32_t end,
 	     op->arg2 >= SIG__COUNT))
 		return 0;
 	if ((op->code == OP_ALTSTACK && op->arg > 1) ||
-	    (op->code == OP_STACK && op->arg > STACK_RESTORE))
+	    (op->code == OP_STACK && op->arg > STACK_STRADDLE))
 		return 0;
 	if ((op->code == OP_ALTSTACK || op->code == OP_STACK) &&
 	    s->tasks[self].kind != TASK_USER)
@@ -620,6 +620,7 @@ static void test_signal_words(void)
 		{ "stack readonly", STACK_READONLY, 0 },
 		{ "stack unmap", STACK_UNMAP, 0 },
 		{ "stack restore", STACK_RESTORE, 0 },
+		{ "stack straddle", STACK_STRADDLE, 0 },
 		{ "altstack on", 1, 0 },
 		{ "altstack off", 0, 0 },
 		{ "signal A usr1", 0, SIG_USR1 },
@@ -892,8 +893,12 @@ static void test_bad_signals(void)
 	BAD(T1(" altstack maybe"), 2, 11, "expected 'on' or 'off' after 'altstack', got 'maybe'");
 	BAD(T1(" altstack"), 2, 10, "expected 'on' or 'off' after 'altstack'");
 	BAD(T1(" stack swap"), 2, 8,
-	    "unknown stack mode 'swap' (expected one of: evict, readonly, unmap, restore)");
+	    "unknown stack mode 'swap' (expected one of: evict, readonly, unmap, restore, straddle)");
 	BAD(T1(" stack"), 2, 7, "expected a stack mode after 'stack'");
+	BAD(T1(" stack straddle 4096"), 2, 17, "trailing text '4096' after 'stack straddle'");
+	BAD(T1(" stack Straddle"), 2, 8,
+	    "unknown stack mode 'Straddle' (expected one of: evict, readonly, unmap, restore, straddle)");
+	BAD("task K kthread {\n stack straddle\n}\n", 2, 2, "'stack' is only allowed in user tasks");
 	BAD("task K kthread {\n altstack on\n}\n", 2, 2, "'altstack' is only allowed in user tasks");
 	BAD("task K kthread {\n stack evict\n}\n", 2, 2, "'stack' is only allowed in user tasks");
 	/* Resolved at the end, first error in the file wins. */

@@ -149,6 +149,7 @@ static const struct word_val signal_words[] = {
 static const struct word_val stack_words[] = {
 	{ "evict", STACK_EVICT }, { "readonly", STACK_READONLY },
 	{ "unmap", STACK_UNMAP }, { "restore", STACK_RESTORE },
+	{ "straddle", STACK_STRADDLE },
 };
 
 /* frame EDIT ...; FRAME_CORRUPT_MAGIC1 stands for the 'corrupt' family. */

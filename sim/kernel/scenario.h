@@ -43,7 +43,7 @@ enum op_code {
 	/* signals (issue 3) */
 	OP_SIGNAL,       /* send signal arg2 (enum scn_signal) to task arg */
 	OP_ALTSTACK,     /* user: arg 1 = deliver on the alternate stack from now on, 0 = not */
-	OP_STACK,        /* user: arg = enum scn_stack_mode, for every page of the task's stacks */
+	OP_STACK,        /* user: arg = enum scn_stack_mode: the task's stack pages, or its stack pointer */
 	OP_FRAME,        /* handler only: arg = enum scn_frame_edit, arg2 = its operand */
 	/* virtual machines (issue 4) */
 	OP_RUN,          /* host user: run call on vCPU arg2 of VM arg until an exit for the VMM */
@@ -66,12 +66,14 @@ enum scn_task_kind { TASK_USER, TASK_KTHREAD };
 
 enum scn_signal { SIG_USR1, SIG_USR2, SIG_SEGV, SIG__COUNT };
 
-/* What `stack MODE` does to the pages of a task's stacks. */
+/* What `stack MODE` does to the pages of a task's stacks (or, for
+ * STACK_STRADDLE, to where its next signal frame goes). */
 enum scn_stack_mode {
 	STACK_EVICT,     /* not resident: the next access faults, a fault-in brings it back */
 	STACK_READONLY,  /* present but not writable: frames cannot be written */
 	STACK_UNMAP,     /* gone: every access fails */
 	STACK_RESTORE,   /* present and writable again */
+	STACK_STRADDLE,  /* the stack pointer moves down: the next frame's XSAVE header starts a page */
 };
 
 /* Edits a handler makes to its own frame's FP area before returning. */

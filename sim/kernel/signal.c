@@ -350,6 +350,21 @@ void frame_edit(struct kernel *k, struct task *t, const struct scn_op *op)
 		force_sigsegv(k, t); /* the handler touched memory it cannot: a user fault */
 }
 
+/* The user lowers its stack pointer so that the next frame's XSAVE header
+ * starts a page and the legacy area lies on the page below. With the stack
+ * evicted, the header write then faults in only the upper page and the XSAVE
+ * itself faults, whatever the frame's size: the retry Linux bug 8 is about. */
+static void straddle(struct kernel *k, struct task *t)
+{
+	uint32_t size = fpu_sigframe_size(&k->fpu);
+	bool on_alt = t->usp > t->alt_lo && t->usp <= t->alt_hi;
+	uintptr_t lo = on_alt ? t->alt_lo : t->ustack_lo;
+	uintptr_t hdr = (t->usp - RED_ZONE - size + FXSAVE_SIZE) & ~(uintptr_t)(PAGE_SIZE - 1);
+
+	if (hdr > lo) /* else no page below on this stack: the frame goes where it would */
+		t->usp = hdr - FXSAVE_SIZE + RED_ZONE + size;
+}
+
 void stack_mode(struct kernel *k, struct task *t, unsigned mode)
 {
 	static const uint8_t states[] = {
@@ -357,6 +372,8 @@ void stack_mode(struct kernel *k, struct task *t, unsigned mode)
 		[STACK_UNMAP] = PG_UNMAPPED, [STACK_RESTORE] = PG_PRESENT,
 	};
 
+	if (mode == STACK_STRADDLE)
+		straddle(k, t);
 	if (mode > STACK_RESTORE)
 		return;
 	user_set_pages(k, t->ustack_lo, t->ustack_hi, states[mode]);
