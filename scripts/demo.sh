@@ -30,7 +30,7 @@ with open(sys.argv[1], "a") as f:
 	fi
 }
 
-"$fpuctx" info | sed -n '1,5p;10p'
+"$fpuctx" info | grep -E '^(XCR0|managed|instructions|save instruction|context buffer|legacy area|x87 FOP|x87 pointer)' 
 echo
 echo "== The seeds' hypervisor chains, computed live (host and guest counted apart)"
 printf '%-17s %-8s %13s %13s %13s   %s\n' scenario policy "host s/r" "guest s/r" "total s/r" "the seed says"
