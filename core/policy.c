@@ -80,7 +80,8 @@ const struct fpu_bug_info fpu_bugs[] = {
 	{ FPU_BUG_GUEST_ENTER_NO_RELOAD, "guest-enter-no-reload",
 	  "the guest's state is loaded at run begin and VM entry trusts it still is; a kernel FPU section in between is lost (Linux bug 7)", 0, false },
 	{ FPU_BUG_GUEST_XCR0_LEAK, "guest-xcr0-leak",
-	  "the hypervisor restores the host's XCR0 when the run call ends, not at every exit: the guest's is live when the vCPU thread is switched out (Linux bug 3)", 0, false },
+	  "the hypervisor restores the host's XCR0 when the run call ends, not at every exit: the guest's is live when the vCPU thread is switched out (Linux bug 3)",
+	  XFEATURE_MASK(XFEATURE_AVX), false }, /* a guest XCR0 smaller than the host's needs more than x87/SSE */
 	{ FPU_BUG_X87_NO_SCRUB, "x87-no-scrub",
 	  "on a CPU that leaks x87 FOP/FIP/FDP through a restore, the restore path skips clearing them: the next context reads the last one's (CVE-2006-1056)",
 	  0, true },

@@ -483,6 +483,8 @@ static int cmd_bugs(void)
 	unsigned i;
 
 	fpu_xstate_enumerate(&xs, ~0ull, &missing);
+	if (!xs.has_ospke)
+		here &= ~XFEATURE_MASK(XFEATURE_PKRU); /* in XCR0, but the OS gives no PKRU */
 	for (i = 0; i < fpu_nbugs; i++) {
 		const char *absent = (fpu_bugs[i].needs & ~here) ? " [cannot show here: the CPU lacks " : "";
 
