@@ -791,6 +791,76 @@ static void test_x87_scrub_clears_pointers(void)
 	CHECK(fdp != (uint32_t)(uintptr_t)&operand, "FDP still 0x%x, the earlier FILD's operand", fdp);
 }
 
+/* What the probe's results say in words, for each vendor's behaviour (faked
+ * results: one CPU at hand cannot show them all). */
+static void test_x87_describe(void)
+{
+	struct fpu_x87_info intel = { .kept = FPU_X87_POINTERS, .kept_pending = FPU_X87_POINTERS };
+	struct fpu_x87_info zen = { .kept = 0, .kept_pending = FPU_X87_POINTERS, .amd = true,
+				    .xsaveerptr = true };
+	struct fpu_x87_info k8 = { .kept = 0, .kept_pending = FPU_X87_POINTERS, .amd = true,
+				   .leaks = true, .leak_seen = true };
+
+	CHECK(!strcmp(fpu_x87_describe(&intel, false), "kept"), "%s", fpu_x87_describe(&intel, false));
+	CHECK(!strcmp(fpu_x87_describe(&zen, false), "not kept"), "%s", fpu_x87_describe(&zen, false));
+	CHECK(!strcmp(fpu_x87_describe(&zen, true), "kept"), "%s", fpu_x87_describe(&zen, true));
+	CHECK(strstr(fpu_x87_describe(&k8, false), "leak") != NULL, "%s", fpu_x87_describe(&k8, false));
+	CHECK(!strcmp(fpu_x87_describe(&k8, true), "kept"), "%s", fpu_x87_describe(&k8, true));
+}
+
+/* The probe against a round trip done here: it must report exactly the
+ * fields this CPU gives back (and, with XSAVE, through XRSTOR too). */
+static uint8_t pointers_kept(bool xsave)
+{
+	static uint8_t in[576] __attribute__((aligned(64))), out[576] __attribute__((aligned(64)));
+	uint64_t fip = 0x0000123456789ab0ull, fdp = 0x00000fedcba98760ull, got;
+	uint16_t fop = 0x123, gop;
+	uint8_t kept = 0;
+
+	memset(in, 0, sizeof(in));
+	in[0] = 0x7f; in[1] = 0x03;           /* FCW: all masked */
+	in[24] = 0x80; in[25] = 0x1f;         /* MXCSR default */
+	memcpy(in + 6, &fop, 2);
+	memcpy(in + 8, &fip, 8);
+	memcpy(in + 16, &fdp, 8);
+	in[512] = 1;                          /* XSTATE_BV: x87 */
+	memset(out, 0, sizeof(out));
+	if (xsave) {
+		fpu_xrstor(in, XFEATURE_MASK(XFEATURE_X87));
+		fpu_xsave(out, XFEATURE_MASK(XFEATURE_X87));
+	} else {
+		fpu_fxrstor(in);
+		fpu_fxsave(out);
+	}
+	__asm__ volatile("fninit");
+	set_fcw(FCW_DEFAULT);
+	memcpy(&gop, out + 6, 2);
+	if ((gop & 0x7ff) == fop)
+		kept |= FPU_X87_FOP;
+	memcpy(&got, out + 8, 8);
+	if (got == fip)
+		kept |= FPU_X87_FIP;
+	memcpy(&got, out + 16, 8);
+	if (got == fdp)
+		kept |= FPU_X87_FDP;
+	return kept;
+}
+
+static void test_x87_probe_agrees(void)
+{
+	struct fpu_xstate_info xs;
+	uint64_t missing;
+	uint8_t kept;
+
+	if (fpu_xstate_enumerate(&xs, test_want(), &missing) != FPU_SETUP_OK)
+		return;
+	kept = pointers_kept(false);
+	if (xs.has_xsave)
+		kept &= pointers_kept(true);
+	CHECK_EQ(xs.x87.kept, kept);
+	CHECK(!xs.x87.leak_seen || xs.x87.leaks, "a leak seen but not acted on");
+}
+
 /* The counters and real-register round trips under every save instruction. */
 static void test_every_insn(void)
 {
@@ -1780,6 +1850,8 @@ static const struct test tests[] = {
 	TEST(test_bug_skip_owner_check),
 	TEST(test_x87_scrub_decision),
 	TEST(test_x87_scrub_clears_pointers),
+	TEST(test_x87_describe),
+	TEST(test_x87_probe_agrees),
 	TEST(test_every_insn),
 	TEST(test_kfpu_linux),
 	TEST(test_kfpu_eager),
