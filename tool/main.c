@@ -10,19 +10,125 @@
 
 const char *tool_argv0 = "fpuctx";
 
+uint64_t tool_want = ~0ull;
+unsigned tool_cmd;
+
+static const struct command {
+	const char *name, *args, *what;
+	unsigned bit;
+} commands[] = {
+	{ "run", "FILE|-", "run a scenario file (- reads standard input) under each policy and check it", CMD_RUN },
+	{ "stress", "", "random scenarios drawn from seeds, every check on", CMD_STRESS },
+	{ "replay", "", "rebuild one stress seed's run: same violations, same hash", CMD_REPLAY },
+	{ "bugs", "", "list the bugs --inject-bug puts back (test-only)", CMD_BUGS },
+	{ "info", "", "describe this CPU's FPU state and the policies", CMD_INFO },
+	{ "bench", "", "cycle measurements (a benchmark, not a test)", CMD_BENCH },
+};
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+/* Every option, and the commands it applies to: usage texts and the
+ * parser both come from here, so they cannot disagree. */
+static const struct option_doc {
+	const char *shrt, *name, *arg, *what;
+	unsigned cmds;
+} options[] = {
+	{ "-p", "--policy", "P|all", "the policies to run (default all; see below)",
+	  CMD_RUN | CMD_STRESS | CMD_REPLAY | CMD_BENCH },
+	{ "-s", "--seed", "S", "the seed (stress: the first seed; default 1)", CMD_RUN | CMD_STRESS | CMD_REPLAY },
+	{ 0, "--seeds", "N", "how many seeds, from --seed on (default 1)", CMD_STRESS },
+	{ 0, "--events", "M", "machine steps per seed (default 10000)", CMD_STRESS | CMD_REPLAY },
+	{ "-j", "--jobs", "N", "seeds run in parallel (default: online CPUs); output as with -j 1", CMD_STRESS },
+	{ 0, "--cpus", "N", "simulated CPUs, 1 to 8 (run: the scenario's; stress: 2)",
+	  CMD_RUN | CMD_STRESS | CMD_REPLAY },
+	{ 0, "--json", 0, "one JSON object on stdout instead of text", CMD_RUN | CMD_STRESS | CMD_REPLAY },
+	{ "-q", "--quiet", 0, "run: no table, only failures and the verdict; stress: no progress line",
+	  CMD_RUN | CMD_STRESS },
+	{ 0, "--trace", "FILE", "Chrome/Perfetto JSON timeline; several policies need FILE with {policy} "
+	  "or a directory", CMD_RUN | CMD_REPLAY },
+	{ 0, "--trace-text", 0, "ftrace-like lines on stdout", CMD_RUN | CMD_REPLAY },
+	{ 0, "--inject-bug", "NAME", "put a known bug back (test-only; see 'fpuctx bugs'); repeatable",
+	  CMD_RUN | CMD_STRESS | CMD_REPLAY },
+	{ 0, "--pretend", "NAME", "test-only CPU behaviour: fxsave-leak | x87-kept",
+	  CMD_RUN | CMD_STRESS | CMD_REPLAY },
+	{ 0, "--xsave", "INSN", "save instruction: fxsave | xsave | xsaveopt | xsavec",
+	  CMD_RUN | CMD_STRESS | CMD_REPLAY | CMD_INFO },
+	{ 0, "--features", "LIST", "components to manage: x87,sse,avx,... (default: all the CPU has)",
+	  CMD_RUN | CMD_STRESS | CMD_REPLAY | CMD_INFO | CMD_BENCH },
+	{ 0, "--max-steps", "N", "stop a scenario after N machine steps (reported as a violation)", CMD_RUN },
+	{ "-h", "--help", 0, "this text", ~0u },
+};
+#define NOPTIONS (sizeof(options) / sizeof(options[0]))
+
+static const struct command *find_command(const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < NCOMMANDS; i++)
+		if (!strcmp(name, commands[i].name))
+			return &commands[i];
+	return 0;
+}
+
+static void print_policies(FILE *out)
+{
+	unsigned i;
+
+	fprintf(out, "policies:\n");
+	for (i = 0; i < fpu_npolicies; i++)
+		fprintf(out, "  %-9s %s\n", fpu_policies[i].name, fpu_policies[i].summary);
+	fprintf(out, "  %-9s every one of them\n", "all");
+}
+
+static void print_options(FILE *out, unsigned cmds)
+{
+	char left[40];
+	unsigned i;
+
+	for (i = 0; i < NOPTIONS; i++) {
+		if (!(options[i].cmds & cmds))
+			continue;
+		snprintf(left, sizeof(left), "%s%s%s%s%s", options[i].shrt ? options[i].shrt : "",
+			 options[i].shrt ? ", " : "    ", options[i].name, options[i].arg ? " " : "",
+			 options[i].arg ? options[i].arg : "");
+		fprintf(out, "  %-24s %s\n", left, options[i].what);
+	}
+}
+
+static const char exit_text[] =
+	"exit status: 0 all checks and expectations hold, 1 violation or failed expectation, 2 bad input\n";
+
 static int usage(FILE *out, int status)
 {
-	fprintf(out,
-		"usage: fpuctx run FILE [--policy P|all] [--cpus N] [--seed S] [--json]\n"
-		"                       [--trace FILE] [--trace-text] [--inject-bug NAME]...\n"
-		"       fpuctx stress --seeds N --events M [--policy P|all] [--cpus N] [--seed S] [--json]\n"
-		"                       [--inject-bug NAME]...\n"
-		"       fpuctx replay --seed S --events M [--policy P|all] [--cpus N] [--inject-bug NAME]...\n"
-		"       fpuctx bugs | info | bench\n"
-		"common: --xsave=fxsave|xsave|xsaveopt|xsavec  --features=x87,sse,avx,...  --max-steps N\n"
-		"test-only: --pretend fxsave-leak|x87-kept  (a CPU behaviour emulated or assumed; see 'fpuctx info')\n"
-		"exit status: 0 all checks and expectations hold, 1 violation or failed expectation, 2 bad input\n");
+	unsigned i;
+
+	fprintf(out, "usage: fpuctx COMMAND [options]    fpuctx help COMMAND | fpuctx COMMAND --help\n"
+		     "       fpuctx -V|--version\n\ncommands:\n");
+	for (i = 0; i < NCOMMANDS; i++)
+		fprintf(out, "  %-6s %-6s %s\n", commands[i].name, commands[i].args, commands[i].what);
+	fprintf(out, "\noptions (each command takes those its help lists):\n");
+	print_options(out, ~0u);
+	fprintf(out, "\n");
+	print_policies(out);
+	fprintf(out, "\n%s", exit_text);
 	return status;
+}
+
+static int command_usage(FILE *out, const struct command *c)
+{
+	fprintf(out, "usage: fpuctx %s%s%s%s\n%s\n", c->name, *c->args ? " " : "", c->args,
+		c->bit == CMD_BUGS ? "" : " [options]", c->what);
+	if (c->bit == CMD_STRESS)
+		fprintf(out, "A failing seed prints its 'fpuctx replay' command; a summary line ends the run\n"
+			     "(progress on stderr when it is a terminal; Ctrl-C prints the seeds finished).\n");
+	fprintf(out, "\noptions:\n");
+	print_options(out, c->bit);
+	if (c->bit & (CMD_RUN | CMD_STRESS | CMD_REPLAY | CMD_BENCH)) {
+		fprintf(out, "\n");
+		print_policies(out);
+	}
+	if (c->bit & (CMD_RUN | CMD_STRESS | CMD_REPLAY))
+		fprintf(out, "\n%s", exit_text);
+	return EXIT_OK;
 }
 
 static int bad(const char *fmt, const char *a, const char *b)
@@ -31,6 +137,17 @@ static int bad(const char *fmt, const char *a, const char *b)
 	fprintf(stderr, fmt, a, b);
 	fputc('\n', stderr);
 	return EXIT_BADINPUT;
+}
+
+/* ", did you mean 'X'?" for a near miss among cands, else "". */
+static const char *near(char *buf, size_t len, const char *word, const char *const *cands, size_t n)
+{
+	const char *pick = scn_suggest(word, cands, n);
+
+	if (!pick)
+		return "";
+	snprintf(buf, len, "; did you mean '%s'?", pick);
+	return buf;
 }
 
 static int parse_u64(const char *s, uint64_t *v)
@@ -58,9 +175,16 @@ static int parse_features(const char *spec, uint64_t *mask)
 		for (f = 0; f < FPU_XFEATURE_MAX; f++)
 			if (!strcmp(tok, fpu_xfeature_name(f)))
 				break;
-		if (f == FPU_XFEATURE_MAX)
+		if (f == FPU_XFEATURE_MAX) {
+			const char *names[FPU_XFEATURE_MAX];
+			char hint[64];
+
+			for (f = 0; f < FPU_XFEATURE_MAX; f++)
+				names[f] = fpu_xfeature_name(f);
 			return bad("--features: unknown component '%s'%s (known: x87, sse, avx, bndregs, "
-				   "bndcsr, opmask, zmm_hi256, hi16_zmm, pkru, xtilecfg, xtiledata)", tok, "");
+				   "bndcsr, opmask, zmm_hi256, hi16_zmm, pkru, xtilecfg, xtiledata)", tok,
+				   near(hint, sizeof(hint), tok, names, FPU_XFEATURE_MAX));
+		}
 		*mask |= XFEATURE_MASK(f);
 	}
 	if ((rule = scn_xcr0_rule(*mask, 0)) != 0)
@@ -77,9 +201,14 @@ static int parse_pretend(const char *name, uint32_t *pretend)
 		*pretend |= FPU_PRETEND_FXSAVE_LEAK;
 	else if (!strcmp(name, "x87-kept"))
 		*pretend |= SIM_PRETEND_X87_KEPT;
-	else
+	else {
+		static const char *const names[] = { "fxsave-leak", "x87-kept" };
+		char hint[64];
+
 		return bad("--pretend: unknown CPU behaviour '%s'%s (fxsave-leak: restores keep the old "
-			   "x87 pointers; x87-kept: the oracle compares FOP/FIP/FDP anyway)", name, "");
+			   "x87 pointers; x87-kept: the oracle compares FOP/FIP/FDP anyway)", name,
+			   near(hint, sizeof(hint), name, names, 2));
+	}
 	return 0;
 }
 
@@ -92,7 +221,15 @@ static int parse_bug(const char *name, uint32_t *bugs)
 			*bugs |= fpu_bugs[i].bit;
 			return 0;
 		}
-	return bad("--inject-bug: unknown bug '%s'%s (see 'fpuctx bugs')", name, "");
+	{
+		const char *names[64];
+		char hint[80];
+
+		for (i = 0; i < fpu_nbugs && i < 64; i++)
+			names[i] = fpu_bugs[i].name;
+		return bad("--inject-bug: unknown bug '%s'%s (see 'fpuctx bugs')", name,
+			   near(hint, sizeof(hint), name, names, i));
+	}
 }
 
 /* Options every command shares. Returns 0 used, 1 not ours, 2 error. */
@@ -116,9 +253,15 @@ static int parse_common_option(const char *arg, const char *val, struct run_opti
 		for (i = 0; i < FPU_INSN__COUNT; i++)
 			if (val && !strcmp(val, fpu_insn_name(i)))
 				break;
-		if (i == FPU_INSN__COUNT)
+		if (i == FPU_INSN__COUNT) {
+			const char *names[FPU_INSN__COUNT];
+			char hint[64];
+
+			for (i = 0; i < FPU_INSN__COUNT; i++)
+				names[i] = fpu_insn_name(i);
 			return bad("--xsave: unknown instruction '%s'%s (fxsave, xsave, xsaveopt, xsavec)",
-				   val ? val : "", "");
+				   val ? val : "", val ? near(hint, sizeof(hint), val, names, FPU_INSN__COUNT) : "");
+		}
 		o->insn = i;
 	} else if (!strcmp(arg, "--features")) {
 		if (!val || parse_features(val, &o->want))
@@ -158,8 +301,20 @@ int policy_list(const char *spec, const struct fpu_policy **out, unsigned *n)
 		return 0;
 	}
 	p = fpu_policy_find(spec);
-	if (!p)
-		return bad("--policy: unknown policy '%s'%s (eager, linux, all)", spec, "");
+	if (!p) {
+		const char *names[9];
+		char known[128] = "", hint[64];
+		unsigned i;
+
+		for (i = 0; i < fpu_npolicies && i < 8; i++) {
+			names[i] = fpu_policies[i].name;
+			snprintf(known + strlen(known), sizeof(known) - strlen(known), "%s, ", names[i]);
+		}
+		names[i++] = "all";
+		fprintf(stderr, "%s: --policy: unknown policy '%s'%s (%sall)\n", tool_argv0, spec,
+			near(hint, sizeof(hint), spec, names, i), known);
+		return EXIT_BADINPUT;
+	}
 	out[(*n)++] = p;
 	return 0;
 }
@@ -224,10 +379,34 @@ static int check_cpu(const struct run_options *o)
 	return 0;
 }
 
+/* The option a short one stands for, or NULL. */
+static const struct option_doc *find_option(const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < NOPTIONS; i++)
+		if (!strcmp(name, options[i].name) || (options[i].shrt && !strcmp(name, options[i].shrt)))
+			return &options[i];
+	return 0;
+}
+
+static int unknown_option(const char *name)
+{
+	const char *names[NOPTIONS];
+	char hint[64];
+	unsigned i;
+
+	for (i = 0; i < NOPTIONS; i++)
+		names[i] = options[i].name;
+	return bad("unknown option '%s'%s (see 'fpuctx help')", name,
+		   near(hint, sizeof(hint), name, names, NOPTIONS));
+}
+
 /* Splits argv into positional arguments and options; returns 0 or an exit status. */
 int split_args(int argc, char **argv, struct run_options *o, const char **policy,
 		      const char **pos, int *npos, int maxpos, uint64_t *seeds, uint64_t *events)
 {
+	const struct option_doc *d;
 	int i;
 
 	for (i = 0; i < argc; i++) {
@@ -236,7 +415,7 @@ int split_args(int argc, char **argv, struct run_options *o, const char **policy
 		bool used;
 		int r;
 
-		if (arg[0] != '-') {
+		if (arg[0] != '-' || !arg[1]) { /* "-": standard input */
 			if (*npos == maxpos)
 				return bad("unexpected argument '%s'%s", arg, "");
 			pos[(*npos)++] = arg;
@@ -249,21 +428,36 @@ int split_args(int argc, char **argv, struct run_options *o, const char **policy
 			snprintf(name, sizeof(name), "%s", arg);
 			val = i + 1 < argc ? argv[i + 1] : 0;
 		}
-		if (!strcmp(name, "--policy") || !strcmp(name, "--seeds") || !strcmp(name, "--events")) {
-			uint64_t *dst = !strcmp(name, "--seeds") ? seeds : events;
+		d = find_option(name);
+		if (!d)
+			return unknown_option(name);
+		snprintf(name, sizeof(name), "%s", d->name);
+		if (!(d->cmds & tool_cmd)) {
+			if (!strcmp(name, "--trace") && tool_cmd == CMD_STRESS)
+				return bad("stress writes no trace (one per seed would be needed); a failing seed "
+					   "prints its replay command: add --trace FILE to that%s%s", "", "");
+			return bad("option '%s' does not apply here (see 'fpuctx help %s')", name,
+				   tool_cmd == CMD_RUN ? "run" : tool_cmd == CMD_STRESS ? "stress" :
+				   tool_cmd == CMD_REPLAY ? "replay" : tool_cmd == CMD_INFO ? "info" : "bench");
+		}
+		if (!strcmp(name, "--policy") || !strcmp(name, "--seeds") || !strcmp(name, "--events") ||
+		    !strcmp(name, "--jobs")) {
+			uint64_t *dst = !strcmp(name, "--seeds") ? seeds : events, v;
 			if (!val)
 				return bad("%s needs a value%s", name, "");
 			if (!strcmp(name, "--policy"))
 				*policy = val;
-			else if (!dst)
-				return bad("%s does not apply here (replay runs one seed: --seed S)%s", name, "");
-			else if (parse_u64(val, dst) || !*dst)
+			else if (!strcmp(name, "--jobs")) {
+				if (parse_u64(val, &v) || !v || v > 1024)
+					return bad("%s needs a number from 1 to 1024, got '%s'", name, val);
+				o->jobs = (unsigned)v;
+			} else if (parse_u64(val, dst) || !*dst)
 				return bad("%s needs a positive number, got '%s'", name, val);
 			used = true;
 		} else {
 			r = parse_common_option(name, val, o, &used);
 			if (r == 1)
-				return bad("unknown option '%s'%s", name, "");
+				return unknown_option(name);
 			if (r)
 				return r;
 		}
@@ -272,6 +466,7 @@ int split_args(int argc, char **argv, struct run_options *o, const char **policy
 		else if (!used && eq)
 			return bad("option '%s' takes no value%s", name, "");
 	}
+	tool_want = o->want;
 	return check_cpu(o);
 }
 
@@ -323,15 +518,16 @@ int start_error(const struct run *r, const char *where)
 	}
 	fprintf(stderr, "%s: cannot start the simulated kernel: %s", tool_argv0, r->error);
 	if (r->missing) {
-		unsigned f;
-		fprintf(stderr, " (asked for:");
-		for (f = 0; f < FPU_XFEATURE_MAX; f++)
-			if (r->missing & XFEATURE_MASK(f))
-				fprintf(stderr, " %s", fpu_xfeature_name(f));
-		fprintf(stderr, "; enabled here: ");
-		for (f = 0; f < FPU_XFEATURE_MAX; f++)
-			if (machine_permitted_features() & XFEATURE_MASK(f))
-				fprintf(stderr, "%s ", fpu_xfeature_name(f));
+		/* What --features asked for, what the start needed and lacked. */
+		fprintf(stderr, " (asked for: ");
+		if (tool_want == ~0ull)
+			fprintf(stderr, "all this CPU has");
+		else
+			print_mask(stderr, tool_want);
+		fprintf(stderr, "; missing: ");
+		print_mask(stderr, r->missing);
+		fprintf(stderr, "; usable here: ");
+		print_mask(stderr, machine_permitted_features());
 		fprintf(stderr, ")");
 	}
 	fputc('\n', stderr);
@@ -566,24 +762,59 @@ static int cmd_info(int argc, char **argv)
 
 int cmd_bench(int argc, char **argv);
 
+static int unknown_command(const char *what)
+{
+	const char *names[NCOMMANDS + 1];
+	char hint[64];
+	unsigned k;
+
+	for (k = 0; k < NCOMMANDS; k++)
+		names[k] = commands[k].name;
+	names[k++] = "help";
+	fprintf(stderr, "%s: unknown command '%s'%s (see 'fpuctx help')\n", tool_argv0, what,
+		near(hint, sizeof(hint), what, names, k));
+	return EXIT_BADINPUT;
+}
+
 int main(int argc, char **argv)
 {
+	const struct command *c;
+	int i;
+
 	if (argc < 2)
 		return usage(stderr, EXIT_BADINPUT);
-	if (!strcmp(argv[1], "run"))
-		return cmd_run(argc - 2, argv + 2);
-	if (!strcmp(argv[1], "stress"))
-		return cmd_stress(argc - 2, argv + 2, false);
-	if (!strcmp(argv[1], "replay"))
-		return cmd_stress(argc - 2, argv + 2, true);
-	if (!strcmp(argv[1], "bugs"))
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+		printf("fpuctx %s\n", FPUCTX_VERSION_STRING);
+		return EXIT_OK;
+	}
+	if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		if (argc < 3)
+			return usage(stdout, EXIT_OK);
+		if (argc > 3)
+			return bad("help takes one command, got '%s' too%s", argv[3], "");
+		c = find_command(argv[2]);
+		if (!c)
+			goto unknown;
+		return command_usage(stdout, c);
+	}
+	c = find_command(argv[1]);
+	if (!c)
+		goto unknown;
+	for (i = 2; i < argc; i++)
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+			return command_usage(stdout, c);
+	tool_cmd = c->bit;
+	switch (c->bit) {
+	case CMD_RUN: return cmd_run(argc - 2, argv + 2);
+	case CMD_STRESS: return cmd_stress(argc - 2, argv + 2, false);
+	case CMD_REPLAY: return cmd_stress(argc - 2, argv + 2, true);
+	case CMD_BUGS:
+		if (argc > 2)
+			return bad("bugs takes no arguments, got '%s'%s", argv[2], "");
 		return cmd_bugs();
-	if (!strcmp(argv[1], "info"))
-		return cmd_info(argc - 2, argv + 2);
-	if (!strcmp(argv[1], "bench"))
-		return cmd_bench(argc - 2, argv + 2);
-	if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
-		return usage(stdout, EXIT_OK);
-	fprintf(stderr, "%s: unknown command '%s'\n", tool_argv0, argv[1]);
-	return usage(stderr, EXIT_BADINPUT);
+	case CMD_INFO: return cmd_info(argc - 2, argv + 2);
+	default: return cmd_bench(argc - 2, argv + 2);
+	}
+unknown:
+	return unknown_command(argc > 2 && !strcmp(argv[1], "help") ? argv[2] : argv[1]);
 }

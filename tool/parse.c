@@ -1450,6 +1450,19 @@ static int parse_op(struct parser *ps, const struct tok *kw)
 		if (is_top_word(kw))
 			return fail(ps, ps->line, kw->col, "'%s' is not allowed inside %s",
 			            show_tok(kw, a), block_desc(ps, where));
+		{
+			const char *words[sizeof(op_defs) / sizeof(op_defs[0])], *near;
+			char w[SHOW_LEN];
+			size_t i;
+
+			for (i = 0; i < sizeof(op_defs) / sizeof(op_defs[0]); i++)
+				words[i] = op_defs[i].word;
+			snprintf(w, sizeof(w), "%.*s", (int)(kw->n < sizeof(w) ? kw->n : sizeof(w) - 1), kw->s);
+			near = scn_suggest(w, words, i);
+			if (near)
+				return fail(ps, ps->line, kw->col, "unknown op '%s'; did you mean '%s'?",
+				            show_tok(kw, a), near);
+		}
 		return fail(ps, ps->line, kw->col, "unknown op '%s'", show_tok(kw, a));
 	}
 	if (d->place == HANDLER_ONLY && !in_handler)
@@ -1767,7 +1780,7 @@ static char *read_file(const char *path, size_t *len, int *errnum)
 	FILE *f;
 
 	errno = 0;
-	f = fopen(path, "rb");
+	f = strcmp(path, "<stdin>") ? fopen(path, "rb") : stdin;
 	if (!f) {
 		*errnum = errno ? errno : EIO;
 		return NULL;
@@ -1801,13 +1814,61 @@ static char *read_file(const char *path, size_t *len, int *errnum)
 			break;
 		}
 	}
-	fclose(f);
+	if (f != stdin)
+		fclose(f);
 	*len = n;
 	return buf;
 fail:
-	fclose(f);
+	if (f != stdin)
+		fclose(f);
 	free(buf);
 	return NULL;
+}
+
+/* Optimal string alignment distance: a swap of neighbours counts one, the
+ * commonest typo. Words longer than 63 bytes are never close. */
+static size_t osa_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), i, j, d[64][64];
+
+	if (la >= 64 || lb >= 64)
+		return (size_t)-1;
+	for (i = 0; i <= la; i++)
+		d[i][0] = i;
+	for (j = 0; j <= lb; j++)
+		d[0][j] = j;
+	for (i = 1; i <= la; i++)
+		for (j = 1; j <= lb; j++) {
+			size_t c = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+
+			if (d[i - 1][j] + 1 < c)
+				c = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < c)
+				c = d[i][j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+			    d[i - 2][j - 2] + 1 < c)
+				c = d[i - 2][j - 2] + 1;
+			d[i][j] = c;
+		}
+	return d[la][lb];
+}
+
+const char *scn_suggest(const char *word, const char *const *cands, size_t n)
+{
+	size_t i, best = (size_t)-1, len = strlen(word), d;
+	const char *pick = NULL;
+
+	for (i = 0; i < n; i++) {
+		if (!cands[i])
+			continue;
+		d = osa_distance(word, cands[i]);
+		if (d < best) {
+			best = d;
+			pick = cands[i];
+		}
+	}
+	/* Close enough to be a slip, not a different word. */
+	return pick && best > 0 && best <= 2 && best * 3 <= len + 1 ? pick : NULL;
 }
 
 int scn_parse_file(const char *path, struct scenario *out,
@@ -1822,6 +1883,9 @@ int scn_parse_file(const char *path, struct scenario *out,
 		err[0] = '\0';
 	if (!path)
 		return fail_nopos(err, errlen, path, "cannot read: no path");
+	/* "-" is standard input, named "<stdin>" in messages and reports. */
+	if (!strcmp(path, "-"))
+		path = "<stdin>";
 	text = read_file(path, &len, &errnum);
 	if (!text)
 		return fail_nopos(err, errlen, path, "cannot read: %s", strerror(errnum));

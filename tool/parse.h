@@ -26,7 +26,8 @@ int scn_parse(const char *path, const char *text, struct scenario *out,
               char *err, size_t errlen);
 
 /* Reads the file then parses it. File errors: "PATH: cannot read: strerror".
- * Unlike scn_parse, NUL bytes in the file are reported as errors. */
+ * Unlike scn_parse, NUL bytes in the file are reported as errors. PATH "-"
+ * reads standard input, called "<stdin>" in messages and out->name. */
 int scn_parse_file(const char *path, struct scenario *out,
                    const char *const *policy_names, int npolicies,
                    char *err, size_t errlen);
@@ -34,6 +35,10 @@ int scn_parse_file(const char *path, struct scenario *out,
 /* The first rule of XCR0 (what XSETBV accepts) that `mask` breaks, as a
  * sentence naming the components and bits, or NULL if it breaks none.
  * *culprit (may be NULL): the bits of the rule that are in mask. */
+/* The candidate within a typo's reach of `word` (edit distance, swaps
+ * counting one), for "did you mean"; NULL if none is close. */
+const char *scn_suggest(const char *word, const char *const *cands, size_t n);
+
 const char *scn_xcr0_rule(uint64_t mask, uint64_t *culprit);
 
 /* Name of an op / key (for reports), e.g. "dirty", "skipped_restores";

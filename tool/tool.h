@@ -12,6 +12,14 @@
 #define EXIT_VIOLATION 1
 #define EXIT_BADINPUT 2
 
+/* Defined here until include/fpuctx/version.h carries the library's own. */
+#ifndef FPUCTX_VERSION_STRING
+#define FPUCTX_VERSION_STRING "0.9.0"
+#endif
+
+/* The subcommands, as bits: which options apply to which (main.c). */
+enum { CMD_RUN = 1, CMD_STRESS = 2, CMD_REPLAY = 4, CMD_BUGS = 8, CMD_INFO = 16, CMD_BENCH = 32 };
+
 /* One scenario run under one policy, reduced to what reports need. */
 struct policy_result {
 	const struct fpu_policy *policy;
@@ -32,6 +40,7 @@ struct run_options {
 	const char *trace_file;       /* Chrome/Perfetto JSON */
 	bool trace_text;
 	uint64_t max_steps;
+	unsigned jobs;                /* stress: parallel workers; 0: online CPUs */
 };
 
 /* report.c */
@@ -61,5 +70,7 @@ void default_options(struct run_options *o);
  * scenario's file or name, and its 'vm' line); returns EXIT_BADINPUT. */
 int start_error(const struct run *r, const char *where);
 extern const char *tool_argv0;
+extern uint64_t tool_want;    /* --features as asked (~0: all), for start_error */
+extern unsigned tool_cmd;     /* the CMD_* being run */
 
 #endif
