@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 const char *tool_argv0 = "fpuctx";
 
@@ -328,14 +329,34 @@ static void init_policy_names(void)
 		policy_names[i] = fpu_policies[i].name;
 }
 
-static void trace_path(char *buf, size_t len, const char *path, const char *policy, bool several)
+static bool is_dir(const char *path)
 {
-	const char *dot = strrchr(path, '.');
+	struct stat st;
 
-	if (!several || !dot)
-		snprintf(buf, len, several ? "%s.%s" : "%s", path, policy);
+	return !stat(path, &st) && S_ISDIR(st.st_mode);
+}
+
+int trace_check(const char *file, unsigned np)
+{
+	if (!file || np < 2 || strstr(file, "{policy}") || is_dir(file))
+		return 0;
+	fprintf(stderr, "%s: --trace %s: %u policies cannot share one file; put {policy} in the name "
+		"(--trace out-{policy}.json) or name an existing directory\n", tool_argv0, file, np);
+	return EXIT_BADINPUT;
+}
+
+void trace_path(char *buf, size_t len, const char *file, const char *scn, const char *policy)
+{
+	const char *ph = strstr(file, "{policy}");
+	size_t n = strlen(file);
+
+	if (ph)
+		snprintf(buf, len, "%.*s%s%s", (int)(ph - file), file, policy, ph + strlen("{policy}"));
+	else if (is_dir(file))
+		snprintf(buf, len, "%.*s/%s-%s.json", (int)(n > 1 && file[n - 1] == '/' ? n - 1 : n), file,
+			 scn, policy);
 	else
-		snprintf(buf, len, "%.*s.%s%s", (int)(dot - path), path, policy, dot);
+		snprintf(buf, len, "%s", file);
 }
 
 /* Start-up checks: an instruction or a component this CPU lacks is refused
@@ -577,6 +598,8 @@ static int cmd_run(int argc, char **argv)
 		return bad("run needs one scenario file%s%s", "", "");
 	if ((r = policy_list(policy, pols, &np)) != 0)
 		return r;
+	if ((r = trace_check(o.trace_file, np)) != 0)
+		return r;
 	init_policy_names();
 	if (scn_parse_file(pos[0], &scn, policy_names, (int)fpu_npolicies, err, sizeof(err))) {
 		fprintf(stderr, "%s\n", err);
@@ -620,7 +643,7 @@ static int cmd_run(int argc, char **argv)
 			status = EXIT_VIOLATION;
 		if (o.trace_file) {
 			char path[1024];
-			trace_path(path, sizeof(path), o.trace_file, pols[i]->name, np > 1);
+			trace_path(path, sizeof(path), o.trace_file, scn.name, pols[i]->name);
 			if (trace_write_json(path, &pr[i].run, pols[i]->name))
 				return bad("cannot write trace '%s': %s", path, strerror(errno));
 		}

@@ -6,6 +6,7 @@
  */
 #include "tool.h"
 #include "parse.h"
+#include <errno.h>
 #include <string.h>
 
 #define STRESS_REPEAT SCN_MAX_COUNT
@@ -318,6 +319,8 @@ int cmd_stress(int argc, char **argv, bool replay)
 		return r;
 	if ((r = policy_list(policy, pols, &np)) != 0)
 		return r;
+	if ((r = trace_check(o.trace_file, np)) != 0)
+		return r;
 	if (o.cpus < 0)
 		o.cpus = 2;
 	memset(tot, 0, sizeof(tot));
@@ -359,8 +362,17 @@ int cmd_stress(int argc, char **argv, bool replay)
 			}
 			if (replay && o.trace_text)
 				trace_print_text(stdout, &pr.run, pols[i]->name);
-			if (replay && o.trace_file && trace_write_json(o.trace_file, &pr.run, pols[i]->name))
-				fprintf(stderr, "%s: cannot write %s\n", tool_argv0, o.trace_file);
+			if (replay && o.trace_file) {
+				char path[1024];
+
+				trace_path(path, sizeof(path), o.trace_file, scn.name, pols[i]->name);
+				if (trace_write_json(path, &pr.run, pols[i]->name)) {
+					fprintf(stderr, "%s: cannot write trace '%s': %s\n", tool_argv0, path,
+						strerror(errno));
+					machine_release(&pr.run);
+					return EXIT_BADINPUT;
+				}
+			}
 			machine_release(&pr.run);
 		}
 	}

@@ -66,6 +66,11 @@ int policy_list(const char *spec, const struct fpu_policy **out, unsigned *n);
 int split_args(int argc, char **argv, struct run_options *o, const char **policy,
 	       const char **pos, int *npos, int maxpos, uint64_t *seeds, uint64_t *events);
 void default_options(struct run_options *o);
+/* --trace FILE with np policies: FILE alone for one; with several, a
+ * {policy} placeholder or an existing directory (DIR/SCENARIO-POLICY.json).
+ * trace_check refuses (exit status 2, message) before anything runs. */
+int trace_check(const char *file, unsigned np);
+void trace_path(char *buf, size_t len, const char *file, const char *scn, const char *policy);
 /* Says why machine_run failed (a VM that cannot boot: at `where`, the
  * scenario's file or name, and its 'vm' line); returns EXIT_BADINPUT. */
 int start_error(const struct run *r, const char *where);
