@@ -271,3 +271,62 @@ void print_features(FILE *out, const struct fpu_system *sys)
 	if (sys->has_pkru)
 		fprintf(out, "%spkru(eager)", sep);
 }
+
+static void json_str(FILE *out, const char *s)
+{
+	fputc('"', out);
+	for (; s && *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fprintf(out, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			fprintf(out, "\\u%04x", (unsigned char)*s);
+		else
+			fputc(*s, out);
+	}
+	fputc('"', out);
+}
+
+void print_json_violations(FILE *out, const struct policy_result *pr, const char *path)
+{
+	static const char *const kinds[] = { "state", "invariant", "deadlock", "runtime", "sigreturn",
+					     "guest" };
+	static const char *const wheres[] = { "check", "return to user", "signal frame", "VM entry",
+					      "guest state get" };
+	const struct kresult *r = &pr->run.k->res;
+	uint32_t i, n = r->nviolations < KMAX_VIOLATIONS ? r->nviolations : KMAX_VIOLATIONS;
+	char name[64], cpu[64], e[32], f[32], who[160];
+
+	fprintf(out, "[");
+	for (i = 0; i < n; i++) {
+		const struct violation *v = &r->viol[i];
+
+		machine_task_name(&pr->run, v->task, name, sizeof(name));
+		machine_cpu_name(&pr->run, v->vm, v->cpu, cpu, sizeof(cpu));
+		fprintf(out, "%s\n        {\"kind\": \"%s\", \"time\": %llu, \"cpu\": ", i ? "," : "",
+			v->kind < 6 ? kinds[v->kind] : "?", (unsigned long long)v->time);
+		json_str(out, cpu);
+		fprintf(out, ", \"task\": ");
+		json_str(out, name);
+		fprintf(out, ", \"task_id\": %u", v->task);
+		if (v->kind == VIOL_STATE) {
+			hex8(e, v->expected);
+			hex8(f, v->found);
+			describe_found(pr, v, who, sizeof(who));
+			fprintf(out, ", \"where\": \"%s\", \"line\": %u, \"component\": \"%s\", \"offset\": %u, "
+				"\"expected\": \"%s\", \"found\": \"%s\", \"whose\": ",
+				v->where < 5 ? wheres[v->where] : "?", v->line, fpu_xfeature_name(v->component),
+				v->offset, e, f);
+			json_str(out, who);
+		} else if (v->line) {
+			fprintf(out, ", \"where\": ");
+			json_str(out, path);
+			fprintf(out, ", \"line\": %u", v->line);
+		}
+		if (v->msg) {
+			fprintf(out, ", \"message\": ");
+			json_str(out, v->msg);
+		}
+		fprintf(out, "}");
+	}
+	fprintf(out, "%s]", n ? "\n      " : "");
+}

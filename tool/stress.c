@@ -4,10 +4,16 @@
  * seed. The scenario comes from the seed too, so `fpuctx replay --seed S`
  * with the same --events/--cpus/--policy/--inject-bug rebuilds the same run.
  */
+#define _GNU_SOURCE
 #include "tool.h"
 #include "parse.h"
 #include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #define STRESS_REPEAT SCN_MAX_COUNT
 
@@ -286,12 +292,13 @@ static void add_totals(struct stress_totals *t, const struct run *r)
 	t->vm_gets += k->vm_gets;
 }
 
+/* The replay command of a failing seed; as a text line, or bare for JSON. */
 static void print_replay(FILE *out, uint64_t seed, uint64_t events, uint32_t cpus,
-			 const char *policy, uint32_t bugs, uint32_t pretend)
+			 const char *policy, uint32_t bugs, uint32_t pretend, bool line)
 {
 	unsigned i;
 
-	fprintf(out, "  replay: fpuctx replay --seed %llu --events %llu --cpus %u --policy %s",
+	fprintf(out, "%sfpuctx replay --seed %llu --events %llu --cpus %u --policy %s", line ? "  replay: " : "",
 		(unsigned long long)seed, (unsigned long long)events, cpus, policy);
 	if (pretend & FPU_PRETEND_FXSAVE_LEAK)
 		fprintf(out, " --pretend fxsave-leak");
@@ -300,94 +307,384 @@ static void print_replay(FILE *out, uint64_t seed, uint64_t events, uint32_t cpu
 	for (i = 0; i < fpu_nbugs; i++)
 		if (bugs & fpu_bugs[i].bit)
 			fprintf(out, " --inject-bug %s", fpu_bugs[i].name);
-	fputc('\n', out);
+	if (line)
+		fputc('\n', out);
+}
+
+/* What every seed shares. */
+struct stress_ctx {
+	struct run_options o;
+	const struct fpu_policy *pols[8];
+	unsigned np;
+	uint64_t events, host;
+	bool replay;
+};
+
+/* One seed's outcome. Workers send it, then its text and JSON, through a
+ * pipe; the parent prints seeds in order, so -j N prints what -j 1 does. */
+struct seed_out {
+	uint64_t seed;
+	int status;                   /* EXIT_BADINPUT: stop, the worker said why */
+	struct stress_totals tot[8];
+	uint64_t textlen, jsonlen;
+};
+
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+/* Runs seed s under every policy: totals into so, reports into text and json. */
+static void seed_run(const struct stress_ctx *c, uint64_t s, struct seed_out *so, FILE *text, FILE *json)
+{
+	static struct scenario scn;
+	const struct run_options *o = &c->o;
+	unsigned i;
+
+	memset(so, 0, sizeof(*so));
+	so->seed = s;
+	stress_scenario(&scn, s, (uint32_t)o->cpus, c->host);
+	for (i = 0; i < c->np && !interrupted; i++) {
+		struct policy_result pr = { .policy = c->pols[i] };
+		struct run_config cfg = {
+			.scn = &scn, .policy = c->pols[i], .insn = o->insn, .want = o->want,
+			.bugs = o->bugs, .pretend = o->pretend, .seed = s, .max_steps = c->events, .stress = true,
+			.trace_cap = (c->replay && (o->trace_file || o->trace_text)) ? 1u << 20 : 0,
+		};
+
+		if (machine_run(&cfg, &pr.run)) {
+			so->status = start_error(&pr.run, scn.name);
+			machine_release(&pr.run);
+			return;
+		}
+		add_totals(&so->tot[i], &pr.run);
+		result_fill(&pr);
+		if (pr.run.k->res.nviolations) {
+			so->status = EXIT_VIOLATION;
+			so->tot[i].failed_seeds++;
+			if (o->json) {
+				fprintf(json, "%s    {\"seed\": %llu, \"policy\": \"%s\", \"violations\": %u, "
+					"\"hash\": \"%016llx\",\n      \"replay\": \"", ftell(json) ? ",\n" : "",
+					(unsigned long long)s, c->pols[i]->name, pr.run.k->res.nviolations,
+					(unsigned long long)pr.run.k->res.hash);
+				print_replay(json, s, c->events, (uint32_t)o->cpus, c->pols[i]->name, o->bugs,
+					     o->pretend, false);
+				fprintf(json, "\",\n      \"records\": ");
+				print_json_violations(json, &pr, scn.name);
+				fprintf(json, "}");
+			} else {
+				fprintf(text, "seed %llu policy %s: %u violations, hash %016llx\n",
+					(unsigned long long)s, c->pols[i]->name, pr.run.k->res.nviolations,
+					(unsigned long long)pr.run.k->res.hash);
+				print_violations(text, &pr, scn.name);
+				print_replay(text, s, c->events, (uint32_t)o->cpus, c->pols[i]->name, o->bugs,
+					     o->pretend, true);
+			}
+		} else if (c->replay && !o->json) {
+			fprintf(text, "seed %llu policy %s: 0 violations, hash %016llx\n",
+				(unsigned long long)s, c->pols[i]->name, (unsigned long long)pr.run.k->res.hash);
+		}
+		if (c->replay && o->trace_text)
+			trace_print_text(text, &pr.run, c->pols[i]->name);
+		if (c->replay && o->trace_file) {
+			char path[1024];
+
+			trace_path(path, sizeof(path), o->trace_file, scn.name, c->pols[i]->name);
+			if (trace_write_json(path, &pr.run, c->pols[i]->name)) {
+				fprintf(stderr, "%s: cannot write trace '%s': %s\n", tool_argv0, path,
+					strerror(errno));
+				so->status = EXIT_BADINPUT;
+				machine_release(&pr.run);
+				return;
+			}
+		}
+		machine_release(&pr.run);
+	}
+}
+
+/* Seed s run here, its reports in memory (as a worker sends them). */
+static void seed_collect(const struct stress_ctx *c, uint64_t s, struct seed_out *so, char **text,
+			 char **json)
+{
+	size_t tl = 0, jl = 0;
+	FILE *t = open_memstream(text, &tl), *j = open_memstream(json, &jl);
+
+	if (!t || !j) {
+		fprintf(stderr, "%s: out of memory\n", tool_argv0);
+		exit(EXIT_BADINPUT);
+	}
+	seed_run(c, s, so, t, j);
+	fclose(t);
+	fclose(j);
+	so->textlen = tl;
+	so->jsonlen = jl;
+}
+
+/* What has been printed so far, and the progress line. */
+struct stress_state {
+	struct stress_totals tot[8];
+	uint64_t done, events;
+	unsigned nfail_json;
+	int status;
+	bool progress;
+	struct timespec t0;
+};
+
+static void emit(const struct stress_ctx *c, struct stress_state *st, const struct seed_out *so,
+		 const char *text, const char *json)
+{
+	unsigned i;
+
+	fwrite(text, 1, so->textlen, stdout);
+	if (so->jsonlen) {
+		fputs(st->nfail_json++ ? ",\n" : "\n", stdout);
+		fwrite(json, 1, so->jsonlen, stdout);
+	}
+	for (i = 0; i < c->np; i++) {
+		struct stress_totals *t = &st->tot[i];
+		const struct stress_totals *u = &so->tot[i];
+
+		t->steps += u->steps; t->switches += u->switches; t->saves += u->saves;
+		t->restores += u->restores; t->skipped += u->skipped; t->kfpu += u->kfpu;
+		t->refused += u->refused; t->checks += u->checks; t->irqs += u->irqs;
+		t->violations += u->violations; t->signals += u->signals; t->sigreturns += u->sigreturns;
+		t->sigsegv += u->sigsegv; t->killed += u->killed; t->exits += u->exits;
+		t->run_calls += u->run_calls; t->vm_gets += u->vm_gets; t->failed_seeds += u->failed_seeds;
+		st->events += u->steps;
+	}
+	if (so->status > st->status)
+		st->status = so->status;
+	st->done++;
+}
+
+static void progress(const struct stress_ctx *c, const struct stress_state *st, uint64_t seeds)
+{
+	struct timespec now;
+	uint64_t viol = 0;
+	double secs;
+	unsigned i;
+
+	if (!st->progress)
+		return;
+	fflush(stdout);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	secs = (double)(now.tv_sec - st->t0.tv_sec) + (double)(now.tv_nsec - st->t0.tv_nsec) / 1e9;
+	for (i = 0; i < c->np; i++)
+		viol += st->tot[i].violations;
+	fprintf(stderr, "\r\033[Kstress: %llu/%llu seeds, %.0f events/s, %llu violations",
+		(unsigned long long)st->done, (unsigned long long)seeds,
+		secs > 0 ? (double)st->events / secs : 0.0, (unsigned long long)viol);
+}
+
+static int read_all(int fd, void *buf, size_t len)
+{
+	char *p = buf;
+
+	while (len) {
+		ssize_t n = read(fd, p, len);
+
+		if (n < 0 && errno == EINTR && !interrupted)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Worker k runs seeds k, k + jobs, ...; the parent reads them round robin,
+ * which is seed order. A full pipe only makes a worker wait its turn. */
+static int run_parallel(const struct stress_ctx *c, struct stress_state *st, uint64_t first,
+			uint64_t seeds, unsigned jobs)
+{
+	int fds[1024];
+	pid_t pids[1024];
+	unsigned k, started = 0;
+	uint64_t i;
+	int ret = 0;
+
+	fflush(stdout);
+	for (k = 0; k < jobs; k++) {
+		int p[2];
+
+		if (pipe(p)) {
+			fprintf(stderr, "%s: pipe: %s\n", tool_argv0, strerror(errno));
+			ret = EXIT_BADINPUT;
+			break;
+		}
+		pids[k] = fork();
+		if (pids[k] < 0) {
+			fprintf(stderr, "%s: fork: %s\n", tool_argv0, strerror(errno));
+			close(p[0]);
+			close(p[1]);
+			ret = EXIT_BADINPUT;
+			break;
+		}
+		if (pids[k] == 0) {
+			unsigned m;
+
+			signal(SIGINT, SIG_IGN); /* the parent decides; it stops us */
+			for (m = 0; m < k; m++)
+				close(fds[m]);
+			close(p[0]);
+			for (i = k; i < seeds; i += jobs) {
+				struct seed_out so;
+				char *text = 0, *json = 0;
+
+				seed_collect(c, first + i, &so, &text, &json);
+				if (write_all(p[1], &so, sizeof(so)) || write_all(p[1], text, so.textlen) ||
+				    write_all(p[1], json, so.jsonlen))
+					_exit(EXIT_BADINPUT);
+				free(text);
+				free(json);
+				if (so.status == EXIT_BADINPUT)
+					break;
+			}
+			_exit(0);
+		}
+		close(p[1]);
+		fds[k] = p[0];
+		started++;
+	}
+	for (i = 0; !ret && i < seeds && !interrupted; i++) {
+		struct seed_out so;
+		char *text, *json;
+		int fd = fds[i % jobs];
+
+		if (read_all(fd, &so, sizeof(so))) {
+			if (!interrupted) {
+				fprintf(stderr, "%s: the worker for seed %llu died\n", tool_argv0,
+					(unsigned long long)(first + i));
+				ret = EXIT_BADINPUT;
+			}
+			break;
+		}
+		text = malloc(so.textlen + 1);
+		json = malloc(so.jsonlen + 1);
+		if (!text || !json || read_all(fd, text, so.textlen) || read_all(fd, json, so.jsonlen)) {
+			free(text);
+			free(json);
+			if (!interrupted) {
+				fprintf(stderr, "%s: the worker for seed %llu died\n", tool_argv0,
+					(unsigned long long)(first + i));
+				ret = EXIT_BADINPUT;
+			}
+			break;
+		}
+		emit(c, st, &so, text, json);
+		free(text);
+		free(json);
+		if (so.status == EXIT_BADINPUT)
+			ret = EXIT_BADINPUT;
+		progress(c, st, seeds);
+	}
+	for (k = 0; k < started; k++) {
+		kill(pids[k], SIGTERM);
+		close(fds[k]);
+	}
+	for (k = 0; k < started; k++)
+		while (waitpid(pids[k], 0, 0) < 0 && errno == EINTR)
+			;
+	return ret;
 }
 
 int cmd_stress(int argc, char **argv, bool replay)
 {
-	static struct scenario scn;
-	const struct fpu_policy *pols[8];
-	struct stress_totals tot[8];
-	struct run_options o;
+	static struct stress_ctx c;
+	struct stress_state st;
+	struct run_options *o = &c.o;
 	const char *policy = "all", *pos[1];
-	uint64_t seeds = 1, events = 10000, s, host;
-	int npos = 0, r, status = EXIT_OK;
-	unsigned np, i;
+	uint64_t seeds = 1, s;
+	int npos = 0, r;
+	unsigned i, jobs;
+	struct sigaction sa;
 
-	default_options(&o);
-	if ((r = split_args(argc, argv, &o, &policy, pos, &npos, 0, replay ? 0 : &seeds, &events)) != 0)
+	default_options(o);
+	c.events = 10000;
+	c.replay = replay;
+	if ((r = split_args(argc, argv, o, &policy, pos, &npos, 0, replay ? 0 : &seeds, &c.events)) != 0)
 		return r;
-	if ((r = policy_list(policy, pols, &np)) != 0)
+	if ((r = policy_list(policy, c.pols, &c.np)) != 0)
 		return r;
-	if ((r = trace_check(o.trace_file, np)) != 0)
+	if ((r = trace_check(o->trace_file, c.np)) != 0)
 		return r;
-	if (o.cpus < 0)
-		o.cpus = 2;
-	memset(tot, 0, sizeof(tot));
+	if (o->cpus < 0)
+		o->cpus = 2;
 	/* What the host will manage: FXSAVE holds x87 and SSE only. */
-	host = machine_permitted_features() & o.want;
-	if (o.insn == FPU_INSN_FXSAVE)
-		host &= XFEATURE_MASK_FPSSE;
-	for (s = o.seed; s < o.seed + seeds; s++) {
-		stress_scenario(&scn, s, (uint32_t)o.cpus, host);
-		for (i = 0; i < np; i++) {
-			struct policy_result pr = { .policy = pols[i] };
-			struct run_config cfg = {
-				.scn = &scn, .policy = pols[i], .insn = o.insn, .want = o.want,
-				.bugs = o.bugs, .pretend = o.pretend, .seed = s, .max_steps = events, .stress = true,
-				.trace_cap = (replay && (o.trace_file || o.trace_text)) ? 1u << 20 : 0,
-			};
+	c.host = machine_permitted_features() & o->want;
+	if (o->insn == FPU_INSN_FXSAVE)
+		c.host &= XFEATURE_MASK_FPSSE;
+	if (o->jobs)
+		jobs = o->jobs;
+	else {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		jobs = n > 0 ? (unsigned)(n < 64 ? n : 64) : 1;
+	}
+	if (replay || jobs > seeds)
+		jobs = replay ? 1 : (unsigned)seeds;
+	memset(&st, 0, sizeof(st));
+	st.progress = !replay && !o->quiet && isatty(STDERR_FILENO);
+	clock_gettime(CLOCK_MONOTONIC, &st.t0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_sigint; /* no SA_RESTART: a blocked read returns */
+	sigaction(SIGINT, &sa, 0);
+	if (o->json)
+		printf("{\n  \"failures\": [");
+	if (jobs > 1) {
+		r = run_parallel(&c, &st, o->seed, seeds, jobs);
+	} else {
+		for (r = 0, s = o->seed; s < o->seed + seeds && !interrupted && !r; s++) {
+			struct seed_out so;
+			char *text = 0, *json = 0;
 
-			if (machine_run(&cfg, &pr.run)) {
-				status = start_error(&pr.run, scn.name);
-				machine_release(&pr.run);
-				return status;
-			}
-			add_totals(&tot[i], &pr.run);
-			result_fill(&pr);
-			if (pr.run.k->res.nviolations) {
-				status = EXIT_VIOLATION;
-				tot[i].failed_seeds++;
-				if (!o.json) {
-					printf("seed %llu policy %s: %u violations, hash %016llx\n",
-					       (unsigned long long)s, pols[i]->name, pr.run.k->res.nviolations,
-					       (unsigned long long)pr.run.k->res.hash);
-					print_violations(stdout, &pr, scn.name);
-					print_replay(stdout, s, events, (uint32_t)o.cpus, pols[i]->name, o.bugs, o.pretend);
-				}
-			} else if (replay && !o.json) {
-				printf("seed %llu policy %s: 0 violations, hash %016llx\n",
-				       (unsigned long long)s, pols[i]->name,
-				       (unsigned long long)pr.run.k->res.hash);
-			}
-			if (replay && o.trace_text)
-				trace_print_text(stdout, &pr.run, pols[i]->name);
-			if (replay && o.trace_file) {
-				char path[1024];
-
-				trace_path(path, sizeof(path), o.trace_file, scn.name, pols[i]->name);
-				if (trace_write_json(path, &pr.run, pols[i]->name)) {
-					fprintf(stderr, "%s: cannot write trace '%s': %s\n", tool_argv0, path,
-						strerror(errno));
-					machine_release(&pr.run);
-					return EXIT_BADINPUT;
-				}
-			}
-			machine_release(&pr.run);
+			seed_collect(&c, s, &so, &text, &json);
+			if (!interrupted) /* a seed cut short is not reported */
+				emit(&c, &st, &so, text, json);
+			free(text);
+			free(json);
+			if (so.status == EXIT_BADINPUT)
+				r = EXIT_BADINPUT;
+			progress(&c, &st, seeds);
 		}
 	}
-	if (o.json)
-		printf("{\n  \"seeds\": %llu, \"events_per_seed\": %llu, \"cpus\": %d,\n  \"policies\": {\n",
-		       (unsigned long long)seeds, (unsigned long long)events, o.cpus);
-	for (i = 0; i < np; i++) {
-		struct stress_totals *t = &tot[i];
-		if (o.json)
+	if (st.progress)
+		fprintf(stderr, "\r\033[K");
+	if (r)
+		return r;
+	if (o->json)
+		printf("%s],\n  \"seeds\": %llu, \"events_per_seed\": %llu, \"cpus\": %d,\n  \"policies\": {\n",
+		       st.nfail_json ? "\n  " : "", (unsigned long long)st.done,
+		       (unsigned long long)c.events, o->cpus);
+	for (i = 0; i < c.np; i++) {
+		struct stress_totals *t = &st.tot[i];
+		if (o->json)
 			printf("    \"%s\": {\"events\": %llu, \"switches\": %llu, \"saves\": %llu, \"restores\": %llu, "
 			       "\"skipped_restores\": %llu, \"kfpu_sections\": %llu, \"kfpu_refused\": %llu, "
 			       "\"checks\": %llu, \"irqs\": %llu, \"signals\": %llu, \"sigreturns\": %llu, "
 			       "\"sigsegv\": %llu, \"killed\": %llu, \"vm_exits\": %llu, \"run_calls\": %llu, "
 			       "\"vm_gets\": %llu, \"violations\": %llu, \"failed_seeds\": %u}%s\n",
-			       pols[i]->name, (unsigned long long)t->steps, (unsigned long long)t->switches,
+			       c.pols[i]->name, (unsigned long long)t->steps, (unsigned long long)t->switches,
 			       (unsigned long long)t->saves, (unsigned long long)t->restores,
 			       (unsigned long long)t->skipped, (unsigned long long)t->kfpu,
 			       (unsigned long long)t->refused, (unsigned long long)t->checks,
@@ -395,12 +692,12 @@ int cmd_stress(int argc, char **argv, bool replay)
 			       (unsigned long long)t->sigreturns, (unsigned long long)t->sigsegv,
 			       (unsigned long long)t->killed, (unsigned long long)t->exits,
 			       (unsigned long long)t->run_calls, (unsigned long long)t->vm_gets,
-			       (unsigned long long)t->violations, t->failed_seeds, i + 1 < np ? "," : "");
+			       (unsigned long long)t->violations, t->failed_seeds, i + 1 < c.np ? "," : "");
 		else
 			printf("%-6s seeds %llu events %llu switches %llu saves %llu restores %llu skipped %llu "
 			       "kfpu %llu refused %llu irqs %llu checks %llu signals %llu sigreturns %llu "
 			       "sigsegv %llu killed %llu vm_exits %llu run_calls %llu vm_gets %llu violations %llu\n",
-			       pols[i]->name, (unsigned long long)seeds, (unsigned long long)t->steps,
+			       c.pols[i]->name, (unsigned long long)st.done, (unsigned long long)t->steps,
 			       (unsigned long long)t->switches, (unsigned long long)t->saves,
 			       (unsigned long long)t->restores, (unsigned long long)t->skipped,
 			       (unsigned long long)t->kfpu, (unsigned long long)t->refused,
@@ -410,7 +707,24 @@ int cmd_stress(int argc, char **argv, bool replay)
 			       (unsigned long long)t->exits, (unsigned long long)t->run_calls,
 			       (unsigned long long)t->vm_gets, (unsigned long long)t->violations);
 	}
-	if (o.json)
-		printf("  },\n  \"ok\": %s\n}\n", status ? "false" : "true");
-	return status;
+	if (o->json) {
+		printf("  },\n  \"interrupted\": %s,\n  \"ok\": %s\n}\n", interrupted ? "true" : "false",
+		       st.status || interrupted ? "false" : "true");
+	} else if (!replay || interrupted) {
+		uint64_t viol = 0;
+
+		for (i = 0; i < c.np; i++)
+			viol += st.tot[i].violations;
+		if (interrupted)
+			printf("stress: interrupted after %llu of %llu seeds, %llu events, %llu violations\n",
+			       (unsigned long long)st.done, (unsigned long long)seeds,
+			       (unsigned long long)st.events, (unsigned long long)viol);
+		else
+			printf("stress: %llu seeds, %llu events, %llu violations: %s\n",
+			       (unsigned long long)st.done, (unsigned long long)st.events,
+			       (unsigned long long)viol, st.status ? "FAILED" : "ok");
+	}
+	if (interrupted)
+		return 130;
+	return st.status;
 }

@@ -51,6 +51,8 @@ void print_table_header(FILE *out);
 void print_table_row(FILE *out, const struct policy_result *pr);
 void print_violations(FILE *out, const struct policy_result *pr, const char *path);
 void print_json_policy(FILE *out, const struct policy_result *pr, bool last);
+/* The violations of pr as a JSON array (the first KMAX_VIOLATIONS). */
+void print_json_violations(FILE *out, const struct policy_result *pr, const char *path);
 void print_features(FILE *out, const struct fpu_system *sys);
 
 /* trace_out.c */
