@@ -312,6 +312,79 @@ done
 tcaught "fuzz sigframe catches an injected bug (sigreturn-no-reset)" sigreturn-no-reset \
 	fuzz/run.sh 20 sigframe
 
+echo "== the command line"
+t "--version prints fpuctx 0.9.0" 0 sh -c "test \"\$($fpuctx --version)\" = 'fpuctx 0.9.0' && test \"\$($fpuctx -V)\" = 'fpuctx 0.9.0'"
+for pair in run:--trace stress:--jobs replay:--events bugs:--help info:--features bench:--policy; do
+	c=${pair%%:*} opt=${pair#*:}
+	t "help $c and $c --help: exit 0, usage on stdout naming $opt" 0 sh -c "
+		$fpuctx help $c 2>/dev/null | grep -q -- '^usage: fpuctx $c' &&
+		$fpuctx help $c 2>/dev/null | grep -q -- ' $opt' &&
+		$fpuctx $c --help 2>/dev/null | grep -q -- ' $opt' && $fpuctx $c -h >/dev/null 2>&1"
+done
+t "the usage lists every policy and option" 0 sh -c "
+	u=\$($fpuctx help) || exit 1
+	for w in eager rfc2015 linux --quiet --pretend --jobs --seeds --max-steps --trace-text; do
+		echo \"\$u\" | grep -q -- \" \$w\" || { echo \"missing \$w\"; exit 1; }
+	done"
+t "an unknown option exits 2" 2 "$fpuctx" run scenarios/pingpong.scn --polcy linux
+tgrep "an unknown option: did you mean" "unknown option '--polcy'; did you mean '--policy'\?" \
+	"$fpuctx" run scenarios/pingpong.scn --polcy linux
+t "an unknown command exits 2" 2 "$fpuctx" strss
+tgrep "an unknown command: did you mean" "unknown command 'strss'; did you mean 'stress'\?" "$fpuctx" strss
+t "an unknown policy exits 2" 2 "$fpuctx" run scenarios/pingpong.scn -p eagr
+tgrep "an unknown policy: did you mean, and every policy listed" \
+	"unknown policy 'eagr'; did you mean 'eager'\? \(eager, rfc2015, linux, all\)" \
+	"$fpuctx" run scenarios/pingpong.scn -p eagr
+tgrep "an unknown bug: did you mean" "did you mean 'skip-owner-check'\?" \
+	"$fpuctx" run scenarios/pingpong.scn --inject-bug skip-owner-chek
+tgrep "an unknown feature: did you mean" "unknown component 'avxx'; did you mean 'avx'\?" \
+	"$fpuctx" run scenarios/pingpong.scn --features=x87,sse,avxx
+t "an option a command does not use exits 2" 2 "$fpuctx" info --json
+t "short options -p -s -q" 0 "$fpuctx" run scenarios/pingpong.scn -p linux -s 3 -q
+t "- reads the scenario from standard input" 0 sh -c "$fpuctx run - -p linux < scenarios/idle-roundtrip.scn | grep -q '^<stdin>: ok$'"
+t "an unknown op on standard input exits 2" 2 sh -c "$fpuctx run - < $log/typo.scn"
+tgrep "an unknown op: <stdin>:line:col and did you mean" "^<stdin>:3:5: unknown op 'dirt'; did you mean 'dirty'\?$" \
+	sh -c "$fpuctx run - < $log/typo.scn"
+mkdir -p "$log/cl/dir"
+t "--trace FILE with every policy exits 2" 2 "$fpuctx" run scenarios/pingpong.scn --trace "$log/cl/t.json"
+t "--trace FILE with every policy creates no file" 0 sh -c "[ -z \"\$(ls $log/cl | grep -v '^dir$')\" ]"
+tgrep "--trace FILE with every policy says how to name them" 'put \{policy\} in the name' \
+	"$fpuctx" run scenarios/pingpong.scn --trace "$log/cl/t.json"
+t "--trace /dev/full with every policy exits 2" 2 "$fpuctx" run scenarios/pingpong.scn --trace /dev/full
+t "--trace with {policy} writes exactly 3 files" 0 sh -c "
+	$fpuctx run scenarios/pingpong.scn --trace '$log/cl/t-{policy}.json' --quiet >/dev/null &&
+	[ \"\$(ls $log/cl | grep -v '^dir$' | tr '\n' ' ')\" = 't-eager.json t-linux.json t-rfc2015.json ' ]"
+t "--trace DIR writes DIR/SCENARIO-POLICY.json" 0 sh -c "
+	$fpuctx run scenarios/pingpong.scn --trace '$log/cl/dir' --quiet >/dev/null &&
+	[ \"\$(ls $log/cl/dir | tr '\n' ' ')\" = 'pingpong-eager.json pingpong-linux.json pingpong-rfc2015.json ' ]"
+t "--trace FILE with one policy writes FILE" 0 sh -c "
+	$fpuctx run scenarios/pingpong.scn -p linux --trace '$log/cl/one.json' --quiet >/dev/null &&
+	python3 -c 'import json; json.load(open(\"$log/cl/one.json\"))'"
+t "stress --trace exits 2" 2 "$fpuctx" stress --seeds 1 --events 100 --trace "$log/cl/s.json"
+tgrep "stress --trace points at replay --trace" 'replay command: add --trace' \
+	"$fpuctx" stress --seeds 1 --events 100 --trace "$log/cl/s.json"
+t "stress -j 2 prints what -j 1 prints (totals, hashes, replay lines)" 0 sh -c "
+	a=\$($fpuctx stress --seeds 6 --events 3000 -p all -j 1 --inject-bug skip-owner-check)
+	b=\$($fpuctx stress --seeds 6 --events 3000 -p all -j 2 --inject-bug skip-owner-check)
+	echo \"\$a\" | grep -q '^seed .* hash ' && echo \"\$a\" | grep -q 'replay: ' &&
+	echo \"\$a\" | grep -q '^stress: 6 seeds, .*: FAILED$' && [ \"\$a\" = \"\$b\" ] &&
+	c=\$($fpuctx stress --seeds 6 --events 3000 -p all -j 1) && d=\$($fpuctx stress --seeds 6 --events 3000 -p all -j 2) &&
+	echo \"\$c\" | grep -q '^stress: 6 seeds, .* 0 violations: ok$' && [ \"\$c\" = \"\$d\" ]"
+t "stress --json lists the violations of an injected bug" 0 sh -c "$fpuctx stress --seeds 2 --events 3000 -p linux -j 2 --inject-bug skip-owner-check --json | python3 -c '
+import json,sys
+d=json.load(sys.stdin)
+assert not d[\"ok\"] and d[\"failures\"], d
+f=d[\"failures\"][0]
+assert f[\"policy\"]==\"linux\" and f[\"replay\"].startswith(\"fpuctx replay --seed \"), f
+r=[v for v in f[\"records\"] if v[\"kind\"]==\"state\"][0]
+for k in (\"where\",\"task\",\"component\",\"offset\",\"expected\",\"found\",\"whose\"):
+    assert k in r, (k, r)
+'"
+t "--features=sse exits 2" 2 "$fpuctx" run scenarios/pingpong.scn --features=sse
+t "--features=sse names what was asked and what is missing" 0 sh -c "
+	m=\$($fpuctx run scenarios/pingpong.scn --features=sse 2>&1)
+	echo \"\$m\" | grep -q '^fpuctx: --features=sse: x87 must always be enabled' && ! echo \"\$m\" | grep -q 'asked for: x87'"
+
 echo
 if [ $fail -ne 0 ]; then printf 'failed: %s\n' "${failed[@]}"; fi
 echo "$pass passed, $fail failed, $skipped skipped"
