@@ -105,7 +105,7 @@ static int usage(FILE *out, int status)
 	fprintf(out, "usage: fpuctx COMMAND [options]    fpuctx help COMMAND | fpuctx COMMAND --help\n"
 		     "       fpuctx -V|--version\n\ncommands:\n");
 	for (i = 0; i < NCOMMANDS; i++)
-		fprintf(out, "  %-6s %-6s %s\n", commands[i].name, commands[i].args, commands[i].what);
+		fprintf(out, "  %-6s %-7s %s\n", commands[i].name, commands[i].args, commands[i].what);
 	fprintf(out, "\noptions (each command takes those its help lists):\n");
 	print_options(out, ~0u);
 	fprintf(out, "\n");
