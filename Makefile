@@ -13,17 +13,25 @@ BUILD    ?= build
 SAN      ?=
 OPT      ?= -O2
 WARN     := -Wall -Wextra -Werror
-BASE     := -std=c11 $(OPT) -g $(WARN) -Iinclude -MMD -MP
+COMMON   := -std=c11 $(OPT) -g $(WARN) -Iinclude -MMD -MP
 # Kernel-side code: what a real kernel would accept.
-KFLAGS   := $(BASE) -ffreestanding -fno-builtin -mgeneral-regs-only \
+FREESTANDING := -ffreestanding -fno-builtin -mgeneral-regs-only \
             -fno-tree-loop-distribute-patterns -fno-stack-protector
+# Everything but libfpuctx.a is the testing build: the injectable bugs and
+# pretended CPU behaviours of include/fpuctx/testing.h are compiled in.
+BASE     := $(COMMON) -DFPUCTX_TESTING
+KFLAGS   := $(BASE) $(FREESTANDING)
+# The production library (make install): the same core, without them.
+LIBFLAGS := $(COMMON) $(FREESTANDING)
 HFLAGS   := $(BASE) $(SAN)
 # Under sanitizers the kernel side gets UBSan only (ASan cannot follow its stack switches).
 ifneq ($(SAN),)
 KFLAGS   += -fsanitize=undefined -fno-sanitize-recover=all
 endif
 
-CORE_SRC   := core/xstate.c core/x87.c core/backend.c core/policy.c core/fpu.c core/signal.c core/extable.c core/regset.c core/guest.c
+CORE_SRC   := core/xstate.c core/x87.c core/backend.c core/policy.c core/fpu.c core/signal.c core/extable.c core/regset.c core/guest.c \
+              core/testing.c
+LIB_SRC    := $(filter-out core/testing.c,$(CORE_SRC))
 KERNEL_SRC := sim/kernel/boot.c sim/kernel/sched.c sim/kernel/irq.c sim/kernel/prog.c sim/kernel/port.c sim/kernel/signal.c \
               sim/kernel/pattern.c sim/kernel/hw.c sim/kernel/vm.c
 KERNEL_ASM := sim/kernel/switch.S sim/kernel/uaccess.S
@@ -37,16 +45,24 @@ KERNEL_OBJ := $(KERNEL_COBJ) $(KERNEL_ASM:%.S=$(BUILD)/%.o)
 USER_OBJ   := $(USER_SRC:%.c=$(BUILD)/%.o)
 HOST_OBJ   := $(HOST_SRC:%.c=$(BUILD)/%.o)
 SIM_OBJ    := $(CORE_OBJ) $(KERNEL_OBJ) $(USER_OBJ) $(HOST_OBJ)
+LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/lib/%.o)
+LIBFPUCTX  := $(BUILD)/lib/libfpuctx.a
 
 FPUCTX     := $(BUILD)/bin/fpuctx
 TESTS      := $(BUILD)/tests/test_xstate $(BUILD)/tests/test_core $(BUILD)/tests/test_guest $(BUILD)/tests/test_parse $(BUILD)/tests/difftest
 
 .PHONY: all demo test test-asan bench clean nolibc setup difftest fuzz
-all: $(FPUCTX) $(BUILD)/nolibc.ok
+all: $(FPUCTX) $(LIBFPUCTX) $(BUILD)/nolibc.ok
 
 $(CORE_OBJ) $(KERNEL_COBJ): $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(KFLAGS) -c $< -o $@
+$(LIB_OBJ): $(BUILD)/lib/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(LIBFLAGS) -c $< -o $@
+$(LIBFPUCTX): $(LIB_OBJ)
+	rm -f $@
+	$(AR) rcs $@ $^
 $(BUILD)/sim/kernel/%.o: sim/kernel/%.S
 	@mkdir -p $(dir $@)
 	$(CC) -c $< -o $@
@@ -65,9 +81,10 @@ $(FPUCTX): $(SIM_OBJ) $(BUILD)/tool/main.o
 # The kernel side must link with nothing outside itself: no libc, and no
 # memcpy/memset the compiler slipped in. (Not under sanitizers: their
 # runtime is outside by design.)
-$(BUILD)/nolibc.ok: $(CORE_OBJ) $(KERNEL_OBJ) $(USER_OBJ)
+$(BUILD)/nolibc.ok: $(CORE_OBJ) $(KERNEL_OBJ) $(USER_OBJ) $(LIB_OBJ)
 	@if [ -z "$(SAN)" ]; then \
 	   scripts/nolibc-check.sh core $(CORE_OBJ) && \
+	   scripts/nolibc-check.sh production-core $(LIB_OBJ) && \
 	   scripts/nolibc-check.sh kernel $(CORE_OBJ) $(KERNEL_OBJ) $(USER_OBJ); \
 	 fi
 	@touch $@

@@ -80,7 +80,7 @@ void fpu__unlock(struct fpu_cpu *cpu)
 
 static bool state_valid(const struct fpu_cpu *cpu, const struct fpu_state *s)
 {
-	if (cpu->sys->bugs & FPU_BUG_SKIP_OWNER_CHECK)
+	if (FPU_BUG(cpu->sys, SKIP_OWNER_CHECK))
 		return s->last_cpu == cpu->id;
 	return cpu->owner == s && s->last_cpu == cpu->id;
 }
@@ -96,7 +96,7 @@ void fpu__drop_cpu_owner(struct fpu_cpu *cpu)
 /* S is rewritten in memory or released: no CPU may consider it loaded. */
 void fpu__forget_state(struct fpu_cpu *cpu, struct fpu_state *s)
 {
-	if (cpu->sys->bugs & FPU_BUG_EXIT_KEEPS_OWNER)
+	if (FPU_BUG(cpu->sys, EXIT_KEEPS_OWNER))
 		return;
 	if (cpu->owner == s)
 		fpu__drop_cpu_owner(cpu);
@@ -129,7 +129,7 @@ void fpu__scrub_x87_pointers(struct fpu_cpu *cpu, const struct fpu_state *s)
 {
 	const struct fpu_system *sys = cpu->sys;
 
-	if (!sys->xs.x87.leaks || (sys->bugs & FPU_BUG_X87_NO_SCRUB))
+	if (!sys->xs.x87.leaks || FPU_BUG(sys, X87_NO_SCRUB))
 		return;
 	if (s && cpu->owner == s && s->last_cpu == cpu->id)
 		return;
@@ -227,11 +227,13 @@ void fpu_switch(struct fpu_cpu *cpu, struct fpu_ctx *prev, struct fpu_ctx *next)
 	fpu__emit(cpu, FPU_EV_SWITCH, prev, 0, 0, next->id);
 	if (fpu__regs_live(sys, prev))
 		fpu__save_regs(cpu, prev, prev->active);
-	if ((sys->bugs & FPU_BUG_KTHREAD_SAVE) && (prev->flags & FPU_CTX_KTHREAD) &&
+#ifdef FPUCTX_TESTING
+	if (FPU_BUG(sys, KTHREAD_SAVE) && (prev->flags & FPU_CTX_KTHREAD) &&
 	    cpu->last_user && !fpu__has_fpu(sys, prev))
 		fpu__save_regs(cpu, cpu->last_user, cpu->last_user->active);
 	if (!(next->flags & FPU_CTX_KTHREAD))
 		cpu->last_user = next;
+#endif
 
 	if (sys->has_pkru) {
 		if (!(prev->flags & FPU_CTX_KTHREAD))
@@ -298,7 +300,7 @@ bool fpu_kernel_begin(struct fpu_cpu *cpu, struct fpu_ctx *current, unsigned kfp
 	}
 	cpu->in_kernel_fpu = true;
 	if (fpu__regs_live(sys, current)) {
-		if (!(sys->bugs & FPU_BUG_KFPU_NO_SAVE))
+		if (!FPU_BUG(sys, KFPU_NO_SAVE))
 			fpu__save_regs(cpu, current, current->active);
 		fpu__set_need_load(cpu, current);
 	}
@@ -412,8 +414,10 @@ void fpu_exit(struct fpu_cpu *cpu, struct fpu_ctx *current)
 	}
 	fpu__forget_state(cpu, current->active);
 	fpu__set_need_load(cpu, current);
+#ifdef FPUCTX_TESTING
 	if (cpu->last_user == current)
 		cpu->last_user = 0;
+#endif
 	fpu__unlock(cpu);
 }
 

@@ -90,6 +90,7 @@
 #include "fpuctx/insn.h"
 #include "fpuctx/sched.h"
 #include "fpuctx/signal.h"
+#include "fpuctx/testing.h"
 
 #define REGSAFE __attribute__((noinline, target("general-regs-only"), \
 			       no_sanitize("address", "undefined", "coverage")))

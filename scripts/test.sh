@@ -53,6 +53,21 @@ tgrep "a memcpy reference is caught" 'reference symbols from outside:|memcpy' \
 	scripts/nolibc-check.sh seeded $build/core/*.o "$log/leak.o"
 t "the seeded object fails the check" 1 scripts/nolibc-check.sh seeded $build/core/*.o "$log/leak.o"
 
+echo "== the production library: no test-only switches, no libc"
+# no_test_switches ARCHIVE: fails if ARCHIVE defines or uses the bug table.
+no_test_switches() {
+	if nm "$1" | grep -E ' fpu_n?bugs$'; then echo "test-only symbols in $1"; return 1; fi
+}
+text_size() { size "$1" | awk 'NR == 2 { print $1 }'; }
+t "libfpuctx.a has no bug table" 0 no_test_switches "$build/lib/libfpuctx.a"
+ar rcs "$log/testing.a" "$build"/core/*.o
+t "the check refuses the testing objects" 1 no_test_switches "$log/testing.a"
+for o in fpu signal guest backend; do
+	t "production $o.o is smaller than the testing one (bug branches compiled out)" 0 \
+		test "$(text_size "$build/lib/core/$o.o")" -lt "$(text_size "$build/core/$o.o")"
+done
+t "production core objects are self-contained" 0 scripts/nolibc-check.sh production "$build"/lib/core/*.o
+
 echo "== scenarios (every policy; their expect lines are the assertions)"
 for f in scenarios/*.scn; do
 	t "run $f" 0 "$fpuctx" run "$f" --policy all

@@ -21,6 +21,7 @@
 #include "fpuctx/api.h"
 #include "fpuctx/insn.h"
 #include "fpuctx/sched.h"
+#include "fpuctx/testing.h"
 #include "fpuctx/signal.h"
 #include "fpuctx/trace.h"
 #include "fpuctx/xstate.h"

@@ -15,6 +15,7 @@
 #include "fpuctx/insn.h"
 #include "fpuctx/kvm.h"
 #include "fpuctx/sched.h"
+#include "fpuctx/testing.h"
 
 static int failed_checks;
 static int quiet; /* while running a check that is meant to fail */
