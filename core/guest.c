@@ -17,12 +17,11 @@
 #include "internal.h"
 #include "util.h"
 
-bool fpu_guest_init(struct fpu_system *sys, struct fpu_guest *g, void *area, uint64_t features,
-		    uint32_t id)
+bool fpu_guest_init(struct fpu_system *sys, struct fpu_guest *g, void *area, uint32_t area_size,
+		    uint64_t features, uint32_t id)
 {
-	if (features & ~sys->mask)
+	if ((features & ~sys->mask) || !fpu_state_setup(sys, &g->state, area, area_size, id))
 		return false;
-	fpu_state_setup(sys, &g->state, area, id);
 	fpu_bytes_copy(area, sys->init_state->area, sys->state_size);
 	g->features = features | XFEATURE_MASK_FPSSE;
 	g->in_run = 0;

@@ -31,8 +31,10 @@ struct fpu_stats {
 };
 
 /* One register image in memory (Linux: struct fpstate). */
+#define FPU_STATE_ALIGN 64   /* XSAVE needs 64 bytes; FXSAVE 16 */
+
 struct fpu_state {
-	void *area;          /* 64-byte aligned, fpu_system.state_size bytes */
+	void *area;          /* fpu_state_align() aligned, fpu_state_size() bytes (api.h) */
 	uint64_t mask;       /* components this buffer holds */
 	int32_t last_cpu;    /* see fpu_state_valid() in core/fpu.c; -1: none */
 	uint32_t id;         /* for traces and reports */
