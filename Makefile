@@ -7,6 +7,8 @@
 #   make bench      cycle benchmarks (not a test)
 #   make difftest N=100000   more signal frames against the host kernel
 #   make fuzz SECONDS=600    a long libFuzzer run of both targets
+#   make install PREFIX=/usr/local DESTDIR=   libfpuctx.a, headers, fpuctx.pc, fpuctx, man pages
+#   make uninstall (same PREFIX/DESTDIR)      removes exactly those files
 
 CC       ?= gcc
 BUILD    ?= build
@@ -51,7 +53,7 @@ LIBFPUCTX  := $(BUILD)/lib/libfpuctx.a
 FPUCTX     := $(BUILD)/bin/fpuctx
 TESTS      := $(BUILD)/tests/test_xstate $(BUILD)/tests/test_core $(BUILD)/tests/test_guest $(BUILD)/tests/test_parse $(BUILD)/tests/difftest
 
-.PHONY: all demo test test-asan bench clean nolibc setup difftest fuzz
+.PHONY: all demo test test-asan bench clean nolibc setup difftest fuzz install uninstall
 all: $(FPUCTX) $(LIBFPUCTX) $(BUILD)/nolibc.ok
 
 $(CORE_OBJ) $(KERNEL_COBJ): $(BUILD)/%.o: %.c
@@ -105,6 +107,45 @@ $(BUILD)/tests/test_guest: tests/test_guest.c $(CORE_OBJ)
 $(BUILD)/tests/test_parse: tests/test_parse.c $(BUILD)/tool/parse.o
 	@mkdir -p $(dir $@)
 	$(CC) $(HFLAGS) -o $@ $(filter %.c %.o,$^)
+
+# Installation: the production library, the public headers (not testing.h),
+# pkg-config data, the command and the man pages.
+PREFIX  ?= /usr/local
+VERSION := $(shell sed -n 's/^\#define FPUCTX_VERSION_STRING "\(.*\)"/\1/p' include/fpuctx/version.h)
+PUBLIC_HEADERS := $(filter-out include/fpuctx/testing.h,$(wildcard include/fpuctx/*.h))
+INST_LIB := $(DESTDIR)$(PREFIX)/lib
+INST_INC := $(DESTDIR)$(PREFIX)/include/fpuctx
+INST_PC  := $(DESTDIR)$(PREFIX)/lib/pkgconfig
+INST_BIN := $(DESTDIR)$(PREFIX)/bin
+INST_MAN := $(DESTDIR)$(PREFIX)/share/man
+
+# fpuctx.pc: written at install time, for the PREFIX of that install.
+PC_LINES = printf '%s\n' \
+	  '\# libfpuctx is freestanding: compile the kernel side that calls it with' \
+	  '\# -ffreestanding -mgeneral-regs-only (libfpuctx(3)).' \
+	  'prefix=$(PREFIX)' 'libdir=$${prefix}/lib' 'includedir=$${prefix}/include' '' \
+	  'Name: fpuctx' \
+	  'Description: x86-64 FPU/XSAVE context switching for kernels' \
+	  'Version: $(VERSION)' \
+	  'Cflags: -I$${includedir}' \
+	  'Libs: -L$${libdir} -lfpuctx'
+
+install: $(LIBFPUCTX) $(FPUCTX)
+	install -d $(INST_LIB) $(INST_INC) $(INST_PC) $(INST_BIN) $(INST_MAN)/man1 $(INST_MAN)/man3
+	install -m 644 $(LIBFPUCTX) $(INST_LIB)/libfpuctx.a
+	install -m 644 $(PUBLIC_HEADERS) $(INST_INC)/
+	$(PC_LINES) >$(INST_PC)/fpuctx.pc && chmod 644 $(INST_PC)/fpuctx.pc
+	install -m 755 $(FPUCTX) $(INST_BIN)/fpuctx
+	install -m 644 man/fpuctx.1 $(INST_MAN)/man1/fpuctx.1
+	install -m 644 man/libfpuctx.3 $(INST_MAN)/man3/libfpuctx.3
+
+# Only the files install wrote; directories stay (they may be shared), but
+# include/fpuctx is ours once empty.
+uninstall:
+	rm -f $(INST_LIB)/libfpuctx.a $(INST_PC)/fpuctx.pc $(INST_BIN)/fpuctx \
+	      $(INST_MAN)/man1/fpuctx.1 $(INST_MAN)/man3/libfpuctx.3 \
+	      $(addprefix $(INST_INC)/,$(notdir $(PUBLIC_HEADERS)))
+	rmdir $(INST_INC) 2>/dev/null || true
 
 # Installs missing build/test dependencies (idempotent).
 setup:
