@@ -74,6 +74,8 @@ mkdir -p "$ex"
 pc() { PKG_CONFIG_SYSROOT_DIR=$inst PKG_CONFIG_PATH=$inst/usr/lib/pkgconfig pkg-config "$@"; }
 t "make install DESTDIR=... PREFIX=/usr" 0 make --no-print-directory install BUILD="$build" DESTDIR="$inst" PREFIX=/usr
 t "the testing header is not installed" 1 test -e "$inst/usr/include/fpuctx/testing.h"
+tgrep "the installed fpuctx --version says the version of version.h" \
+	"^fpuctx $(sed -n 's/^#define FPUCTX_VERSION_STRING "\(.*\)"/\1/p' include/fpuctx/version.h)\$" "$inst/usr/bin/fpuctx" --version
 tgrep "pkg-config: the version of version.h" \
 	"^$(sed -n 's/^#define FPUCTX_VERSION_STRING "\(.*\)"/\1/p' include/fpuctx/version.h)\$" pc --modversion fpuctx
 cp examples/minimal-port.c "$ex/"

@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include "tool.h"
 #include "parse.h"
+#include "fpuctx/version.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -582,6 +583,10 @@ int main(int argc, char **argv)
 		return cmd_info(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "bench"))
 		return cmd_bench(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "--version")) {
+		printf("fpuctx %s\n", FPUCTX_VERSION_STRING);
+		return EXIT_OK;
+	}
 	if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
 		return usage(stdout, EXIT_OK);
 	fprintf(stderr, "%s: unknown command '%s'\n", tool_argv0, argv[1]);
