@@ -67,6 +67,9 @@ for o in fpu signal guest backend; do
 		test "$(text_size "$build/lib/core/$o.o")" -lt "$(text_size "$build/core/$o.o")"
 done
 t "production core objects are self-contained" 0 scripts/nolibc-check.sh production "$build"/lib/core/*.o
+printf '#include "fpuctx/types.h"\nunsigned f(struct fpu_system *s) { return s->bugs; }\n' >"$log/bugs-field.c"
+t "without FPUCTX_TESTING, struct fpu_system has no bugs field" 1 gcc -fsyntax-only -Iinclude "$log/bugs-field.c"
+t "with FPUCTX_TESTING it has (the check above can pass)" 0 gcc -fsyntax-only -Iinclude -DFPUCTX_TESTING "$log/bugs-field.c"
 
 echo "== embedding: make install, pkg-config, the minimal port built out of tree, make uninstall"
 inst=$log/inst ex=$log/example
@@ -76,6 +79,11 @@ t "make install DESTDIR=... PREFIX=/usr" 0 make --no-print-directory install BUI
 t "the testing header is not installed" 1 test -e "$inst/usr/include/fpuctx/testing.h"
 tgrep "the installed fpuctx --version says the version of version.h" \
 	"^fpuctx $(sed -n 's/^#define FPUCTX_VERSION_STRING "\(.*\)"/\1/p' include/fpuctx/version.h)\$" "$inst/usr/bin/fpuctx" --version
+t "every installed header compiles alone, freestanding, general-regs-only" 0 sh -c "
+	for h in '$inst'/usr/include/fpuctx/*.h; do
+		echo \"\$h\"; echo '#include \"fpuctx/'\"\${h##*/}\"'\"' |
+		gcc -fsyntax-only -std=c11 -Wall -Wextra -Werror -ffreestanding -mgeneral-regs-only -I'$inst/usr/include' -x c - || exit 1
+	done"
 tgrep "pkg-config: the version of version.h" \
 	"^$(sed -n 's/^#define FPUCTX_VERSION_STRING "\(.*\)"/\1/p' include/fpuctx/version.h)\$" pc --modversion fpuctx
 cp examples/minimal-port.c "$ex/"
