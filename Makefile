@@ -7,23 +7,33 @@
 #   make bench      cycle benchmarks (not a test)
 #   make difftest N=100000   more signal frames against the host kernel
 #   make fuzz SECONDS=600    a long libFuzzer run of both targets
+#   make install PREFIX=/usr/local DESTDIR=   libfpuctx.a, headers, fpuctx.pc, fpuctx, man pages
+#   make uninstall (same PREFIX/DESTDIR)      removes exactly those files
 
 CC       ?= gcc
 BUILD    ?= build
 SAN      ?=
 OPT      ?= -O2
 WARN     := -Wall -Wextra -Werror
-BASE     := -std=c11 $(OPT) -g $(WARN) -Iinclude -MMD -MP
+COMMON   := -std=c11 $(OPT) -g $(WARN) -Iinclude -MMD -MP
 # Kernel-side code: what a real kernel would accept.
-KFLAGS   := $(BASE) -ffreestanding -fno-builtin -mgeneral-regs-only \
+FREESTANDING := -ffreestanding -fno-builtin -mgeneral-regs-only \
             -fno-tree-loop-distribute-patterns -fno-stack-protector
+# Everything but libfpuctx.a is the testing build: the injectable bugs and
+# pretended CPU behaviours of include/fpuctx/testing.h are compiled in.
+BASE     := $(COMMON) -DFPUCTX_TESTING
+KFLAGS   := $(BASE) $(FREESTANDING)
+# The production library (make install): the same core, without them.
+LIBFLAGS := $(COMMON) $(FREESTANDING)
 HFLAGS   := $(BASE) $(SAN)
 # Under sanitizers the kernel side gets UBSan only (ASan cannot follow its stack switches).
 ifneq ($(SAN),)
 KFLAGS   += -fsanitize=undefined -fno-sanitize-recover=all
 endif
 
-CORE_SRC   := core/xstate.c core/x87.c core/backend.c core/policy.c core/fpu.c core/signal.c core/extable.c core/regset.c core/guest.c
+CORE_SRC   := core/xstate.c core/x87.c core/backend.c core/policy.c core/fpu.c core/signal.c core/extable.c core/regset.c core/guest.c \
+              core/testing.c
+LIB_SRC    := $(filter-out core/testing.c,$(CORE_SRC))
 KERNEL_SRC := sim/kernel/boot.c sim/kernel/sched.c sim/kernel/irq.c sim/kernel/prog.c sim/kernel/port.c sim/kernel/signal.c \
               sim/kernel/pattern.c sim/kernel/hw.c sim/kernel/vm.c
 KERNEL_ASM := sim/kernel/switch.S sim/kernel/uaccess.S
@@ -37,16 +47,24 @@ KERNEL_OBJ := $(KERNEL_COBJ) $(KERNEL_ASM:%.S=$(BUILD)/%.o)
 USER_OBJ   := $(USER_SRC:%.c=$(BUILD)/%.o)
 HOST_OBJ   := $(HOST_SRC:%.c=$(BUILD)/%.o)
 SIM_OBJ    := $(CORE_OBJ) $(KERNEL_OBJ) $(USER_OBJ) $(HOST_OBJ)
+LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/lib/%.o)
+LIBFPUCTX  := $(BUILD)/lib/libfpuctx.a
 
 FPUCTX     := $(BUILD)/bin/fpuctx
 TESTS      := $(BUILD)/tests/test_xstate $(BUILD)/tests/test_core $(BUILD)/tests/test_guest $(BUILD)/tests/test_parse $(BUILD)/tests/difftest
 
-.PHONY: all demo test test-asan bench clean nolibc setup difftest fuzz
-all: $(FPUCTX) $(BUILD)/nolibc.ok
+.PHONY: all demo test test-asan bench clean nolibc setup difftest fuzz install uninstall
+all: $(FPUCTX) $(LIBFPUCTX) $(BUILD)/nolibc.ok
 
 $(CORE_OBJ) $(KERNEL_COBJ): $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(KFLAGS) -c $< -o $@
+$(LIB_OBJ): $(BUILD)/lib/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(LIBFLAGS) -c $< -o $@
+$(LIBFPUCTX): $(LIB_OBJ)
+	rm -f $@
+	$(AR) rcs $@ $^
 $(BUILD)/sim/kernel/%.o: sim/kernel/%.S
 	@mkdir -p $(dir $@)
 	$(CC) -c $< -o $@
@@ -65,9 +83,10 @@ $(FPUCTX): $(SIM_OBJ) $(BUILD)/tool/main.o
 # The kernel side must link with nothing outside itself: no libc, and no
 # memcpy/memset the compiler slipped in. (Not under sanitizers: their
 # runtime is outside by design.)
-$(BUILD)/nolibc.ok: $(CORE_OBJ) $(KERNEL_OBJ) $(USER_OBJ)
+$(BUILD)/nolibc.ok: $(CORE_OBJ) $(KERNEL_OBJ) $(USER_OBJ) $(LIB_OBJ)
 	@if [ -z "$(SAN)" ]; then \
 	   scripts/nolibc-check.sh core $(CORE_OBJ) && \
+	   scripts/nolibc-check.sh production-core $(LIB_OBJ) && \
 	   scripts/nolibc-check.sh kernel $(CORE_OBJ) $(KERNEL_OBJ) $(USER_OBJ); \
 	 fi
 	@touch $@
@@ -88,6 +107,45 @@ $(BUILD)/tests/test_guest: tests/test_guest.c $(CORE_OBJ)
 $(BUILD)/tests/test_parse: tests/test_parse.c $(BUILD)/tool/parse.o
 	@mkdir -p $(dir $@)
 	$(CC) $(HFLAGS) -o $@ $(filter %.c %.o,$^)
+
+# Installation: the production library, the public headers (not testing.h),
+# pkg-config data, the command and the man pages.
+PREFIX  ?= /usr/local
+VERSION := $(shell sed -n 's/^\#define FPUCTX_VERSION_STRING "\(.*\)"/\1/p' include/fpuctx/version.h)
+PUBLIC_HEADERS := $(filter-out include/fpuctx/testing.h,$(wildcard include/fpuctx/*.h))
+INST_LIB := $(DESTDIR)$(PREFIX)/lib
+INST_INC := $(DESTDIR)$(PREFIX)/include/fpuctx
+INST_PC  := $(DESTDIR)$(PREFIX)/lib/pkgconfig
+INST_BIN := $(DESTDIR)$(PREFIX)/bin
+INST_MAN := $(DESTDIR)$(PREFIX)/share/man
+
+# fpuctx.pc: written at install time, for the PREFIX of that install.
+PC_LINES = printf '%s\n' \
+	  '\# libfpuctx is freestanding: compile the kernel side that calls it with' \
+	  '\# -ffreestanding -mgeneral-regs-only (libfpuctx(3)).' \
+	  'prefix=$(PREFIX)' 'libdir=$${prefix}/lib' 'includedir=$${prefix}/include' '' \
+	  'Name: fpuctx' \
+	  'Description: x86-64 FPU/XSAVE context switching for kernels' \
+	  'Version: $(VERSION)' \
+	  'Cflags: -I$${includedir}' \
+	  'Libs: -L$${libdir} -lfpuctx'
+
+install: $(LIBFPUCTX) $(FPUCTX)
+	install -d $(INST_LIB) $(INST_INC) $(INST_PC) $(INST_BIN) $(INST_MAN)/man1 $(INST_MAN)/man3
+	install -m 644 $(LIBFPUCTX) $(INST_LIB)/libfpuctx.a
+	install -m 644 $(PUBLIC_HEADERS) $(INST_INC)/
+	$(PC_LINES) >$(INST_PC)/fpuctx.pc && chmod 644 $(INST_PC)/fpuctx.pc
+	install -m 755 $(FPUCTX) $(INST_BIN)/fpuctx
+	install -m 644 man/fpuctx.1 $(INST_MAN)/man1/fpuctx.1
+	install -m 644 man/libfpuctx.3 $(INST_MAN)/man3/libfpuctx.3
+
+# Only the files install wrote; directories stay (they may be shared), but
+# include/fpuctx is ours once empty.
+uninstall:
+	rm -f $(INST_LIB)/libfpuctx.a $(INST_PC)/fpuctx.pc $(INST_BIN)/fpuctx \
+	      $(INST_MAN)/man1/fpuctx.1 $(INST_MAN)/man3/libfpuctx.3 \
+	      $(addprefix $(INST_INC)/,$(notdir $(PUBLIC_HEADERS)))
+	rmdir $(INST_INC) 2>/dev/null || true
 
 # Installs missing build/test dependencies (idempotent).
 setup:

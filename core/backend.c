@@ -12,6 +12,7 @@
 #include "backend.h"
 #include "fpuctx/insn.h"
 #include "util.h"
+#include "fpuctx/testing.h"
 
 void fpu_hw_save(const struct fpu_system *sys, void *area, uint64_t mask)
 {
@@ -24,6 +25,7 @@ void fpu_hw_save(const struct fpu_system *sys, void *area, uint64_t mask)
 	}
 }
 
+#ifdef FPUCTX_TESTING
 /* FPU_PRETEND_FXSAVE_LEAK: after the restore, put back the x87 pointers
  * the registers held before it unless the restored state has an exception
  * pending, as pre-XSAVEERPTR AMD parts do. Test-only, on the real registers. */
@@ -53,11 +55,16 @@ static __attribute__((noinline)) uint32_t restore_pretending_leak(const void *ar
 		pretend_leak(before);
 	return trap;
 }
+#endif
 
 uint32_t fpu_hw_restore_as(const struct fpu_system *sys, const void *area, uint64_t mask, bool fx)
 {
-	if (sys->pretend & FPU_PRETEND_FXSAVE_LEAK)
+#ifdef FPUCTX_TESTING
+	if (FPU_PRETENDS(sys, FXSAVE_LEAK))
 		return restore_pretending_leak(area, mask, fx);
+#else
+	(void)sys;
+#endif
 	return fx ? fpu_fxrstor_safe(area) : fpu_xrstor_safe(area, mask);
 }
 

@@ -80,7 +80,7 @@ void fpu__unlock(struct fpu_cpu *cpu)
 
 static bool state_valid(const struct fpu_cpu *cpu, const struct fpu_state *s)
 {
-	if (cpu->sys->bugs & FPU_BUG_SKIP_OWNER_CHECK)
+	if (FPU_BUG(cpu->sys, SKIP_OWNER_CHECK))
 		return s->last_cpu == cpu->id;
 	return cpu->owner == s && s->last_cpu == cpu->id;
 }
@@ -96,7 +96,7 @@ void fpu__drop_cpu_owner(struct fpu_cpu *cpu)
 /* S is rewritten in memory or released: no CPU may consider it loaded. */
 void fpu__forget_state(struct fpu_cpu *cpu, struct fpu_state *s)
 {
-	if (cpu->sys->bugs & FPU_BUG_EXIT_KEEPS_OWNER)
+	if (FPU_BUG(cpu->sys, EXIT_KEEPS_OWNER))
 		return;
 	if (cpu->owner == s)
 		fpu__drop_cpu_owner(cpu);
@@ -129,7 +129,7 @@ void fpu__scrub_x87_pointers(struct fpu_cpu *cpu, const struct fpu_state *s)
 {
 	const struct fpu_system *sys = cpu->sys;
 
-	if (!sys->xs.x87.leaks || (sys->bugs & FPU_BUG_X87_NO_SCRUB))
+	if (!sys->xs.x87.leaks || FPU_BUG(sys, X87_NO_SCRUB))
 		return;
 	if (s && cpu->owner == s && s->last_cpu == cpu->id)
 		return;
@@ -227,11 +227,13 @@ void fpu_switch(struct fpu_cpu *cpu, struct fpu_ctx *prev, struct fpu_ctx *next)
 	fpu__emit(cpu, FPU_EV_SWITCH, prev, 0, 0, next->id);
 	if (fpu__regs_live(sys, prev))
 		fpu__save_regs(cpu, prev, prev->active);
-	if ((sys->bugs & FPU_BUG_KTHREAD_SAVE) && (prev->flags & FPU_CTX_KTHREAD) &&
+#ifdef FPUCTX_TESTING
+	if (FPU_BUG(sys, KTHREAD_SAVE) && (prev->flags & FPU_CTX_KTHREAD) &&
 	    cpu->last_user && !fpu__has_fpu(sys, prev))
 		fpu__save_regs(cpu, cpu->last_user, cpu->last_user->active);
 	if (!(next->flags & FPU_CTX_KTHREAD))
 		cpu->last_user = next;
+#endif
 
 	if (sys->has_pkru) {
 		if (!(prev->flags & FPU_CTX_KTHREAD))
@@ -298,7 +300,7 @@ bool fpu_kernel_begin(struct fpu_cpu *cpu, struct fpu_ctx *current, unsigned kfp
 	}
 	cpu->in_kernel_fpu = true;
 	if (fpu__regs_live(sys, current)) {
-		if (!(sys->bugs & FPU_BUG_KFPU_NO_SAVE))
+		if (!FPU_BUG(sys, KFPU_NO_SAVE))
 			fpu__save_regs(cpu, current, current->active);
 		fpu__set_need_load(cpu, current);
 	}
@@ -335,12 +337,17 @@ static void copy_init_image(struct fpu_system *sys, struct fpu_state *s)
 	fpu_bytes_copy(s->area, sys->init_state->area, sys->state_size);
 }
 
-void fpu_state_setup(struct fpu_system *sys, struct fpu_state *state, void *area, uint32_t id)
+bool fpu_state_setup(struct fpu_system *sys, struct fpu_state *state, void *area,
+		     uint32_t area_size, uint32_t id)
 {
+	/* Refused here rather than written past or faulted on (#GP) later. */
+	if (!area || ((uintptr_t)area & (FPU_STATE_ALIGN - 1)) || area_size < sys->state_size)
+		return false;
 	state->area = area;
 	state->mask = sys->mask;
 	state->last_cpu = -1;
 	state->id = id;
+	return true;
 }
 
 void fpu_ctx_init(struct fpu_system *sys, struct fpu_ctx *ctx, struct fpu_state *state,
@@ -412,8 +419,10 @@ void fpu_exit(struct fpu_cpu *cpu, struct fpu_ctx *current)
 	}
 	fpu__forget_state(cpu, current->active);
 	fpu__set_need_load(cpu, current);
+#ifdef FPUCTX_TESTING
 	if (cpu->last_user == current)
 		cpu->last_user = 0;
+#endif
 	fpu__unlock(cpu);
 }
 
@@ -429,6 +438,25 @@ void fpu_sync_to_memory(struct fpu_cpu *cpu, struct fpu_ctx *current)
  * 6. Setup
  * ------------------------------------------------------------------------- */
 
+/* The minimal port of port.h, and signal operations all or none. */
+static enum fpu_setup_error check_port(const struct fpu_port_ops *port)
+{
+	unsigned sig;
+
+	if (!port)
+		return FPU_SETUP_PORT_MISSING;
+	if (!port->lock)
+		return FPU_SETUP_PORT_NO_LOCK;
+	if (!port->unlock)
+		return FPU_SETUP_PORT_NO_UNLOCK;
+	if (!port->context)
+		return FPU_SETUP_PORT_NO_CONTEXT;
+	sig = !!port->copy_to_user + !!port->copy_from_user + !!port->current_cpu + !!port->fault_in;
+	if (sig != 0 && sig != 4)
+		return FPU_SETUP_PORT_SIGNAL_PARTIAL;
+	return FPU_SETUP_OK;
+}
+
 enum fpu_setup_error fpu_system_init(struct fpu_system *sys, const struct fpu_policy *policy,
 				     uint64_t want, enum fpu_insn insn,
 				     const struct fpu_port_ops *port, void *port_data,
@@ -437,6 +465,10 @@ enum fpu_setup_error fpu_system_init(struct fpu_system *sys, const struct fpu_po
 	enum fpu_setup_error err;
 
 	fpu_bytes_zero(sys, sizeof(*sys));
+	*missing = 0;
+	err = check_port(port);
+	if (err)
+		return err;
 	err = fpu_xstate_enumerate(&sys->xs, want, missing);
 	if (err)
 		return err;
@@ -462,11 +494,25 @@ enum fpu_setup_error fpu_system_init(struct fpu_system *sys, const struct fpu_po
 	return FPU_SETUP_OK;
 }
 
-void fpu_system_set_init_area(struct fpu_system *sys, struct fpu_state *init, void *area)
+bool fpu_system_set_init_area(struct fpu_system *sys, struct fpu_state *init, void *area,
+			      uint32_t area_size)
 {
-	fpu_state_setup(sys, init, area, 0);
+	if (!fpu_state_setup(sys, init, area, area_size, 0))
+		return false;
 	fpu_xstate_init_image(&sys->xs, sys->insn, sys->mask, area);
 	sys->init_state = init;
+	return true;
+}
+
+uint32_t fpu_state_size(const struct fpu_system *sys)
+{
+	return sys->state_size;
+}
+
+uint32_t fpu_state_align(const struct fpu_system *sys)
+{
+	(void)sys;
+	return FPU_STATE_ALIGN;
 }
 
 void fpu_stats_add(struct fpu_stats *sum, const struct fpu_stats *add)

@@ -17,12 +17,11 @@
 #include "internal.h"
 #include "util.h"
 
-bool fpu_guest_init(struct fpu_system *sys, struct fpu_guest *g, void *area, uint64_t features,
-		    uint32_t id)
+bool fpu_guest_init(struct fpu_system *sys, struct fpu_guest *g, void *area, uint32_t area_size,
+		    uint64_t features, uint32_t id)
 {
-	if (features & ~sys->mask)
+	if ((features & ~sys->mask) || !fpu_state_setup(sys, &g->state, area, area_size, id))
 		return false;
-	fpu_state_setup(sys, &g->state, area, id);
 	fpu_bytes_copy(area, sys->init_state->area, sys->state_size);
 	g->features = features | XFEATURE_MASK_FPSSE;
 	g->in_run = 0;
@@ -43,12 +42,12 @@ static bool per_entry(const struct fpu_cpu *cpu)
 static void swap_in(struct fpu_cpu *cpu, struct fpu_ctx *vmm, struct fpu_guest *g)
 {
 	struct fpu_system *sys = cpu->sys;
-	bool live = (sys->bugs & FPU_BUG_GUEST_SCRATCH) ? fpu__has_fpu(sys, vmm)
+	bool live = FPU_BUG(sys, GUEST_SCRATCH) ? fpu__has_fpu(sys, vmm)
 						       : fpu__regs_live(sys, vmm);
 
 	if (live)
 		fpu__save_regs(cpu, vmm, vmm->active);
-	if (sys->bugs & FPU_BUG_GUEST_SAVE_TO_VMM) {
+	if (FPU_BUG(sys, GUEST_SAVE_TO_VMM)) {
 		vmm->stashed = &g->state; /* 2018: loaded beside the task's state, not instead of it */
 	} else {
 		vmm->stashed = vmm->active;
@@ -73,7 +72,7 @@ static void swap_out(struct fpu_cpu *cpu, struct fpu_ctx *vmm, struct fpu_guest 
 /* Registers <- the active state, unconditionally. */
 static void load_active(struct fpu_cpu *cpu, struct fpu_ctx *vmm)
 {
-	struct fpu_state *s = (cpu->sys->bugs & FPU_BUG_GUEST_SAVE_TO_VMM) && vmm->stashed
+	struct fpu_state *s = FPU_BUG(cpu->sys, GUEST_SAVE_TO_VMM) && vmm->stashed
 				      ? vmm->stashed : vmm->active;
 
 	fpu__load_regs(cpu, vmm, s);
@@ -91,7 +90,7 @@ void fpu_guest_run_begin(struct fpu_cpu *cpu, struct fpu_ctx *vmm, struct fpu_gu
 		return; /* swapped in at each entry */
 	fpu__lock(cpu);
 	swap_in(cpu, vmm, g);
-	if (cpu->sys->bugs & FPU_BUG_GUEST_ENTER_NO_RELOAD)
+	if (FPU_BUG(cpu->sys, GUEST_ENTER_NO_RELOAD))
 		load_active(cpu, vmm); /* 4.15: loaded here, and entry trusts it is still loaded */
 	fpu__unlock(cpu);
 }
@@ -111,11 +110,11 @@ void fpu_guest_enter(struct fpu_cpu *cpu, struct fpu_ctx *vmm, struct fpu_guest 
 			load_active(cpu, vmm); /* G3; no validity check: the 2015 design always loads */
 		return;
 	}
-	if (sys->bugs & FPU_BUG_GUEST_ENTER_NO_RELOAD)
+	if (FPU_BUG(sys, GUEST_ENTER_NO_RELOAD))
 		return;
 	if (!(vmm->flags & FPU_CTX_NEED_LOAD))
 		return;
-	if (sys->bugs & FPU_BUG_GUEST_SAVE_TO_VMM)
+	if (FPU_BUG(sys, GUEST_SAVE_TO_VMM))
 		load_active(cpu, vmm);
 	else
 		fpu__make_regs_live(cpu, vmm); /* G3 */

@@ -8,6 +8,7 @@
 
 #include "fpuctx/types.h"
 #include "fpuctx/trace.h"
+#include "fpuctx/testing.h"
 
 void fpu__emit(struct fpu_cpu *cpu, unsigned type, const struct fpu_ctx *ctx,
 	       const struct fpu_state *state, uint32_t bytes, uint64_t arg);

@@ -110,18 +110,24 @@ void fpu_signal_reset(struct fpu_cpu *cpu, struct fpu_ctx *ctx)
  * again on every try. Returns the CPU it finished on, or NULL. */
 static struct fpu_cpu *save_to_user(struct fpu_system *sys, struct fpu_ctx *ctx, uintptr_t buf)
 {
-	struct fpu_cpu *stale_cpu = sys->port->current_cpu(sys->port_data), *cpu;
-	bool stale_live = fpu__regs_live(sys, ctx); /* only the injected bug uses these */
+	struct fpu_cpu *cpu;
 	uint32_t trap;
+#ifdef FPUCTX_TESTING
+	struct fpu_cpu *stale_cpu = sys->port->current_cpu(sys->port_data);
+	bool stale_live = fpu__regs_live(sys, ctx); /* only the injected bug uses these */
+#endif
 
 	for (;;) {
-		if (sys->bugs & FPU_BUG_SIGFRAME_STALE_OWNER) {
+#ifdef FPUCTX_TESTING
+		if (FPU_BUG(sys, SIGFRAME_STALE_OWNER)) {
 			cpu = stale_cpu;
 			fpu__lock(cpu);
 			if (!stale_live)
 				fpu__make_regs_live(cpu, ctx);
 			stale_live = true;
-		} else {
+		} else
+#endif
+		{
 			cpu = lock_this_cpu(sys);
 			if (!fpu__regs_live(sys, ctx))
 				fpu__make_regs_live(cpu, ctx);
@@ -271,12 +277,13 @@ static enum fpu_sigreturn fail(struct fpu_system *sys, struct fpu_ctx *ctx, enum
 {
 	struct fpu_cpu *cpu = sys->port->current_cpu(sys->port_data);
 
-	if (!(sys->bugs & FPU_BUG_SIGRETURN_NO_RESET))
+	if (!FPU_BUG(sys, SIGRETURN_NO_RESET))
 		fpu_signal_reset(cpu, ctx);
 	fpu__emit(cpu, FPU_EV_SIGRETURN_FAILED, ctx, 0, 0, r);
 	return r;
 }
 
+#ifdef FPUCTX_TESTING
 /* The injected Linux bug 10: the frame goes into the kernel buffer as it is,
  * to be loaded at exit to user, where the CPU may refuse it. */
 static enum fpu_sigreturn restore_unvalidated(struct fpu_system *sys, struct fpu_ctx *ctx,
@@ -294,6 +301,7 @@ static enum fpu_sigreturn restore_unvalidated(struct fpu_system *sys, struct fpu
 	fpu__unlock(cpu);
 	return FPU_SIGRETURN_OK;
 }
+#endif
 
 enum fpu_sigreturn fpu_signal_restore(struct fpu_system *sys, struct fpu_ctx *ctx, uintptr_t buf)
 {
@@ -306,8 +314,10 @@ enum fpu_sigreturn fpu_signal_restore(struct fpu_system *sys, struct fpu_ctx *ct
 		fpu_signal_reset(sys->port->current_cpu(sys->port_data), ctx);
 		return FPU_SIGRETURN_OK;
 	}
-	if (sys->bugs & FPU_BUG_SIGRETURN_UNVALIDATED)
+#ifdef FPUCTX_TESTING
+	if (FPU_BUG(sys, SIGRETURN_UNVALIDATED))
 		return restore_unvalidated(sys, ctx, buf);
+#endif
 	r = read_sw_bytes(sys, buf, &fc);
 	if (r == FPU_SIGRETURN_OK)
 		r = validate(sys, buf, &fc);
@@ -316,7 +326,7 @@ enum fpu_sigreturn fpu_signal_restore(struct fpu_system *sys, struct fpu_ctx *ct
 	for (;;) {
 		cpu = lock_this_cpu(sys);
 		/* The registers stop being anybody's image now, even if this fails. */
-		if (!(sys->bugs & FPU_BUG_SIGRETURN_KEEPS_OWNER))
+		if (!FPU_BUG(sys, SIGRETURN_KEEPS_OWNER))
 			fpu__drop_cpu_owner(cpu);
 		fpu__scrub_x87_pointers(cpu, 0);
 		trap = fpu_hw_restore_as(sys, (const void *)buf, fc.xrestore, fc.fx_only);
@@ -334,7 +344,7 @@ enum fpu_sigreturn fpu_signal_restore(struct fpu_system *sys, struct fpu_ctx *ct
 	if (has_xsave(sys) && (sys->user_features & ~fc.xrestore))
 		init_components(sys, sys->user_features & ~fc.xrestore);
 	ctx->flags &= ~FPU_CTX_NEED_LOAD;
-	if ((sys->bugs & FPU_BUG_SIGRETURN_PKRU_DEFAULT) && sys->has_pkru && fpu_rdpkru() == 0)
+	if (FPU_BUG(sys, SIGRETURN_PKRU_DEFAULT) && sys->has_pkru && fpu_rdpkru() == 0)
 		fpu_wrpkru(PKRU_DEFAULT);
 	if (sys->has_pkru)
 		ctx->pkru = fpu_rdpkru();

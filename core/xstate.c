@@ -55,6 +55,12 @@ const char *fpu_setup_error_str(enum fpu_setup_error e)
 	case FPU_SETUP_NO_INSN: return "the requested save instruction is not supported by this CPU";
 	case FPU_SETUP_FEATURE_MISSING: return "a requested state component is not enabled in XCR0";
 	case FPU_SETUP_BAD_LAYOUT: return "CPUID leaf 0xD reports an inconsistent layout";
+	case FPU_SETUP_PORT_MISSING: return "no port operations were given";
+	case FPU_SETUP_PORT_NO_LOCK: return "the port has no lock operation";
+	case FPU_SETUP_PORT_NO_UNLOCK: return "the port has no unlock operation";
+	case FPU_SETUP_PORT_NO_CONTEXT: return "the port has no context operation";
+	case FPU_SETUP_PORT_SIGNAL_PARTIAL:
+		return "the port has some of copy_to_user, copy_from_user, current_cpu and fault_in but not all";
 	}
 	return "unknown error";
 }

@@ -90,6 +90,7 @@
 #include "fpuctx/insn.h"
 #include "fpuctx/sched.h"
 #include "fpuctx/signal.h"
+#include "fpuctx/testing.h"
 
 #define REGSAFE __attribute__((noinline, target("general-regs-only"), \
 			       no_sanitize("address", "undefined", "coverage")))
@@ -409,10 +410,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (isize < fsize)
 		isize = fsize;
 
-	fpu_system_set_init_area(&sys, &init_st, alloc64(sys.state_size));
+	if (!fpu_system_set_init_area(&sys, &init_st, alloc64(sys.state_size), sys.state_size) ||
+	    !fpu_state_setup(&sys, &st, alloc64(sys.state_size), sys.state_size, 1)) {
+		fprintf(stderr, "fuzz_sigframe: the library refused a state buffer\n");
+		exit(1);
+	}
 	cpu.sys = &sys;
 	cpu.id = 0;
-	fpu_state_setup(&sys, &st, alloc64(sys.state_size), 1);
 	fpu_ctx_init(&sys, &ctx, &st, 1, false);
 
 	k.fpu.xs = sys.xs;

@@ -52,12 +52,12 @@ jobs=${FUZZ_JOBS:-4}
 # Makefile's kernel side, plus ASan+UBSan and libFuzzer's coverage (the
 # fuzz target's register-sensitive code is not instrumented; the callbacks
 # these flags insert into the library use no vector registers).
-base="-std=c11 -O1 -g -Iinclude -fno-omit-frame-pointer"
+base="-std=c11 -O1 -g -Iinclude -DFPUCTX_TESTING -fno-omit-frame-pointer"
 san="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all"
 kflags="$base -ffreestanding -fno-builtin -mgeneral-regs-only -fno-stack-protector $san"
 hflags="$base -Wall -Wextra $san"
 
-core_src="core/xstate.c core/x87.c core/backend.c core/policy.c core/fpu.c core/signal.c core/extable.c"
+core_src="core/xstate.c core/x87.c core/backend.c core/policy.c core/fpu.c core/signal.c core/extable.c core/testing.c"
 declare -A srcs=(
 	[sigframe]="$core_src sim/kernel/pattern.c sim/machine/fault.c"
 	[parse]="tool/parse.c"

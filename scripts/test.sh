@@ -53,6 +53,80 @@ tgrep "a memcpy reference is caught" 'reference symbols from outside:|memcpy' \
 	scripts/nolibc-check.sh seeded $build/core/*.o "$log/leak.o"
 t "the seeded object fails the check" 1 scripts/nolibc-check.sh seeded $build/core/*.o "$log/leak.o"
 
+echo "== the production library: no test-only switches, no libc"
+# no_test_switches ARCHIVE: fails if ARCHIVE defines or uses the bug table.
+no_test_switches() {
+	if nm "$1" | grep -E ' fpu_n?bugs$'; then echo "test-only symbols in $1"; return 1; fi
+}
+text_size() { size "$1" | awk 'NR == 2 { print $1 }'; }
+t "libfpuctx.a has no bug table" 0 no_test_switches "$build/lib/libfpuctx.a"
+ar rcs "$log/testing.a" "$build"/core/*.o
+t "the check refuses the testing objects" 1 no_test_switches "$log/testing.a"
+for o in fpu signal guest backend; do
+	t "production $o.o is smaller than the testing one (bug branches compiled out)" 0 \
+		test "$(text_size "$build/lib/core/$o.o")" -lt "$(text_size "$build/core/$o.o")"
+done
+t "production core objects are self-contained" 0 scripts/nolibc-check.sh production "$build"/lib/core/*.o
+printf '#include "fpuctx/types.h"\nunsigned f(struct fpu_system *s) { return s->bugs; }\n' >"$log/bugs-field.c"
+t "without FPUCTX_TESTING, struct fpu_system has no bugs field" 1 gcc -fsyntax-only -Iinclude "$log/bugs-field.c"
+t "with FPUCTX_TESTING it has (the check above can pass)" 0 gcc -fsyntax-only -Iinclude -DFPUCTX_TESTING "$log/bugs-field.c"
+
+echo "== embedding: make install, pkg-config, the minimal port built out of tree, make uninstall"
+inst=$log/inst ex=$log/example
+mkdir -p "$ex"
+pc() { PKG_CONFIG_SYSROOT_DIR=$inst PKG_CONFIG_PATH=$inst/usr/lib/pkgconfig pkg-config "$@"; }
+t "make install DESTDIR=... PREFIX=/usr" 0 make --no-print-directory install BUILD="$build" DESTDIR="$inst" PREFIX=/usr
+t "the testing header is not installed" 1 test -e "$inst/usr/include/fpuctx/testing.h"
+tgrep "the installed fpuctx --version says the version of version.h" \
+	"^fpuctx $(sed -n 's/^#define FPUCTX_VERSION_STRING "\(.*\)"/\1/p' include/fpuctx/version.h)\$" "$inst/usr/bin/fpuctx" --version
+t "every installed header compiles alone, freestanding, general-regs-only" 0 sh -c "
+	for h in '$inst'/usr/include/fpuctx/*.h; do
+		echo \"\$h\"; echo '#include \"fpuctx/'\"\${h##*/}\"'\"' |
+		gcc -fsyntax-only -std=c11 -Wall -Wextra -Werror -ffreestanding -mgeneral-regs-only -I'$inst/usr/include' -x c - || exit 1
+	done"
+tgrep "pkg-config: the version of version.h" \
+	"^$(sed -n 's/^#define FPUCTX_VERSION_STRING "\(.*\)"/\1/p' include/fpuctx/version.h)\$" pc --modversion fpuctx
+cp examples/minimal-port.c "$ex/"
+# shellcheck disable=SC2046 # pkg-config's flags split on purpose
+t "examples/minimal-port.c builds out of tree with pkg-config's flags" 0 \
+	gcc -O2 -Wall -Wextra -Werror -ffreestanding -mgeneral-regs-only "$ex/minimal-port.c" \
+	$(pc --cflags --libs fpuctx) -o "$ex/minimal-port"
+t "the minimal port: A gets its MXCSR and FCW back after B ran" 0 "$ex/minimal-port"
+# Seeded: a switch that saves nothing must make the example fail.
+printf 'void __wrap_fpu_switch(void *c, void *p, void *n) { (void)c; (void)p; (void)n; }\n' >"$ex/noswitch.c"
+# shellcheck disable=SC2046
+gcc -O2 -ffreestanding -mgeneral-regs-only "$ex/minimal-port.c" "$ex/noswitch.c" -Wl,--wrap=fpu_switch \
+	$(pc --cflags --libs fpuctx) -o "$ex/minimal-port-broken" 2>"$log/out"
+t "the minimal port fails when fpu_switch saves nothing" 1 "$ex/minimal-port-broken"
+# archive_self_contained A: every symbol A's members leave undefined is
+# defined by another member (the linker supplies the GOT and the extable bounds).
+archive_self_contained() {
+	local out
+	out=$(comm -23 <(nm -u "$1" | awk '$1 == "U" { print $2 }' | sort -u) \
+		<(nm --defined-only "$1" | awk 'NF == 3 { print $3 }' | sort -u) |
+		grep -vE '^(_GLOBAL_OFFSET_TABLE_|__(start|stop)_fpuctx_extable)$')
+	if [ -n "$out" ]; then echo "undefined outside the archive:"; echo "$out"; return 1; fi
+}
+t "nm -u: the installed libfpuctx.a needs nothing outside itself (no libc)" 0 \
+	archive_self_contained "$inst/usr/lib/libfpuctx.a"
+cp "$inst/usr/lib/libfpuctx.a" "$ex/leaky.a" && ar rs "$ex/leaky.a" "$log/leak.o" 2>/dev/null
+t "the archive check refuses a member calling memcpy" 1 archive_self_contained "$ex/leaky.a"
+render() { if man -l "$1" 2>/dev/null | grep -q .; then man -l "$1"; else groff -man -Tutf8 "$1"; fi; }
+man1=$inst/usr/share/man/man1/fpuctx.1 man3=$inst/usr/share/man/man3/libfpuctx.3
+tgrep "man fpuctx(1) renders: exit status" '^EXIT STATUS' render "$man1"
+tgrep "man fpuctx(1) renders: examples" '^ +fpuctx run scenarios/' render "$man1"
+tgrep "man libfpuctx(3) renders: the port contract" '^THE PORT' render "$man3"
+tgrep "man libfpuctx(3) renders: a minimal embedding" '^ +fpu_switch\(&cpu, &a, &b\);' render "$man3"
+t "the man pages have no roff warnings" 0 sh -c \
+	"! groff -man -Tutf8 -ww -z man/fpuctx.1 man/libfpuctx.3 2>&1 | grep ."
+mkdir -p "$inst/usr/lib/pkgconfig" && echo keep >"$inst/usr/lib/pkgconfig/other.pc"
+t "make uninstall" 0 make --no-print-directory uninstall BUILD="$build" DESTDIR="$inst" PREFIX=/usr
+# only_left DIR FILE: FILE is the one non-directory left under DIR.
+only_left() { local left; left=$(find "$1" ! -type d); echo "$left"; [ "$left" = "$2" ]; }
+t "uninstall leaves empty directories and the file it did not install" 0 \
+	only_left "$inst" "$inst/usr/lib/pkgconfig/other.pc"
+t "the leftover check sees a file left behind" 1 only_left "$inst" /nonexistent
+
 echo "== scenarios (every policy; their expect lines are the assertions)"
 for f in scenarios/*.scn; do
 	t "run $f" 0 "$fpuctx" run "$f" --policy all

@@ -1493,10 +1493,13 @@ int main(int argc, char **argv)
 	iarea = aligned_alloc(64, (sys.state_size + 63) & ~63u);
 	if (!area || !iarea)
 		return 2;
-	fpu_system_set_init_area(&sys, &init_st, iarea);
+	if (!fpu_system_set_init_area(&sys, &init_st, iarea, sys.state_size) ||
+	    !fpu_state_setup(&sys, &st, area, sys.state_size, 1)) {
+		printf("FAIL: the library refused a state buffer\n0 passed, 1 failed\n");
+		return 1;
+	}
 	cpu.sys = &sys;
 	cpu.id = 0;
-	fpu_state_setup(&sys, &st, area, 1);
 	fpu_ctx_init(&sys, &ctx, &st, 1, false);
 	ctx.flags &= ~FPU_CTX_NEED_LOAD; /* the registers are the task's */
 

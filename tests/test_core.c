@@ -20,12 +20,15 @@
 
 #include "fpuctx/api.h"
 #include "fpuctx/insn.h"
+#include "fpuctx/kvm.h"
 #include "fpuctx/sched.h"
+#include "fpuctx/testing.h"
 #include "fpuctx/signal.h"
 #include "fpuctx/trace.h"
 #include "fpuctx/xstate.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -442,14 +445,18 @@ static bool fx_setup(struct fixture *fx, const char *policy, enum fpu_insn insn,
 	 * the probe's answer faked (test_x87_scrub_decision). */
 	fx->sys.xs.x87.leaks = false;
 	fx->init_area = area_alloc(fx->sys.state_size);
-	fpu_system_set_init_area(&fx->sys, &fx->init, fx->init_area);
+	if (!fpu_system_set_init_area(&fx->sys, &fx->init, fx->init_area, fx->sys.state_size)) {
+		check_failed(__FILE__, __LINE__, "the init area was refused");
+		return false;
+	}
 	for (i = 0; i < NCPU; i++) {
 		fx->cpu[i].sys = &fx->sys;
 		fx->cpu[i].id = (int32_t)i;
 	}
 	for (i = 0; i < NCTX; i++) {
 		fx->area[i] = area_alloc(fx->sys.state_size);
-		fpu_state_setup(&fx->sys, &fx->st[i], fx->area[i], STATE_ID(i));
+		CHECK(fpu_state_setup(&fx->sys, &fx->st[i], fx->area[i], fx->sys.state_size, STATE_ID(i)),
+		      "buffer %u refused", i);
 		fpu_ctx_init(&fx->sys, &fx->ctx[i], &fx->st[i], CTX_ID(i), ctx_is_kthread[i]);
 	}
 	fx->c0 = &fx->cpu[0];
@@ -1545,6 +1552,80 @@ static void test_setup_errors(void)
 	CHECK_EQ(sys.state_size, XSAVE_EXT_OFFSET);
 }
 
+/* A port without one of the operations port.h calls REQUIRED is refused, and
+ * the error names it; so is a partial set of the signal-frame operations. */
+static void test_port_required_ops(void)
+{
+	static const struct {
+		size_t off;
+		enum fpu_setup_error err;
+		const char *says;
+	} cases[] = {
+		{ offsetof(struct fpu_port_ops, lock), FPU_SETUP_PORT_NO_LOCK, "no lock operation" },
+		{ offsetof(struct fpu_port_ops, unlock), FPU_SETUP_PORT_NO_UNLOCK, "no unlock operation" },
+		{ offsetof(struct fpu_port_ops, context), FPU_SETUP_PORT_NO_CONTEXT, "no context operation" },
+		{ offsetof(struct fpu_port_ops, fault_in), FPU_SETUP_PORT_SIGNAL_PARTIAL, "fault_in" },
+		{ offsetof(struct fpu_port_ops, copy_to_user), FPU_SETUP_PORT_SIGNAL_PARTIAL, "copy_to_user" },
+	};
+	struct fpu_port_ops ops;
+	struct fpu_system sys;
+	uint64_t missing = 1;
+	unsigned i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ops = fake_ops;
+		memset((char *)&ops + cases[i].off, 0, sizeof(void (*)(void)));
+		CHECK_EQ_INT(fpu_system_init(&sys, fpu_policy_find("linux"), XFEATURE_MASK_FPSSE,
+					     FPU_INSN__COUNT, &ops, &port, &missing), cases[i].err);
+		CHECK(strstr(fpu_setup_error_str(cases[i].err), cases[i].says) != NULL,
+		      "\"%s\" does not say %s", fpu_setup_error_str(cases[i].err), cases[i].says);
+		CHECK_EQ(missing, 0);
+	}
+	CHECK_EQ_INT(fpu_system_init(&sys, fpu_policy_find("linux"), XFEATURE_MASK_FPSSE,
+				     FPU_INSN__COUNT, NULL, &port, &missing), FPU_SETUP_PORT_MISSING);
+	/* The minimal port: lock, unlock, context. */
+	memset(&ops, 0, sizeof(ops));
+	ops.lock = fake_ops.lock;
+	ops.unlock = fake_ops.unlock;
+	ops.context = fake_ops.context;
+	CHECK_EQ_INT(fpu_system_init(&sys, fpu_policy_find("linux"), XFEATURE_MASK_FPSSE,
+				     FPU_INSN__COUNT, &ops, &port, &missing), FPU_SETUP_OK);
+}
+
+/* Buffers too small, misaligned or missing are refused, not written past. */
+static void test_state_buffer_checks(void)
+{
+	struct fpu_system sys;
+	struct fpu_state st, init;
+	struct fpu_guest g;
+	uint64_t missing;
+	uint32_t size, align;
+	uint8_t *mem;
+
+	if (fpu_system_init(&sys, fpu_policy_find("linux"), test_want(), FPU_INSN__COUNT, &fake_ops,
+			    &port, &missing) != FPU_SETUP_OK) {
+		check_failed(__FILE__, __LINE__, "fpu_system_init failed");
+		return;
+	}
+	size = fpu_state_size(&sys);
+	align = fpu_state_align(&sys);
+	CHECK_EQ(size, sys.state_size);
+	CHECK_EQ(align, 64);
+	mem = aligned_alloc(64, round64(size) + 64);
+	memset(&st, 0x77, sizeof(st));
+	CHECK(!fpu_state_setup(&sys, &st, mem, size - 1, 1), "a buffer one byte short was accepted");
+	CHECK(!fpu_state_setup(&sys, &st, mem + 16, size, 1), "a 16-byte aligned buffer was accepted");
+	CHECK(!fpu_state_setup(&sys, &st, NULL, size, 1), "a NULL buffer was accepted");
+	CHECK_EQ(st.id, 0x77777777u); /* refused: untouched */
+	CHECK(!fpu_system_set_init_area(&sys, &init, mem, size - 64), "a short init area was accepted");
+	CHECK(sys.init_state == NULL, "a refused init area was kept");
+	CHECK(fpu_system_set_init_area(&sys, &init, mem, size), "the init area was refused");
+	CHECK(!fpu_guest_init(&sys, &g, mem + 64, size - 64, sys.mask, 3), "a short guest buffer was accepted");
+	CHECK(fpu_state_setup(&sys, &st, mem + 64, size, 1), "a right-sized buffer was refused");
+	CHECK(st.area == mem + 64 && st.last_cpu == -1 && st.id == 1, "state not set up");
+	free(mem);
+}
+
 /* Writes a known value into the upper half of YMM0 and into k1 (when the
  * system has them), then saves with `insn` into area. */
 static __attribute__((noinline)) void save_with_marks(enum fpu_insn insn, uint64_t mask,
@@ -1874,6 +1955,8 @@ static const struct test tests[] = {
 	TEST(test_kthread_exit_to_user_warns),
 	TEST(test_policy_find),
 	TEST(test_setup_errors),
+	TEST(test_port_required_ops),
+	TEST(test_state_buffer_checks),
 	TEST(test_xstate_layout),
 	TEST(test_sigreturn_legacy_mxcsr),
 };

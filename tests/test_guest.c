@@ -15,6 +15,7 @@
 #include "fpuctx/insn.h"
 #include "fpuctx/kvm.h"
 #include "fpuctx/sched.h"
+#include "fpuctx/testing.h"
 
 static int failed_checks;
 static int quiet; /* while running a check that is meant to fail */
@@ -94,18 +95,21 @@ static struct fixture *setup(void)
 		printf("cannot set up the library on this CPU\n");
 		exit(1);
 	}
-	fpu_system_set_init_area(&f->sys, &f->init, area(f));
+	if (!fpu_system_set_init_area(&f->sys, &f->init, area(f), f->sys.state_size)) {
+		printf("the init area was refused\n");
+		exit(1);
+	}
 	for (i = 0; i < 2; i++) {
 		f->cpu[i].sys = &f->sys;
 		f->cpu[i].id = i;
 	}
-	fpu_state_setup(&f->sys, &f->vmm_state, area(f), 1);
+	CHECK(fpu_state_setup(&f->sys, &f->vmm_state, area(f), f->sys.state_size, 1), "buffer refused");
 	fpu_ctx_init(&f->sys, &f->vmm, &f->vmm_state, 1, false);
-	fpu_state_setup(&f->sys, &f->k_state, area(f), 2);
+	CHECK(fpu_state_setup(&f->sys, &f->k_state, area(f), f->sys.state_size, 2), "buffer refused");
 	fpu_ctx_init(&f->sys, &f->kthread, &f->k_state, 2, true);
-	fpu_state_setup(&f->sys, &f->other_state, area(f), 4);
+	CHECK(fpu_state_setup(&f->sys, &f->other_state, area(f), f->sys.state_size, 4), "buffer refused");
 	fpu_ctx_init(&f->sys, &f->other, &f->other_state, 4, false);
-	if (!fpu_guest_init(&f->sys, &f->guest, area(f), f->sys.mask, 3)) {
+	if (!fpu_guest_init(&f->sys, &f->guest, area(f), f->sys.state_size, f->sys.mask, 3)) {
 		printf("guest init refused the host's own features\n");
 		exit(1);
 	}
@@ -378,7 +382,7 @@ static void test_misuse(struct fixture *f)
 	fpu_guest_run_begin(&f->cpu[0], &f->vmm, &f->guest);
 	CHECK(f->warns == 3, "nested run call not reported");
 	fpu_guest_run_end(&f->cpu[0], &f->vmm, &f->guest);
-	CHECK(!fpu_guest_init(&f->sys, &f->guest, f->guest.state.area, ~0ull, 3),
+	CHECK(!fpu_guest_init(&f->sys, &f->guest, f->guest.state.area, f->sys.state_size, ~0ull, 3),
 	      "guest features outside the host's accepted");
 }
 

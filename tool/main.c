@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include "tool.h"
 #include "parse.h"
+#include "fpuctx/version.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -12,11 +12,6 @@
 #define EXIT_VIOLATION 1
 #define EXIT_BADINPUT 2
 
-/* Defined here until include/fpuctx/version.h carries the library's own. */
-#ifndef FPUCTX_VERSION_STRING
-#define FPUCTX_VERSION_STRING "0.9.0"
-#endif
-
 /* The subcommands, as bits: which options apply to which (main.c). */
 enum { CMD_RUN = 1, CMD_STRESS = 2, CMD_REPLAY = 4, CMD_BUGS = 8, CMD_INFO = 16, CMD_BENCH = 32 };
 

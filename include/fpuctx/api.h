@@ -23,14 +23,22 @@ void fpu_sync_to_memory(struct fpu_cpu *cpu, struct fpu_ctx *current);
 /* Sets up a library instance. `want` = features asked for (~0ull: all the OS
  * enabled); `insn` the save instruction, or FPU_INSN__COUNT for the best the
  * CPU has. On failure returns the error and sets *missing to what was asked
- * and does not exist. The embedder then allocates sys->state_size-byte,
- * 64-byte-aligned areas, the first one for the init image via
- * fpu_system_set_init_area(). */
+ * and does not exist (0 for the other errors, e.g. a port without a required
+ * operation, port.h). The embedder then allocates buffers of
+ * fpu_state_size() bytes aligned to fpu_state_align(), the first one for the
+ * init image via fpu_system_set_init_area(). */
 enum fpu_setup_error fpu_system_init(struct fpu_system *sys, const struct fpu_policy *policy,
 				     uint64_t want, enum fpu_insn insn,
 				     const struct fpu_port_ops *port, void *port_data,
 				     uint64_t *missing);
-void fpu_system_set_init_area(struct fpu_system *sys, struct fpu_state *init, void *area);
+/* false if the area is refused (as by fpu_state_setup, sched.h). */
+bool fpu_system_set_init_area(struct fpu_system *sys, struct fpu_state *init, void *area,
+			      uint32_t area_size);
+
+/* What every register image buffer (fpu_state.area) needs, valid after
+ * fpu_system_init(): its size in bytes and its alignment. */
+uint32_t fpu_state_size(const struct fpu_system *sys);
+uint32_t fpu_state_align(const struct fpu_system *sys);
 
 /* Sum of the per-CPU counters. */
 void fpu_stats_add(struct fpu_stats *sum, const struct fpu_stats *add);

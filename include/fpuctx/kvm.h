@@ -27,9 +27,10 @@ struct fpu_guest {
 
 /* A guest starts in init state: the first run call loads a defined image,
  * never an uninitialized buffer (Linux bug 2). `features` must be a subset
- * of sys->mask (returns false otherwise). */
-bool fpu_guest_init(struct fpu_system *sys, struct fpu_guest *g, void *area, uint64_t features,
-		    uint32_t id);
+ * of sys->mask, and `area` a buffer fpu_state_setup() accepts (returns false
+ * otherwise). */
+bool fpu_guest_init(struct fpu_system *sys, struct fpu_guest *g, void *area, uint32_t area_size,
+		    uint64_t features, uint32_t id);
 
 /*
  * A run call, in the order a hypervisor makes these calls:

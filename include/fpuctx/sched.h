@@ -8,12 +8,15 @@
 
 #include "types.h"
 
-/* Prepares a context. `state` is the embedder's buffer (area of
- * sys->state_size bytes, 64-byte aligned); it starts in init state and is
- * loaded before the context first returns to user space. */
+/* Prepares a context. `state` is set up by fpu_state_setup(); it starts in
+ * init state and is loaded before the context first returns to user space. */
 void fpu_ctx_init(struct fpu_system *sys, struct fpu_ctx *ctx, struct fpu_state *state,
 		  uint32_t id, bool kthread);
-void fpu_state_setup(struct fpu_system *sys, struct fpu_state *state, void *area, uint32_t id);
+/* Makes `area` (area_size bytes, the embedder's memory) a register image
+ * buffer. Returns false, and leaves `state` untouched, if area is NULL, not
+ * fpu_state_align() aligned or smaller than fpu_state_size(). */
+bool fpu_state_setup(struct fpu_system *sys, struct fpu_state *state, void *area,
+		     uint32_t area_size, uint32_t id);
 
 /* Context switch from prev to next on cpu, before the stack switch, with
  * interrupts off. */

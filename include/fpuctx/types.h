@@ -31,8 +31,10 @@ struct fpu_stats {
 };
 
 /* One register image in memory (Linux: struct fpstate). */
+#define FPU_STATE_ALIGN 64   /* XSAVE needs 64 bytes; FXSAVE 16 */
+
 struct fpu_state {
-	void *area;          /* 64-byte aligned, fpu_system.state_size bytes */
+	void *area;          /* fpu_state_align() aligned, fpu_state_size() bytes (api.h) */
 	uint64_t mask;       /* components this buffer holds */
 	int32_t last_cpu;    /* see fpu_state_valid() in core/fpu.c; -1: none */
 	uint32_t id;         /* for traces and reports */
@@ -58,7 +60,9 @@ struct fpu_cpu {
 	struct fpu_system *sys;
 	int32_t id;
 	struct fpu_state *owner;     /* buffer whose image the registers hold, or NULL */
-	struct fpu_ctx *last_user;   /* only used by the injected bug KTHREAD_SAVE */
+#ifdef FPUCTX_TESTING
+	struct fpu_ctx *last_user;   /* only for the injected bug KTHREAD_SAVE */
+#endif
 	bool in_kernel_fpu;
 	struct fpu_stats stats;
 };
@@ -79,38 +83,6 @@ extern const struct fpu_policy fpu_policies[];
 extern const unsigned fpu_npolicies;
 const struct fpu_policy *fpu_policy_find(const char *name);
 
-/* Test-only switches that put real bugs back (fpuctx bugs lists them). */
-enum fpu_bug {
-	FPU_BUG_SKIP_OWNER_CHECK = 1u << 0, /* valid() ignores the owner: skip a restore another context needed */
-	FPU_BUG_EXIT_KEEPS_OWNER = 1u << 1, /* drop forgets ownership: a recycled/reset context looks loaded */
-	FPU_BUG_KTHREAD_SAVE     = 1u << 2, /* kthread switch-out saves the registers over the last user context */
-	FPU_BUG_KFPU_NO_SAVE     = 1u << 3, /* kernel_fpu_begin clobbers without saving the user state */
-	FPU_BUG_SIGFRAME_STALE_OWNER = 1u << 4, /* "registers are live" read once, before the frame-write retry loop */
-	FPU_BUG_SIGRETURN_KEEPS_OWNER = 1u << 5, /* sigreturn changes the registers without dropping the CPU's owner */
-	FPU_BUG_SIGRETURN_UNVALIDATED = 1u << 6, /* sigreturn copies the frame unchecked into the kernel buffer */
-	FPU_BUG_SIGRETURN_NO_RESET    = 1u << 7, /* a rejected frame leaves the registers as they were */
-	FPU_BUG_SIGRETURN_PKRU_DEFAULT = 1u << 8, /* a frame with PKRU in init state gets the default PKRU instead of 0 */
-	FPU_BUG_GUEST_SAVE_TO_VMM     = 1u << 9, /* run calls load the guest without making it active: saves hit the VMM's buffer (2018) */
-	FPU_BUG_GUEST_SCRATCH         = 1u << 10, /* run begin saves the registers into the VMM's buffer even when they are not its (5.2) */
-	FPU_BUG_GUEST_ENTER_NO_RELOAD = 1u << 11, /* the guest is loaded at run begin; entry trusts it still is (Linux bug 7) */
-	FPU_BUG_GUEST_XCR0_LEAK       = 1u << 12, /* hypervisor: the guest's XCR0 stays set after an exit until the run call ends (Linux bug 3) */
-	FPU_BUG_X87_NO_SCRUB          = 1u << 13, /* a restore on a CPU that leaks x87 pointers skips the scrub (CVE-2006-1056) */
-};
-
-/* Test-only CPU behaviours, emulated on the real registers where no CPU at
- * hand has them (fpu_system.pretend; 0 in production). */
-#define FPU_PRETEND_FXSAVE_LEAK 0x1u /* restores keep the old x87 pointers unless an exception is pending */
-
-struct fpu_bug_info {
-	uint32_t bit;
-	const char *name;
-	const char *what;
-	uint64_t needs;   /* xfeatures without which the bug cannot show (0: none) */
-	bool needs_x87_leak; /* shows only on a CPU that leaks x87 pointers (or one that pretends to) */
-};
-extern const struct fpu_bug_info fpu_bugs[];
-extern const unsigned fpu_nbugs;
-
 /* One library instance. The embedder fills it with fpu_system_init(). */
 struct fpu_system {
 	struct fpu_xstate_info xs;
@@ -123,8 +95,10 @@ struct fpu_system {
 	const struct fpu_port_ops *port;
 	void *port_data;
 	struct fpu_state *init_state; /* read-only init image (embedder-allocated area) */
-	uint32_t bugs;              /* enum fpu_bug bits; 0 in production */
-	uint32_t pretend;           /* FPU_PRETEND_* bits; 0 in production */
+#ifdef FPUCTX_TESTING
+	uint32_t bugs;              /* enum fpu_bug bits (testing.h) */
+	uint32_t pretend;           /* FPU_PRETEND_* bits (testing.h) */
+#endif
 	bool has_pkru;
 };
 

@@ -107,6 +107,11 @@ enum fpu_setup_error {
 	FPU_SETUP_NO_INSN,        /* the requested save instruction is not supported */
 	FPU_SETUP_FEATURE_MISSING,/* a requested feature is not enabled in XCR0 */
 	FPU_SETUP_BAD_LAYOUT,     /* CPUID reports a layout we cannot trust */
+	FPU_SETUP_PORT_MISSING,   /* no port operations were given (port.h) */
+	FPU_SETUP_PORT_NO_LOCK,   /* a required port operation is NULL ... */
+	FPU_SETUP_PORT_NO_UNLOCK,
+	FPU_SETUP_PORT_NO_CONTEXT,
+	FPU_SETUP_PORT_SIGNAL_PARTIAL, /* some of the four signal-frame operations, not all */
 };
 
 /* Reads CPUID/XCR0. `want` is the feature mask the embedder asks for (~0 = all

@@ -66,9 +66,9 @@ static bool task_buffers(struct kernel *k, struct task *t)
 	t->alt_lo = ualloc(k, ALTSTACK_PAGES);
 	t->ustack_hi = t->ustack_lo + USTACK_PAGES * PAGE_SIZE;
 	t->alt_hi = t->alt_lo + ALTSTACK_PAGES * PAGE_SIZE;
-	fpu_state_setup(&k->fpu, &t->fpstate, kalloc(k, k->fpu.state_size), t->id);
-	return t->kstack && t->user_buf && t->exp_image && t->frame_buf && t->ustack_lo &&
-	       t->alt_lo && t->fpstate.area;
+	return fpu_state_setup(&k->fpu, &t->fpstate, kalloc(k, fpu_state_size(&k->fpu)),
+			       fpu_state_size(&k->fpu), t->id) &&
+	       t->kstack && t->user_buf && t->exp_image && t->frame_buf && t->ustack_lo && t->alt_lo;
 }
 
 /* A new (or recycled) task starts with no signals and a usable stack. */
@@ -187,10 +187,11 @@ const char *kernel_boot(struct kernel *k, struct hw_machine *hw, const struct ke
 	k->user_mask = k->fpu.mask | (k->fpu.has_pkru ? XFEATURE_MASK(XFEATURE_PKRU) : 0);
 	k->std_size = fpu_xstate_size(&k->fpu.xs, FPU_INSN_XSAVE, k->user_mask | k->fpu.mask);
 	{
-		void *area = kalloc(k, k->fpu.state_size);
+		void *area = kalloc(k, fpu_state_size(&k->fpu));
 		if (!area)
 			return "out of kernel memory";
-		fpu_system_set_init_area(&k->fpu, &k->init_state, area);
+		if (!fpu_system_set_init_area(&k->fpu, &k->init_state, area, fpu_state_size(&k->fpu)))
+			return "the library refused the init image's buffer";
 	}
 	k->page_state = kalloc(k, k->user_mem_size / PAGE_SIZE + 1);
 	if (!k->page_state)

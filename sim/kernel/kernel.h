@@ -16,6 +16,7 @@
 #include "fpuctx/kvm.h"
 #include "fpuctx/sched.h"
 #include "fpuctx/trace.h"
+#include "fpuctx/testing.h"
 #include "hw.h"
 #include "scenario.h"
 

@@ -68,8 +68,9 @@ static const char *vm_setup(struct kernel *k, struct vm *vm, const struct kernel
 		v->xsave = kalloc(k, k->std_size);
 		if (!area || !v->xsave)
 			return "out of kernel memory for a VM";
-		fpu_guest_init(&k->fpu, &v->fpu, area, vm->features & k->fpu.mask,
-			       VM_STATE_ID(vm->index, i));
+		if (!fpu_guest_init(&k->fpu, &v->fpu, area, fpu_state_size(&k->fpu),
+				    vm->features & k->fpu.mask, VM_STATE_ID(vm->index, i)))
+			return "the library refused a vCPU's state buffer";
 	}
 	return 0;
 }
