@@ -146,7 +146,7 @@ assert {\"vm_entry\",\"vm_exit\",\"guest_begin\",\"skip_restore\"} <= ev, ev
 tgrep "the VM-entry check sees host state in a guest (seeded skip-owner-check)" \
 	'task qemu .* in the registers at VM entry: .*other.s state' \
 	"$fpuctx" run scenarios/seed-kvm-preempt.scn --policy linux --inject-bug skip-owner-check
-tgrep "the vCPU thread really migrates mid-run" '\[cpu 1\] .*vm_entry: vmm=qemu' \
+tgrep "the vCPU thread really migrates mid-run" '^ *qemu-[0-9]+ +\[001\] +[0-9]+\.[0-9]{6}: vm_entry: vmm=qemu vcpu=G:0$' \
 	"$fpuctx" run scenarios/kvm-migrate.scn --policy linux --trace-text
 
 echo "== an expectation that does not hold fails the run"
@@ -223,8 +223,46 @@ names={e[\"args\"][\"name\"] for e in d[\"traceEvents\"] if e[\"ph\"]==\"M\" and
 assert names=={\"cpu 0\",\"cpu 1\"}, names
 assert any(e[\"name\"]==\"restore\" for e in d[\"traceEvents\"])
 '"
-tgrep "text trace shows the skipped restore" 'skip_restore: ctx=A' \
+tgrep "text trace shows the skipped restore" '^ *A-[0-9]+ +\[000\] +[0-9]+\.[0-9]{6}: skip_restore: ctx=A state=A bytes=0$' \
 	"$fpuctx" run scenarios/idle-roundtrip.scn --policy linux --trace-text
+tgrep "text trace names a guest's vCPU and its task" '^ *gt-[0-9]+ +\[G:000\] +[0-9]+\.[0-9]{6}: restore: ctx=gt state=gt bytes=[1-9]' \
+	"$fpuctx" run scenarios/seed-kvm-idle.scn --policy linux --trace-text
+# Fields are key=value with no space inside a value: a line splits on spaces.
+t "text trace lines are TASK-PID [CPU] TIME: EVENT: key=value..." 0 sh -c "
+	$fpuctx run scenarios/seed-kvm-idle.scn --policy all --trace-text --quiet >$log/tt.txt &&
+	grep -q ': vm_exit: vmm=qemu vcpu=G:0 reason=interrupt_window$' $log/tt.txt &&
+	! grep -vE '^#|^seed-kvm-idle: ok$|^ *[^ ]+-[0-9]+ +\\[([A-Za-z0-9_]+:)?[0-9]{3}\\] +[0-9]+\\.[0-9]{6}: [a-z0-9_]+:( [a-z_]+=[^ =]+)+$' $log/tt.txt"
+# The JSON's properties (scripts/trace-check.py): a few scenarios, every policy.
+t "chrome traces hold: metadata, time order, slices, counters, args" 0 sh -c "
+	for f in migrate kfpu-irq mix-2cpu seed-kvm-idle kvm-migrate linux-bug8-stale-owner; do
+		$fpuctx run scenarios/\$f.scn --policy all --trace $log/tc-\$f.json --quiet >/dev/null || exit 1
+	done
+	scripts/trace-check.py $log/tc-*.json"
+# ...and the check fails on a trace broken by hand, each property apart.
+python3 - "$log/tc-kfpu-irq.linux.json" "$log/broken" <<'PY'
+import json, sys
+src, out = sys.argv[1], sys.argv[2]
+def load(): return json.load(open(src))
+def save(name, d): json.dump(d, open(out + "-" + name + ".json", "w"))
+def events(d, pred): return [e for e in d["traceEvents"] if pred(e)]
+def drop(d, pred): d["traceEvents"] = [e for e in d["traceEvents"] if not pred(e)]
+regs = {e["pid"] for e in load()["traceEvents"] if e["name"] == "process_name" and e["args"]["name"].endswith("FPU registers")}
+kfpu = {e["pid"] for e in load()["traceEvents"] if e["name"] == "process_name" and e["args"]["name"].endswith("kernel FPU")}
+d = load(); d["traceEvents"].remove(events(d, lambda e: e["name"] == "thread_name")[0]); save("thread-name", d)
+d = load(); del events(d, lambda e: e["name"] == "process_name")[0]["tid"]; save("meta-tid", d)
+d = load(); events(d, lambda e: e["ph"] == "E" and (e["pid"], e["tid"]) == (1, 0))[-1]["ts"] = 0; save("time-back", d)
+d = load()
+for e in events(d, lambda e: e["ph"] == "i"):
+    e["args"] = {"detail": " ".join("%s=%s" % kv for kv in e["args"].items())}
+save("args-string", d)
+d = load(); d["traceEvents"].remove(events(d, lambda e: e["ph"] == "E")[-1]); save("unclosed", d)
+d = load(); drop(d, lambda e: e["ph"] == "C"); save("no-counters", d)
+d = load(); drop(d, lambda e: e["pid"] in regs and e["ph"] != "M"); save("no-owner", d)
+d = load(); drop(d, lambda e: e["pid"] in kfpu and e["ph"] != "M"); save("no-kfpu", d)
+PY
+for b in thread-name meta-tid time-back args-string unclosed no-counters no-owner no-kfpu; do
+	t "trace-check fails a trace broken by hand: $b" 1 scripts/trace-check.py "$log/broken-$b.json"
+done
 
 echo "== stress: 1,000,000 events per policy on 2 CPUs, 400,000 on 4"
 t "stress 2 cpus, 0 violations, VMs included" 0 sh -c "$fpuctx stress --seeds 100 --events 10000 --policy all --cpus 2 --json | python3 -c '
@@ -275,7 +313,7 @@ if "$fpuctx" info | grep -q '^x87 FOP/FIP/FDP *kept without'; then
 	# shellcheck disable=SC2086
 	tcaught "stress under $leak: x87-no-scrub caught" x87-no-scrub \
 		"$fpuctx" stress --seeds 10 --events 10000 --policy linux $leak
-	t "scrubs are counted in the trace" 0 sh -c "$fpuctx run scenarios/pingpong.scn --policy linux $leak --trace-text | grep -q 'x87_scrub'"
+	t "scrubs are counted in the trace" 0 sh -c "$fpuctx run scenarios/pingpong.scn --policy linux $leak --trace-text | grep -qE '\\[000\\] +[0-9]+\\.[0-9]{6}: x87_scrub: ctx=- state=A '"
 else
 	echo "  skip  the leak emulation: this CPU's restores do not load FOP/FIP/FDP ($("$fpuctx" info | sed -n 's/^x87 FOP\/FIP\/FDP *//p'))"
 	skipped=$((${skipped:-0} + 1))
