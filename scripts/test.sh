@@ -280,7 +280,7 @@ assert any(e[\"name\"]==\"restore\" for e in d[\"traceEvents\"])
 		done
 		scripts/trace-check.py $log/tc-*.json"
 	# ...and the check fails on a trace broken by hand, each property apart.
-	python3 - "$log/tc-kfpu-irq.linux.json" "$log/broken" <<'PY'
+	if ! python3 - "$log/tc-kfpu-irq.linux.json" "$log/broken" >"$log/gen" 2>&1 <<'PY'
 import json, sys
 src, out = sys.argv[1], sys.argv[2]
 def load(): return json.load(open(src))
@@ -301,6 +301,10 @@ d = load(); drop(d, lambda e: e["ph"] == "C"); save("no-counters", d)
 d = load(); drop(d, lambda e: e["pid"] in regs and e["ph"] != "M"); save("no-owner", d)
 d = load(); drop(d, lambda e: e["pid"] in kfpu and e["ph"] != "M"); save("no-kfpu", d)
 PY
+	then
+		bad "trace-check: the traces broken by hand are made" "$log/gen"
+		return
+	fi
 	for b in thread-name meta-tid time-back args-string unclosed no-counters no-owner no-kfpu; do
 		t "trace-check fails a trace broken by hand: $b" 1 scripts/trace-check.py "$log/broken-$b.json"
 	done
