@@ -3,7 +3,8 @@
 #
 #   make            build bin/fpuctx (and prove the kernel side needs no libc)
 #   make demo       run the main job: every seed scenario, saves/restores per policy
-#   make test       build and run every test (also the ASan/UBSan build)
+#   make test       build and run every test (also the ASan/UBSan build), as TAP
+#   make test T=unit,traces   only those sections (an unknown one lists them all)
 #   make bench      cycle benchmarks (not a test)
 #   make difftest N=100000   more signal frames against the host kernel
 #   make fuzz SECONDS=600    a long libFuzzer run of both targets
@@ -157,7 +158,7 @@ demo: setup
 
 test: setup
 	@$(MAKE) --no-print-directory all $(TESTS)
-	@scripts/test.sh $(BUILD)
+	@scripts/test.sh $(BUILD) '$(T)'
 
 test-asan:
 	@$(MAKE) --no-print-directory BUILD=build-asan SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" OPT=-O1 all build-asan/tests/test_core build-asan/tests/test_guest build-asan/tests/test_parse build-asan/tests/test_xstate build-asan/tests/difftest

@@ -1,17 +1,31 @@
 #!/usr/bin/env bash
-# Every test of the project. Usage: scripts/test.sh BUILD_DIR
-# Ends with "N passed, M failed"; exits non-zero if anything failed.
+# Every test of the project, printed as TAP version 13 (`prove` reads it).
+#
+#   scripts/test.sh BUILD_DIR [SECTION,...]     (or T=SECTION,... in the environment)
+#
+# SECTION: the ids of the "section" lines below (make test T=unit,traces);
+# none given runs them all, an unknown one is an error naming the known ones.
+# Ends with the plan "1..N" and the line "N passed, M failed, K skipped";
+# exits non-zero if anything failed.
 set -u
 build=${1:-build}
+only=${2:-${T:-}}
 fpuctx=$build/bin/fpuctx
-pass=0; fail=0; skipped=0; failed=()
+n=0; pass=0; fail=0; skipped=0; failed=()
 log=$(mktemp -d)
 trap 'rm -rf "$log"' EXIT
 # shellcheck source=scripts/verdict.sh
 . "$(dirname "$0")/verdict.sh"
 
-ok()   { pass=$((pass + 1)); printf '  ok    %s\n' "$1"; }
-bad()  { fail=$((fail + 1)); failed+=("$1"); printf '  FAIL  %s\n' "$1"; sed 's/^/        /' "$2" | tail -n 25; }
+# A '#' in a name would start a TAP directive.
+tap_name() { printf '%s' "${1//#/\\#}"; }
+ok()   { n=$((n + 1)); pass=$((pass + 1)); printf 'ok %d - %s\n' "$n" "$(tap_name "$1")"; }
+bad()  {
+	n=$((n + 1)); fail=$((fail + 1)); failed+=("$1")
+	printf 'not ok %d - %s\n' "$n" "$(tap_name "$1")"; sed 's/^/# /' "$2" | tail -n 25
+}
+# skip NAME REASON: a test this machine cannot run.
+skip() { n=$((n + 1)); skipped=$((skipped + 1)); printf 'ok %d - %s # SKIP %s\n' "$n" "$(tap_name "$1")" "$2"; }
 # t NAME EXPECTED_STATUS CMD...: runs CMD, passes when its status matches.
 t() {
 	local name=$1 want=$2; shift 2
@@ -36,103 +50,121 @@ tcaught() {
 	return 1
 }
 
-echo "== unit tests"
-for u in test_xstate test_core test_guest test_parse; do
-	t "$u" 0 "$build/tests/$u"
-done
+# section ID TITLE, then a function sec_ID: one part of the tests.
+sections=(); declare -A titles
+section() { sections+=("$1"); titles[$1]=$2; }
 
-echo "== signal frames against the host kernel (it is the oracle)"
-t "difftest: frame bytes and 10000 sigreturn verdicts agree with Linux" 0 "$build/tests/difftest" "${DIFFTEST_N:-10000}" 1
-
-echo "== the no-libc link check"
-t "kernel objects are self-contained" 0 scripts/nolibc-check.sh kernel $build/core/*.o $build/sim/kernel/*.o
-# A kernel-side helper that calls memcpy(): the check must refuse it.
-printf '#include <string.h>\nvoid copy(void *d, const void *s, unsigned long n) { memcpy(d, s, n); }\n' >"$log/leak.c"
-gcc -O2 -ffreestanding -mgeneral-regs-only -c "$log/leak.c" -o "$log/leak.o"
-tgrep "a memcpy reference is caught" 'reference symbols from outside:|memcpy' \
-	scripts/nolibc-check.sh seeded $build/core/*.o "$log/leak.o"
-t "the seeded object fails the check" 1 scripts/nolibc-check.sh seeded $build/core/*.o "$log/leak.o"
-
-echo "== the production library: no test-only switches, no libc"
-# no_test_switches ARCHIVE: fails if ARCHIVE defines or uses the bug table.
-no_test_switches() {
-	if nm "$1" | grep -E ' fpu_n?bugs$'; then echo "test-only symbols in $1"; return 1; fi
+section unit "unit tests"
+sec_unit() {
+	for u in test_xstate test_core test_guest test_parse; do
+		t "$u" 0 "$build/tests/$u"
+	done
 }
-text_size() { size "$1" | awk 'NR == 2 { print $1 }'; }
-t "libfpuctx.a has no bug table" 0 no_test_switches "$build/lib/libfpuctx.a"
-ar rcs "$log/testing.a" "$build"/core/*.o
-t "the check refuses the testing objects" 1 no_test_switches "$log/testing.a"
-for o in fpu signal guest backend; do
-	t "production $o.o is smaller than the testing one (bug branches compiled out)" 0 \
-		test "$(text_size "$build/lib/core/$o.o")" -lt "$(text_size "$build/core/$o.o")"
-done
-t "production core objects are self-contained" 0 scripts/nolibc-check.sh production "$build"/lib/core/*.o
-printf '#include "fpuctx/types.h"\nunsigned f(struct fpu_system *s) { return s->bugs; }\n' >"$log/bugs-field.c"
-t "without FPUCTX_TESTING, struct fpu_system has no bugs field" 1 gcc -fsyntax-only -Iinclude "$log/bugs-field.c"
-t "with FPUCTX_TESTING it has (the check above can pass)" 0 gcc -fsyntax-only -Iinclude -DFPUCTX_TESTING "$log/bugs-field.c"
 
-echo "== embedding: make install, pkg-config, the minimal port built out of tree, make uninstall"
-inst=$log/inst ex=$log/example
-mkdir -p "$ex"
-pc() { PKG_CONFIG_SYSROOT_DIR=$inst PKG_CONFIG_PATH=$inst/usr/lib/pkgconfig pkg-config "$@"; }
-t "make install DESTDIR=... PREFIX=/usr" 0 make --no-print-directory install BUILD="$build" DESTDIR="$inst" PREFIX=/usr
-t "the testing header is not installed" 1 test -e "$inst/usr/include/fpuctx/testing.h"
-tgrep "the installed fpuctx --version says the version of version.h" \
-	"^fpuctx $(sed -n 's/^#define FPUCTX_VERSION_STRING "\(.*\)"/\1/p' include/fpuctx/version.h)\$" "$inst/usr/bin/fpuctx" --version
-t "every installed header compiles alone, freestanding, general-regs-only" 0 sh -c "
-	for h in '$inst'/usr/include/fpuctx/*.h; do
-		echo \"\$h\"; echo '#include \"fpuctx/'\"\${h##*/}\"'\"' |
-		gcc -fsyntax-only -std=c11 -Wall -Wextra -Werror -ffreestanding -mgeneral-regs-only -I'$inst/usr/include' -x c - || exit 1
-	done"
-tgrep "pkg-config: the version of version.h" \
-	"^$(sed -n 's/^#define FPUCTX_VERSION_STRING "\(.*\)"/\1/p' include/fpuctx/version.h)\$" pc --modversion fpuctx
-cp examples/minimal-port.c "$ex/"
-# shellcheck disable=SC2046 # pkg-config's flags split on purpose
-t "examples/minimal-port.c builds out of tree with pkg-config's flags" 0 \
-	gcc -O2 -Wall -Wextra -Werror -ffreestanding -mgeneral-regs-only "$ex/minimal-port.c" \
-	$(pc --cflags --libs fpuctx) -o "$ex/minimal-port"
-t "the minimal port: A gets its MXCSR and FCW back after B ran" 0 "$ex/minimal-port"
-# Seeded: a switch that saves nothing must make the example fail.
-printf 'void __wrap_fpu_switch(void *c, void *p, void *n) { (void)c; (void)p; (void)n; }\n' >"$ex/noswitch.c"
-# shellcheck disable=SC2046
-gcc -O2 -ffreestanding -mgeneral-regs-only "$ex/minimal-port.c" "$ex/noswitch.c" -Wl,--wrap=fpu_switch \
-	$(pc --cflags --libs fpuctx) -o "$ex/minimal-port-broken" 2>"$log/out"
-t "the minimal port fails when fpu_switch saves nothing" 1 "$ex/minimal-port-broken"
-# archive_self_contained A: every symbol A's members leave undefined is
-# defined by another member (the linker supplies the GOT and the extable bounds).
-archive_self_contained() {
-	local out
-	out=$(comm -23 <(nm -u "$1" | awk '$1 == "U" { print $2 }' | sort -u) \
-		<(nm --defined-only "$1" | awk 'NF == 3 { print $3 }' | sort -u) |
-		grep -vE '^(_GLOBAL_OFFSET_TABLE_|__(start|stop)_fpuctx_extable)$')
-	if [ -n "$out" ]; then echo "undefined outside the archive:"; echo "$out"; return 1; fi
+section difftest "signal frames against the host kernel (it is the oracle)"
+sec_difftest() {
+	t "difftest: frame bytes and 10000 sigreturn verdicts agree with Linux" 0 "$build/tests/difftest" "${DIFFTEST_N:-10000}" 1
 }
-t "nm -u: the installed libfpuctx.a needs nothing outside itself (no libc)" 0 \
-	archive_self_contained "$inst/usr/lib/libfpuctx.a"
-cp "$inst/usr/lib/libfpuctx.a" "$ex/leaky.a" && ar rs "$ex/leaky.a" "$log/leak.o" 2>/dev/null
-t "the archive check refuses a member calling memcpy" 1 archive_self_contained "$ex/leaky.a"
-render() { if man -l "$1" 2>/dev/null | grep -q .; then man -l "$1"; else groff -man -Tutf8 "$1"; fi; }
-man1=$inst/usr/share/man/man1/fpuctx.1 man3=$inst/usr/share/man/man3/libfpuctx.3
-tgrep "man fpuctx(1) renders: exit status" '^EXIT STATUS' render "$man1"
-tgrep "man fpuctx(1) renders: examples" '^ +fpuctx run scenarios/' render "$man1"
-tgrep "man libfpuctx(3) renders: the port contract" '^THE PORT' render "$man3"
-tgrep "man libfpuctx(3) renders: a minimal embedding" '^ +fpu_switch\(&cpu, &a, &b\);' render "$man3"
-t "the man pages have no roff warnings" 0 sh -c \
-	"! groff -man -Tutf8 -ww -z man/fpuctx.1 man/libfpuctx.3 2>&1 | grep ."
-mkdir -p "$inst/usr/lib/pkgconfig" && echo keep >"$inst/usr/lib/pkgconfig/other.pc"
-t "make uninstall" 0 make --no-print-directory uninstall BUILD="$build" DESTDIR="$inst" PREFIX=/usr
-# only_left DIR FILE: FILE is the one non-directory left under DIR.
-only_left() { local left; left=$(find "$1" ! -type d); echo "$left"; [ "$left" = "$2" ]; }
-t "uninstall leaves empty directories and the file it did not install" 0 \
-	only_left "$inst" "$inst/usr/lib/pkgconfig/other.pc"
-t "the leftover check sees a file left behind" 1 only_left "$inst" /nonexistent
 
-echo "== scenarios (every policy; their expect lines are the assertions)"
-for f in scenarios/*.scn; do
-	t "run $f" 0 "$fpuctx" run "$f" --policy all
-done
-t "acceptance: idle round trip, linux 1 save 0 restores" 0 \
-	sh -c "$fpuctx run scenarios/idle-roundtrip.scn --policy all --json | python3 -c '
+section nolibc "the no-libc link check"
+sec_nolibc() {
+	t "kernel objects are self-contained" 0 scripts/nolibc-check.sh kernel $build/core/*.o $build/sim/kernel/*.o
+	# A kernel-side helper that calls memcpy(): the check must refuse it.
+	printf '#include <string.h>\nvoid copy(void *d, const void *s, unsigned long n) { memcpy(d, s, n); }\n' >"$log/leak.c"
+	gcc -O2 -ffreestanding -mgeneral-regs-only -c "$log/leak.c" -o "$log/leak.o"
+	tgrep "a memcpy reference is caught" 'reference symbols from outside:|memcpy' \
+		scripts/nolibc-check.sh seeded $build/core/*.o "$log/leak.o"
+	t "the seeded object fails the check" 1 scripts/nolibc-check.sh seeded $build/core/*.o "$log/leak.o"
+}
+
+section production "the production library: no test-only switches, no libc"
+sec_production() {
+	# no_test_switches ARCHIVE: fails if ARCHIVE defines or uses the bug table.
+	no_test_switches() {
+		if nm "$1" | grep -E ' fpu_n?bugs$'; then echo "test-only symbols in $1"; return 1; fi
+	}
+	text_size() { size "$1" | awk 'NR == 2 { print $1 }'; }
+	t "libfpuctx.a has no bug table" 0 no_test_switches "$build/lib/libfpuctx.a"
+	ar rcs "$log/testing.a" "$build"/core/*.o
+	t "the check refuses the testing objects" 1 no_test_switches "$log/testing.a"
+	for o in fpu signal guest backend; do
+		t "production $o.o is smaller than the testing one (bug branches compiled out)" 0 \
+			test "$(text_size "$build/lib/core/$o.o")" -lt "$(text_size "$build/core/$o.o")"
+	done
+	t "production core objects are self-contained" 0 scripts/nolibc-check.sh production "$build"/lib/core/*.o
+	printf '#include "fpuctx/types.h"\nunsigned f(struct fpu_system *s) { return s->bugs; }\n' >"$log/bugs-field.c"
+	t "without FPUCTX_TESTING, struct fpu_system has no bugs field" 1 gcc -fsyntax-only -Iinclude "$log/bugs-field.c"
+	t "with FPUCTX_TESTING it has (the check above can pass)" 0 gcc -fsyntax-only -Iinclude -DFPUCTX_TESTING "$log/bugs-field.c"
+}
+
+section install "embedding: make install, pkg-config, the minimal port built out of tree, make uninstall"
+sec_install() {
+	# The seeded memcpy object of the nolibc section, made here so this section runs alone.
+	printf '#include <string.h>\nvoid copy(void *d, const void *s, unsigned long n) { memcpy(d, s, n); }\n' >"$log/leak.o.c"
+	gcc -O2 -ffreestanding -mgeneral-regs-only -c -x c "$log/leak.o.c" -o "$log/leak.o"
+	inst=$log/inst ex=$log/example
+	mkdir -p "$ex"
+	pc() { PKG_CONFIG_SYSROOT_DIR=$inst PKG_CONFIG_PATH=$inst/usr/lib/pkgconfig pkg-config "$@"; }
+	t "make install DESTDIR=... PREFIX=/usr" 0 make --no-print-directory install BUILD="$build" DESTDIR="$inst" PREFIX=/usr
+	t "the testing header is not installed" 1 test -e "$inst/usr/include/fpuctx/testing.h"
+	tgrep "the installed fpuctx --version says the version of version.h" \
+		"^fpuctx $(sed -n 's/^#define FPUCTX_VERSION_STRING "\(.*\)"/\1/p' include/fpuctx/version.h)\$" "$inst/usr/bin/fpuctx" --version
+	t "every installed header compiles alone, freestanding, general-regs-only" 0 sh -c "
+		for h in '$inst'/usr/include/fpuctx/*.h; do
+			echo \"\$h\"; echo '#include \"fpuctx/'\"\${h##*/}\"'\"' |
+			gcc -fsyntax-only -std=c11 -Wall -Wextra -Werror -ffreestanding -mgeneral-regs-only -I'$inst/usr/include' -x c - || exit 1
+		done"
+	tgrep "pkg-config: the version of version.h" \
+		"^$(sed -n 's/^#define FPUCTX_VERSION_STRING "\(.*\)"/\1/p' include/fpuctx/version.h)\$" pc --modversion fpuctx
+	cp examples/minimal-port.c "$ex/"
+	# shellcheck disable=SC2046 # pkg-config's flags split on purpose
+	t "examples/minimal-port.c builds out of tree with pkg-config's flags" 0 \
+		gcc -O2 -Wall -Wextra -Werror -ffreestanding -mgeneral-regs-only "$ex/minimal-port.c" \
+		$(pc --cflags --libs fpuctx) -o "$ex/minimal-port"
+	t "the minimal port: A gets its MXCSR and FCW back after B ran" 0 "$ex/minimal-port"
+	# Seeded: a switch that saves nothing must make the example fail.
+	printf 'void __wrap_fpu_switch(void *c, void *p, void *n) { (void)c; (void)p; (void)n; }\n' >"$ex/noswitch.c"
+	# shellcheck disable=SC2046
+	gcc -O2 -ffreestanding -mgeneral-regs-only "$ex/minimal-port.c" "$ex/noswitch.c" -Wl,--wrap=fpu_switch \
+		$(pc --cflags --libs fpuctx) -o "$ex/minimal-port-broken" 2>"$log/out"
+	t "the minimal port fails when fpu_switch saves nothing" 1 "$ex/minimal-port-broken"
+	# archive_self_contained A: every symbol A's members leave undefined is
+	# defined by another member (the linker supplies the GOT and the extable bounds).
+	archive_self_contained() {
+		local out
+		out=$(comm -23 <(nm -u "$1" | awk '$1 == "U" { print $2 }' | sort -u) \
+			<(nm --defined-only "$1" | awk 'NF == 3 { print $3 }' | sort -u) |
+			grep -vE '^(_GLOBAL_OFFSET_TABLE_|__(start|stop)_fpuctx_extable)$')
+		if [ -n "$out" ]; then echo "undefined outside the archive:"; echo "$out"; return 1; fi
+	}
+	t "nm -u: the installed libfpuctx.a needs nothing outside itself (no libc)" 0 \
+		archive_self_contained "$inst/usr/lib/libfpuctx.a"
+	cp "$inst/usr/lib/libfpuctx.a" "$ex/leaky.a" && ar rs "$ex/leaky.a" "$log/leak.o" 2>/dev/null
+	t "the archive check refuses a member calling memcpy" 1 archive_self_contained "$ex/leaky.a"
+	render() { if man -l "$1" 2>/dev/null | grep -q .; then man -l "$1"; else groff -man -Tutf8 "$1"; fi; }
+	man1=$inst/usr/share/man/man1/fpuctx.1 man3=$inst/usr/share/man/man3/libfpuctx.3
+	tgrep "man fpuctx(1) renders: exit status" '^EXIT STATUS' render "$man1"
+	tgrep "man fpuctx(1) renders: examples" '^ +fpuctx run scenarios/' render "$man1"
+	tgrep "man libfpuctx(3) renders: the port contract" '^THE PORT' render "$man3"
+	tgrep "man libfpuctx(3) renders: a minimal embedding" '^ +fpu_switch\(&cpu, &a, &b\);' render "$man3"
+	t "the man pages have no roff warnings" 0 sh -c \
+		"! groff -man -Tutf8 -ww -z man/fpuctx.1 man/libfpuctx.3 2>&1 | grep ."
+	mkdir -p "$inst/usr/lib/pkgconfig" && echo keep >"$inst/usr/lib/pkgconfig/other.pc"
+	t "make uninstall" 0 make --no-print-directory uninstall BUILD="$build" DESTDIR="$inst" PREFIX=/usr
+	# only_left DIR FILE: FILE is the one non-directory left under DIR.
+	only_left() { local left; left=$(find "$1" ! -type d); echo "$left"; [ "$left" = "$2" ]; }
+	t "uninstall leaves empty directories and the file it did not install" 0 \
+		only_left "$inst" "$inst/usr/lib/pkgconfig/other.pc"
+	t "the leftover check sees a file left behind" 1 only_left "$inst" /nonexistent
+}
+
+section scenarios "scenarios (every policy; their expect lines are the assertions)"
+sec_scenarios() {
+	for f in scenarios/*.scn; do
+		t "run $f" 0 "$fpuctx" run "$f" --policy all
+	done
+	t "acceptance: idle round trip, linux 1 save 0 restores" 0 \
+		sh -c "$fpuctx run scenarios/idle-roundtrip.scn --policy all --json | python3 -c '
 import json,sys
 d=json.load(sys.stdin)[\"policies\"]
 assert (d[\"linux\"][\"saves\"], d[\"linux\"][\"restores\"]) == (1, 0), d[\"linux\"]
@@ -141,65 +173,73 @@ for p in d.values():
     for k in (\"saves\",\"restores\",\"skipped_restores\",\"bytes_saved\",\"bytes_restored\",\"violations\"):
         assert k in p, k
 '"
-t "every save instruction passes the mix" 0 sh -c "
-	for x in xsave xsaveopt xsavec fxsave; do
-		$fpuctx run scenarios/mix-2cpu.scn --xsave=\$x --quiet || exit 1
-	done"
-t "x87+sse only still passes" 0 "$fpuctx" run scenarios/mix-4cpu.scn --features=x87,sse --quiet
-
-echo "== a bug is caught only when the same run passes clean first"
-# verdict_is WANT BUG CMD...: caught's verdict on CMD and BUG is WANT, and its
-# status says success exactly when WANT is "caught".
-verdict_is() {
-	local want=$1 bug=$2 v st
-	shift 2
-	v=$(caught "$log/self" "$bug" "$@")
-	st=$?
-	echo "verdict: $v (status $st)"
-	[ "$v" = "$want" ] || return 1
-	if [ "$want" = caught ]; then [ $st -eq 0 ]; else [ $st -ne 0 ]; fi
+	t "every save instruction passes the mix" 0 sh -c "
+		for x in xsave xsaveopt xsavec fxsave; do
+			$fpuctx run scenarios/mix-2cpu.scn --xsave=\$x --quiet || exit 1
+		done"
+	t "x87+sse only still passes" 0 "$fpuctx" run scenarios/mix-4cpu.scn --features=x87,sse --quiet
 }
-# fakerun CLEAN BUGGY [--inject-bug B]: exits CLEAN, or BUGGY when given a bug.
-fakerun() { if [ $# -gt 2 ]; then return "$2"; fi; return "$1"; }
-t "clean 0, buggy 1: caught" 0 verdict_is caught x fakerun 0 1
-t "clean 1, buggy 1: not a proof" 0 verdict_is "baseline fails: not a proof" x fakerun 1 1
-t "clean 2, buggy 1: not a proof" 0 verdict_is "baseline fails: not a proof" x fakerun 2 1
-t "clean 0, buggy 0: missed" 0 verdict_is MISSED x fakerun 0 0
-t "clean 0, buggy 2: an error" 0 verdict_is "error (exit 2)" x fakerun 0 2
-# A scenario broken on purpose (an expectation no run meets) fails clean, so
-# its failure with the bug proves nothing.
-{ cat scenarios/linux-bug8-stale-owner.scn; echo 'expect all signals=99'; } >"$log/broken.scn"
-t "a scenario that fails clean is not a proof" 0 \
-	verdict_is "baseline fails: not a proof" sigframe-stale-owner "$fpuctx" run "$log/broken.scn"
 
-echo "== each Linux regression scenario catches its bug"
-for pair in "linux-bug8-stale-owner sigframe-stale-owner" "linux-bug9-restore-owner sigreturn-keeps-owner" \
-	    "linux-bug10-unvalidated sigreturn-unvalidated" "linux-bug11-no-reset sigreturn-no-reset" \
-	    "linux-bug7-kfpu-before-entry guest-enter-no-reload" "linux-bug3-guest-xcr0 guest-xcr0-leak" \
-	    "seed-kvm-preempt guest-save-to-vmm" "seed-kvm-preempt guest-scratch"; do
-	set -- $pair
-	tcaught "scenario $1 catches --inject-bug $2" "$2" "$fpuctx" run "scenarios/$1.scn"
-done
-# Bug 8 must show whatever the size of the frame: from 580 bytes (x87 and SSE) up.
-managed=$("$fpuctx" info | sed -n 's/^managed features *[^ ]* (\(.*\))$/\1/p')
-for fs in x87,sse x87,sse,avx x87,sse,avx,opmask,zmm_hi256,hi16_zmm; do
-	here=1
-	for c in ${fs//,/ }; do case ",$managed," in *",$c,"* | *",$c("*) ;; *) here=0 ;; esac; done
-	if [ $here -eq 0 ]; then echo "  skip  bug 8 with --features=$fs: not on this CPU"; skipped=$((skipped + 1)); continue; fi
-	tcaught "scenario linux-bug8-stale-owner catches its bug with --features=$fs" sigframe-stale-owner \
-		"$fpuctx" run scenarios/linux-bug8-stale-owner.scn --features="$fs"
-done
-tgrep "bug 8 is seen in the frame itself" 'in the signal frame just written: .*found B.s state' \
-	"$fpuctx" run scenarios/linux-bug8-stale-owner.scn --inject-bug sigframe-stale-owner --policy linux
+section verdict "a bug is caught only when the same run passes clean first"
+sec_verdict() {
+	# verdict_is WANT BUG CMD...: caught's verdict on CMD and BUG is WANT, and its
+	# status says success exactly when WANT is "caught".
+	verdict_is() {
+		local want=$1 bug=$2 v st
+		shift 2
+		v=$(caught "$log/self" "$bug" "$@")
+		st=$?
+		echo "verdict: $v (status $st)"
+		[ "$v" = "$want" ] || return 1
+		if [ "$want" = caught ]; then [ $st -eq 0 ]; else [ $st -ne 0 ]; fi
+	}
+	# fakerun CLEAN BUGGY [--inject-bug B]: exits CLEAN, or BUGGY when given a bug.
+	fakerun() { if [ $# -gt 2 ]; then return "$2"; fi; return "$1"; }
+	t "clean 0, buggy 1: caught" 0 verdict_is caught x fakerun 0 1
+	t "clean 1, buggy 1: not a proof" 0 verdict_is "baseline fails: not a proof" x fakerun 1 1
+	t "clean 2, buggy 1: not a proof" 0 verdict_is "baseline fails: not a proof" x fakerun 2 1
+	t "clean 0, buggy 0: missed" 0 verdict_is MISSED x fakerun 0 0
+	t "clean 0, buggy 2: an error" 0 verdict_is "error (exit 2)" x fakerun 0 2
+	# A scenario broken on purpose (an expectation no run meets) fails clean, so
+	# its failure with the bug proves nothing.
+	{ cat scenarios/linux-bug8-stale-owner.scn; echo 'expect all signals=99'; } >"$log/broken.scn"
+	t "a scenario that fails clean is not a proof" 0 \
+		verdict_is "baseline fails: not a proof" sigframe-stale-owner "$fpuctx" run "$log/broken.scn"
+}
 
-tgrep "2018's bug is seen by the VMM's own check" 'task qemu .* at (check|return to user).*found gt.s state' \
-	"$fpuctx" run scenarios/seed-kvm-preempt.scn --inject-bug guest-save-to-vmm --policy linux
-tgrep "5.2's bug puts another task's registers into the VMM's state" 'task qemu .*found other.s state' \
-	"$fpuctx" run scenarios/seed-kvm-preempt.scn --inject-bug guest-scratch --policy linux
+section regressions "each Linux regression scenario catches its bug"
+sec_regressions() {
+	for pair in "linux-bug8-stale-owner sigframe-stale-owner" "linux-bug9-restore-owner sigreturn-keeps-owner" \
+		    "linux-bug10-unvalidated sigreturn-unvalidated" "linux-bug11-no-reset sigreturn-no-reset" \
+		    "linux-bug7-kfpu-before-entry guest-enter-no-reload" "linux-bug3-guest-xcr0 guest-xcr0-leak" \
+		    "seed-kvm-preempt guest-save-to-vmm" "seed-kvm-preempt guest-scratch"; do
+		set -- $pair
+		tcaught "scenario $1 catches --inject-bug $2" "$2" "$fpuctx" run "scenarios/$1.scn"
+	done
+	# Bug 8 must show whatever the size of the frame: from 580 bytes (x87 and SSE) up.
+	managed=$("$fpuctx" info | sed -n 's/^managed features *[^ ]* (\(.*\))$/\1/p')
+	for fs in x87,sse x87,sse,avx x87,sse,avx,opmask,zmm_hi256,hi16_zmm; do
+		here=1
+		for c in ${fs//,/ }; do case ",$managed," in *",$c,"* | *",$c("*) ;; *) here=0 ;; esac; done
+		if [ $here -eq 0 ]; then
+			skip "scenario linux-bug8-stale-owner catches its bug with --features=$fs" "not on this CPU"; continue
+		fi
+		tcaught "scenario linux-bug8-stale-owner catches its bug with --features=$fs" sigframe-stale-owner \
+			"$fpuctx" run scenarios/linux-bug8-stale-owner.scn --features="$fs"
+	done
+	tgrep "bug 8 is seen in the frame itself" 'in the signal frame just written: .*found B.s state' \
+		"$fpuctx" run scenarios/linux-bug8-stale-owner.scn --inject-bug sigframe-stale-owner --policy linux
 
-echo "== the seeds' hypervisor chain, exact counts (host and guest apart)"
-t "seed-kvm-idle: eager 6+6, rfc2015 2+1, linux 2+0" 0 \
-	sh -c "$fpuctx run scenarios/seed-kvm-idle.scn --policy all --json | python3 -c '
+	tgrep "2018's bug is seen by the VMM's own check" 'task qemu .* at (check|return to user).*found gt.s state' \
+		"$fpuctx" run scenarios/seed-kvm-preempt.scn --inject-bug guest-save-to-vmm --policy linux
+	tgrep "5.2's bug puts another task's registers into the VMM's state" 'task qemu .*found other.s state' \
+		"$fpuctx" run scenarios/seed-kvm-preempt.scn --inject-bug guest-scratch --policy linux
+}
+
+section kvm "the seeds' hypervisor chain, exact counts (host and guest apart)"
+sec_kvm() {
+	t "seed-kvm-idle: eager 6+6, rfc2015 2+1, linux 2+0" 0 \
+		sh -c "$fpuctx run scenarios/seed-kvm-idle.scn --policy all --json | python3 -c '
 import json,sys
 d=json.load(sys.stdin)[\"policies\"]
 want={\"eager\": (6,6,4,4,2,2), \"rfc2015\": (2,1,1,1,1,0), \"linux\": (2,0,1,0,1,0)}
@@ -207,9 +247,9 @@ for p,w in want.items():
     got=tuple(d[p][k] for k in (\"saves\",\"restores\",\"host_saves\",\"host_restores\",\"guest_saves\",\"guest_restores\"))
     assert got==w, (p, got, w)
 '"
-t "seed-kvm-idle timeline has host and guest tracks" 0 sh -c "
-	$fpuctx run scenarios/seed-kvm-idle.scn --policy linux --trace $log/kvm.json --quiet >/dev/null &&
-	python3 -c '
+	t "seed-kvm-idle timeline has host and guest tracks" 0 sh -c "
+		$fpuctx run scenarios/seed-kvm-idle.scn --policy linux --trace $log/kvm.json --quiet >/dev/null &&
+		python3 -c '
 import json
 d=json.load(open(\"$log/kvm.json\"))
 names={e[\"args\"][\"name\"] for e in d[\"traceEvents\"] if e[\"ph\"]==\"M\" and e[\"name\"]==\"thread_name\"}
@@ -217,91 +257,143 @@ assert names=={\"cpu 0\",\"G vcpu 0\"}, names
 ev={e[\"name\"] for e in d[\"traceEvents\"]}
 assert {\"vm_entry\",\"vm_exit\",\"guest_begin\",\"skip_restore\"} <= ev, ev
 '"
-tgrep "the VM-entry check sees host state in a guest (seeded skip-owner-check)" \
-	'task qemu .* in the registers at VM entry: .*other.s state' \
-	"$fpuctx" run scenarios/seed-kvm-preempt.scn --policy linux --inject-bug skip-owner-check
-tgrep "the vCPU thread really migrates mid-run" '\[cpu 1\] .*vm_entry: vmm=qemu' \
-	"$fpuctx" run scenarios/kvm-migrate.scn --policy linux --trace-text
+	tgrep "the VM-entry check sees host state in a guest (seeded skip-owner-check)" \
+		'task qemu .* in the registers at VM entry: .*other.s state' \
+		"$fpuctx" run scenarios/seed-kvm-preempt.scn --policy linux --inject-bug skip-owner-check
+	tgrep "the vCPU thread really migrates mid-run" '^ *qemu-[0-9]+ +\[001\] +[0-9]+\.[0-9]{6}: vm_entry: vmm=qemu vcpu=G:0$' \
+		"$fpuctx" run scenarios/kvm-migrate.scn --policy linux --trace-text
+}
 
-echo "== an expectation that does not hold fails the run"
-sed 's/expect linux saves=1 /expect linux saves=2 /' scenarios/idle-roundtrip.scn >"$log/wrong.scn"
-t "wrong expect exits 1" 1 "$fpuctx" run "$log/wrong.scn"
-tgrep "wrong expect names line and values" 'wrong.scn:[0-9]+: expectation failed: linux saves=2, got 1' \
-	"$fpuctx" run "$log/wrong.scn"
+section expect "an expectation that does not hold fails the run"
+sec_expect() {
+	sed 's/expect linux saves=1 /expect linux saves=2 /' scenarios/idle-roundtrip.scn >"$log/wrong.scn"
+	t "wrong expect exits 1" 1 "$fpuctx" run "$log/wrong.scn"
+	tgrep "wrong expect names line and values" 'wrong.scn:[0-9]+: expectation failed: linux saves=2, got 1' \
+		"$fpuctx" run "$log/wrong.scn"
 
-t "expectations hold for 10 seeds" 0 sh -c "
-	for s in 1 2 3 4 5 6 7 8 9 10; do
-		for f in scenarios/*.scn; do $fpuctx run \$f --seed \$s --quiet >/dev/null || { echo \"seed \$s: \$f\"; exit 1; }; done
-	done"
+	t "expectations hold for 10 seeds" 0 sh -c "
+		for s in 1 2 3 4 5 6 7 8 9 10; do
+			for f in scenarios/*.scn; do $fpuctx run \$f --seed \$s --quiet >/dev/null || { echo \"seed \$s: \$f\"; exit 1; }; done
+		done"
+}
 
-echo "== run-time failures are reported, not hidden"
-printf 'task A user {\n    dirty\n    wait\n}\n' >"$log/deadlock.scn"
-t "a task waiting forever exits 1" 1 "$fpuctx" run "$log/deadlock.scn"
-tgrep "deadlock names the task and line" 'deadlock: .* A \(waiting at .*deadlock.scn:3\)' "$fpuctx" run "$log/deadlock.scn"
-printf 'task A user {\n    spin 1000000\n}\n' >"$log/long.scn"
-tgrep "a scenario that does not finish is reported" 'did not finish within 1000 steps' \
-	"$fpuctx" run "$log/long.scn" --max-steps 1000
+section runtime "run-time failures are reported, not hidden"
+sec_runtime() {
+	printf 'task A user {\n    dirty\n    wait\n}\n' >"$log/deadlock.scn"
+	t "a task waiting forever exits 1" 1 "$fpuctx" run "$log/deadlock.scn"
+	tgrep "deadlock names the task and line" 'deadlock: .* A \(waiting at .*deadlock.scn:3\)' "$fpuctx" run "$log/deadlock.scn"
+	printf 'task A user {\n    spin 1000000\n}\n' >"$log/long.scn"
+	tgrep "a scenario that does not finish is reported" 'did not finish within 1000 steps' \
+		"$fpuctx" run "$log/long.scn" --max-steps 1000
+}
 
-echo "== bad input: exit 2 and a message naming what and where"
-printf 'cpus 1\ntask A user {\n    dirt\n}\n' >"$log/typo.scn"
-t "unknown op exits 2" 2 "$fpuctx" run "$log/typo.scn"
-tgrep "unknown op names file:line:col" 'typo.scn:3:5: .*dirt' "$fpuctx" run "$log/typo.scn"
-t "missing file exits 2" 2 "$fpuctx" run "$log/nope.scn"
-t "unknown policy exits 2" 2 "$fpuctx" run scenarios/pingpong.scn --policy lazy
-t "unknown bug exits 2" 2 "$fpuctx" run scenarios/pingpong.scn --inject-bug nosuch
-t "bad --cpus exits 2" 2 "$fpuctx" run scenarios/pingpong.scn --cpus 0
-t "--cpus below a task's cpu exits 2" 2 "$fpuctx" run scenarios/migrate.scn --cpus 1
-t "unknown feature exits 2" 2 "$fpuctx" run scenarios/pingpong.scn --features=x87,sse,avx1024
-t "unknown command exits 2" 2 "$fpuctx" frobnicate
-t "stress without a number exits 2" 2 "$fpuctx" stress --seeds x
-# A VM that asks for more than the host manages: the boot error names the 'vm' line.
-printf 'cpus 1\nvm G vcpus=1 features=avx\ntask q user {\n    run G 0\n}\ntask g user vm=G {\n    io\n}\n' >"$log/vmavx.scn"
-for host in --features=x87,sse --xsave=fxsave; do
-	t "a VM's avx on a host with $host exits 2" 2 "$fpuctx" run "$log/vmavx.scn" "$host"
-	tgrep "a VM's avx on a host with $host names line and features" \
-		'^[^ ]*vmavx.scn:2: vm G: feature avx is not managed by the host \(host manages x87,sse\)$' \
-		"$fpuctx" run "$log/vmavx.scn" "$host"
-done
-# The second VM fails after the first booted: still a clean report.
-printf 'cpus 1\nvm H vcpus=1\nvm G vcpus=1 features=xtilecfg,xtiledata\ntask q user {\n    run G 0\n}\n' >"$log/vmamx.scn"
-t "a VM's AMX the host does not manage exits 2" 2 "$fpuctx" run "$log/vmamx.scn" --features=x87,sse
-tgrep "a VM's AMX the host does not manage names line and features" \
-	'vmamx.scn:3: vm G: features xtilecfg,xtiledata are not managed by the host \(host manages x87,sse\)$' \
-	"$fpuctx" run "$log/vmamx.scn" --features=x87,sse
-# XCR0 rules: in a VM's features= (at the word) and in --features.
-printf 'cpus 1\nvm G vcpus=1 features=avx,opmask\ntask q user {\n    run G 0\n}\n' >"$log/vmxcr0.scn"
-t "a VM's partial AVX-512 exits 2" 2 "$fpuctx" run "$log/vmxcr0.scn"
-tgrep "a VM's partial AVX-512 names file:line:col and the rule" \
-	'vmxcr0.scn:2:27: features=avx,opmask: opmask, zmm_hi256 and hi16_zmm \(AVX-512, XCR0 bits 5-7\) must be all enabled' \
-	"$fpuctx" run "$log/vmxcr0.scn"
-for rule in "sse,avx:x87 must always be enabled" \
-	    "x87,avx:avx needs sse" \
-	    "x87,sse,bndregs:bndregs and bndcsr \(MPX" \
-	    "x87,sse,avx,opmask:opmask, zmm_hi256 and hi16_zmm \(AVX-512, XCR0" \
-	    "x87,sse,opmask,zmm_hi256,hi16_zmm:opmask, zmm_hi256 and hi16_zmm \(AVX-512\) need avx" \
-	    "x87,sse,xtiledata:xtilecfg and xtiledata \(AMX" \
-	    "x87:sse must be enabled"; do
-	f=${rule%%:*}
-	t "--features=$f exits 2" 2 "$fpuctx" run scenarios/pingpong.scn --features="$f"
-	tgrep "--features=$f names the rule" "^fpuctx: --features=$f: ${rule#*:}" \
-		"$fpuctx" run scenarios/pingpong.scn --features="$f"
-done
+section input "bad input: exit 2 and a message naming what and where"
+sec_input() {
+	printf 'cpus 1\ntask A user {\n    dirt\n}\n' >"$log/typo.scn"
+	t "unknown op exits 2" 2 "$fpuctx" run "$log/typo.scn"
+	tgrep "unknown op names file:line:col" 'typo.scn:3:5: .*dirt' "$fpuctx" run "$log/typo.scn"
+	t "missing file exits 2" 2 "$fpuctx" run "$log/nope.scn"
+	t "unknown policy exits 2" 2 "$fpuctx" run scenarios/pingpong.scn --policy lazy
+	t "unknown bug exits 2" 2 "$fpuctx" run scenarios/pingpong.scn --inject-bug nosuch
+	t "bad --cpus exits 2" 2 "$fpuctx" run scenarios/pingpong.scn --cpus 0
+	t "--cpus below a task's cpu exits 2" 2 "$fpuctx" run scenarios/migrate.scn --cpus 1
+	t "unknown feature exits 2" 2 "$fpuctx" run scenarios/pingpong.scn --features=x87,sse,avx1024
+	t "unknown command exits 2" 2 "$fpuctx" frobnicate
+	t "stress without a number exits 2" 2 "$fpuctx" stress --seeds x
+	# A VM that asks for more than the host manages: the boot error names the 'vm' line.
+	printf 'cpus 1\nvm G vcpus=1 features=avx\ntask q user {\n    run G 0\n}\ntask g user vm=G {\n    io\n}\n' >"$log/vmavx.scn"
+	for host in --features=x87,sse --xsave=fxsave; do
+		t "a VM's avx on a host with $host exits 2" 2 "$fpuctx" run "$log/vmavx.scn" "$host"
+		tgrep "a VM's avx on a host with $host names line and features" \
+			'^[^ ]*vmavx.scn:2: vm G: feature avx is not managed by the host \(host manages x87,sse\)$' \
+			"$fpuctx" run "$log/vmavx.scn" "$host"
+	done
+	# The second VM fails after the first booted: still a clean report.
+	printf 'cpus 1\nvm H vcpus=1\nvm G vcpus=1 features=xtilecfg,xtiledata\ntask q user {\n    run G 0\n}\n' >"$log/vmamx.scn"
+	t "a VM's AMX the host does not manage exits 2" 2 "$fpuctx" run "$log/vmamx.scn" --features=x87,sse
+	tgrep "a VM's AMX the host does not manage names line and features" \
+		'vmamx.scn:3: vm G: features xtilecfg,xtiledata are not managed by the host \(host manages x87,sse\)$' \
+		"$fpuctx" run "$log/vmamx.scn" --features=x87,sse
+	# XCR0 rules: in a VM's features= (at the word) and in --features.
+	printf 'cpus 1\nvm G vcpus=1 features=avx,opmask\ntask q user {\n    run G 0\n}\n' >"$log/vmxcr0.scn"
+	t "a VM's partial AVX-512 exits 2" 2 "$fpuctx" run "$log/vmxcr0.scn"
+	tgrep "a VM's partial AVX-512 names file:line:col and the rule" \
+		'vmxcr0.scn:2:27: features=avx,opmask: opmask, zmm_hi256 and hi16_zmm \(AVX-512, XCR0 bits 5-7\) must be all enabled' \
+		"$fpuctx" run "$log/vmxcr0.scn"
+	for rule in "sse,avx:x87 must always be enabled" \
+		    "x87,avx:avx needs sse" \
+		    "x87,sse,bndregs:bndregs and bndcsr \(MPX" \
+		    "x87,sse,avx,opmask:opmask, zmm_hi256 and hi16_zmm \(AVX-512, XCR0" \
+		    "x87,sse,opmask,zmm_hi256,hi16_zmm:opmask, zmm_hi256 and hi16_zmm \(AVX-512\) need avx" \
+		    "x87,sse,xtiledata:xtilecfg and xtiledata \(AMX" \
+		    "x87:sse must be enabled"; do
+		f=${rule%%:*}
+		t "--features=$f exits 2" 2 "$fpuctx" run scenarios/pingpong.scn --features="$f"
+		tgrep "--features=$f names the rule" "^fpuctx: --features=$f: ${rule#*:}" \
+			"$fpuctx" run scenarios/pingpong.scn --features="$f"
+	done
+}
 
-echo "== traces"
-t "chrome trace is valid JSON with one track per CPU" 0 sh -c "
-	$fpuctx run scenarios/migrate.scn --policy linux --trace $log/t.json --quiet >/dev/null &&
-	python3 -c '
+section traces "traces"
+sec_traces() {
+	t "chrome trace is valid JSON with one track per CPU" 0 sh -c "
+		$fpuctx run scenarios/migrate.scn --policy linux --trace $log/t.json --quiet >/dev/null &&
+		python3 -c '
 import json
 d=json.load(open(\"$log/t.json\"))
 names={e[\"args\"][\"name\"] for e in d[\"traceEvents\"] if e[\"ph\"]==\"M\" and e[\"name\"]==\"thread_name\"}
 assert names=={\"cpu 0\",\"cpu 1\"}, names
 assert any(e[\"name\"]==\"restore\" for e in d[\"traceEvents\"])
 '"
-tgrep "text trace shows the skipped restore" 'skip_restore: ctx=A' \
-	"$fpuctx" run scenarios/idle-roundtrip.scn --policy linux --trace-text
+	tgrep "text trace shows the skipped restore" '^ *A-[0-9]+ +\[000\] +[0-9]+\.[0-9]{6}: skip_restore: ctx=A state=A bytes=0$' \
+		"$fpuctx" run scenarios/idle-roundtrip.scn --policy linux --trace-text
+	tgrep "text trace names a guest's vCPU and its task" '^ *gt-[0-9]+ +\[G:000\] +[0-9]+\.[0-9]{6}: restore: ctx=gt state=gt bytes=[1-9]' \
+		"$fpuctx" run scenarios/seed-kvm-idle.scn --policy linux --trace-text
+	# Fields are key=value with no space inside a value: a line splits on spaces.
+	t "text trace lines are TASK-PID [CPU] TIME: EVENT: key=value..." 0 sh -c "
+		$fpuctx run scenarios/seed-kvm-idle.scn --policy all --trace-text --quiet >$log/tt.txt &&
+		grep -q ': vm_exit: vmm=qemu vcpu=G:0 reason=interrupt_window$' $log/tt.txt &&
+		! grep -vE '^#|^seed-kvm-idle: ok$|^ *[^ ]+-[0-9]+ +\\[([A-Za-z0-9_]+:)?[0-9]{3}\\] +[0-9]+\\.[0-9]{6}: [a-z0-9_]+:( [a-z_]+=[^ =]+)+$' $log/tt.txt"
+	# The JSON's properties (scripts/trace-check.py): a few scenarios, every policy.
+	t "chrome traces hold: metadata, time order, slices, counters, args" 0 sh -c "
+		for f in migrate kfpu-irq mix-2cpu seed-kvm-idle kvm-migrate linux-bug8-stale-owner; do
+			$fpuctx run scenarios/\$f.scn --policy all --trace $log/tc-\$f.{policy}.json --quiet >/dev/null || exit 1
+		done
+		scripts/trace-check.py $log/tc-*.json"
+	# ...and the check fails on a trace broken by hand, each property apart.
+	if ! python3 - "$log/tc-kfpu-irq.linux.json" "$log/broken" >"$log/gen" 2>&1 <<'PY'
+import json, sys
+src, out = sys.argv[1], sys.argv[2]
+def load(): return json.load(open(src))
+def save(name, d): json.dump(d, open(out + "-" + name + ".json", "w"))
+def events(d, pred): return [e for e in d["traceEvents"] if pred(e)]
+def drop(d, pred): d["traceEvents"] = [e for e in d["traceEvents"] if not pred(e)]
+regs = {e["pid"] for e in load()["traceEvents"] if e["name"] == "process_name" and e["args"]["name"].endswith("FPU registers")}
+kfpu = {e["pid"] for e in load()["traceEvents"] if e["name"] == "process_name" and e["args"]["name"].endswith("kernel FPU")}
+d = load(); d["traceEvents"].remove(events(d, lambda e: e["name"] == "thread_name")[0]); save("thread-name", d)
+d = load(); del events(d, lambda e: e["name"] == "process_name")[0]["tid"]; save("meta-tid", d)
+d = load(); events(d, lambda e: e["ph"] == "E" and (e["pid"], e["tid"]) == (1, 0))[-1]["ts"] = 0; save("time-back", d)
+d = load()
+for e in events(d, lambda e: e["ph"] == "i"):
+    e["args"] = {"detail": " ".join("%s=%s" % kv for kv in e["args"].items())}
+save("args-string", d)
+d = load(); d["traceEvents"].remove(events(d, lambda e: e["ph"] == "E")[-1]); save("unclosed", d)
+d = load(); drop(d, lambda e: e["ph"] == "C"); save("no-counters", d)
+d = load(); drop(d, lambda e: e["pid"] in regs and e["ph"] != "M"); save("no-owner", d)
+d = load(); drop(d, lambda e: e["pid"] in kfpu and e["ph"] != "M"); save("no-kfpu", d)
+PY
+	then
+		bad "trace-check: the traces broken by hand are made" "$log/gen"
+		return
+	fi
+	for b in thread-name meta-tid time-back args-string unclosed no-counters no-owner no-kfpu; do
+		t "trace-check fails a trace broken by hand: $b" 1 scripts/trace-check.py "$log/broken-$b.json"
+	done
+}
 
-echo "== stress: 1,000,000 events per policy on 2 CPUs, 400,000 on 4"
-t "stress 2 cpus, 0 violations, VMs included" 0 sh -c "$fpuctx stress --seeds 100 --events 10000 --policy all --cpus 2 --json | python3 -c '
+section stress "stress: 1,000,000 events per policy on 2 CPUs, 400,000 on 4"
+sec_stress() {
+	t "stress 2 cpus, 0 violations, VMs included" 0 sh -c "$fpuctx stress --seeds 100 --events 10000 --policy all --cpus 2 --json | python3 -c '
 import json,sys
 d=json.load(sys.stdin)
 assert d[\"ok\"], d
@@ -309,142 +401,158 @@ for p,v in d[\"policies\"].items():
     assert v[\"violations\"]==0 and v[\"events\"]>=1000000, (p,v)
     assert v[\"vm_exits\"]>=100000 and v[\"run_calls\"]>=1000 and v[\"vm_gets\"]>=100, (p,v)
 '"
-t "stress 4 cpus, 0 violations" 0 "$fpuctx" stress --seeds 20 --events 20000 --policy all --cpus 4
-tgrep "stress with --xsave=fxsave runs its VMs on x87 and sse" '^linux +seeds 5 events 10000 ' \
-	"$fpuctx" stress --seeds 5 --events 2000 --policy linux --xsave=fxsave
+	t "stress 4 cpus, 0 violations" 0 "$fpuctx" stress --seeds 20 --events 20000 --policy all --cpus 4
+	tgrep "stress with --xsave=fxsave runs its VMs on x87 and sse" '^linux +seeds 5 events 10000 ' \
+		"$fpuctx" stress --seeds 5 --events 2000 --policy linux --xsave=fxsave
+}
 
-echo "== every injected bug is caught, and its seed replays to the same failure"
-for bug in $("$fpuctx" bugs | awk '/cannot show here/ {print $1}'); do
-	echo "  skip  bug $bug: $("$fpuctx" bugs | grep "^$bug " | sed 's/.*\[//; s/\]$//')"
-	skipped=$((skipped + 1))
-done
-# Bugs that need a --pretend CPU behaviour have their own section below.
-for bug in $("$fpuctx" bugs | awk '!/cannot show here|needs --pretend/ {print $1}'); do
-	tcaught "bug $bug caught" "$bug" "$fpuctx" stress --seeds 10 --events 20000 --policy linux || continue
-	first=$(grep -m1 '^seed ' "$log/bug")
-	viol=$(grep -m1 -A1 '^seed ' "$log/bug" | tail -n 1)
-	replay=$(grep -m1 'replay: ' "$log/bug" | sed 's/.*replay: fpuctx //')
-	# shellcheck disable=SC2086
-	"$fpuctx" $replay >"$log/replay" 2>&1
-	if grep -qF -- "$first" "$log/replay" && grep -qF -- "$viol" "$log/replay"; then
-		ok "bug $bug replays"
-	else
-		{ echo "expected: $first"; echo "          $viol"; } >>"$log/replay"; bad "bug $bug replays" "$log/replay"
-	fi
-done
-
-echo "== x87 pointers: the leak of older AMD CPUs (CVE-2006-1056), emulated where the CPU keeps them"
-if "$fpuctx" info | grep -q '^x87 FOP/FIP/FDP *kept without'; then
-	leak="--pretend fxsave-leak"
-	for f in scenarios/cve-2006-1056-x87-leak.scn scenarios/pingpong.scn scenarios/fork-exec.scn; do
+section bugs "every injected bug is caught, and its seed replays to the same failure"
+sec_bugs() {
+	for bug in $("$fpuctx" bugs | awk '/cannot show here/ {print $1}'); do
+		skip "bug $bug caught" "$("$fpuctx" bugs | grep "^$bug " | sed 's/.*\[//; s/\]$//')"
+	done
+	# Bugs that need a --pretend CPU behaviour have their own section below.
+	for bug in $("$fpuctx" bugs | awk '!/cannot show here|needs --pretend/ {print $1}'); do
+		tcaught "bug $bug caught" "$bug" "$fpuctx" stress --seeds 10 --events 20000 --policy linux || continue
+		first=$(grep -m1 '^seed ' "$log/bug")
+		viol=$(grep -m1 -A1 '^seed ' "$log/bug" | tail -n 1)
+		replay=$(grep -m1 'replay: ' "$log/bug" | sed 's/.*replay: fpuctx //')
 		# shellcheck disable=SC2086
-		tcaught "$f under $leak: x87-no-scrub caught" x87-no-scrub "$fpuctx" run "$f" $leak
+		"$fpuctx" $replay >"$log/replay" 2>&1
+		if grep -qF -- "$first" "$log/replay" && grep -qF -- "$viol" "$log/replay"; then
+			ok "bug $bug replays"
+		else
+			{ echo "expected: $first"; echo "          $viol"; } >>"$log/replay"; bad "bug $bug replays" "$log/replay"
+		fi
 	done
-	# shellcheck disable=SC2086
-	tgrep "the leak is named, with whose pointer it is" \
-		"task B .*component x87, offset 8 .*found A's state.*holds another context's value: a leak" \
-		"$fpuctx" run scenarios/cve-2006-1056-x87-leak.scn --policy linux $leak --inject-bug x87-no-scrub
-	# shellcheck disable=SC2086
-	t "stress under $leak: 0 violations" 0 "$fpuctx" stress --seeds 10 --events 10000 --policy all $leak
-	# shellcheck disable=SC2086
-	tcaught "stress under $leak: x87-no-scrub caught" x87-no-scrub \
-		"$fpuctx" stress --seeds 10 --events 10000 --policy linux $leak
-	t "scrubs are counted in the trace" 0 sh -c "$fpuctx run scenarios/pingpong.scn --policy linux $leak --trace-text | grep -q 'x87_scrub'"
-else
-	echo "  skip  the leak emulation: this CPU's restores do not load FOP/FIP/FDP ($("$fpuctx" info | sed -n 's/^x87 FOP\/FIP\/FDP *//p'))"
-	skipped=$((${skipped:-0} + 1))
-fi
+}
 
-echo "== the CPU matrix: this CPU and other models under qemu-x86_64 (x87 pointers, FXSAVE-only, MPX, AMD)"
-if command -v qemu-x86_64 >/dev/null; then
-	for m in native Nehalem SandyBridge max EPYC; do
-		t "cpu matrix: $m" 0 scripts/cpu-matrix.sh "$build" "$m"
-		sed -n '2p' "$log/out" >>"$log/matrix"
+section x87 "x87 pointers: the leak of older AMD CPUs (CVE-2006-1056), emulated where the CPU keeps them"
+sec_x87() {
+	if "$fpuctx" info | grep -q '^x87 FOP/FIP/FDP *kept without'; then
+		leak="--pretend fxsave-leak"
+		for f in scenarios/cve-2006-1056-x87-leak.scn scenarios/pingpong.scn scenarios/fork-exec.scn; do
+			# shellcheck disable=SC2086
+			tcaught "$f under $leak: x87-no-scrub caught" x87-no-scrub "$fpuctx" run "$f" $leak
+		done
+		# shellcheck disable=SC2086
+		tgrep "the leak is named, with whose pointer it is" \
+			"task B .*component x87, offset 8 .*found A's state.*holds another context's value: a leak" \
+			"$fpuctx" run scenarios/cve-2006-1056-x87-leak.scn --policy linux $leak --inject-bug x87-no-scrub
+		# shellcheck disable=SC2086
+		t "stress under $leak: 0 violations" 0 "$fpuctx" stress --seeds 10 --events 10000 --policy all $leak
+		# shellcheck disable=SC2086
+		tcaught "stress under $leak: x87-no-scrub caught" x87-no-scrub \
+			"$fpuctx" stress --seeds 10 --events 10000 --policy linux $leak
+		t "scrubs are counted in the trace" 0 sh -c "$fpuctx run scenarios/pingpong.scn --policy linux $leak --trace-text | grep -qE '\\[000\\] +[0-9]+\\.[0-9]{6}: x87_scrub: ctx=- state=A '"
+	else
+		skip "the leak emulation" "this CPU's restores do not load FOP/FIP/FDP ($("$fpuctx" info | sed -n 's/^x87 FOP\/FIP\/FDP *//p'))"
+	fi
+}
+
+section matrix "the CPU matrix: this CPU and other models under qemu-x86_64 (x87 pointers, FXSAVE-only, MPX, AMD)"
+sec_matrix() {
+	if command -v qemu-x86_64 >/dev/null; then
+		for m in native Nehalem SandyBridge max EPYC; do
+			t "cpu matrix: $m" 0 scripts/cpu-matrix.sh "$build" "$m"
+			sed -n '2p' "$log/out" >>"$log/matrix"
+		done
+		{ scripts/cpu-matrix.sh "$build" 2>/dev/null | head -n 1; cat "$log/matrix"; } | sed 's/^/# /'
+	else
+		bad "cpu matrix: qemu-x86_64 is missing (scripts/setup.sh installs qemu-user)" /dev/null
+	fi
+}
+
+section asan "sanitizers (ASan+UBSan on hosted code, UBSan on kernel code)"
+sec_asan() {
+	printf 'cpus 1\ntask A user {\n    dirt\n}\n' >"$log/typo.scn"
+	if make --no-print-directory test-asan >"$log/asan" 2>&1; then
+		ok "asan build"
+		for u in test_core test_guest test_parse test_xstate; do t "asan $u" 0 build-asan/tests/$u; done
+		t "asan difftest" 0 build-asan/tests/difftest 2000 1
+		for f in scenarios/*.scn; do t "asan run $f" 0 build-asan/bin/fpuctx run "$f" --quiet; done
+		t "asan stress" 0 build-asan/bin/fpuctx stress --seeds 5 --events 10000 --policy all --cpus 3
+		t "asan bad input" 2 build-asan/bin/fpuctx run "$log/typo.scn"
+	else
+		bad "asan build" "$log/asan"
+	fi
+}
+
+section fuzz "fuzzing (libFuzzer; make fuzz SECONDS=600 for a long run)"
+sec_fuzz() {
+	# libFuzzer comes with clang: without it these tests fail, saying so.
+	if ! command -v "${CLANG:-clang}" >/dev/null && ! command -v clang-14 >/dev/null; then
+		echo "clang is missing: the fuzz targets need clang and libFuzzer (scripts/setup.sh installs them)" >"$log/noclang"
+		bad "fuzz: needs clang (libFuzzer)" "$log/noclang"
+		return
+	fi
+	for ft in sigframe parse; do
+		t "fuzz $ft: ${FUZZ_SECONDS:-20} s, no crash, invariants hold" 0 fuzz/run.sh "${FUZZ_SECONDS:-20}" "$ft"
 	done
-	scripts/cpu-matrix.sh "$build" 2>/dev/null | head -n 1
-	cat "$log/matrix"
-else
-	bad "cpu matrix: qemu-x86_64 is missing (scripts/setup.sh installs qemu-user)" /dev/null
-fi
-
-echo "== sanitizers (ASan+UBSan on hosted code, UBSan on kernel code)"
-if make --no-print-directory test-asan >"$log/asan" 2>&1; then
-	ok "asan build"
-	for u in test_core test_guest test_parse test_xstate; do t "asan $u" 0 build-asan/tests/$u; done
-	t "asan difftest" 0 build-asan/tests/difftest 2000 1
-	for f in scenarios/*.scn; do t "asan run $f" 0 build-asan/bin/fpuctx run "$f" --quiet; done
-	t "asan stress" 0 build-asan/bin/fpuctx stress --seeds 5 --events 10000 --policy all --cpus 3
-	t "asan bad input" 2 build-asan/bin/fpuctx run "$log/typo.scn"
-else
-	bad "asan build" "$log/asan"
-fi
-
-echo "== fuzzing (libFuzzer; make fuzz SECONDS=600 for a long run)"
-for ft in sigframe parse; do
-	t "fuzz $ft: ${FUZZ_SECONDS:-20} s, no crash, invariants hold" 0 fuzz/run.sh "${FUZZ_SECONDS:-20}" "$ft"
-done
-tcaught "fuzz sigframe catches an injected bug (sigreturn-no-reset)" sigreturn-no-reset \
-	fuzz/run.sh 20 sigframe
-
-echo "== the command line"
-t "--version prints fpuctx 0.9.0" 0 sh -c "test \"\$($fpuctx --version)\" = 'fpuctx 0.9.0' && test \"\$($fpuctx -V)\" = 'fpuctx 0.9.0'"
-for pair in run:--trace stress:--jobs replay:--events bugs:--help info:--features bench:--policy; do
-	c=${pair%%:*} opt=${pair#*:}
-	t "help $c and $c --help: exit 0, usage on stdout naming $opt" 0 sh -c "
-		$fpuctx help $c 2>/dev/null | grep -q -- '^usage: fpuctx $c' &&
-		$fpuctx help $c 2>/dev/null | grep -q -- ' $opt' &&
-		$fpuctx $c --help 2>/dev/null | grep -q -- ' $opt' && $fpuctx $c -h >/dev/null 2>&1"
-done
-t "the usage lists every policy and option" 0 sh -c "
-	u=\$($fpuctx help) || exit 1
-	for w in eager rfc2015 linux --quiet --pretend --jobs --seeds --max-steps --trace-text; do
-		echo \"\$u\" | grep -q -- \" \$w\" || { echo \"missing \$w\"; exit 1; }
-	done"
-t "an unknown option exits 2" 2 "$fpuctx" run scenarios/pingpong.scn --polcy linux
-tgrep "an unknown option: did you mean" "unknown option '--polcy'; did you mean '--policy'\?" \
-	"$fpuctx" run scenarios/pingpong.scn --polcy linux
-t "an unknown command exits 2" 2 "$fpuctx" strss
-tgrep "an unknown command: did you mean" "unknown command 'strss'; did you mean 'stress'\?" "$fpuctx" strss
-t "an unknown policy exits 2" 2 "$fpuctx" run scenarios/pingpong.scn -p eagr
-tgrep "an unknown policy: did you mean, and every policy listed" \
-	"unknown policy 'eagr'; did you mean 'eager'\? \(eager, rfc2015, linux, all\)" \
-	"$fpuctx" run scenarios/pingpong.scn -p eagr
-tgrep "an unknown bug: did you mean" "did you mean 'skip-owner-check'\?" \
-	"$fpuctx" run scenarios/pingpong.scn --inject-bug skip-owner-chek
-tgrep "an unknown feature: did you mean" "unknown component 'avxx'; did you mean 'avx'\?" \
-	"$fpuctx" run scenarios/pingpong.scn --features=x87,sse,avxx
-t "an option a command does not use exits 2" 2 "$fpuctx" info --json
-t "short options -p -s -q" 0 "$fpuctx" run scenarios/pingpong.scn -p linux -s 3 -q
-t "- reads the scenario from standard input" 0 sh -c "$fpuctx run - -p linux < scenarios/idle-roundtrip.scn | grep -q '^<stdin>: ok$'"
-t "an unknown op on standard input exits 2" 2 sh -c "$fpuctx run - < $log/typo.scn"
-tgrep "an unknown op: <stdin>:line:col and did you mean" "^<stdin>:3:5: unknown op 'dirt'; did you mean 'dirty'\?$" \
-	sh -c "$fpuctx run - < $log/typo.scn"
-mkdir -p "$log/cl/dir"
-t "--trace FILE with every policy exits 2" 2 "$fpuctx" run scenarios/pingpong.scn --trace "$log/cl/t.json"
-t "--trace FILE with every policy creates no file" 0 sh -c "[ -z \"\$(ls $log/cl | grep -v '^dir$')\" ]"
-tgrep "--trace FILE with every policy says how to name them" 'put \{policy\} in the name' \
-	"$fpuctx" run scenarios/pingpong.scn --trace "$log/cl/t.json"
-t "--trace /dev/full with every policy exits 2" 2 "$fpuctx" run scenarios/pingpong.scn --trace /dev/full
-t "--trace with {policy} writes exactly 3 files" 0 sh -c "
-	$fpuctx run scenarios/pingpong.scn --trace '$log/cl/t-{policy}.json' --quiet >/dev/null &&
-	[ \"\$(ls $log/cl | grep -v '^dir$' | tr '\n' ' ')\" = 't-eager.json t-linux.json t-rfc2015.json ' ]"
-t "--trace DIR writes DIR/SCENARIO-POLICY.json" 0 sh -c "
-	$fpuctx run scenarios/pingpong.scn --trace '$log/cl/dir' --quiet >/dev/null &&
-	[ \"\$(ls $log/cl/dir | tr '\n' ' ')\" = 'pingpong-eager.json pingpong-linux.json pingpong-rfc2015.json ' ]"
-t "--trace FILE with one policy writes FILE" 0 sh -c "
-	$fpuctx run scenarios/pingpong.scn -p linux --trace '$log/cl/one.json' --quiet >/dev/null &&
-	python3 -c 'import json; json.load(open(\"$log/cl/one.json\"))'"
-t "stress --trace exits 2" 2 "$fpuctx" stress --seeds 1 --events 100 --trace "$log/cl/s.json"
-tgrep "stress --trace points at replay --trace" 'replay command: add --trace' \
-	"$fpuctx" stress --seeds 1 --events 100 --trace "$log/cl/s.json"
-t "stress -j 2 prints what -j 1 prints (totals, hashes, replay lines)" 0 sh -c "
-	a=\$($fpuctx stress --seeds 6 --events 3000 -p all -j 1 --inject-bug skip-owner-check)
-	b=\$($fpuctx stress --seeds 6 --events 3000 -p all -j 2 --inject-bug skip-owner-check)
-	echo \"\$a\" | grep -q '^seed .* hash ' && echo \"\$a\" | grep -q 'replay: ' &&
-	echo \"\$a\" | grep -q '^stress: 6 seeds, .*: FAILED$' && [ \"\$a\" = \"\$b\" ] &&
-	c=\$($fpuctx stress --seeds 6 --events 3000 -p all -j 1) && d=\$($fpuctx stress --seeds 6 --events 3000 -p all -j 2) &&
-	echo \"\$c\" | grep -q '^stress: 6 seeds, .* 0 violations: ok$' && [ \"\$c\" = \"\$d\" ]"
-t "stress --json lists the violations of an injected bug" 0 sh -c "$fpuctx stress --seeds 2 --events 3000 -p linux -j 2 --inject-bug skip-owner-check --json | python3 -c '
+	tcaught "fuzz sigframe catches an injected bug (sigreturn-no-reset)" sigreturn-no-reset \
+		fuzz/run.sh 20 sigframe
+}
+section cli "the command line"
+sec_cli() {
+	printf 'cpus 1\ntask A user {\n    dirt\n}\n' >"$log/typo.scn"
+	t "--version prints fpuctx 0.9.0" 0 sh -c "test \"\$($fpuctx --version)\" = 'fpuctx 0.9.0' && test \"\$($fpuctx -V)\" = 'fpuctx 0.9.0'"
+	for pair in run:--trace stress:--jobs replay:--events bugs:--help info:--features bench:--policy; do
+		c=${pair%%:*} opt=${pair#*:}
+		t "help $c and $c --help: exit 0, usage on stdout naming $opt" 0 sh -c "
+			$fpuctx help $c 2>/dev/null | grep -q -- '^usage: fpuctx $c' &&
+			$fpuctx help $c 2>/dev/null | grep -q -- ' $opt' &&
+			$fpuctx $c --help 2>/dev/null | grep -q -- ' $opt' && $fpuctx $c -h >/dev/null 2>&1"
+	done
+	t "the usage lists every policy and option" 0 sh -c "
+		u=\$($fpuctx help) || exit 1
+		for w in eager rfc2015 linux --quiet --pretend --jobs --seeds --max-steps --trace-text; do
+			echo \"\$u\" | grep -q -- \" \$w\" || { echo \"missing \$w\"; exit 1; }
+		done"
+	t "an unknown option exits 2" 2 "$fpuctx" run scenarios/pingpong.scn --polcy linux
+	tgrep "an unknown option: did you mean" "unknown option '--polcy'; did you mean '--policy'\?" \
+		"$fpuctx" run scenarios/pingpong.scn --polcy linux
+	t "an unknown command exits 2" 2 "$fpuctx" strss
+	tgrep "an unknown command: did you mean" "unknown command 'strss'; did you mean 'stress'\?" "$fpuctx" strss
+	t "an unknown policy exits 2" 2 "$fpuctx" run scenarios/pingpong.scn -p eagr
+	tgrep "an unknown policy: did you mean, and every policy listed" \
+		"unknown policy 'eagr'; did you mean 'eager'\? \(eager, rfc2015, linux, all\)" \
+		"$fpuctx" run scenarios/pingpong.scn -p eagr
+	tgrep "an unknown bug: did you mean" "did you mean 'skip-owner-check'\?" \
+		"$fpuctx" run scenarios/pingpong.scn --inject-bug skip-owner-chek
+	tgrep "an unknown feature: did you mean" "unknown component 'avxx'; did you mean 'avx'\?" \
+		"$fpuctx" run scenarios/pingpong.scn --features=x87,sse,avxx
+	t "an option a command does not use exits 2" 2 "$fpuctx" info --json
+	t "short options -p -s -q" 0 "$fpuctx" run scenarios/pingpong.scn -p linux -s 3 -q
+	t "- reads the scenario from standard input" 0 sh -c "$fpuctx run - -p linux < scenarios/idle-roundtrip.scn | grep -q '^<stdin>: ok$'"
+	t "an unknown op on standard input exits 2" 2 sh -c "$fpuctx run - < $log/typo.scn"
+	tgrep "an unknown op: <stdin>:line:col and did you mean" "^<stdin>:3:5: unknown op 'dirt'; did you mean 'dirty'\?$" \
+		sh -c "$fpuctx run - < $log/typo.scn"
+	mkdir -p "$log/cl/dir"
+	t "--trace FILE with every policy exits 2" 2 "$fpuctx" run scenarios/pingpong.scn --trace "$log/cl/t.json"
+	t "--trace FILE with every policy creates no file" 0 sh -c "[ -z \"\$(ls $log/cl | grep -v '^dir$')\" ]"
+	tgrep "--trace FILE with every policy says how to name them" 'put \{policy\} in the name' \
+		"$fpuctx" run scenarios/pingpong.scn --trace "$log/cl/t.json"
+	t "--trace /dev/full with every policy exits 2" 2 "$fpuctx" run scenarios/pingpong.scn --trace /dev/full
+	t "--trace with {policy} writes exactly 3 files" 0 sh -c "
+		$fpuctx run scenarios/pingpong.scn --trace '$log/cl/t-{policy}.json' --quiet >/dev/null &&
+		[ \"\$(ls $log/cl | grep -v '^dir$' | tr '\n' ' ')\" = 't-eager.json t-linux.json t-rfc2015.json ' ]"
+	t "--trace DIR writes DIR/SCENARIO-POLICY.json" 0 sh -c "
+		$fpuctx run scenarios/pingpong.scn --trace '$log/cl/dir' --quiet >/dev/null &&
+		[ \"\$(ls $log/cl/dir | tr '\n' ' ')\" = 'pingpong-eager.json pingpong-linux.json pingpong-rfc2015.json ' ]"
+	t "--trace FILE with one policy writes FILE" 0 sh -c "
+		$fpuctx run scenarios/pingpong.scn -p linux --trace '$log/cl/one.json' --quiet >/dev/null &&
+		python3 -c 'import json; json.load(open(\"$log/cl/one.json\"))'"
+	t "stress --trace exits 2" 2 "$fpuctx" stress --seeds 1 --events 100 --trace "$log/cl/s.json"
+	tgrep "stress --trace points at replay --trace" 'replay command: add --trace' \
+		"$fpuctx" stress --seeds 1 --events 100 --trace "$log/cl/s.json"
+	t "stress -j 2 prints what -j 1 prints (totals, hashes, replay lines)" 0 sh -c "
+		a=\$($fpuctx stress --seeds 6 --events 3000 -p all -j 1 --inject-bug skip-owner-check)
+		b=\$($fpuctx stress --seeds 6 --events 3000 -p all -j 2 --inject-bug skip-owner-check)
+		echo \"\$a\" | grep -q '^seed .* hash ' && echo \"\$a\" | grep -q 'replay: ' &&
+		echo \"\$a\" | grep -q '^stress: 6 seeds, .*: FAILED$' && [ \"\$a\" = \"\$b\" ] &&
+		c=\$($fpuctx stress --seeds 6 --events 3000 -p all -j 1) && d=\$($fpuctx stress --seeds 6 --events 3000 -p all -j 2) &&
+		echo \"\$c\" | grep -q '^stress: 6 seeds, .* 0 violations: ok$' && [ \"\$c\" = \"\$d\" ]"
+	t "stress --json lists the violations of an injected bug" 0 sh -c "$fpuctx stress --seeds 2 --events 3000 -p linux -j 2 --inject-bug skip-owner-check --json | python3 -c '
 import json,sys
 d=json.load(sys.stdin)
 assert not d[\"ok\"] and d[\"failures\"], d
@@ -454,12 +562,29 @@ r=[v for v in f[\"records\"] if v[\"kind\"]==\"state\"][0]
 for k in (\"where\",\"task\",\"component\",\"offset\",\"expected\",\"found\",\"whose\"):
     assert k in r, (k, r)
 '"
-t "--features=sse exits 2" 2 "$fpuctx" run scenarios/pingpong.scn --features=sse
-t "--features=sse names what was asked and what is missing" 0 sh -c "
-	m=\$($fpuctx run scenarios/pingpong.scn --features=sse 2>&1)
-	echo \"\$m\" | grep -q '^fpuctx: --features=sse: x87 must always be enabled' && ! echo \"\$m\" | grep -q 'asked for: x87'"
+	t "--features=sse exits 2" 2 "$fpuctx" run scenarios/pingpong.scn --features=sse
+	t "--features=sse names what was asked and what is missing" 0 sh -c "
+		m=\$($fpuctx run scenarios/pingpong.scn --features=sse 2>&1)
+		echo \"\$m\" | grep -q '^fpuctx: --features=sse: x87 must always be enabled' && ! echo \"\$m\" | grep -q 'asked for: x87'"
+}
+run=()
+IFS=, read -ra want <<<"$only"
+for w in "${want[@]}"; do
+	if [ -z "${titles[$w]+x}" ]; then
+		echo "test.sh: unknown section '$w'; known: ${sections[*]}" >&2
+		exit 2
+	fi
+done
+for s in "${sections[@]}"; do
+	if [ ${#want[@]} -eq 0 ] || [[ ",$only," == *",$s,"* ]]; then run+=("$s"); fi
+done
+echo "TAP version 13"
+for s in "${run[@]}"; do
+	echo "# == $s: ${titles[$s]}"
+	"sec_$s"
+done
 
-echo
-if [ $fail -ne 0 ]; then printf 'failed: %s\n' "${failed[@]}"; fi
+echo "1..$n"
+if [ $fail -ne 0 ]; then printf '# failed: %s\n' "${failed[@]}"; fi
 echo "$pass passed, $fail failed, $skipped skipped"
 [ $fail -eq 0 ]
