@@ -25,8 +25,8 @@ endif
 
 CORE_SRC   := core/xstate.c core/x87.c core/backend.c core/policy.c core/fpu.c core/signal.c core/extable.c core/regset.c core/guest.c
 KERNEL_SRC := sim/kernel/boot.c sim/kernel/sched.c sim/kernel/irq.c sim/kernel/prog.c sim/kernel/port.c sim/kernel/signal.c \
-              sim/kernel/pattern.c sim/kernel/hw.c sim/kernel/vm.c
-KERNEL_ASM := sim/kernel/switch.S sim/kernel/uaccess.S
+              sim/kernel/pattern.c sim/kernel/vm.c sim/hw/hw.c
+KERNEL_ASM := sim/hw/switch.S sim/hw/uaccess.S
 USER_SRC   := sim/kernel/user_simd.c
 HOST_SRC   := sim/machine/machine.c sim/machine/fault.c tool/parse.c tool/report.c tool/stress.c tool/trace_out.c tool/bench.c
 TOOL_MAIN  := tool/main.c
@@ -47,7 +47,7 @@ all: $(FPUCTX) $(BUILD)/nolibc.ok
 $(CORE_OBJ) $(KERNEL_COBJ): $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(KFLAGS) -c $< -o $@
-$(BUILD)/sim/kernel/%.o: sim/kernel/%.S
+$(BUILD)/sim/hw/%.o: sim/hw/%.S
 	@mkdir -p $(dir $@)
 	$(CC) -c $< -o $@
 # User code of simulated tasks: freestanding, but allowed to use SIMD.

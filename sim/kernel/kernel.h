@@ -16,8 +16,11 @@
 #include "fpuctx/kvm.h"
 #include "fpuctx/sched.h"
 #include "fpuctx/trace.h"
-#include "hw.h"
+#include "../hw/hw.h"
 #include "scenario.h"
+
+_Static_assert(SCN_MAX_CPUS <= HW_MAX_CPUS && SCN_MAX_VCPUS <= HW_MAX_CPUS,
+	       "the machine has a slot per CPU and per vCPU");
 
 #define KMAX_TASKS   (SCN_MAX_TASKS + SCN_MAX_CPUS + 32) /* +idle, +forked instances */
 #define KSTACK_SIZE  (32 * 1024)
