@@ -27,7 +27,7 @@ CORE_SRC   := core/xstate.c core/x87.c core/backend.c core/policy.c core/fpu.c c
 KERNEL_SRC := sim/kernel/boot.c sim/kernel/sched.c sim/kernel/irq.c sim/kernel/prog.c sim/kernel/port.c sim/kernel/signal.c \
               sim/kernel/pattern.c sim/kernel/vm.c sim/hw/hw.c
 KERNEL_ASM := sim/hw/switch.S sim/hw/uaccess.S
-USER_SRC   := sim/kernel/user_simd.c
+USER_SRC   := sim/user/user_simd.c
 HOST_SRC   := sim/machine/machine.c sim/machine/fault.c tool/parse.c tool/report.c tool/stress.c tool/trace_out.c tool/bench.c
 TOOL_MAIN  := tool/main.c
 

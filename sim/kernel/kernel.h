@@ -6,7 +6,7 @@
  *
  * General-regs-only and libc-free, like a real kernel. The only FPU
  * instructions it runs are the library's and the user-mode ones of
- * sim/kernel/pattern.c and user_simd.c.
+ * sim/kernel/pattern.c and sim/user/.
  */
 #ifndef SIM_KERNEL_H
 #define SIM_KERNEL_H
@@ -343,9 +343,6 @@ void image_normalize(const struct kernel *k, uint8_t *img);
 uint32_t image_foreign_owner(const uint8_t *img, uint32_t size, uint32_t vm, uint32_t *gen,
 			     uint32_t *offset);
 uint64_t image_live_components(const struct kernel *k, const uint8_t *img, uint64_t mask);
-
-/* user_simd.c (user code: compiled with SIMD) */
-uint64_t user_simd_compute(uint32_t iterations);
 
 /* klib */
 static inline void kzero(void *p, size_t n)

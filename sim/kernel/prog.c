@@ -6,6 +6,7 @@
  * followed by a defined point, where interrupts and other CPUs get their turn.
  */
 #include "kernel.h"
+#include "../user/user.h"
 #include "fpuctx/insn.h"
 
 /* Next op of t's program, unrolling `repeat` blocks; NULL at the end. */
