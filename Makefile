@@ -25,7 +25,7 @@ endif
 
 CORE_SRC   := core/xstate.c core/x87.c core/backend.c core/policy.c core/fpu.c core/signal.c core/extable.c core/regset.c core/guest.c
 KERNEL_SRC := sim/kernel/boot.c sim/kernel/sched.c sim/kernel/irq.c sim/kernel/prog.c sim/kernel/port.c sim/kernel/signal.c \
-              sim/kernel/pattern.c sim/kernel/vm.c sim/hw/hw.c
+              sim/kernel/check.c sim/kernel/vm.c sim/oracle/pattern.c sim/hw/hw.c
 KERNEL_ASM := sim/hw/switch.S sim/hw/uaccess.S
 USER_SRC   := sim/user/user_simd.c
 HOST_SRC   := sim/machine/machine.c sim/machine/fault.c tool/parse.c tool/report.c tool/stress.c tool/trace_out.c tool/bench.c
@@ -73,10 +73,10 @@ $(BUILD)/nolibc.ok: $(CORE_OBJ) $(KERNEL_OBJ) $(USER_OBJ)
 	@touch $@
 nolibc: $(BUILD)/nolibc.ok
 
-$(BUILD)/tests/test_xstate: tests/test_xstate.c $(CORE_OBJ) $(BUILD)/sim/kernel/pattern.o
+$(BUILD)/tests/test_xstate: tests/test_xstate.c $(CORE_OBJ) $(BUILD)/sim/oracle/pattern.o
 	@mkdir -p $(dir $@)
 	$(CC) $(HFLAGS) -o $@ $(filter %.c %.o,$^)
-$(BUILD)/tests/difftest: tests/difftest.c $(CORE_OBJ) $(BUILD)/sim/kernel/pattern.o $(BUILD)/sim/machine/fault.o
+$(BUILD)/tests/difftest: tests/difftest.c $(CORE_OBJ) $(BUILD)/sim/oracle/pattern.o $(BUILD)/sim/machine/fault.o
 	@mkdir -p $(dir $@)
 	$(CC) $(HFLAGS) -o $@ $(filter %.c %.o,$^)
 $(BUILD)/tests/test_core: tests/test_core.c $(CORE_OBJ)

@@ -83,7 +83,7 @@
 #undef FP_XSTATE_MAGIC1
 #undef FP_XSTATE_MAGIC2
 #undef FP_XSTATE_MAGIC2_SIZE
-#include "../sim/kernel/kernel.h"
+#include "../sim/oracle/oracle.h"
 #include "../sim/machine/machine.h"
 #include "fpuctx/api.h"
 #include "fpuctx/extable.h"
@@ -115,14 +115,6 @@ const char *__asan_default_options(void)
 }
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* pattern.o reports through the kernel; nothing here gets that far. */
-void kviolation(struct kernel *k, const struct violation *v)
-{
-	(void)k;
-	(void)v;
-	abort();
-}
-
 /* ------------------------------------------------------------------------
  * The library instance and its port
  * ---------------------------------------------------------------------- */
@@ -131,7 +123,8 @@ static struct fpu_system sys;
 static struct fpu_cpu cpu;
 static struct fpu_ctx ctx;
 static struct fpu_state st, init_st;
-static struct kernel k;               /* only what pattern_build() reads */
+static struct fpu_xstate_info pat_xs; /* the layouts the patterns use */
+static struct oracle orc = { .xs = &pat_xs };
 static volatile unsigned port_warns;
 static const char *volatile port_warn_what;
 static bool usable;                   /* false: no XSAVE, every input is a no-op */
@@ -415,16 +408,16 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	fpu_state_setup(&sys, &st, alloc64(sys.state_size), 1);
 	fpu_ctx_init(&sys, &ctx, &st, 1, false);
 
-	k.fpu.xs = sys.xs;
-	k.user_mask = umask;
-	k.std_size = isize;
+	pat_xs = sys.xs;
+	orc.user_mask = umask;
+	orc.std_size = isize;
 	clean_img = alloc64(isize);
 	pre_img = alloc64(isize);
 	pat_img = alloc64(isize);
 	out_img = alloc64(isize);
-	pattern_build(&k, clean_img, OWNER_INIT, 0, umask);
-	pattern_build(&k, pat_img, 1, 1, umask);
-	pattern_build(&k, pre_img, 4, 4, umask);
+	pattern_build(&orc, clean_img, OWNER_INIT, 0, umask);
+	pattern_build(&orc, pat_img, 1, 1, umask);
+	pattern_build(&orc, pre_img, 4, 4, umask);
 
 	machine_install_fault_handler();
 

@@ -47,7 +47,7 @@
 #undef FP_XSTATE_MAGIC1
 #undef FP_XSTATE_MAGIC2
 #undef FP_XSTATE_MAGIC2_SIZE
-#include "../sim/kernel/kernel.h"
+#include "../sim/oracle/oracle.h"
 #include "../sim/machine/machine.h"
 #include "fpuctx/api.h"
 #include "fpuctx/extable.h"
@@ -77,9 +77,6 @@
 #define SW_XSIZE    (FPU_SW_BYTES_OFFSET + 16)
 #define HDR_BV      (XSAVE_HDR_OFFSET + 0)
 #define HDR_COMP    (XSAVE_HDR_OFFSET + 8)
-
-/* pattern.o reports through the kernel; nothing here gets that far. */
-void kviolation(struct kernel *k, const struct violation *v) { (void)k; (void)v; abort(); }
 
 static unsigned passed, failed;
 
@@ -176,7 +173,8 @@ static const struct fpu_port_ops port_ops = {
  * Images
  * ---------------------------------------------------------------------- */
 
-static struct kernel k;           /* only what pattern_build() reads */
+static struct fpu_xstate_info pat_xs; /* the layouts the patterns use */
+static struct oracle orc = { .xs = &pat_xs };
 static uint64_t umask;            /* user features: the host frame's xfeatures */
 static uint32_t usize;            /* the host frame's xstate_size */
 static uint32_t flen;             /* frame bytes: usize + 4 (MAGIC2) */
@@ -563,18 +561,18 @@ static void part1(void)
 
 	printf("part 1: frame bytes, host kernel vs fpu_signal_save (host FP area at %#lx, %s)\n",
 	       (unsigned long)host_frame_addr, host_frame_addr % 64 ? "NOT 64-byte aligned" : "64-byte aligned");
-	pattern_build(&k, img, 1, 1, umask);
+	pattern_build(&orc, img, 1, 1, umask);
 	part1_case("pattern owner 1 (every component dirty)", img, true);
-	pattern_build(&k, img, 2, 2, umask);
+	pattern_build(&orc, img, 2, 2, umask);
 	part1_case("pattern owner 2", img, false);
-	pattern_build(&k, img, 3, 3, umask);
+	pattern_build(&orc, img, 3, 3, umask);
 	part1_case("pattern owner 3", img, false);
-	pattern_build(&k, img, OWNER_INIT, 0, umask);
+	pattern_build(&orc, img, OWNER_INIT, 0, umask);
 	part1_case("init state", img, false);
-	pattern_build(&k, img, 5, 5, umask);
+	pattern_build(&orc, img, 5, 5, umask);
 	put64(img + HDR_BV, get64(img + HDR_BV) & ~AMX_MASK);
 	part1_case("pattern owner 5, AMX tiles in init state", img, false);
-	pattern_build(&k, img, 6, 6, XFEATURE_MASK_FPSSE);
+	pattern_build(&orc, img, 6, 6, XFEATURE_MASK_FPSSE);
 	part1_case("pattern owner 6, only x87/SSE dirty", img, false);
 	printf("  documented differences, not compared:\n"
 	       "   - legacy reserved bytes 416-463: XSAVE does not write them, neither kernel clears them\n"
@@ -1425,19 +1423,19 @@ int main(int argc, char **argv)
 
 	/* Patterns for everything this process may use, to make the host use AMX
 	 * (its fpstate grows) before its frame is measured. */
-	if (fpu_xstate_enumerate(&k.fpu.xs, xcr0 & perm, &missing) != FPU_SETUP_OK) {
+	if (fpu_xstate_enumerate(&pat_xs, xcr0 & perm, &missing) != FPU_SETUP_OK) {
 		printf("fpu_xstate_enumerate failed (missing 0x%llx)\n", (unsigned long long)missing);
 		return 2;
 	}
-	umask = k.fpu.xs.features;
-	k.user_mask = umask;
-	k.std_size = fpu_xstate_size(&k.fpu.xs, FPU_INSN_XSAVE, umask);
-	if (k.std_size + 64 > FRAME_MAX) {
-		printf("XSAVE area of %u bytes is larger than this test's buffers\n", k.std_size);
+	umask = pat_xs.features;
+	orc.user_mask = umask;
+	orc.std_size = fpu_xstate_size(&pat_xs, FPU_INSN_XSAVE, umask);
+	if (orc.std_size + 64 > FRAME_MAX) {
+		printf("XSAVE area of %u bytes is larger than this test's buffers\n", orc.std_size);
 		return 2;
 	}
-	pattern_build(&k, clean_img, OWNER_INIT, 0, umask);
-	pattern_build(&k, pre_img, 1, 1, umask);
+	pattern_build(&orc, clean_img, OWNER_INIT, 0, umask);
+	pattern_build(&orc, pre_img, 1, 1, umask);
 	host_capture(pre_img); /* first use of AMX; the next frame is the real size */
 	host_capture(pre_img);
 	if (host_frame_len < XSAVE_EXT_OFFSET || get32(host_frame + SW_MAGIC1) != FP_XSTATE_MAGIC1) {
@@ -1501,10 +1499,10 @@ int main(int argc, char **argv)
 	ctx.flags &= ~FPU_CTX_NEED_LOAD; /* the registers are the task's */
 
 	/* Images in the library's user layout (umask). */
-	k.fpu.xs = sys.xs;
-	k.user_mask = umask;
-	k.std_size = isize = fpu_xstate_size(&sys.xs, FPU_INSN_XSAVE, umask);
-	pattern_build(&k, clean_img, OWNER_INIT, 0, umask);
+	pat_xs = sys.xs;
+	orc.user_mask = umask;
+	orc.std_size = isize = fpu_xstate_size(&sys.xs, FPU_INSN_XSAVE, umask);
+	pattern_build(&orc, clean_img, OWNER_INIT, 0, umask);
 
 	part1();
 
@@ -1512,10 +1510,10 @@ int main(int argc, char **argv)
 	{
 		static uint8_t img[FRAME_MAX] __attribute__((aligned(64)));
 
-		pattern_build(&k, img, 1, 1, umask);
+		pattern_build(&orc, img, 1, 1, umask);
 		memset(ref_img, 0, sizeof(ref_img));
 		load_and_save(img, ref_img, umask);
-		pattern_build(&k, pre_img, 4, 4, umask);
+		pattern_build(&orc, pre_img, 4, 4, umask);
 	}
 	if (get32(base_frame + SW_MAGIC1) != FP_XSTATE_MAGIC1) {
 		printf("FAIL: no base frame\n%u passed, %u failed\n", passed, failed + 1);

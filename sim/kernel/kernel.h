@@ -17,6 +17,8 @@
 #include "fpuctx/sched.h"
 #include "fpuctx/trace.h"
 #include "../hw/hw.h"
+#include "../klib.h"
+#include "../oracle/oracle.h"
 #include "scenario.h"
 
 _Static_assert(SCN_MAX_CPUS <= HW_MAX_CPUS && SCN_MAX_VCPUS <= HW_MAX_CPUS,
@@ -26,10 +28,6 @@ _Static_assert(SCN_MAX_CPUS <= HW_MAX_CPUS && SCN_MAX_VCPUS <= HW_MAX_CPUS,
 #define KSTACK_SIZE  (32 * 1024)
 #define KMAX_VIOLATIONS 16
 #define KMAX_LOOP_DEPTH SCN_MAX_REPEAT_DEPTH
-#define OWNER_INIT   0     /* expected-state owner meaning "init state" */
-#define OWNER_KERNEL 0xfe  /* pattern owner of kernel FPU sections (plus the VM's base) */
-#define OWNER_UNKNOWN 0xff /* after real compute: nothing to check until the next dirty */
-#define OWNER_IMAGE  0xfd  /* expected state is the task's exp_image (after a sigreturn) */
 
 #define PAGE_SIZE      4096u
 #define USTACK_PAGES   32u  /* user stack: room for a few nested AMX-sized frames */
@@ -39,7 +37,7 @@ _Static_assert(SCN_MAX_CPUS <= HW_MAX_CPUS && SCN_MAX_VCPUS <= HW_MAX_CPUS,
 
 /* Task ids (and pattern owners) are (vm << 8) | (slot + 1): 0 is the host,
  * n the guest kernel of VM n-1. */
-#define TASK_VM(id)   ((id) >> 8)
+#define TASK_VM(id)   OWNER_VM(id)
 #define TASK_SLOT(id) (((id) & 0xffu) - 1)
 #define VM_STATE_ID(vm, vcpu) ((vm) << 8 | 0xe0u | (vcpu)) /* a vCPU's guest FPU buffer */
 
@@ -228,9 +226,7 @@ struct kernel {
 	uint32_t failed_vm;           /* after a boot error: the VM (1-based) that failed, or 0 */
 	struct fpu_system fpu;
 	struct fpu_state init_state;
-	uint64_t user_mask;           /* components user code loads and checks (PKRU included) */
-	uint32_t std_size;            /* standard-format image size for user_mask */
-	uint8_t x87_kept;             /* FPU_X87_* the oracle compares (pattern.c) */
+	struct oracle oracle;         /* what user code loads and checks, and how (sim/oracle/) */
 	uint32_t ncpus;
 	struct kcpu cpus[SCN_MAX_CPUS];
 	struct task tasks[KMAX_TASKS];
@@ -331,33 +327,11 @@ void task_kill(struct kernel *k, struct task *t);
 int user_fault_in(struct kernel *k, uintptr_t addr, uint64_t len, bool write);
 void user_set_pages(struct kernel *k, uintptr_t lo, uintptr_t hi, enum page_state st);
 
-/* pattern.c */
-void pattern_build(const struct kernel *k, uint8_t *img, uint32_t owner, uint32_t gen, uint64_t mask);
-void pattern_load(const struct kernel *k, uint8_t *img, uint32_t owner, uint32_t gen, uint64_t mask);
+/* check.c: the oracle's verdicts on a task's registers */
 bool pattern_check(struct kernel *k, struct task *t, uint8_t *buf, uint8_t *expect, uint32_t line,
 		   uint8_t where);
 /* Compares an already captured standard-format image with t's expectation. */
 bool image_check(struct kernel *k, struct task *t, uint8_t *img, uint8_t *expect, uint32_t line,
 		 uint8_t where);
-void image_normalize(const struct kernel *k, uint8_t *img);
-uint32_t image_foreign_owner(const uint8_t *img, uint32_t size, uint32_t vm, uint32_t *gen,
-			     uint32_t *offset);
-uint64_t image_live_components(const struct kernel *k, const uint8_t *img, uint64_t mask);
-
-/* klib */
-static inline void kzero(void *p, size_t n)
-{
-	volatile uint8_t *d = p;
-	while (n--)
-		*d++ = 0;
-}
-
-static inline void kcopy(void *dst, const void *src, size_t n)
-{
-	volatile uint8_t *d = dst;
-	const uint8_t *s = src;
-	while (n--)
-		*d++ = *s++;
-}
 
 #endif

@@ -63,7 +63,7 @@ static void do_fork(struct kernel *k, struct task *parent, const struct scn_op *
 	child->exp_owner = parent->exp_owner;
 	child->exp_gen = parent->exp_gen;
 	if (parent->exp_owner == OWNER_IMAGE)
-		kcopy(child->exp_image, parent->exp_image, k->std_size);
+		kcopy(child->exp_image, parent->exp_image, k->oracle.std_size);
 	enqueue(k, child, c->id);
 }
 
@@ -150,13 +150,13 @@ static void run_common(struct kernel *k, struct task *t, const struct scn_op *op
 /* User-mode ops: FPU instructions on the task's own live registers. */
 static void run_user(struct kernel *k, struct task *t, const struct scn_op *op)
 {
-	uint8_t *img = t->user_buf, *expect = t->user_buf + k->std_size;
+	uint8_t *img = t->user_buf, *expect = t->user_buf + k->oracle.std_size;
 
 	switch (op->code) {
 	case OP_DIRTY:
 		t->exp_owner = t->id;
 		t->exp_gen = ++t->next_gen;
-		pattern_load(k, img, t->exp_owner, t->exp_gen, k->user_mask);
+		pattern_load(&k->oracle, img, t->exp_owner, t->exp_gen, k->oracle.user_mask);
 		break;
 	case OP_CHECK:
 		pattern_check(k, t, img, expect, op->line, 0);

@@ -65,7 +65,7 @@ static const char *vm_setup(struct kernel *k, struct vm *vm, const struct kernel
 		v->vm = vm;
 		v->index = i;
 		v->next_tick = vm->tick ? vm->tick : HW_NO_DEADLINE;
-		v->xsave = kalloc(k, k->std_size);
+		v->xsave = kalloc(k, k->oracle.std_size);
 		if (!area || !v->xsave)
 			return "out of kernel memory for a VM";
 		fpu_guest_init(&k->fpu, &v->fpu, area, vm->features & k->fpu.mask,
@@ -212,7 +212,7 @@ static bool foreign_check(struct kernel *k, struct task *t, struct vcpu *v, cons
 	struct violation viol;
 
 	k->res.checks++;
-	owner = image_foreign_owner(img, k->std_size, v->vm->index, &gen, &off);
+	owner = image_foreign_owner(img, k->oracle.std_size, v->vm->index, &gen, &off);
 	if (!owner)
 		return true;
 	kzero(&viol, sizeof(viol));
@@ -239,9 +239,9 @@ static void entry_checks(struct kernel *k, struct kcpu *c, struct task *t, struc
 {
 	uint64_t host_only = k->fpu.mask & ~v->vm->features;
 
-	hw_image_save(&k->fpu.xs, c->check_buf, k->user_mask); /* the checker's own: not counted */
+	hw_image_save(&k->fpu.xs, c->check_buf, k->oracle.user_mask); /* the checker's own: not counted */
 	if (foreign_check(k, t, v, c->check_buf, 3, 0) && host_only &&
-	    image_live_components(k, c->check_buf, host_only))
+	    image_live_components(&k->oracle, c->check_buf, host_only))
 		guest_state_violation(k, c, t, "a component outside the guest's XCR0 is live at VM entry");
 }
 
