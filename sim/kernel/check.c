@@ -6,11 +6,42 @@
  */
 #include "kernel.h"
 
+/* Every kernel's violations are the host's results: one list for the run. */
+void kviolation(struct kernel *k, enum viol_kind kind, uint8_t where, uint32_t cpu, uint32_t task,
+		uint32_t line, const char *msg, const struct oracle_finding *f)
+{
+	struct kresult *res = &k->root->res;
+
+	if (res->nviolations < KMAX_VIOLATIONS) {
+		struct violation *v = &res->viol[res->nviolations];
+
+		kzero(v, sizeof(*v));
+		v->kind = (uint8_t)kind;
+		v->where = where;
+		v->vm = (uint8_t)k->vm_index;
+		v->cpu = (uint16_t)cpu;
+		v->task = task;
+		v->line = line;
+		v->time = k->hw->now;
+		v->msg = msg;
+		if (f) {
+			v->component = f->component;
+			v->offset = f->offset;
+			kcopy(v->expected, f->expected, 8);
+			kcopy(v->found, f->found, 8);
+			v->found_owner = f->found_owner;
+			v->found_gen = f->found_gen;
+			v->found_known = f->found_known;
+		}
+	}
+	res->nviolations++;
+	ktrace(k, KT_EV_VIOLATION, task, kind, line, 0);
+}
+
 bool image_check(struct kernel *k, struct task *t, uint8_t *img, uint8_t *expect, uint32_t line,
 		 uint8_t where)
 {
 	struct oracle_finding f;
-	struct violation v;
 
 	if (t->exp_owner == OWNER_UNKNOWN)
 		return true;
@@ -21,21 +52,7 @@ bool image_check(struct kernel *k, struct task *t, uint8_t *img, uint8_t *expect
 		pattern_build(&k->oracle, expect, t->exp_owner, t->exp_gen, k->oracle.user_mask);
 	if (image_compare(&k->oracle, img, expect, &f))
 		return true;
-	kzero(&v, sizeof(v));
-	v.kind = VIOL_STATE;
-	v.where = where;
-	v.cpu = (uint16_t)k->hw->running;
-	v.task = t->id;
-	v.line = line;
-	v.component = f.component;
-	v.offset = f.offset;
-	kcopy(v.expected, f.expected, 8);
-	kcopy(v.found, f.found, 8);
-	v.found_owner = f.found_owner;
-	v.found_gen = f.found_gen;
-	v.found_known = f.found_known;
-	v.msg = f.msg;
-	kviolation(k, &v);
+	kviolation(k, VIOL_STATE, where, k->hw->running, t->id, line, f.msg, &f);
 	return false;
 }
 

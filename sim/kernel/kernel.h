@@ -309,7 +309,6 @@ void send_ipi(struct kernel *k, uint32_t cpu, uint32_t irq);
 void kfpu_section(struct kernel *k, struct kcpu *c, struct task *cur, bool point_inside);
 extern const struct fpu_port_ops sim_port_ops;
 void ktrace(struct kernel *k, uint16_t type, uint32_t a, uint32_t b, uint32_t c, uint32_t d);
-void kviolation(struct kernel *k, const struct violation *v);
 
 /* prog.c */
 void task_main(void *task);
@@ -327,7 +326,11 @@ void task_kill(struct kernel *k, struct task *t);
 int user_fault_in(struct kernel *k, uintptr_t addr, uint64_t len, bool write);
 void user_set_pages(struct kernel *k, uintptr_t lo, uintptr_t hi, enum page_state st);
 
-/* check.c: the oracle's verdicts on a task's registers */
+/* check.c: violations, and the oracle's verdicts on a task's registers */
+/* The one place a violation is recorded. where: see struct violation; f:
+ * what the oracle found (VIOL_STATE), or NULL. */
+void kviolation(struct kernel *k, enum viol_kind kind, uint8_t where, uint32_t cpu, uint32_t task,
+		uint32_t line, const char *msg, const struct oracle_finding *f);
 bool pattern_check(struct kernel *k, struct task *t, uint8_t *buf, uint8_t *expect, uint32_t line,
 		   uint8_t where);
 /* Compares an already captured standard-format image with t's expectation. */

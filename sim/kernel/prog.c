@@ -39,15 +39,7 @@ static const struct scn_op *next_op(struct task *t)
 
 void runtime_error(struct kernel *k, struct task *t, const struct scn_op *op, const char *msg)
 {
-	struct violation v;
-
-	kzero(&v, sizeof(v));
-	v.kind = VIOL_RUNTIME;
-	v.cpu = (uint16_t)k->hw->running;
-	v.task = t->id;
-	v.line = op ? op->line : 0;
-	v.msg = msg;
-	kviolation(k, &v);
+	kviolation(k, VIOL_RUNTIME, 0, k->hw->running, t->id, op ? op->line : 0, msg, NULL);
 }
 
 static void do_fork(struct kernel *k, struct task *parent, const struct scn_op *op)

@@ -51,14 +51,7 @@ static struct task *dequeue(struct kcpu *c)
 
 void guest_state_violation(struct kernel *k, struct kcpu *c, struct task *t, const char *msg)
 {
-	struct violation v;
-
-	kzero(&v, sizeof(v));
-	v.kind = VIOL_GUEST;
-	v.cpu = (uint16_t)c->id;
-	v.task = t->id;
-	v.msg = msg;
-	kviolation(k, &v);
+	kviolation(k, VIOL_GUEST, 0, c->id, t->id, 0, msg, NULL);
 	c->xcr0 = k->fpu.mask; /* reported once */
 }
 

@@ -173,15 +173,7 @@ static enum sig_predict predict(const struct kernel *k, const struct sig_frame *
 
 static void verdict_violation(struct kernel *k, struct task *t, uint8_t which, enum fpu_sigreturn r)
 {
-	struct violation v;
-
-	kzero(&v, sizeof(v));
-	v.kind = VIOL_SIGRETURN;
-	v.where = which;
-	v.cpu = (uint16_t)k->hw->running;
-	v.task = t->id;
-	v.msg = fpu_sigreturn_str(r);
-	kviolation(k, &v);
+	kviolation(k, VIOL_SIGRETURN, which, k->hw->running, t->id, 0, fpu_sigreturn_str(r), NULL);
 }
 
 /* What the registers must hold after sigreturn, read from the frame as Linux

@@ -208,26 +208,21 @@ static uint32_t component_at(const struct kernel *k, uint32_t off)
 static bool foreign_check(struct kernel *k, struct task *t, struct vcpu *v, const uint8_t *img,
 			  uint8_t where, uint32_t line)
 {
+	struct oracle_finding f;
 	uint32_t owner, gen, off;
-	struct violation viol;
 
 	k->res.checks++;
 	owner = image_foreign_owner(img, k->oracle.std_size, v->vm->index, &gen, &off);
 	if (!owner)
 		return true;
-	kzero(&viol, sizeof(viol));
-	viol.kind = VIOL_STATE;
-	viol.where = where;
-	viol.cpu = (uint16_t)this_cpu(k)->id;
-	viol.task = t->id;
-	viol.line = line;
-	viol.offset = off;
-	viol.component = component_at(k, off);
-	viol.found_owner = owner;
-	viol.found_gen = gen;
-	viol.found_known = 1;
-	kcopy(viol.found, img + off, 8);
-	kviolation(k, &viol);
+	kzero(&f, sizeof(f));
+	f.offset = off;
+	f.component = component_at(k, off);
+	f.found_owner = owner;
+	f.found_gen = gen;
+	f.found_known = 1;
+	kcopy(f.found, img + off, 8);
+	kviolation(k, VIOL_STATE, where, this_cpu(k)->id, t->id, line, NULL, &f);
 	return false;
 }
 
