@@ -24,4 +24,7 @@ static inline void kcopy(void *dst, const void *src, size_t n)
 		*d++ = *s++;
 }
 
+/* The structure that embeds *p as its `member`. */
+#define container_of(p, type, member) ((type *)(void *)((char *)(p) - offsetof(type, member)))
+
 #endif

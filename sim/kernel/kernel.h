@@ -70,7 +70,15 @@ enum task_state { TS_UNUSED, TS_RUNNABLE, TS_RUNNING, TS_SLEEPING, TS_WAITING, T
 
 
 struct kernel;
-struct vcpu;
+struct kcpu;
+struct task;
+
+/* A task's switch-out hook, like KVM's preempt notifiers: whoever registers
+ * it embeds it and is told, on the way out, that the task leaves its CPU. */
+struct sched_notifier {
+	void (*sched_out)(struct sched_notifier *n, struct kernel *k, struct kcpu *c,
+			  struct task *prev);
+};
 
 struct task {
 	struct kernel *k;
@@ -105,7 +113,7 @@ struct task {
 	struct sig_frame frames[SIG_MAX_DEPTH];
 	uint8_t *exp_image;     /* expected state when exp_owner == OWNER_IMAGE */
 	uint8_t *frame_buf;     /* scratch: a copy of a frame */
-	struct vcpu *in_run;    /* the vCPU whose run call this task is in, or NULL */
+	struct sched_notifier *notifier; /* optional: told when the task is switched out */
 };
 
 /* What went wrong, in numbers: the tool turns it into words. */
@@ -198,6 +206,7 @@ struct vcpu {
 	struct vm *vm;
 	uint32_t index;
 	struct fpu_guest fpu;     /* the guest's FPU state (library) */
+	struct sched_notifier notifier; /* its thread's, during a run call */
 	struct task *thread;      /* host task in a run call or get/set on it (the vCPU mutex) */
 	bool blocked;             /* its thread sleeps because the vCPU halted */
 	uint32_t pkru;            /* the guest's PKRU outside the entry window */
@@ -280,7 +289,6 @@ const char *vm_boot_all(struct kernel *k, const struct kernel_config *cfg, uint6
 void vm_run(struct kernel *k, struct task *t, const struct scn_op *op);
 void vm_get_set(struct kernel *k, struct task *t, const struct scn_op *op);
 void vm_io_exit(struct kernel *k);
-void vm_sched_out(struct kernel *k, struct kcpu *c, struct task *prev);
 void vm_task_exit(struct kernel *k, struct task *t);
 void vm_collect(struct kernel *k);
 void kernel_snapshot(struct kernel *k, struct fpu_stats *all, struct fpu_stats *guest,

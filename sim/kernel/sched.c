@@ -77,8 +77,8 @@ void schedule(struct kernel *k)
 	if (c->xcr0 != k->fpu.mask)
 		guest_state_violation(k, c, prev, "the guest's XCR0 is still live at a context switch "
 				      "(the next task's restore would fault: Linux bug 3)");
-	if (prev->in_run)
-		vm_sched_out(k, c, prev);
+	if (prev->notifier)
+		prev->notifier->sched_out(prev->notifier, k, c, prev);
 	t0 = fpu_rdtsc();
 	fpu_switch(&c->fpu, &prev->fpu, &next->fpu);
 	k->res.fpu_cycles += fpu_rdtsc() - t0;

@@ -25,6 +25,17 @@
 
 enum vm_exit { VMX_POINT, VMX_HLT, VMX_IO, VMX_SHUTDOWN, VMX_SIGNAL };
 
+/* The vCPU thread is being switched out in a run call (its sched notifier). */
+static void vcpu_sched_out(struct sched_notifier *n, struct kernel *k, struct kcpu *c,
+			   struct task *prev)
+{
+	struct vcpu *v = container_of(n, struct vcpu, notifier);
+	uint64_t t0 = fpu_rdtsc();
+
+	fpu_guest_sched_out(&c->fpu, &prev->fpu, &v->fpu);
+	k->res.fpu_cycles += fpu_rdtsc() - t0;
+}
+
 static const char *vm_setup(struct kernel *k, struct vm *vm, const struct kernel_config *cfg,
 			    uint64_t *missing)
 {
@@ -64,6 +75,7 @@ static const char *vm_setup(struct kernel *k, struct vm *vm, const struct kernel
 
 		v->vm = vm;
 		v->index = i;
+		v->notifier.sched_out = vcpu_sched_out;
 		v->next_tick = vm->tick ? vm->tick : HW_NO_DEADLINE;
 		v->xsave = kalloc(k, k->oracle.std_size);
 		if (!area || !v->xsave)
@@ -303,7 +315,7 @@ void vm_run(struct kernel *k, struct task *t, const struct scn_op *op)
 	k->res.run_calls++;
 	kernel_point(k, false); /* the call's own entry: preemptible before the swap */
 	fpu_guest_run_begin(&this_cpu(k)->fpu, &t->fpu, &v->fpu);
-	t->in_run = v;
+	t->notifier = &v->notifier;
 	do {
 		kernel_point(k, false); /* interrupts on: the host's interrupts, preemption */
 		why = vcpu_enter(k, t, v);
@@ -311,7 +323,7 @@ void vm_run(struct kernel *k, struct task *t, const struct scn_op *op)
 			why = vcpu_halt(k, v);
 		vm_kick(k, v->vm);
 	} while (why == VMX_POINT);
-	t->in_run = 0;
+	t->notifier = NULL;
 	c = this_cpu(k);
 	fpu_guest_run_end(&c->fpu, &t->fpu, &v->fpu);
 	c->xcr0 = k->fpu.mask; /* where the XCR0 bug restores it: too late */
@@ -327,15 +339,6 @@ void vm_io_exit(struct kernel *k)
 		return;
 	k->hw->cpu[k->hw->running].exit_io = 1;
 	hw_yield(k->hw);
-}
-
-/* The vCPU thread is being switched out (a preempt notifier, as in KVM). */
-void vm_sched_out(struct kernel *k, struct kcpu *c, struct task *prev)
-{
-	uint64_t t0 = fpu_rdtsc();
-
-	fpu_guest_sched_out(&c->fpu, &prev->fpu, &prev->in_run->fpu);
-	k->res.fpu_cycles += fpu_rdtsc() - t0;
 }
 
 /* KVM_GET_XSAVE / KVM_SET_XSAVE, the way a VMM migrates a vCPU: get waits
