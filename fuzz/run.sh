@@ -81,7 +81,7 @@ compile() {
 	local obj=$out/obj/${src%.c}.o flags="$*"
 	mkdir -p "$(dirname "$obj")"
 	if [ -f "$obj" ] && [ "$obj" -nt "$src" ] &&
-	   [ -z "$(find include core sim tool fuzz -name '*.h' -newer "$obj" | head -n 1)" ] &&
+	   [ -z "$(find include core sim tool tests fuzz -name '*.h' -newer "$obj" | head -n 1)" ] &&
 	   [ "$(cat "$obj.flags" 2>/dev/null)" = "$cc $flags" ]; then
 		return 0
 	fi

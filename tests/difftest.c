@@ -49,34 +49,17 @@
 #undef FP_XSTATE_MAGIC2_SIZE
 #include "../sim/oracle/oracle.h"
 #include "../sim/machine/machine.h"
+#include "harness.h"
 #include "fpuctx/api.h"
 #include "fpuctx/extable.h"
 #include "fpuctx/insn.h"
 #include "fpuctx/sched.h"
 #include "fpuctx/signal.h"
 
-/* Functions that run while the registers hold test state: no SIMD (GCC
- * enforces it; clang has no general-regs-only attribute, and these bodies give
- * it nothing to vectorize), no sanitizer instrumentation. */
-#if defined(__clang__)
-#define REGSAFE __attribute__((noinline, no_sanitize("address", "undefined")))
-#else
-#define REGSAFE __attribute__((noinline, target("general-regs-only"), no_sanitize("address", "undefined")))
-#endif
-
-#define ARCH_GET_XCOMP_PERM 0x1022
-#define ARCH_REQ_XCOMP_PERM 0x1023
-#define AMX_MASK (XFEATURE_MASK(XFEATURE_XTILECFG) | XFEATURE_MASK(XFEATURE_XTILEDATA))
 #define AVX512_MASK (XFEATURE_MASK(XFEATURE_OPMASK) | XFEATURE_MASK(XFEATURE_ZMM_HI256) | \
 		     XFEATURE_MASK(XFEATURE_HI16_ZMM))
 
 #define FRAME_MAX (64 * 1024)     /* frame / image buffers */
-#define SW_MAGIC1   (FPU_SW_BYTES_OFFSET + 0)
-#define SW_EXTSIZE  (FPU_SW_BYTES_OFFSET + 4)
-#define SW_XFEAT    (FPU_SW_BYTES_OFFSET + 8)
-#define SW_XSIZE    (FPU_SW_BYTES_OFFSET + 16)
-#define HDR_BV      (XSAVE_HDR_OFFSET + 0)
-#define HDR_COMP    (XSAVE_HDR_OFFSET + 8)
 
 static unsigned passed, failed;
 
@@ -84,11 +67,6 @@ static unsigned passed, failed;
  * Little helpers
  * ---------------------------------------------------------------------- */
 
-static uint64_t get64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
-static uint32_t get32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
-static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
-static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
-static void put16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
 
 static uint64_t next_random(uint64_t *s)
 {
@@ -98,15 +76,6 @@ static uint64_t next_random(uint64_t *s)
 	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
 	return z ^ (z >> 31);
 }
-
-/* Byte copy that is neither a libc call nor SIMD, nor instrumented. */
-#define rep_movsb(dst, src, len)                                                        \
-	do {                                                                            \
-		void *d_ = (void *)(dst);                                               \
-		const void *s_ = (const void *)(src);                                   \
-		size_t n_ = (len);                                                      \
-		__asm__ volatile("rep movsb" : "+D"(d_), "+S"(s_), "+c"(n_) : : "memory"); \
-	} while (0)
 
 static double now_sec(void)
 {
@@ -126,9 +95,6 @@ static struct fpu_ctx ctx;
 static struct fpu_state st, init_st;
 static unsigned port_warns;
 
-static REGSAFE void port_lock(void *p, int c) { (void)p; (void)c; }
-static REGSAFE void port_unlock(void *p, int c) { (void)p; (void)c; }
-static REGSAFE unsigned port_context(void *p, int c) { (void)p; (void)c; return 0; }
 static REGSAFE void port_warn(void *p, int c, const char *what) { (void)p; (void)c; (void)what; port_warns++; }
 
 static REGSAFE int port_copy_to_user(void *p, uintptr_t dst, const void *src, uint32_t len)
@@ -158,9 +124,9 @@ static REGSAFE int port_fault_in(void *p, uintptr_t addr, uint32_t len, bool wri
 }
 
 static const struct fpu_port_ops port_ops = {
-	.lock = port_lock,
-	.unlock = port_unlock,
-	.context = port_context,
+	.lock = harness_port_lock,
+	.unlock = harness_port_unlock,
+	.context = harness_port_context,
 	.trace = NULL,
 	.warn = port_warn,
 	.copy_to_user = port_copy_to_user,
@@ -742,22 +708,6 @@ static void child_main(void)
 	_exit(0);
 }
 
-/* A frame whose PKRU closes key 0 kills the task right after a successful
- * sigreturn, on both sides (its stack and data are key 0): that is no
- * verdict to compare, so key 0 is opened wherever XRSTOR will read PKRU. */
-static void keep_key0_open(uint8_t *f)
-{
-	uint64_t comp = get64(f + HDR_COMP);
-	uint32_t off = sys.xs.offset[XFEATURE_PKRU];
-
-	if (!(umask & XFEATURE_MASK(XFEATURE_PKRU)))
-		return;
-	if (comp & XCOMP_BV_COMPACTED)
-		off = fpu_xstate_offset(&sys.xs, FPU_INSN_XSAVEC, comp & sys.xs.xcr0, XFEATURE_PKRU);
-	if (off && off + 4 <= flen)
-		f[off] &= (uint8_t)~3u;
-}
-
 /* Both verdicts on mut[]; images into host_img / lib_img. */
 static struct outcome run_frame(void)
 {
@@ -765,7 +715,7 @@ static struct outcome run_frame(void)
 	pid_t pid, w;
 	int status = 0;
 
-	keep_key0_open(mut);
+	keep_key0_open(&sys.xs, umask & XFEATURE_MASK(XFEATURE_PKRU), mut, flen); /* both sides would die */
 
 	shm->done = 0;
 	shm->frame_xsize = 0;
