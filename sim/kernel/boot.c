@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Boot: the FPU library instance, CPUs with their idle tasks, the scenario's tasks. */
 #include "kernel.h"
+#include "vm.h"
 
 /* Memory nobody reads before writing (a guest kernel's own arena). */
 void *kalloc_raw(struct kernel *k, size_t size, size_t align)

@@ -3,6 +3,7 @@
  * Interrupts, kernel FPU sections, and the library's port for this kernel.
  */
 #include "kernel.h"
+#include "ksignal.h"
 #include "fpuctx/insn.h"
 
 void ktrace(struct kernel *k, uint16_t type, uint32_t a, uint32_t b, uint32_t c, uint32_t d)

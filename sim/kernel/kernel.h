@@ -1,120 +1,35 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The simulated kernel: tasks, per-CPU run queues, interrupts, and the
- * programs tasks run. One struct kernel is one instance: no globals, so a
- * guest kernel can be a second instance of the same code.
+ * The simulated kernel: per-CPU run queues, interrupts, the programs tasks
+ * run, and its results. One struct kernel is one instance: no globals, so a
+ * guest kernel can be a second instance of the same code. Tasks are in
+ * task.h, signals in ksignal.h, virtual machines in vm.h.
  *
  * General-regs-only and libc-free, like a real kernel. The only FPU
- * instructions it runs are the library's and the user-mode ones of
- * sim/kernel/pattern.c and sim/user/.
+ * instructions it runs are the library's, the machine's (sim/hw/) and the
+ * user-mode ones of the oracle (sim/oracle/) and sim/user/.
  */
 #ifndef SIM_KERNEL_H
 #define SIM_KERNEL_H
 
 #include <stddef.h>
 #include "fpuctx/api.h"
-#include "fpuctx/kvm.h"
 #include "fpuctx/sched.h"
 #include "fpuctx/trace.h"
 #include "../hw/hw.h"
 #include "../klib.h"
 #include "../oracle/oracle.h"
 #include "scenario.h"
+#include "task.h"
 
 _Static_assert(SCN_MAX_CPUS <= HW_MAX_CPUS && SCN_MAX_VCPUS <= HW_MAX_CPUS,
 	       "the machine has a slot per CPU and per vCPU");
 
-#define KMAX_TASKS   (SCN_MAX_TASKS + SCN_MAX_CPUS + 32) /* +idle, +forked instances */
-#define KSTACK_SIZE  (32 * 1024)
 #define KMAX_VIOLATIONS 16
-#define KMAX_LOOP_DEPTH SCN_MAX_REPEAT_DEPTH
-
-#define PAGE_SIZE      4096u
-#define USTACK_PAGES   32u  /* user stack: room for a few nested AMX-sized frames */
-#define ALTSTACK_PAGES 8u
-#define SIG_MAX_DEPTH  4u
-#define RED_ZONE       128u
-
-/* Task ids (and pattern owners) are (vm << 8) | (slot + 1): 0 is the host,
- * n the guest kernel of VM n-1. */
-#define TASK_VM(id)   OWNER_VM(id)
-#define TASK_SLOT(id) (((id) & 0xffu) - 1)
-#define VM_STATE_ID(vm, vcpu) ((vm) << 8 | 0xe0u | (vcpu)) /* a vCPU's guest FPU buffer */
 
 enum page_state { PG_PRESENT, PG_EVICTED, PG_READONLY, PG_UNMAPPED };
 
-/* What the scenario's frame edits say sigreturn must do. */
-enum sig_predict { PREDICT_OK, PREDICT_FX_ONLY, PREDICT_FAIL };
-
-struct loop_frame {
-	uint32_t first;   /* first op of the body (index in the program) */
-	uint32_t end;     /* one past the last op of the body */
-	uint32_t left;    /* iterations still to start */
-};
-
-/* Kernel-side record of a signal frame (the FP part lives on the user stack). */
-struct sig_frame {
-	uintptr_t fp;             /* user address of the FP area */
-	uintptr_t usp;            /* user stack pointer to return to */
-	const struct scn_op *prog;/* the interrupted program position */
-	uint32_t nops, pc, loop_depth, spin_left;
-	struct loop_frame loops[SCN_MAX_REPEAT_DEPTH];
-	uint8_t sig;
-	bool fx_only_edit;        /* magic or sizes corrupted: legacy-only restore */
-	bool header_bad;          /* XCOMP_BV, reserved bytes or XSTATE_BV corrupted */
-	bool mxcsr_bad;           /* reserved MXCSR bits set */
-};
-
-enum task_kind { KT_USER, KT_KTHREAD, KT_IDLE };
-enum task_state { TS_UNUSED, TS_RUNNABLE, TS_RUNNING, TS_SLEEPING, TS_WAITING, TS_DEAD };
-
-
-struct kernel;
-struct kcpu;
-struct task;
-
-/* A task's switch-out hook, like KVM's preempt notifiers: whoever registers
- * it embeds it and is told, on the way out, that the task leaves its CPU. */
-struct sched_notifier {
-	void (*sched_out)(struct sched_notifier *n, struct kernel *k, struct kcpu *c,
-			  struct task *prev);
-};
-
-struct task {
-	struct kernel *k;
-	uint32_t id;            /* 1.. ; also the pattern owner */
-	uint8_t kind;           /* enum task_kind */
-	uint8_t state;          /* enum task_state */
-	uint8_t queued;         /* on a run queue */
-	uint8_t wake_pending;   /* a wake arrived while not waiting */
-	int32_t cpu;            /* CPU it runs or is queued on */
-	uint32_t scn_task;      /* index of its scn_task, for names */
-	void *ksp;
-	uint8_t *kstack;
-	struct fpu_ctx fpu;
-	struct fpu_state fpstate;
-	const struct scn_op *prog;
-	uint32_t nops, pc;
-	uint32_t loop_depth;
-	struct loop_frame loops[KMAX_LOOP_DEPTH];
-	uint32_t exp_owner;     /* whose pattern the registers must hold in user mode */
-	uint32_t exp_gen;
-	uint32_t next_gen;
-	uint32_t spin_left;     /* user-mode spin steps still to run */
-	uint64_t wake_at;
-	struct task *rq_next;
-	uint8_t *user_buf;      /* "user memory": the pattern and check buffers of its user code */
-	/* signals */
-	uintptr_t ustack_lo, ustack_hi, alt_lo, alt_hi, usp;
-	bool altstack_on;
-	bool in_segv;           /* delivering SIGSEGV: a second one kills */
-	uint32_t sig_pending;   /* 1 << enum scn_signal */
-	uint32_t sig_depth;
-	struct sig_frame frames[SIG_MAX_DEPTH];
-	uint8_t *exp_image;     /* expected state when exp_owner == OWNER_IMAGE */
-	uint8_t *frame_buf;     /* scratch: a copy of a frame */
-	struct sched_notifier *notifier; /* optional: told when the task is switched out */
-};
+struct vm;
 
 /* What went wrong, in numbers: the tool turns it into words. */
 enum viol_kind {
@@ -201,30 +116,6 @@ struct kresult {
 	bool finished;                /* every task exited */
 };
 
-/* A vCPU as the host sees it. */
-struct vcpu {
-	struct vm *vm;
-	uint32_t index;
-	struct fpu_guest fpu;     /* the guest's FPU state (library) */
-	struct sched_notifier notifier; /* its thread's, during a run call */
-	struct task *thread;      /* host task in a run call or get/set on it (the vCPU mutex) */
-	bool blocked;             /* its thread sleeps because the vCPU halted */
-	uint32_t pkru;            /* the guest's PKRU outside the entry window */
-	uint64_t next_tick;       /* the guest's periodic timer */
-	uint8_t *xsave;           /* what the VMM's last get returned (standard format) */
-	bool have_xsave;
-};
-
-/* A virtual machine: a guest kernel on its own vCPUs. */
-struct vm {
-	struct kernel *guest;     /* a second instance of this kernel */
-	struct hw_machine hw;     /* the vCPUs as the guest sees them (virtual) */
-	uint32_t index;           /* 1..: the guest kernel's vm_index */
-	uint64_t features;        /* the guest's XCR0 */
-	uint32_t tick;
-	struct vcpu vcpu[SCN_MAX_VCPUS];
-};
-
 struct kernel {
 	struct hw_machine *hw;
 	const struct scenario *scn;
@@ -284,16 +175,6 @@ uintptr_t ualloc(struct kernel *k, uint32_t pages);
 struct task *task_create(struct kernel *k, uint32_t scn_index, int cpu);
 void kernel_collect(struct kernel *k);   /* fills res.total etc. at the end */
 
-/* vm.c */
-const char *vm_boot_all(struct kernel *k, const struct kernel_config *cfg, uint64_t *missing);
-void vm_run(struct kernel *k, struct task *t, const struct scn_op *op);
-void vm_get_set(struct kernel *k, struct task *t, const struct scn_op *op);
-void vm_io_exit(struct kernel *k);
-void vm_task_exit(struct kernel *k, struct task *t);
-void vm_collect(struct kernel *k);
-void kernel_snapshot(struct kernel *k, struct fpu_stats *all, struct fpu_stats *guest,
-		     uint64_t *switches);
-
 /* sched.c */
 static inline struct kcpu *this_cpu(struct kernel *k) { return &k->cpus[k->hw->running]; }
 static inline struct task *current_task(struct kernel *k) { return this_cpu(k)->curr; }
@@ -321,14 +202,6 @@ void ktrace(struct kernel *k, uint16_t type, uint32_t a, uint32_t b, uint32_t c,
 /* prog.c */
 void task_main(void *task);
 void runtime_error(struct kernel *k, struct task *t, const struct scn_op *op, const char *msg);
-
-/* signal.c */
-void send_signal(struct kernel *k, struct task *t, unsigned sig);
-void deliver_signal(struct kernel *k, struct task *t);
-void do_sigreturn(struct kernel *k, struct task *t);
-void frame_edit(struct kernel *k, struct task *t, const struct scn_op *op);
-void stack_mode(struct kernel *k, struct task *t, unsigned mode);
-void task_kill(struct kernel *k, struct task *t);
 
 /* port.c (user memory) */
 int user_fault_in(struct kernel *k, uintptr_t addr, uint64_t len, bool write);

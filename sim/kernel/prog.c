@@ -6,6 +6,8 @@
  * followed by a defined point, where interrupts and other CPUs get their turn.
  */
 #include "kernel.h"
+#include "ksignal.h"
+#include "vm.h"
 #include "../user/user.h"
 #include "fpuctx/insn.h"
 

@@ -6,6 +6,7 @@
  * deterministic.
  */
 #include "kernel.h"
+#include "vm.h"
 #include "fpuctx/insn.h"
 
 void kernel_hash(struct kernel *k, uint64_t v)

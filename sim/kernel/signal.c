@@ -11,6 +11,7 @@
  * reads it. The last two model Linux's rules independently of the library.
  */
 #include "kernel.h"
+#include "ksignal.h"
 #include "fpuctx/signal.h"
 
 #define SW_MAGIC1        (FPU_SW_BYTES_OFFSET + 0)

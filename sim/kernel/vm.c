@@ -17,6 +17,7 @@
  * checks made at every entry.
  */
 #include "kernel.h"
+#include "vm.h"
 #include "fpuctx/insn.h"
 #include "fpuctx/kvm.h"
 
