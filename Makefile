@@ -1,5 +1,6 @@
 # fpuctx build. Layers: core (freestanding library) -> sim/kernel (freestanding
-# simulated kernel) -> sim/machine (hosted) -> tool (the fpuctx command).
+# simulated kernel, on sim/oracle, sim/hw and sim/user) -> sim/machine (hosted)
+# -> tool (the fpuctx command).
 #
 #   make            build bin/fpuctx (and prove the kernel side needs no libc)
 #   make demo       run the main job: every seed scenario, saves/restores per policy
