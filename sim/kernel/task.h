@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "fpuctx/sched.h"
+#include "../oracle/oracle.h" /* task ids are pattern owners */
 #include "scenario.h"
 
 #define KMAX_TASKS   (SCN_MAX_TASKS + SCN_MAX_CPUS + 32) /* +idle, +forked instances */
