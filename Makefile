@@ -1,5 +1,6 @@
 # fpuctx build. Layers: core (freestanding library) -> sim/kernel (freestanding
-# simulated kernel) -> sim/machine (hosted) -> tool (the fpuctx command).
+# simulated kernel, on sim/oracle, sim/hw and sim/user) -> sim/machine (hosted)
+# -> tool (the fpuctx command).
 #
 #   make            build bin/fpuctx (and prove the kernel side needs no libc)
 #   make demo       run the main job: every seed scenario, saves/restores per policy
@@ -36,9 +37,9 @@ CORE_SRC   := core/xstate.c core/x87.c core/backend.c core/policy.c core/fpu.c c
               core/testing.c
 LIB_SRC    := $(filter-out core/testing.c,$(CORE_SRC))
 KERNEL_SRC := sim/kernel/boot.c sim/kernel/sched.c sim/kernel/irq.c sim/kernel/prog.c sim/kernel/port.c sim/kernel/signal.c \
-              sim/kernel/pattern.c sim/kernel/hw.c sim/kernel/vm.c
-KERNEL_ASM := sim/kernel/switch.S sim/kernel/uaccess.S
-USER_SRC   := sim/kernel/user_simd.c
+              sim/kernel/check.c sim/kernel/vm.c sim/oracle/pattern.c sim/hw/hw.c
+KERNEL_ASM := sim/hw/switch.S sim/hw/uaccess.S
+USER_SRC   := sim/user/user_simd.c
 HOST_SRC   := sim/machine/machine.c sim/machine/fault.c tool/parse.c tool/report.c tool/stress.c tool/trace_out.c tool/bench.c
 TOOL_MAIN  := tool/main.c
 
@@ -66,7 +67,7 @@ $(LIB_OBJ): $(BUILD)/lib/%.o: %.c
 $(LIBFPUCTX): $(LIB_OBJ)
 	rm -f $@
 	$(AR) rcs $@ $^
-$(BUILD)/sim/kernel/%.o: sim/kernel/%.S
+$(BUILD)/sim/hw/%.o: sim/hw/%.S
 	@mkdir -p $(dir $@)
 	$(CC) -c $< -o $@
 # User code of simulated tasks: freestanding, but allowed to use SIMD.
@@ -93,10 +94,10 @@ $(BUILD)/nolibc.ok: $(CORE_OBJ) $(KERNEL_OBJ) $(USER_OBJ) $(LIB_OBJ)
 	@touch $@
 nolibc: $(BUILD)/nolibc.ok
 
-$(BUILD)/tests/test_xstate: tests/test_xstate.c $(CORE_OBJ) $(BUILD)/sim/kernel/pattern.o
+$(BUILD)/tests/test_xstate: tests/test_xstate.c $(CORE_OBJ) $(BUILD)/sim/oracle/pattern.o
 	@mkdir -p $(dir $@)
 	$(CC) $(HFLAGS) -o $@ $(filter %.c %.o,$^)
-$(BUILD)/tests/difftest: tests/difftest.c $(CORE_OBJ) $(BUILD)/sim/kernel/pattern.o $(BUILD)/sim/machine/fault.o
+$(BUILD)/tests/difftest: tests/difftest.c $(CORE_OBJ) $(BUILD)/sim/oracle/pattern.o $(BUILD)/sim/machine/fault.o
 	@mkdir -p $(dir $@)
 	$(CC) $(HFLAGS) -o $@ $(filter %.c %.o,$^)
 $(BUILD)/tests/test_core: tests/test_core.c $(CORE_OBJ)

@@ -83,25 +83,15 @@
 #undef FP_XSTATE_MAGIC1
 #undef FP_XSTATE_MAGIC2
 #undef FP_XSTATE_MAGIC2_SIZE
-#include "../sim/kernel/kernel.h"
+#include "../sim/oracle/oracle.h"
 #include "../sim/machine/machine.h"
+#include "../tests/harness.h"
 #include "fpuctx/api.h"
 #include "fpuctx/extable.h"
 #include "fpuctx/insn.h"
 #include "fpuctx/sched.h"
 #include "fpuctx/signal.h"
 #include "fpuctx/testing.h"
-
-#define REGSAFE __attribute__((noinline, target("general-regs-only"), \
-			       no_sanitize("address", "undefined", "coverage")))
-
-#define ARCH_GET_XCOMP_PERM 0x1022
-#define ARCH_REQ_XCOMP_PERM 0x1023
-#define AMX_MASK (XFEATURE_MASK(XFEATURE_XTILECFG) | XFEATURE_MASK(XFEATURE_XTILEDATA))
-
-#define SW_XFEAT  (FPU_SW_BYTES_OFFSET + 8)
-#define HDR_BV    (XSAVE_HDR_OFFSET + 0)
-#define HDR_COMP  (XSAVE_HDR_OFFSET + 8)
 
 enum { V_SAVED, V_COMPACTED, V_INIT, V_RAW, NBASE = 3 };
 
@@ -116,14 +106,6 @@ const char *__asan_default_options(void)
 }
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* pattern.o reports through the kernel; nothing here gets that far. */
-void kviolation(struct kernel *k, const struct violation *v)
-{
-	(void)k;
-	(void)v;
-	abort();
-}
-
 /* ------------------------------------------------------------------------
  * The library instance and its port
  * ---------------------------------------------------------------------- */
@@ -132,15 +114,13 @@ static struct fpu_system sys;
 static struct fpu_cpu cpu;
 static struct fpu_ctx ctx;
 static struct fpu_state st, init_st;
-static struct kernel k;               /* only what pattern_build() reads */
+static struct fpu_xstate_info pat_xs; /* the layouts the patterns use */
+static struct oracle orc = { .xs = &pat_xs };
 static volatile unsigned port_warns;
 static const char *volatile port_warn_what;
 static bool usable;                   /* false: no XSAVE, every input is a no-op */
 static bool verbose;
 
-static REGSAFE void port_lock(void *p, int c) { (void)p; (void)c; }
-static REGSAFE void port_unlock(void *p, int c) { (void)p; (void)c; }
-static REGSAFE unsigned port_context(void *p, int c) { (void)p; (void)c; return 0; }
 
 static REGSAFE void port_warn(void *p, int c, const char *what)
 {
@@ -221,9 +201,9 @@ static REGSAFE int port_fault_in(void *p, uintptr_t addr, uint32_t len, bool wri
 }
 
 static const struct fpu_port_ops port_ops = {
-	.lock = port_lock,
-	.unlock = port_unlock,
-	.context = port_context,
+	.lock = harness_port_lock,
+	.unlock = harness_port_unlock,
+	.context = harness_port_context,
 	.trace = NULL,
 	.warn = port_warn,
 	.copy_to_user = port_copy_to_user,
@@ -246,10 +226,6 @@ static uint8_t *frame;      /* this input's frame, as the test reads and writes 
 static uintptr_t uframe;    /* ... and its user address, given to the library */
 static uint8_t *frame_copy;
 
-static uint64_t get64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
-static uint32_t get32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
-static uint16_t get16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
-static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
 
 static void *alloc64(size_t n)
 {
@@ -419,16 +395,16 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	cpu.id = 0;
 	fpu_ctx_init(&sys, &ctx, &st, 1, false);
 
-	k.fpu.xs = sys.xs;
-	k.user_mask = umask;
-	k.std_size = isize;
+	pat_xs = sys.xs;
+	orc.user_mask = umask;
+	orc.std_size = isize;
 	clean_img = alloc64(isize);
 	pre_img = alloc64(isize);
 	pat_img = alloc64(isize);
 	out_img = alloc64(isize);
-	pattern_build(&k, clean_img, OWNER_INIT, 0, umask);
-	pattern_build(&k, pat_img, 1, 1, umask);
-	pattern_build(&k, pre_img, 4, 4, umask);
+	pattern_build(&orc, clean_img, OWNER_INIT, 0, umask);
+	pattern_build(&orc, pat_img, 1, 1, umask);
+	pattern_build(&orc, pre_img, 4, 4, umask);
 
 	machine_install_fault_handler();
 
@@ -651,23 +627,6 @@ static void check_ok(const struct capture *c, uint64_t obv)
 	}
 }
 
-/* A frame whose PKRU closes key 0 would fault the process at its next
- * memory access after a successful sigreturn, as it would kill a Linux task
- * (all its memory is key 0): nothing to learn, so key 0 is opened wherever
- * XRSTOR will read PKRU from. */
-static void keep_key0_open(uint8_t *f)
-{
-	uint64_t comp = get64(f + HDR_COMP);
-	uint32_t off = sys.xs.offset[XFEATURE_PKRU];
-
-	if (!sys.has_pkru)
-		return;
-	if (comp & XCOMP_BV_COMPACTED)
-		off = fpu_xstate_offset(&sys.xs, FPU_INSN_XSAVEC, comp & sys.xs.xcr0, XFEATURE_PKRU);
-	if (off && off + 4 <= fsize)
-		f[off] &= (uint8_t)~3u;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static bool probed;
@@ -723,7 +682,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (i = 0; i < n; i++)
 			frame[i] ^= in[i];
 	}
-	keep_key0_open(frame);
+	keep_key0_open(&sys.xs, sys.has_pkru, frame, fsize); /* key 0 closed: the process would fault */
 	memcpy(frame_copy, frame, fsize);
 	if (prot_hi > prot_lo)
 		mprotect((void *)prot_lo, prot_hi - prot_lo, PROT_NONE);

@@ -59,7 +59,7 @@ hflags="$base -Wall -Wextra $san"
 
 core_src="core/xstate.c core/x87.c core/backend.c core/policy.c core/fpu.c core/signal.c core/extable.c core/testing.c"
 declare -A srcs=(
-	[sigframe]="$core_src sim/kernel/pattern.c sim/machine/fault.c"
+	[sigframe]="$core_src sim/oracle/pattern.c sim/machine/fault.c"
 	[parse]="tool/parse.c"
 )
 declare -A dict=([sigframe]=fuzz/sigframe.dict [parse]=fuzz/parse.dict)
@@ -81,7 +81,7 @@ compile() {
 	local obj=$out/obj/${src%.c}.o flags="$*"
 	mkdir -p "$(dirname "$obj")"
 	if [ -f "$obj" ] && [ "$obj" -nt "$src" ] &&
-	   [ -z "$(find include core sim tool fuzz -name '*.h' -newer "$obj" | head -n 1)" ] &&
+	   [ -z "$(find include core sim tool tests fuzz -name '*.h' -newer "$obj" | head -n 1)" ] &&
 	   [ "$(cat "$obj.flags" 2>/dev/null)" = "$cc $flags" ]; then
 		return 0
 	fi
@@ -99,7 +99,7 @@ build() {
 	local t=$1 objs=() pids=() s f ok=0
 	for s in ${srcs[$t]} fuzz/fuzz_$t.c; do
 		case $s in
-		core/* | sim/kernel/*) f=$kflags ;;
+		core/* | sim/kernel/* | sim/oracle/* | sim/hw/*) f=$kflags ;;
 		*) f=$hflags ;;
 		esac
 		# shellcheck disable=SC2086 # flags split on purpose

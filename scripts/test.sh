@@ -68,7 +68,7 @@ sec_difftest() {
 
 section nolibc "the no-libc link check"
 sec_nolibc() {
-	t "kernel objects are self-contained" 0 scripts/nolibc-check.sh kernel $build/core/*.o $build/sim/kernel/*.o
+	t "kernel objects are self-contained" 0 scripts/nolibc-check.sh kernel $build/core/*.o $build/sim/kernel/*.o $build/sim/oracle/*.o $build/sim/hw/*.o $build/sim/user/*.o
 	# A kernel-side helper that calls memcpy(): the check must refuse it.
 	printf '#include <string.h>\nvoid copy(void *d, const void *s, unsigned long n) { memcpy(d, s, n); }\n' >"$log/leak.c"
 	gcc -O2 -ffreestanding -mgeneral-regs-only -c "$log/leak.c" -o "$log/leak.o"

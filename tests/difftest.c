@@ -47,39 +47,19 @@
 #undef FP_XSTATE_MAGIC1
 #undef FP_XSTATE_MAGIC2
 #undef FP_XSTATE_MAGIC2_SIZE
-#include "../sim/kernel/kernel.h"
+#include "../sim/oracle/oracle.h"
 #include "../sim/machine/machine.h"
+#include "harness.h"
 #include "fpuctx/api.h"
 #include "fpuctx/extable.h"
 #include "fpuctx/insn.h"
 #include "fpuctx/sched.h"
 #include "fpuctx/signal.h"
 
-/* Functions that run while the registers hold test state: no SIMD (GCC
- * enforces it; clang has no general-regs-only attribute, and these bodies give
- * it nothing to vectorize), no sanitizer instrumentation. */
-#if defined(__clang__)
-#define REGSAFE __attribute__((noinline, no_sanitize("address", "undefined")))
-#else
-#define REGSAFE __attribute__((noinline, target("general-regs-only"), no_sanitize("address", "undefined")))
-#endif
-
-#define ARCH_GET_XCOMP_PERM 0x1022
-#define ARCH_REQ_XCOMP_PERM 0x1023
-#define AMX_MASK (XFEATURE_MASK(XFEATURE_XTILECFG) | XFEATURE_MASK(XFEATURE_XTILEDATA))
 #define AVX512_MASK (XFEATURE_MASK(XFEATURE_OPMASK) | XFEATURE_MASK(XFEATURE_ZMM_HI256) | \
 		     XFEATURE_MASK(XFEATURE_HI16_ZMM))
 
 #define FRAME_MAX (64 * 1024)     /* frame / image buffers */
-#define SW_MAGIC1   (FPU_SW_BYTES_OFFSET + 0)
-#define SW_EXTSIZE  (FPU_SW_BYTES_OFFSET + 4)
-#define SW_XFEAT    (FPU_SW_BYTES_OFFSET + 8)
-#define SW_XSIZE    (FPU_SW_BYTES_OFFSET + 16)
-#define HDR_BV      (XSAVE_HDR_OFFSET + 0)
-#define HDR_COMP    (XSAVE_HDR_OFFSET + 8)
-
-/* pattern.o reports through the kernel; nothing here gets that far. */
-void kviolation(struct kernel *k, const struct violation *v) { (void)k; (void)v; abort(); }
 
 static unsigned passed, failed;
 
@@ -87,11 +67,6 @@ static unsigned passed, failed;
  * Little helpers
  * ---------------------------------------------------------------------- */
 
-static uint64_t get64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
-static uint32_t get32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
-static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
-static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
-static void put16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
 
 static uint64_t next_random(uint64_t *s)
 {
@@ -101,15 +76,6 @@ static uint64_t next_random(uint64_t *s)
 	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
 	return z ^ (z >> 31);
 }
-
-/* Byte copy that is neither a libc call nor SIMD, nor instrumented. */
-#define rep_movsb(dst, src, len)                                                        \
-	do {                                                                            \
-		void *d_ = (void *)(dst);                                               \
-		const void *s_ = (const void *)(src);                                   \
-		size_t n_ = (len);                                                      \
-		__asm__ volatile("rep movsb" : "+D"(d_), "+S"(s_), "+c"(n_) : : "memory"); \
-	} while (0)
 
 static double now_sec(void)
 {
@@ -129,9 +95,6 @@ static struct fpu_ctx ctx;
 static struct fpu_state st, init_st;
 static unsigned port_warns;
 
-static REGSAFE void port_lock(void *p, int c) { (void)p; (void)c; }
-static REGSAFE void port_unlock(void *p, int c) { (void)p; (void)c; }
-static REGSAFE unsigned port_context(void *p, int c) { (void)p; (void)c; return 0; }
 static REGSAFE void port_warn(void *p, int c, const char *what) { (void)p; (void)c; (void)what; port_warns++; }
 
 static REGSAFE int port_copy_to_user(void *p, uintptr_t dst, const void *src, uint32_t len)
@@ -161,9 +124,9 @@ static REGSAFE int port_fault_in(void *p, uintptr_t addr, uint32_t len, bool wri
 }
 
 static const struct fpu_port_ops port_ops = {
-	.lock = port_lock,
-	.unlock = port_unlock,
-	.context = port_context,
+	.lock = harness_port_lock,
+	.unlock = harness_port_unlock,
+	.context = harness_port_context,
 	.trace = NULL,
 	.warn = port_warn,
 	.copy_to_user = port_copy_to_user,
@@ -176,7 +139,8 @@ static const struct fpu_port_ops port_ops = {
  * Images
  * ---------------------------------------------------------------------- */
 
-static struct kernel k;           /* only what pattern_build() reads */
+static struct fpu_xstate_info pat_xs; /* the layouts the patterns use */
+static struct oracle orc = { .xs = &pat_xs };
 static uint64_t umask;            /* user features: the host frame's xfeatures */
 static uint32_t usize;            /* the host frame's xstate_size */
 static uint32_t flen;             /* frame bytes: usize + 4 (MAGIC2) */
@@ -563,18 +527,18 @@ static void part1(void)
 
 	printf("part 1: frame bytes, host kernel vs fpu_signal_save (host FP area at %#lx, %s)\n",
 	       (unsigned long)host_frame_addr, host_frame_addr % 64 ? "NOT 64-byte aligned" : "64-byte aligned");
-	pattern_build(&k, img, 1, 1, umask);
+	pattern_build(&orc, img, 1, 1, umask);
 	part1_case("pattern owner 1 (every component dirty)", img, true);
-	pattern_build(&k, img, 2, 2, umask);
+	pattern_build(&orc, img, 2, 2, umask);
 	part1_case("pattern owner 2", img, false);
-	pattern_build(&k, img, 3, 3, umask);
+	pattern_build(&orc, img, 3, 3, umask);
 	part1_case("pattern owner 3", img, false);
-	pattern_build(&k, img, OWNER_INIT, 0, umask);
+	pattern_build(&orc, img, OWNER_INIT, 0, umask);
 	part1_case("init state", img, false);
-	pattern_build(&k, img, 5, 5, umask);
+	pattern_build(&orc, img, 5, 5, umask);
 	put64(img + HDR_BV, get64(img + HDR_BV) & ~AMX_MASK);
 	part1_case("pattern owner 5, AMX tiles in init state", img, false);
-	pattern_build(&k, img, 6, 6, XFEATURE_MASK_FPSSE);
+	pattern_build(&orc, img, 6, 6, XFEATURE_MASK_FPSSE);
 	part1_case("pattern owner 6, only x87/SSE dirty", img, false);
 	printf("  documented differences, not compared:\n"
 	       "   - legacy reserved bytes 416-463: XSAVE does not write them, neither kernel clears them\n"
@@ -744,22 +708,6 @@ static void child_main(void)
 	_exit(0);
 }
 
-/* A frame whose PKRU closes key 0 kills the task right after a successful
- * sigreturn, on both sides (its stack and data are key 0): that is no
- * verdict to compare, so key 0 is opened wherever XRSTOR will read PKRU. */
-static void keep_key0_open(uint8_t *f)
-{
-	uint64_t comp = get64(f + HDR_COMP);
-	uint32_t off = sys.xs.offset[XFEATURE_PKRU];
-
-	if (!(umask & XFEATURE_MASK(XFEATURE_PKRU)))
-		return;
-	if (comp & XCOMP_BV_COMPACTED)
-		off = fpu_xstate_offset(&sys.xs, FPU_INSN_XSAVEC, comp & sys.xs.xcr0, XFEATURE_PKRU);
-	if (off && off + 4 <= flen)
-		f[off] &= (uint8_t)~3u;
-}
-
 /* Both verdicts on mut[]; images into host_img / lib_img. */
 static struct outcome run_frame(void)
 {
@@ -767,7 +715,7 @@ static struct outcome run_frame(void)
 	pid_t pid, w;
 	int status = 0;
 
-	keep_key0_open(mut);
+	keep_key0_open(&sys.xs, umask & XFEATURE_MASK(XFEATURE_PKRU), mut, flen); /* both sides would die */
 
 	shm->done = 0;
 	shm->frame_xsize = 0;
@@ -1425,19 +1373,19 @@ int main(int argc, char **argv)
 
 	/* Patterns for everything this process may use, to make the host use AMX
 	 * (its fpstate grows) before its frame is measured. */
-	if (fpu_xstate_enumerate(&k.fpu.xs, xcr0 & perm, &missing) != FPU_SETUP_OK) {
+	if (fpu_xstate_enumerate(&pat_xs, xcr0 & perm, &missing) != FPU_SETUP_OK) {
 		printf("fpu_xstate_enumerate failed (missing 0x%llx)\n", (unsigned long long)missing);
 		return 2;
 	}
-	umask = k.fpu.xs.features;
-	k.user_mask = umask;
-	k.std_size = fpu_xstate_size(&k.fpu.xs, FPU_INSN_XSAVE, umask);
-	if (k.std_size + 64 > FRAME_MAX) {
-		printf("XSAVE area of %u bytes is larger than this test's buffers\n", k.std_size);
+	umask = pat_xs.features;
+	orc.user_mask = umask;
+	orc.std_size = fpu_xstate_size(&pat_xs, FPU_INSN_XSAVE, umask);
+	if (orc.std_size + 64 > FRAME_MAX) {
+		printf("XSAVE area of %u bytes is larger than this test's buffers\n", orc.std_size);
 		return 2;
 	}
-	pattern_build(&k, clean_img, OWNER_INIT, 0, umask);
-	pattern_build(&k, pre_img, 1, 1, umask);
+	pattern_build(&orc, clean_img, OWNER_INIT, 0, umask);
+	pattern_build(&orc, pre_img, 1, 1, umask);
 	host_capture(pre_img); /* first use of AMX; the next frame is the real size */
 	host_capture(pre_img);
 	if (host_frame_len < XSAVE_EXT_OFFSET || get32(host_frame + SW_MAGIC1) != FP_XSTATE_MAGIC1) {
@@ -1504,10 +1452,10 @@ int main(int argc, char **argv)
 	ctx.flags &= ~FPU_CTX_NEED_LOAD; /* the registers are the task's */
 
 	/* Images in the library's user layout (umask). */
-	k.fpu.xs = sys.xs;
-	k.user_mask = umask;
-	k.std_size = isize = fpu_xstate_size(&sys.xs, FPU_INSN_XSAVE, umask);
-	pattern_build(&k, clean_img, OWNER_INIT, 0, umask);
+	pat_xs = sys.xs;
+	orc.user_mask = umask;
+	orc.std_size = isize = fpu_xstate_size(&sys.xs, FPU_INSN_XSAVE, umask);
+	pattern_build(&orc, clean_img, OWNER_INIT, 0, umask);
 
 	part1();
 
@@ -1515,10 +1463,10 @@ int main(int argc, char **argv)
 	{
 		static uint8_t img[FRAME_MAX] __attribute__((aligned(64)));
 
-		pattern_build(&k, img, 1, 1, umask);
+		pattern_build(&orc, img, 1, 1, umask);
 		memset(ref_img, 0, sizeof(ref_img));
 		load_and_save(img, ref_img, umask);
-		pattern_build(&k, pre_img, 4, 4, umask);
+		pattern_build(&orc, pre_img, 4, 4, umask);
 	}
 	if (get32(base_frame + SW_MAGIC1) != FP_XSTATE_MAGIC1) {
 		printf("FAIL: no base frame\n%u passed, %u failed\n", passed, failed + 1);

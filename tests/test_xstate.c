@@ -14,7 +14,7 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-#include "../sim/kernel/kernel.h"
+#include "../sim/oracle/oracle.h"
 #include "fpuctx/insn.h"
 
 static int passed, failed;
@@ -30,10 +30,9 @@ static const char *current;
 		}                                                                 \
 	} while (0)
 
-/* pattern.o reports through the kernel; these tests never get that far. */
-void kviolation(struct kernel *k, const struct violation *v) { (void)k; (void)v; abort(); }
-
-static struct kernel k;
+static struct fpu_xstate_info xs;         /* this CPU */
+static uint64_t kmask;                    /* what a kernel manages: all but PKRU */
+static struct oracle orc = { .xs = &xs };
 static uint64_t mask;
 #define BUF 16384
 static uint8_t img[BUF] __attribute__((aligned(64)));
@@ -54,11 +53,11 @@ static void setup(void)
 	if (syscall(SYS_arch_prctl, 0x1022, &perm))
 		perm = xcr0 & ~(XFEATURE_MASK(XFEATURE_XTILECFG) | XFEATURE_MASK(XFEATURE_XTILEDATA));
 	mask = xcr0 & perm;
-	fpu_xstate_enumerate(&k.fpu.xs, mask, &missing);
-	mask = k.fpu.xs.features;
-	k.fpu.mask = mask & ~XFEATURE_MASK(XFEATURE_PKRU);
-	k.user_mask = mask;
-	k.std_size = fpu_xstate_size(&k.fpu.xs, FPU_INSN_XSAVE, mask);
+	fpu_xstate_enumerate(&xs, mask, &missing);
+	mask = xs.features;
+	kmask = mask & ~XFEATURE_MASK(XFEATURE_PKRU);
+	orc.user_mask = mask;
+	orc.std_size = fpu_xstate_size(&xs, FPU_INSN_XSAVE, mask);
 }
 
 /* Standard offsets: what CPUID says, and the size covers every component. */
@@ -69,19 +68,19 @@ static int test_standard_layout(void)
 	unsigned f;
 
 	fpu_cpuid(0xd, 0, r);
-	CHECK(fpu_xstate_size(&k.fpu.xs, FPU_INSN_XSAVE, k.fpu.xs.xcr0) == ((r[1] + 63) & ~63u),
+	CHECK(fpu_xstate_size(&xs, FPU_INSN_XSAVE, xs.xcr0) == ((r[1] + 63) & ~63u),
 	      "standard size %u, CPUID.(0xD,0).EBX %u",
-	      fpu_xstate_size(&k.fpu.xs, FPU_INSN_XSAVE, k.fpu.xs.xcr0), r[1]);
+	      fpu_xstate_size(&xs, FPU_INSN_XSAVE, xs.xcr0), r[1]);
 	for (f = 2; f < FPU_XFEATURE_MAX; f++) {
 		if (!(mask & XFEATURE_MASK(f)))
 			continue;
 		fpu_cpuid(0xd, f, r);
-		CHECK(fpu_xstate_offset(&k.fpu.xs, FPU_INSN_XSAVE, mask, f) == r[1],
+		CHECK(fpu_xstate_offset(&xs, FPU_INSN_XSAVE, mask, f) == r[1],
 		      "%s at %u, CPUID says %u", fpu_xfeature_name(f),
-		      fpu_xstate_offset(&k.fpu.xs, FPU_INSN_XSAVE, mask, f), r[1]);
-		CHECK(k.fpu.xs.size[f] == r[0], "%s size", fpu_xfeature_name(f));
+		      fpu_xstate_offset(&xs, FPU_INSN_XSAVE, mask, f), r[1]);
+		CHECK(xs.size[f] == r[0], "%s size", fpu_xfeature_name(f));
 	}
-	CHECK(k.fpu.xs.mxcsr_mask & 0xffbf, "MXCSR mask 0x%x", k.fpu.xs.mxcsr_mask);
+	CHECK(xs.mxcsr_mask & 0xffbf, "MXCSR mask 0x%x", xs.mxcsr_mask);
 	return ok;
 }
 
@@ -91,10 +90,10 @@ static int test_standard_layout(void)
  * (BNDCFGU, BNDSTATUS; QEMU writes no more). */
 static int same_component(const uint8_t *saved, enum fpu_insn insn, unsigned f)
 {
-	uint32_t at = fpu_xstate_offset(&k.fpu.xs, insn, mask, f);
-	uint32_t len = f == XFEATURE_PKRU ? 4 : f == XFEATURE_BNDCSR ? 16 : k.fpu.xs.size[f];
+	uint32_t at = fpu_xstate_offset(&xs, insn, mask, f);
+	uint32_t len = f == XFEATURE_PKRU ? 4 : f == XFEATURE_BNDCSR ? 16 : xs.size[f];
 
-	return memcmp(saved + at, img + k.fpu.xs.offset[f], len) == 0;
+	return memcmp(saved + at, img + xs.offset[f], len) == 0;
 }
 
 /* The legacy fields, FOP/FIP/FDP only where the probe found them kept. */
@@ -107,7 +106,7 @@ static int legacy_same(const uint8_t *saved)
 	unsigned i;
 
 	for (i = 0; i < 6; i++)
-		if ((!spans[i][2] || (k.fpu.xs.x87.kept & spans[i][2])) &&
+		if ((!spans[i][2] || (xs.x87.kept & spans[i][2])) &&
 		    memcmp(saved + spans[i][0], img + spans[i][0], spans[i][1]))
 			return 0;
 	for (i = 0; i < 8; i++)
@@ -118,11 +117,11 @@ static int legacy_same(const uint8_t *saved)
 
 static int roundtrip(enum fpu_insn insn, uint32_t owner)
 {
-	uint32_t size = fpu_xstate_size(&k.fpu.xs, insn, mask), i;
+	uint32_t size = fpu_xstate_size(&xs, insn, mask), i;
 	int ok = 1;
 	unsigned f;
 
-	pattern_build(&k, img, owner, 7, mask);
+	pattern_build(&orc, img, owner, 7, mask);
 	memset(out, 0xcc, sizeof(out));
 	/* No function call between the load and the save: libc may use SIMD. */
 	if (insn == FPU_INSN_XSAVEC) {
@@ -136,7 +135,7 @@ static int roundtrip(enum fpu_insn insn, uint32_t owner)
 	for (f = 2; f < FPU_XFEATURE_MAX; f++)
 		if (mask & XFEATURE_MASK(f))
 			CHECK(same_component(out, insn, f), "%s not at offset %u (%s)", fpu_xfeature_name(f),
-			      fpu_xstate_offset(&k.fpu.xs, insn, mask, f), fpu_insn_name(insn));
+			      fpu_xstate_offset(&xs, insn, mask, f), fpu_insn_name(insn));
 	for (i = size; i < sizeof(out); i++)
 		if (out[i] != 0xcc) {
 			CHECK(0, "%s wrote byte %u, past the computed size %u", fpu_insn_name(insn), i, size);
@@ -157,21 +156,21 @@ static int init_image(enum fpu_insn insn)
 	uint8_t *init = img;
 	int ok = 1;
 
-	fpu_xstate_init_image(&k.fpu.xs, insn, k.fpu.mask, init);
-	pattern_build(&k, out + 8192, 5, 1, mask);
+	fpu_xstate_init_image(&xs, insn, kmask, init);
+	pattern_build(&orc, out + 8192, 5, 1, mask);
 	memset(out, 0, 8192);
 	/* glibc's memset uses ZMM16-31: nothing but the asm between these. */
 	fpu_xrstor(out + 8192, mask);     /* dirty everything first */
-	fpu_xrstor(init, k.fpu.mask);
-	fpu_xsave(out, k.fpu.mask);
+	fpu_xrstor(init, kmask);
+	fpu_xsave(out, kmask);
 	CHECK((out[0] | out[1] << 8) == FCW_DEFAULT, "%s init: FCW 0x%x", fpu_insn_name(insn), out[0] | out[1] << 8);
 	CHECK(get64(out + FXSAVE_MXCSR) == MXCSR_DEFAULT ||
 	      (uint32_t)get64(out + FXSAVE_MXCSR) == MXCSR_DEFAULT, "%s init: MXCSR 0x%x",
 	      fpu_insn_name(insn), (uint32_t)get64(out + FXSAVE_MXCSR));
 	/* XSTATE_BV may mark init components in use: the bytes decide. */
-	CHECK(image_live_components(&k, out, k.fpu.mask) == 0,
+	CHECK(image_live_components(&orc, out, kmask) == 0,
 	      "%s init: components 0x%llx not in init state (XSTATE_BV 0x%llx)", fpu_insn_name(insn),
-	      (unsigned long long)image_live_components(&k, out, k.fpu.mask),
+	      (unsigned long long)image_live_components(&orc, out, kmask),
 	      (unsigned long long)get64(out + XSAVE_HDR_OFFSET));
 	return ok;
 }
@@ -187,10 +186,10 @@ static int test_init_capture_pitfall(void)
 {
 	int ok = 1;
 
-	fpu_xstate_init_image(&k.fpu.xs, FPU_INSN_XSAVE, k.fpu.mask, img);
+	fpu_xstate_init_image(&xs, FPU_INSN_XSAVE, kmask, img);
 	memset(out, 0, sizeof(out));
-	fpu_xrstor(img, k.fpu.mask);
-	fpu_xsavec(out, k.fpu.mask);
+	fpu_xrstor(img, kmask);
+	fpu_xsavec(out, kmask);
 	/* A CPU may report x87 in use although it is in init state (the SDM
 	 * allows it); then it is written and there is nothing to show. */
 	if (get64(out + XSAVE_HDR_OFFSET) & XFEATURE_MASK(XFEATURE_X87))
@@ -206,7 +205,7 @@ static int test_init_capture_pitfall(void)
  * is the 512-byte area alone and reads as x87 and SSE present. */
 static int test_image_helpers_legacy(void)
 {
-	struct fpu_xstate_info legacy = k.fpu.xs;
+	struct fpu_xstate_info legacy = xs;
 	static const uint32_t spans[][2] = { { 0, 5 }, { 24, 4 }, { 160, 256 } }; /* not FOP/FIP/FDP */
 	uint32_t i;
 	int ok = 1;
@@ -216,10 +215,10 @@ static int test_image_helpers_legacy(void)
 	legacy.xcr0 = legacy.features = XFEATURE_MASK_FPSSE;
 	CHECK(hw_image_insn(&legacy) == FPU_INSN_FXSAVE, "picked %s for a legacy-only CPU",
 	      fpu_insn_name(hw_image_insn(&legacy)));
-	CHECK(hw_image_insn(&k.fpu.xs) == (k.fpu.xs.has_xsave ? FPU_INSN_XSAVE : FPU_INSN_FXSAVE),
-	      "picked %s for this CPU", fpu_insn_name(hw_image_insn(&k.fpu.xs)));
+	CHECK(hw_image_insn(&xs) == (xs.has_xsave ? FPU_INSN_XSAVE : FPU_INSN_FXSAVE),
+	      "picked %s for this CPU", fpu_insn_name(hw_image_insn(&xs)));
 
-	pattern_build(&k, img, 6, 3, XFEATURE_MASK_FPSSE);
+	pattern_build(&orc, img, 6, 3, XFEATURE_MASK_FPSSE);
 	memset(out, 0xcc, sizeof(out));
 	/* No function call between the load and the save: libc may use SIMD. */
 	hw_image_load(&legacy, img, ~0ull);
@@ -247,7 +246,7 @@ static void zero_components(uint8_t *p, uint64_t m)
 
 	for (f = 2; f < FPU_XFEATURE_MAX; f++)
 		if (m & XFEATURE_MASK(f))
-			memset(p + k.fpu.xs.offset[f], 0, k.fpu.xs.size[f]);
+			memset(p + xs.offset[f], 0, xs.size[f]);
 }
 
 /* XINUSE (and so XSTATE_BV) only bounds what is live: XRSTOR of all-zero
@@ -261,7 +260,7 @@ static int test_live_components(void)
 	int ok = 1;
 
 	/* In use, init: the image is the init state with every bit set. */
-	fpu_xstate_init_image(&k.fpu.xs, FPU_INSN_XSAVE, mask, img);
+	fpu_xstate_init_image(&xs, FPU_INSN_XSAVE, mask, img);
 	zero_components(img, ext);
 	memcpy(img + XSAVE_HDR_OFFSET, &mask, 8);
 	/* Zeros, not a fill: XSAVE leaves XSTATE_BV bits outside its mask, and
@@ -272,24 +271,24 @@ static int test_live_components(void)
 	reported = get64(out + XSAVE_HDR_OFFSET) & ext;
 	printf("  note: after loading zeros, XSAVE reports 0x%llx of 0x%llx in use\n",
 	       (unsigned long long)reported, (unsigned long long)ext);
-	CHECK(image_live_components(&k, out, mask) == 0,
+	CHECK(image_live_components(&orc, out, mask) == 0,
 	      "init components 0x%llx called live (XSTATE_BV 0x%llx)",
-	      (unsigned long long)image_live_components(&k, out, mask),
+	      (unsigned long long)image_live_components(&orc, out, mask),
 	      (unsigned long long)get64(out + XSAVE_HDR_OFFSET));
 
 	/* Real state: every component the pattern loads is live, and only those. */
-	pattern_build(&k, img, 9, 1, mask);
+	pattern_build(&orc, img, 9, 1, mask);
 	loaded = get64(img + XSAVE_HDR_OFFSET) & ext;
 	fpu_xrstor(img, mask);
 	fpu_xsave(out, mask);
-	CHECK(image_live_components(&k, out, mask) == loaded, "live 0x%llx, loaded 0x%llx",
-	      (unsigned long long)image_live_components(&k, out, mask), (unsigned long long)loaded);
-	CHECK(image_live_components(&k, out, XFEATURE_MASK(XFEATURE_AVX)) ==
+	CHECK(image_live_components(&orc, out, mask) == loaded, "live 0x%llx, loaded 0x%llx",
+	      (unsigned long long)image_live_components(&orc, out, mask), (unsigned long long)loaded);
+	CHECK(image_live_components(&orc, out, XFEATURE_MASK(XFEATURE_AVX)) ==
 	      (loaded & XFEATURE_MASK(XFEATURE_AVX)), "the mask does not limit the answer");
 
 	/* A clear bit is final: the bytes of an init component may be stale. */
 	memset(out + XSAVE_HDR_OFFSET, 0, 8);
-	CHECK(image_live_components(&k, out, mask) == 0, "stale bytes under a clear bit called live");
+	CHECK(image_live_components(&orc, out, mask) == 0, "stale bytes under a clear bit called live");
 	return ok;
 }
 
@@ -308,10 +307,10 @@ int main(void)
 
 	setup();
 	printf("features 0x%llx, standard %u bytes, compacted %u bytes\n", (unsigned long long)mask,
-	       k.std_size, fpu_xstate_size(&k.fpu.xs, FPU_INSN_XSAVEC, mask));
+	       orc.std_size, fpu_xstate_size(&xs, FPU_INSN_XSAVEC, mask));
 	for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
 		current = tests[i].name;
-		if (!fpu_insn_supported(&k.fpu.xs, tests[i].needs)) {
+		if (!fpu_insn_supported(&xs, tests[i].needs)) {
 			printf("skipped %s: this CPU has no %s\n", tests[i].name, fpu_insn_name(tests[i].needs));
 			skipped++;
 		} else if (tests[i].fn()) {

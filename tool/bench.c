@@ -31,7 +31,8 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static struct kernel floor_k;
+static struct fpu_xstate_info floor_xs;
+static struct oracle floor_orc = { .xs = &floor_xs };
 
 enum { OP_FXSAVE, OP_FXRSTOR, OP_XSAVE, OP_XSAVEOPT, OP_XSAVEC, OP_XRSTOR_STD, OP_XRSTOR_CMP };
 
@@ -40,7 +41,7 @@ enum { OP_FXSAVE, OP_FXRSTOR, OP_XSAVE, OP_XSAVEOPT, OP_XSAVEC, OP_XRSTOR_STD, O
 static double floor_cost(int op, bool dirty, uint8_t *src, uint8_t *buf, uint8_t *cbuf,
 			 uint64_t mask)
 {
-	const struct fpu_xstate_info *xs = &floor_k.fpu.xs;
+	const struct fpu_xstate_info *xs = &floor_xs;
 	uint64_t b[BATCHES], t0;
 	unsigned i, j;
 
@@ -70,7 +71,7 @@ static double floor_cost(int op, bool dirty, uint8_t *src, uint8_t *buf, uint8_t
 /* The restore rows need a saved image of the matching state first. */
 static void floor_prepare(int op, const uint8_t *state, uint8_t *buf, uint8_t *cbuf, uint64_t mask)
 {
-	const struct fpu_xstate_info *xs = &floor_k.fpu.xs;
+	const struct fpu_xstate_info *xs = &floor_xs;
 
 	hw_image_load(xs, state, mask);
 	if (op == OP_FXRSTOR)
@@ -91,22 +92,21 @@ static void print_floor(uint64_t mask)
 					       FPU_INSN_XSAVEC };
 	uint8_t *mem = aligned_alloc(64, 4 * 16384);
 	uint8_t *src = mem, *buf = mem + 2 * 16384, *cbuf = mem + 3 * 16384;
-	const struct fpu_xstate_info *xs = &floor_k.fpu.xs;
+	const struct fpu_xstate_info *xs = &floor_xs;
 	uint64_t missing;
 	int op;
 
-	fpu_xstate_enumerate(&floor_k.fpu.xs, mask, &missing);
-	floor_k.fpu.mask = mask & ~XFEATURE_MASK(XFEATURE_PKRU);
-	floor_k.user_mask = mask;
-	floor_k.std_size = fpu_xstate_size(xs, FPU_INSN_XSAVE, mask);
-	pattern_build(&floor_k, src, 1, 1, mask);
+	fpu_xstate_enumerate(&floor_xs, mask, &missing);
+	floor_orc.user_mask = mask;
+	floor_orc.std_size = fpu_xstate_size(xs, FPU_INSN_XSAVE, mask);
+	pattern_build(&floor_orc, src, 1, 1, mask);
 	fpu_xstate_init_image(xs, hw_image_insn(xs), mask, src + 16384);
 	memset(buf, 0, 2 * 16384);
 	printf("floor: bare instructions on this CPU, TSC cycles each (median of %d x %d)\n",
 	       BATCHES, FLOOR_ITERS);
 	if (xs->has_xsave)
 		printf("  features 0x%llx: standard %u bytes, compacted %u bytes\n",
-		       (unsigned long long)mask, floor_k.std_size, fpu_xstate_size(xs, FPU_INSN_XSAVEC, mask));
+		       (unsigned long long)mask, floor_orc.std_size, fpu_xstate_size(xs, FPU_INSN_XSAVEC, mask));
 	else
 		printf("  features 0x%llx: legacy area %u bytes (no XSAVE)\n", (unsigned long long)mask,
 		       FXSAVE_SIZE);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Boot: the FPU library instance, CPUs with their idle tasks, the scenario's tasks. */
 #include "kernel.h"
+#include "vm.h"
 
 /* Memory nobody reads before writing (a guest kernel's own arena). */
 void *kalloc_raw(struct kernel *k, size_t size, size_t align)
@@ -59,9 +60,9 @@ static bool task_buffers(struct kernel *k, struct task *t)
 	if (t->kstack)
 		return true; /* recycled */
 	t->kstack = kalloc(k, KSTACK_SIZE);
-	t->user_buf = kalloc(k, 2 * (size_t)k->std_size);
-	t->exp_image = kalloc(k, k->std_size);
-	t->frame_buf = kalloc(k, k->std_size);
+	t->user_buf = kalloc(k, 2 * (size_t)k->oracle.std_size);
+	t->exp_image = kalloc(k, k->oracle.std_size);
+	t->frame_buf = kalloc(k, k->oracle.std_size);
 	t->ustack_lo = ualloc(k, USTACK_PAGES);
 	t->alt_lo = ualloc(k, ALTSTACK_PAGES);
 	t->ustack_hi = t->ustack_lo + USTACK_PAGES * PAGE_SIZE;
@@ -128,13 +129,13 @@ static const char *boot_cpu(struct kernel *k, uint32_t id)
 	c->id = id;
 	c->fpu.sys = &k->fpu;
 	c->fpu.id = (int32_t)id;
-	c->kfpu_image = kalloc(k, k->std_size);
-	c->check_buf = kalloc(k, k->std_size);
-	c->expect_buf = kalloc(k, k->std_size);
+	c->kfpu_image = kalloc(k, k->oracle.std_size);
+	c->check_buf = kalloc(k, k->oracle.std_size);
+	c->expect_buf = kalloc(k, k->oracle.std_size);
 	if (!c->kfpu_image || !c->check_buf || !c->expect_buf)
 		return "out of kernel memory";
 	c->xcr0 = k->fpu.mask;
-	pattern_build(k, c->kfpu_image, k->vm_index << 8 | OWNER_KERNEL, id, k->fpu.mask);
+	pattern_build(&k->oracle, c->kfpu_image, k->vm_index << 8 | OWNER_KERNEL, id, k->fpu.mask);
 	idle->id = task_id(k, idle);
 	if (!task_buffers(k, idle))
 		return "out of kernel memory";
@@ -170,7 +171,8 @@ const char *kernel_boot(struct kernel *k, struct hw_machine *hw, const struct ke
 	if (err)
 		return fpu_setup_error_str(err);
 	k->fpu.bugs = cfg->bugs;
-	k->x87_kept = k->fpu.xs.x87.kept;
+	k->oracle.xs = &k->fpu.xs;
+	k->oracle.x87_kept = k->fpu.xs.x87.kept;
 	if (cfg->pretend & FPU_PRETEND_FXSAVE_LEAK) {
 		/* The emulation moves the pointers with FXSAVE/FXRSTOR, and the
 		 * oracle sees them with XSAVE: both need a CPU that keeps them. */
@@ -180,12 +182,12 @@ const char *kernel_boot(struct kernel *k, struct hw_machine *hw, const struct ke
 		/* what such a CPU keeps through a restore: nothing */
 		k->fpu.pretend |= FPU_PRETEND_FXSAVE_LEAK;
 		k->fpu.xs.x87.leaks = true;
-		k->x87_kept = 0;
+		k->oracle.x87_kept = 0;
 	}
 	if (cfg->pretend & SIM_PRETEND_X87_KEPT)
-		k->x87_kept = FPU_X87_POINTERS;
-	k->user_mask = k->fpu.mask | (k->fpu.has_pkru ? XFEATURE_MASK(XFEATURE_PKRU) : 0);
-	k->std_size = fpu_xstate_size(&k->fpu.xs, FPU_INSN_XSAVE, k->user_mask | k->fpu.mask);
+		k->oracle.x87_kept = FPU_X87_POINTERS;
+	k->oracle.user_mask = k->fpu.mask | (k->fpu.has_pkru ? XFEATURE_MASK(XFEATURE_PKRU) : 0);
+	k->oracle.std_size = fpu_xstate_size(&k->fpu.xs, FPU_INSN_XSAVE, k->oracle.user_mask | k->fpu.mask);
 	{
 		void *area = kalloc(k, fpu_state_size(&k->fpu));
 		if (!area)

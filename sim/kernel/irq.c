@@ -3,6 +3,7 @@
  * Interrupts, kernel FPU sections, and the library's port for this kernel.
  */
 #include "kernel.h"
+#include "ksignal.h"
 #include "fpuctx/insn.h"
 
 void ktrace(struct kernel *k, uint16_t type, uint32_t a, uint32_t b, uint32_t c, uint32_t d)
@@ -21,20 +22,6 @@ void ktrace(struct kernel *k, uint16_t type, uint32_t a, uint32_t b, uint32_t c,
 	r->c = c;
 	r->d = d;
 	root->trace_count++;
-}
-
-/* Every kernel's violations are the host's results: one list for the run. */
-void kviolation(struct kernel *k, const struct violation *v)
-{
-	struct kresult *res = &k->root->res;
-
-	if (res->nviolations < KMAX_VIOLATIONS) {
-		kcopy(&res->viol[res->nviolations], v, sizeof(*v));
-		res->viol[res->nviolations].time = k->hw->now;
-		res->viol[res->nviolations].vm = (uint8_t)k->vm_index;
-	}
-	res->nviolations++;
-	ktrace(k, KT_EV_VIOLATION, v->task, v->kind, v->line, 0);
 }
 
 void send_ipi(struct kernel *k, uint32_t cpu, uint32_t irq)

@@ -1,112 +1,36 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The simulated kernel: tasks, per-CPU run queues, interrupts, and the
- * programs tasks run. One struct kernel is one instance: no globals, so a
- * guest kernel can be a second instance of the same code.
+ * The simulated kernel: per-CPU run queues, interrupts, the programs tasks
+ * run, and its results. One struct kernel is one instance: no globals, so a
+ * guest kernel can be a second instance of the same code. Tasks are in
+ * task.h, signals in ksignal.h, virtual machines in vm.h.
  *
  * General-regs-only and libc-free, like a real kernel. The only FPU
- * instructions it runs are the library's and the user-mode ones of
- * sim/kernel/pattern.c and user_simd.c.
+ * instructions it runs are the library's, the machine's (sim/hw/) and the
+ * user-mode ones of the oracle (sim/oracle/) and sim/user/.
  */
 #ifndef SIM_KERNEL_H
 #define SIM_KERNEL_H
 
 #include <stddef.h>
 #include "fpuctx/api.h"
-#include "fpuctx/kvm.h"
 #include "fpuctx/sched.h"
 #include "fpuctx/trace.h"
 #include "fpuctx/testing.h"
-#include "hw.h"
+#include "../hw/hw.h"
+#include "../klib.h"
+#include "../oracle/oracle.h"
 #include "scenario.h"
+#include "task.h"
 
-#define KMAX_TASKS   (SCN_MAX_TASKS + SCN_MAX_CPUS + 32) /* +idle, +forked instances */
-#define KSTACK_SIZE  (32 * 1024)
+_Static_assert(SCN_MAX_CPUS <= HW_MAX_CPUS && SCN_MAX_VCPUS <= HW_MAX_CPUS,
+	       "the machine has a slot per CPU and per vCPU");
+
 #define KMAX_VIOLATIONS 16
-#define KMAX_LOOP_DEPTH SCN_MAX_REPEAT_DEPTH
-#define OWNER_INIT   0     /* expected-state owner meaning "init state" */
-#define OWNER_KERNEL 0xfe  /* pattern owner of kernel FPU sections (plus the VM's base) */
-#define OWNER_UNKNOWN 0xff /* after real compute: nothing to check until the next dirty */
-#define OWNER_IMAGE  0xfd  /* expected state is the task's exp_image (after a sigreturn) */
-
-#define PAGE_SIZE      4096u
-#define USTACK_PAGES   32u  /* user stack: room for a few nested AMX-sized frames */
-#define ALTSTACK_PAGES 8u
-#define SIG_MAX_DEPTH  4u
-#define RED_ZONE       128u
-
-/* Task ids (and pattern owners) are (vm << 8) | (slot + 1): 0 is the host,
- * n the guest kernel of VM n-1. */
-#define TASK_VM(id)   ((id) >> 8)
-#define TASK_SLOT(id) (((id) & 0xffu) - 1)
-#define VM_STATE_ID(vm, vcpu) ((vm) << 8 | 0xe0u | (vcpu)) /* a vCPU's guest FPU buffer */
 
 enum page_state { PG_PRESENT, PG_EVICTED, PG_READONLY, PG_UNMAPPED };
 
-/* What the scenario's frame edits say sigreturn must do. */
-enum sig_predict { PREDICT_OK, PREDICT_FX_ONLY, PREDICT_FAIL };
-
-struct loop_frame {
-	uint32_t first;   /* first op of the body (index in the program) */
-	uint32_t end;     /* one past the last op of the body */
-	uint32_t left;    /* iterations still to start */
-};
-
-/* Kernel-side record of a signal frame (the FP part lives on the user stack). */
-struct sig_frame {
-	uintptr_t fp;             /* user address of the FP area */
-	uintptr_t usp;            /* user stack pointer to return to */
-	const struct scn_op *prog;/* the interrupted program position */
-	uint32_t nops, pc, loop_depth, spin_left;
-	struct loop_frame loops[SCN_MAX_REPEAT_DEPTH];
-	uint8_t sig;
-	bool fx_only_edit;        /* magic or sizes corrupted: legacy-only restore */
-	bool header_bad;          /* XCOMP_BV, reserved bytes or XSTATE_BV corrupted */
-	bool mxcsr_bad;           /* reserved MXCSR bits set */
-};
-
-enum task_kind { KT_USER, KT_KTHREAD, KT_IDLE };
-enum task_state { TS_UNUSED, TS_RUNNABLE, TS_RUNNING, TS_SLEEPING, TS_WAITING, TS_DEAD };
-
-
-struct kernel;
-struct vcpu;
-
-struct task {
-	struct kernel *k;
-	uint32_t id;            /* 1.. ; also the pattern owner */
-	uint8_t kind;           /* enum task_kind */
-	uint8_t state;          /* enum task_state */
-	uint8_t queued;         /* on a run queue */
-	uint8_t wake_pending;   /* a wake arrived while not waiting */
-	int32_t cpu;            /* CPU it runs or is queued on */
-	uint32_t scn_task;      /* index of its scn_task, for names */
-	void *ksp;
-	uint8_t *kstack;
-	struct fpu_ctx fpu;
-	struct fpu_state fpstate;
-	const struct scn_op *prog;
-	uint32_t nops, pc;
-	uint32_t loop_depth;
-	struct loop_frame loops[KMAX_LOOP_DEPTH];
-	uint32_t exp_owner;     /* whose pattern the registers must hold in user mode */
-	uint32_t exp_gen;
-	uint32_t next_gen;
-	uint32_t spin_left;     /* user-mode spin steps still to run */
-	uint64_t wake_at;
-	struct task *rq_next;
-	uint8_t *user_buf;      /* "user memory": the pattern and check buffers of its user code */
-	/* signals */
-	uintptr_t ustack_lo, ustack_hi, alt_lo, alt_hi, usp;
-	bool altstack_on;
-	bool in_segv;           /* delivering SIGSEGV: a second one kills */
-	uint32_t sig_pending;   /* 1 << enum scn_signal */
-	uint32_t sig_depth;
-	struct sig_frame frames[SIG_MAX_DEPTH];
-	uint8_t *exp_image;     /* expected state when exp_owner == OWNER_IMAGE */
-	uint8_t *frame_buf;     /* scratch: a copy of a frame */
-	struct vcpu *in_run;    /* the vCPU whose run call this task is in, or NULL */
-};
+struct vm;
 
 /* What went wrong, in numbers: the tool turns it into words. */
 enum viol_kind {
@@ -193,29 +117,6 @@ struct kresult {
 	bool finished;                /* every task exited */
 };
 
-/* A vCPU as the host sees it. */
-struct vcpu {
-	struct vm *vm;
-	uint32_t index;
-	struct fpu_guest fpu;     /* the guest's FPU state (library) */
-	struct task *thread;      /* host task in a run call or get/set on it (the vCPU mutex) */
-	bool blocked;             /* its thread sleeps because the vCPU halted */
-	uint32_t pkru;            /* the guest's PKRU outside the entry window */
-	uint64_t next_tick;       /* the guest's periodic timer */
-	uint8_t *xsave;           /* what the VMM's last get returned (standard format) */
-	bool have_xsave;
-};
-
-/* A virtual machine: a guest kernel on its own vCPUs. */
-struct vm {
-	struct kernel *guest;     /* a second instance of this kernel */
-	struct hw_machine hw;     /* the vCPUs as the guest sees them (virtual) */
-	uint32_t index;           /* 1..: the guest kernel's vm_index */
-	uint64_t features;        /* the guest's XCR0 */
-	uint32_t tick;
-	struct vcpu vcpu[SCN_MAX_VCPUS];
-};
-
 struct kernel {
 	struct hw_machine *hw;
 	const struct scenario *scn;
@@ -226,9 +127,7 @@ struct kernel {
 	uint32_t failed_vm;           /* after a boot error: the VM (1-based) that failed, or 0 */
 	struct fpu_system fpu;
 	struct fpu_state init_state;
-	uint64_t user_mask;           /* components user code loads and checks (PKRU included) */
-	uint32_t std_size;            /* standard-format image size for user_mask */
-	uint8_t x87_kept;             /* FPU_X87_* the oracle compares (pattern.c) */
+	struct oracle oracle;         /* what user code loads and checks, and how (sim/oracle/) */
 	uint32_t ncpus;
 	struct kcpu cpus[SCN_MAX_CPUS];
 	struct task tasks[KMAX_TASKS];
@@ -277,17 +176,6 @@ uintptr_t ualloc(struct kernel *k, uint32_t pages);
 struct task *task_create(struct kernel *k, uint32_t scn_index, int cpu);
 void kernel_collect(struct kernel *k);   /* fills res.total etc. at the end */
 
-/* vm.c */
-const char *vm_boot_all(struct kernel *k, const struct kernel_config *cfg, uint64_t *missing);
-void vm_run(struct kernel *k, struct task *t, const struct scn_op *op);
-void vm_get_set(struct kernel *k, struct task *t, const struct scn_op *op);
-void vm_io_exit(struct kernel *k);
-void vm_sched_out(struct kernel *k, struct kcpu *c, struct task *prev);
-void vm_task_exit(struct kernel *k, struct task *t);
-void vm_collect(struct kernel *k);
-void kernel_snapshot(struct kernel *k, struct fpu_stats *all, struct fpu_stats *guest,
-		     uint64_t *switches);
-
 /* sched.c */
 static inline struct kcpu *this_cpu(struct kernel *k) { return &k->cpus[k->hw->running]; }
 static inline struct task *current_task(struct kernel *k) { return this_cpu(k)->curr; }
@@ -311,54 +199,24 @@ void send_ipi(struct kernel *k, uint32_t cpu, uint32_t irq);
 void kfpu_section(struct kernel *k, struct kcpu *c, struct task *cur, bool point_inside);
 extern const struct fpu_port_ops sim_port_ops;
 void ktrace(struct kernel *k, uint16_t type, uint32_t a, uint32_t b, uint32_t c, uint32_t d);
-void kviolation(struct kernel *k, const struct violation *v);
 
 /* prog.c */
 void task_main(void *task);
 void runtime_error(struct kernel *k, struct task *t, const struct scn_op *op, const char *msg);
 
-/* signal.c */
-void send_signal(struct kernel *k, struct task *t, unsigned sig);
-void deliver_signal(struct kernel *k, struct task *t);
-void do_sigreturn(struct kernel *k, struct task *t);
-void frame_edit(struct kernel *k, struct task *t, const struct scn_op *op);
-void stack_mode(struct kernel *k, struct task *t, unsigned mode);
-void task_kill(struct kernel *k, struct task *t);
-
 /* port.c (user memory) */
 int user_fault_in(struct kernel *k, uintptr_t addr, uint64_t len, bool write);
 void user_set_pages(struct kernel *k, uintptr_t lo, uintptr_t hi, enum page_state st);
 
-/* pattern.c */
-void pattern_build(const struct kernel *k, uint8_t *img, uint32_t owner, uint32_t gen, uint64_t mask);
-void pattern_load(const struct kernel *k, uint8_t *img, uint32_t owner, uint32_t gen, uint64_t mask);
+/* check.c: violations, and the oracle's verdicts on a task's registers */
+/* The one place a violation is recorded. where: see struct violation; f:
+ * what the oracle found (VIOL_STATE), or NULL. */
+void kviolation(struct kernel *k, enum viol_kind kind, uint8_t where, uint32_t cpu, uint32_t task,
+		uint32_t line, const char *msg, const struct oracle_finding *f);
 bool pattern_check(struct kernel *k, struct task *t, uint8_t *buf, uint8_t *expect, uint32_t line,
 		   uint8_t where);
 /* Compares an already captured standard-format image with t's expectation. */
 bool image_check(struct kernel *k, struct task *t, uint8_t *img, uint8_t *expect, uint32_t line,
 		 uint8_t where);
-void image_normalize(const struct kernel *k, uint8_t *img);
-uint32_t image_foreign_owner(const uint8_t *img, uint32_t size, uint32_t vm, uint32_t *gen,
-			     uint32_t *offset);
-uint64_t image_live_components(const struct kernel *k, const uint8_t *img, uint64_t mask);
-
-/* user_simd.c (user code: compiled with SIMD) */
-uint64_t user_simd_compute(uint32_t iterations);
-
-/* klib */
-static inline void kzero(void *p, size_t n)
-{
-	volatile uint8_t *d = p;
-	while (n--)
-		*d++ = 0;
-}
-
-static inline void kcopy(void *dst, const void *src, size_t n)
-{
-	volatile uint8_t *d = dst;
-	const uint8_t *s = src;
-	while (n--)
-		*d++ = *s++;
-}
 
 #endif

@@ -43,14 +43,9 @@ static void port_trace(void *port, const struct fpu_event *ev)
 static void port_warn(void *port, int cpu, const char *what)
 {
 	struct kernel *k = port;
-	struct violation v;
 
-	kzero(&v, sizeof(v));
-	v.kind = VIOL_WARN;
-	v.cpu = (uint16_t)cpu;
-	v.task = k->cpus[cpu].curr ? k->cpus[cpu].curr->id : 0;
-	v.msg = what;
-	kviolation(k, &v);
+	kviolation(k, VIOL_WARN, 0, (uint32_t)cpu, k->cpus[cpu].curr ? k->cpus[cpu].curr->id : 0, 0,
+		   what, NULL);
 }
 
 /* ---- user memory ---- */

@@ -6,6 +6,9 @@
  * followed by a defined point, where interrupts and other CPUs get their turn.
  */
 #include "kernel.h"
+#include "ksignal.h"
+#include "vm.h"
+#include "../user/user.h"
 #include "fpuctx/insn.h"
 
 /* Next op of t's program, unrolling `repeat` blocks; NULL at the end. */
@@ -38,15 +41,7 @@ static const struct scn_op *next_op(struct task *t)
 
 void runtime_error(struct kernel *k, struct task *t, const struct scn_op *op, const char *msg)
 {
-	struct violation v;
-
-	kzero(&v, sizeof(v));
-	v.kind = VIOL_RUNTIME;
-	v.cpu = (uint16_t)k->hw->running;
-	v.task = t->id;
-	v.line = op ? op->line : 0;
-	v.msg = msg;
-	kviolation(k, &v);
+	kviolation(k, VIOL_RUNTIME, 0, k->hw->running, t->id, op ? op->line : 0, msg, NULL);
 }
 
 static void do_fork(struct kernel *k, struct task *parent, const struct scn_op *op)
@@ -62,7 +57,7 @@ static void do_fork(struct kernel *k, struct task *parent, const struct scn_op *
 	child->exp_owner = parent->exp_owner;
 	child->exp_gen = parent->exp_gen;
 	if (parent->exp_owner == OWNER_IMAGE)
-		kcopy(child->exp_image, parent->exp_image, k->std_size);
+		kcopy(child->exp_image, parent->exp_image, k->oracle.std_size);
 	enqueue(k, child, c->id);
 }
 
@@ -149,13 +144,13 @@ static void run_common(struct kernel *k, struct task *t, const struct scn_op *op
 /* User-mode ops: FPU instructions on the task's own live registers. */
 static void run_user(struct kernel *k, struct task *t, const struct scn_op *op)
 {
-	uint8_t *img = t->user_buf, *expect = t->user_buf + k->std_size;
+	uint8_t *img = t->user_buf, *expect = t->user_buf + k->oracle.std_size;
 
 	switch (op->code) {
 	case OP_DIRTY:
 		t->exp_owner = t->id;
 		t->exp_gen = ++t->next_gen;
-		pattern_load(k, img, t->exp_owner, t->exp_gen, k->user_mask);
+		pattern_load(&k->oracle, img, t->exp_owner, t->exp_gen, k->oracle.user_mask);
 		break;
 	case OP_CHECK:
 		pattern_check(k, t, img, expect, op->line, 0);

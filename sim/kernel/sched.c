@@ -6,6 +6,7 @@
  * deterministic.
  */
 #include "kernel.h"
+#include "vm.h"
 #include "fpuctx/insn.h"
 
 void kernel_hash(struct kernel *k, uint64_t v)
@@ -51,14 +52,7 @@ static struct task *dequeue(struct kcpu *c)
 
 void guest_state_violation(struct kernel *k, struct kcpu *c, struct task *t, const char *msg)
 {
-	struct violation v;
-
-	kzero(&v, sizeof(v));
-	v.kind = VIOL_GUEST;
-	v.cpu = (uint16_t)c->id;
-	v.task = t->id;
-	v.msg = msg;
-	kviolation(k, &v);
+	kviolation(k, VIOL_GUEST, 0, c->id, t->id, 0, msg, NULL);
 	c->xcr0 = k->fpu.mask; /* reported once */
 }
 
@@ -84,8 +78,8 @@ void schedule(struct kernel *k)
 	if (c->xcr0 != k->fpu.mask)
 		guest_state_violation(k, c, prev, "the guest's XCR0 is still live at a context switch "
 				      "(the next task's restore would fault: Linux bug 3)");
-	if (prev->in_run)
-		vm_sched_out(k, c, prev);
+	if (prev->notifier)
+		prev->notifier->sched_out(prev->notifier, k, c, prev);
 	t0 = fpu_rdtsc();
 	fpu_switch(&c->fpu, &prev->fpu, &next->fpu);
 	k->res.fpu_cycles += fpu_rdtsc() - t0;

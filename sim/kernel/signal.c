@@ -11,6 +11,7 @@
  * reads it. The last two model Linux's rules independently of the library.
  */
 #include "kernel.h"
+#include "ksignal.h"
 #include "fpuctx/signal.h"
 
 #define SW_MAGIC1        (FPU_SW_BYTES_OFFSET + 0)
@@ -100,7 +101,7 @@ static void check_frame(struct kernel *k, struct task *t, uintptr_t fp)
 {
 	if (t->exp_owner == OWNER_UNKNOWN || !uread(k, t->frame_buf, fp, k->fpu.user_size))
 		return;
-	image_normalize(k, t->frame_buf);
+	image_normalize(&k->oracle, t->frame_buf);
 	image_check(k, t, t->frame_buf, this_cpu(k)->expect_buf, 0, 2);
 }
 
@@ -173,15 +174,7 @@ static enum sig_predict predict(const struct kernel *k, const struct sig_frame *
 
 static void verdict_violation(struct kernel *k, struct task *t, uint8_t which, enum fpu_sigreturn r)
 {
-	struct violation v;
-
-	kzero(&v, sizeof(v));
-	v.kind = VIOL_SIGRETURN;
-	v.where = which;
-	v.cpu = (uint16_t)k->hw->running;
-	v.task = t->id;
-	v.msg = fpu_sigreturn_str(r);
-	kviolation(k, &v);
+	kviolation(k, VIOL_SIGRETURN, which, k->hw->running, t->id, 0, fpu_sigreturn_str(r), NULL);
 }
 
 /* What the registers must hold after sigreturn, read from the frame as Linux
@@ -202,13 +195,13 @@ static void expect_from_frame(struct kernel *k, struct task *t, const struct sig
 		/* Linux then loads init for the rest. From a standard-format init
 		 * image (CPUs without XSAVES) an XRSTOR with AVX in its mask
 		 * reloads MXCSR too; from a compacted one MXCSR is left alone. */
-		if ((k->user_mask & XFEATURE_MASK(XFEATURE_AVX)) &&
+		if ((k->oracle.user_mask & XFEATURE_MASK(XFEATURE_AVX)) &&
 		    !(k->fpu.xs.has_xsaves && k->fpu.xs.has_xsavec))
 			for (i = 0; i < 4; i++)
 				t->frame_buf[FXSAVE_MXCSR + i] = (uint8_t)(MXCSR_DEFAULT >> (8 * i));
 	}
-	image_normalize(k, t->frame_buf);
-	kcopy(t->exp_image, t->frame_buf, k->std_size);
+	image_normalize(&k->oracle, t->frame_buf);
+	kcopy(t->exp_image, t->frame_buf, k->oracle.std_size);
 	t->exp_owner = OWNER_IMAGE;
 }
 
@@ -259,16 +252,16 @@ static bool frame_dirty(struct kernel *k, struct task *t, uintptr_t fp, unsigned
 	uint8_t *img = t->frame_buf;
 	uint64_t bits = XFEATURE_MASK(comp);
 
-	if (!(k->user_mask & bits))
+	if (!(k->oracle.user_mask & bits))
 		return true; /* not on this CPU: nothing to edit */
-	pattern_build(k, img, t->id, ++t->next_gen, k->user_mask);
+	pattern_build(&k->oracle, img, t->id, ++t->next_gen, k->oracle.user_mask);
 	if (comp == XFEATURE_X87)
 		return uwrite(k, fp, img, FXSAVE_MXCSR) &&
 		       uwrite(k, fp + FXSAVE_ST, img + FXSAVE_ST, FXSAVE_XMM - FXSAVE_ST) &&
 		       set_bv(k, fp, bits, 0);
 	if (comp == XFEATURE_SSE)
 		return uwrite(k, fp + FXSAVE_XMM, img + FXSAVE_XMM, 256) && set_bv(k, fp, bits, 0);
-	if (comp == XFEATURE_XTILEDATA && (k->user_mask & XFEATURE_MASK(XFEATURE_XTILECFG))) {
+	if (comp == XFEATURE_XTILEDATA && (k->oracle.user_mask & XFEATURE_MASK(XFEATURE_XTILECFG))) {
 		/* tile data needs a tile configuration to mean anything */
 		if (!uwrite(k, fp + xs->offset[XFEATURE_XTILECFG], img + xs->offset[XFEATURE_XTILECFG],
 			    xs->size[XFEATURE_XTILECFG]))

@@ -17,6 +17,7 @@
  * checks made at every entry.
  */
 #include "kernel.h"
+#include "vm.h"
 #include "fpuctx/insn.h"
 #include "fpuctx/kvm.h"
 
@@ -24,6 +25,17 @@
 #define HALT_POLL     16u  /* a halted vCPU without a guest timer is looked at this often */
 
 enum vm_exit { VMX_POINT, VMX_HLT, VMX_IO, VMX_SHUTDOWN, VMX_SIGNAL };
+
+/* The vCPU thread is being switched out in a run call (its sched notifier). */
+static void vcpu_sched_out(struct sched_notifier *n, struct kernel *k, struct kcpu *c,
+			   struct task *prev)
+{
+	struct vcpu *v = container_of(n, struct vcpu, notifier);
+	uint64_t t0 = fpu_rdtsc();
+
+	fpu_guest_sched_out(&c->fpu, &prev->fpu, &v->fpu);
+	k->res.fpu_cycles += fpu_rdtsc() - t0;
+}
 
 static const char *vm_setup(struct kernel *k, struct vm *vm, const struct kernel_config *cfg,
 			    uint64_t *missing)
@@ -64,8 +76,9 @@ static const char *vm_setup(struct kernel *k, struct vm *vm, const struct kernel
 
 		v->vm = vm;
 		v->index = i;
+		v->notifier.sched_out = vcpu_sched_out;
 		v->next_tick = vm->tick ? vm->tick : HW_NO_DEADLINE;
-		v->xsave = kalloc(k, k->std_size);
+		v->xsave = kalloc(k, k->oracle.std_size);
 		if (!area || !v->xsave)
 			return "out of kernel memory for a VM";
 		if (!fpu_guest_init(&k->fpu, &v->fpu, area, fpu_state_size(&k->fpu),
@@ -209,26 +222,21 @@ static uint32_t component_at(const struct kernel *k, uint32_t off)
 static bool foreign_check(struct kernel *k, struct task *t, struct vcpu *v, const uint8_t *img,
 			  uint8_t where, uint32_t line)
 {
+	struct oracle_finding f;
 	uint32_t owner, gen, off;
-	struct violation viol;
 
 	k->res.checks++;
-	owner = image_foreign_owner(img, k->std_size, v->vm->index, &gen, &off);
+	owner = image_foreign_owner(img, k->oracle.std_size, v->vm->index, &gen, &off);
 	if (!owner)
 		return true;
-	kzero(&viol, sizeof(viol));
-	viol.kind = VIOL_STATE;
-	viol.where = where;
-	viol.cpu = (uint16_t)this_cpu(k)->id;
-	viol.task = t->id;
-	viol.line = line;
-	viol.offset = off;
-	viol.component = component_at(k, off);
-	viol.found_owner = owner;
-	viol.found_gen = gen;
-	viol.found_known = 1;
-	kcopy(viol.found, img + off, 8);
-	kviolation(k, &viol);
+	kzero(&f, sizeof(f));
+	f.offset = off;
+	f.component = component_at(k, off);
+	f.found_owner = owner;
+	f.found_gen = gen;
+	f.found_known = 1;
+	kcopy(f.found, img + off, 8);
+	kviolation(k, VIOL_STATE, where, this_cpu(k)->id, t->id, line, NULL, &f);
 	return false;
 }
 
@@ -240,9 +248,9 @@ static void entry_checks(struct kernel *k, struct kcpu *c, struct task *t, struc
 {
 	uint64_t host_only = k->fpu.mask & ~v->vm->features;
 
-	hw_image_save(&k->fpu.xs, c->check_buf, k->user_mask); /* the checker's own: not counted */
+	hw_image_save(&k->fpu.xs, c->check_buf, k->oracle.user_mask); /* the checker's own: not counted */
 	if (foreign_check(k, t, v, c->check_buf, 3, 0) && host_only &&
-	    image_live_components(k, c->check_buf, host_only))
+	    image_live_components(&k->oracle, c->check_buf, host_only))
 		guest_state_violation(k, c, t, "a component outside the guest's XCR0 is live at VM entry");
 }
 
@@ -309,7 +317,7 @@ void vm_run(struct kernel *k, struct task *t, const struct scn_op *op)
 	k->res.run_calls++;
 	kernel_point(k, false); /* the call's own entry: preemptible before the swap */
 	fpu_guest_run_begin(&this_cpu(k)->fpu, &t->fpu, &v->fpu);
-	t->in_run = v;
+	t->notifier = &v->notifier;
 	do {
 		kernel_point(k, false); /* interrupts on: the host's interrupts, preemption */
 		why = vcpu_enter(k, t, v);
@@ -317,7 +325,7 @@ void vm_run(struct kernel *k, struct task *t, const struct scn_op *op)
 			why = vcpu_halt(k, v);
 		vm_kick(k, v->vm);
 	} while (why == VMX_POINT);
-	t->in_run = 0;
+	t->notifier = NULL;
 	c = this_cpu(k);
 	fpu_guest_run_end(&c->fpu, &t->fpu, &v->fpu);
 	c->xcr0 = k->fpu.mask; /* where the XCR0 bug restores it: too late */
@@ -333,15 +341,6 @@ void vm_io_exit(struct kernel *k)
 		return;
 	k->hw->cpu[k->hw->running].exit_io = 1;
 	hw_yield(k->hw);
-}
-
-/* The vCPU thread is being switched out (a preempt notifier, as in KVM). */
-void vm_sched_out(struct kernel *k, struct kcpu *c, struct task *prev)
-{
-	uint64_t t0 = fpu_rdtsc();
-
-	fpu_guest_sched_out(&c->fpu, &prev->fpu, &prev->in_run->fpu);
-	k->res.fpu_cycles += fpu_rdtsc() - t0;
 }
 
 /* KVM_GET_XSAVE / KVM_SET_XSAVE, the way a VMM migrates a vCPU: get waits

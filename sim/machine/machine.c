@@ -155,12 +155,8 @@ static bool fast_forward(struct hw_machine *m, const struct run_config *cfg, uin
 
 static void report_deadlock(struct kernel *k)
 {
-	struct violation v;
-
-	memset(&v, 0, sizeof(v));
-	v.kind = VIOL_DEADLOCK;
-	v.msg = "every CPU is idle, no timer is armed, and these tasks never exited";
-	kviolation(k, &v);
+	kviolation(k, VIOL_DEADLOCK, 0, 0, 0, 0,
+		   "every CPU is idle, no timer is armed, and these tasks never exited", NULL);
 }
 
 static void machine_loop(struct hw_machine *m, struct kernel *k, const struct run_config *cfg,

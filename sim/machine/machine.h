@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "../kernel/kernel.h"
+#include "../kernel/vm.h"  /* the run reports on its guests too */
 
 struct run_config {
 	const struct scenario *scn;

@@ -16,7 +16,6 @@
 #include <stdint.h>
 #include "fpuctx/insn.h"
 #include "fpuctx/xstate.h"
-#include "scenario.h"
 
 #define IRQ_TIMER   0x1u  /* the CPU's timer (sleep deadlines and the periodic tick) */
 #define IRQ_KFPU    0x2u  /* IPI: run a kernel FPU section in the handler */
@@ -25,6 +24,7 @@
 #define IRQ_SIGNAL  0x10u /* device: send signal signal_what to the task in slot signal_to */
 
 #define HW_NO_DEADLINE UINT64_MAX
+#define HW_MAX_CPUS 8   /* the kernel checks its scenario limits against it */
 
 struct hw_cpu {
 	void *sp;               /* this CPU's stack pointer while the machine runs */
@@ -48,11 +48,11 @@ struct hw_machine {
 	struct fpu_xstate_info xs; /* the CPU: which instruction its own swaps use */
 	const uint8_t *clean;   /* register file the machine's own code runs on */
 	void *machine_sp;
-	struct hw_cpu cpu[SCN_MAX_CPUS];
+	struct hw_cpu cpu[HW_MAX_CPUS];
 };
 
 /* Stack switch: saves callee-saved registers and the stack pointer in
- * *save_sp, continues on new_sp (sim/kernel/switch.S). */
+ * *save_sp, continues on new_sp (switch.S). */
 void hw_switch_stack(void **save_sp, void *new_sp);
 /* Prepares a fresh stack so that switching to it calls fn(arg). Returns the sp. */
 void *hw_stack_init(void *stack_top, void (*fn)(void *), void *arg);

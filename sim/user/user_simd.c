@@ -4,7 +4,7 @@
  * The only file of the simulated side built with SIMD enabled: it runs in
  * simulated user mode, on the task's own registers.
  */
-#include <stdint.h>
+#include "user.h"
 
 typedef double v4d __attribute__((vector_size(16))); /* SSE2: every x86-64 has it */
 

@@ -12,7 +12,8 @@
  * reserved MXCSR bits stay clear, PKRU keeps key 0 accessible, MPX stays
  * disabled, the AMX tile configuration is a valid palette 1.
  */
-#include "kernel.h"
+#include "oracle.h"
+#include "../klib.h"
 #include "fpuctx/insn.h"
 
 #define PAT_MAGIC 0xa5u
@@ -86,7 +87,7 @@ static void fill_words(uint8_t *img, uint32_t off, uint32_t len, uint32_t owner,
 		put64(img + o, pat_word(owner, gen, o / 8));
 }
 
-static void build_legacy(const struct kernel *k, uint8_t *img, uint32_t owner, uint32_t gen)
+static void build_legacy(const struct oracle *o, uint8_t *img, uint32_t owner, uint32_t gen)
 {
 	uint32_t h = pat_hash(owner, gen), i;
 
@@ -97,7 +98,7 @@ static void build_legacy(const struct kernel *k, uint8_t *img, uint32_t owner, u
 	put64(img + FXSAVE_FIP, ptr_word(owner, gen, FXSAVE_FIP));
 	put64(img + FXSAVE_FDP, ptr_word(owner, gen, FXSAVE_FDP));
 	put32(img + FXSAVE_MXCSR, (MXCSR_DEFAULT | (h & 0x3f) | ((h >> 6) & 3) << 13) &
-				  k->fpu.xs.mxcsr_mask);
+				  o->xs->mxcsr_mask);
 	for (i = 0; i < 8; i++) {
 		uint8_t *st = img + FXSAVE_ST + 16 * i;
 		put64(st, pat_word(owner, gen, (FXSAVE_ST + 16 * i) / 8)); /* integer bit set: normal */
@@ -106,10 +107,10 @@ static void build_legacy(const struct kernel *k, uint8_t *img, uint32_t owner, u
 	fill_words(img, FXSAVE_XMM, 256, owner, gen);
 }
 
-static void build_component(const struct kernel *k, uint8_t *img, unsigned f, uint32_t owner,
+static void build_component(const struct oracle *o, uint8_t *img, unsigned f, uint32_t owner,
 			    uint32_t gen)
 {
-	uint32_t off = k->fpu.xs.offset[f], i;
+	uint32_t off = o->xs->offset[f], i;
 
 	switch (f) {
 	case XFEATURE_PKRU:
@@ -126,49 +127,49 @@ static void build_component(const struct kernel *k, uint8_t *img, unsigned f, ui
 		}
 		break;
 	default:
-		fill_words(img, off, k->fpu.xs.size[f], owner, gen);
+		fill_words(img, off, o->xs->size[f], owner, gen);
 	}
 }
 
 /* Standard-format image of (owner, gen) for `mask`; OWNER_INIT gives the state
  * of a fresh context (init state, default PKRU). */
-void pattern_build(const struct kernel *k, uint8_t *img, uint32_t owner, uint32_t gen, uint64_t mask)
+void pattern_build(const struct oracle *o, uint8_t *img, uint32_t owner, uint32_t gen, uint64_t mask)
 {
 	uint64_t bv = 0;
 	unsigned f;
 
-	kzero(img, k->std_size);
+	kzero(img, o->std_size);
 	if (owner == OWNER_INIT) {
 		put16(img + FXSAVE_FCW, FCW_DEFAULT);
 		put32(img + FXSAVE_MXCSR, MXCSR_DEFAULT);
 		/* A fresh or reset context runs with the default PKRU (every key
 		 * but 0 closed), not with PKRU's architectural init value 0. */
 		if (mask & XFEATURE_MASK(XFEATURE_PKRU)) {
-			put32(img + k->fpu.xs.offset[XFEATURE_PKRU], PKRU_DEFAULT);
+			put32(img + o->xs->offset[XFEATURE_PKRU], PKRU_DEFAULT);
 			put64(img + XSAVE_HDR_OFFSET, XFEATURE_MASK(XFEATURE_PKRU));
 		}
 		return;
 	}
-	build_legacy(k, img, owner, gen);
+	build_legacy(o, img, owner, gen);
 	bv = mask & PATTERNED;
 	for (f = 2; f < FPU_XFEATURE_MAX; f++)
 		if (bv & XFEATURE_MASK(f))
-			build_component(k, img, f, owner, gen);
+			build_component(o, img, f, owner, gen);
 	put64(img + XSAVE_HDR_OFFSET, bv);
 }
 
-void pattern_load(const struct kernel *k, uint8_t *img, uint32_t owner, uint32_t gen, uint64_t mask)
+void pattern_load(const struct oracle *o, uint8_t *img, uint32_t owner, uint32_t gen, uint64_t mask)
 {
-	pattern_build(k, img, owner, gen, mask);
-	hw_image_load(&k->fpu.xs, img, mask);
+	pattern_build(o, img, owner, gen, mask);
+	hw_image_load(o->xs, img, mask);
 }
 
 /* Components XSAVE reported in init state get their init values, so that
  * images compare byte for byte. */
-void image_normalize(const struct kernel *k, uint8_t *img)
+void image_normalize(const struct oracle *o, uint8_t *img)
 {
-	uint64_t mask = k->user_mask;
-	uint64_t bv = hw_image_bv(&k->fpu.xs, img);
+	uint64_t mask = o->user_mask;
+	uint64_t bv = hw_image_bv(o->xs, img);
 	unsigned f;
 
 	if (!(bv & XFEATURE_MASK(XFEATURE_X87))) {
@@ -180,18 +181,18 @@ void image_normalize(const struct kernel *k, uint8_t *img)
 		kzero(img + FXSAVE_XMM, 256);
 	for (f = 2; f < FPU_XFEATURE_MAX; f++)
 		if ((mask & XFEATURE_MASK(f)) && !(bv & XFEATURE_MASK(f)))
-			kzero(img + k->fpu.xs.offset[f], k->fpu.xs.size[f]);
+			kzero(img + o->xs->offset[f], o->xs->size[f]);
 }
 
 struct span { uint32_t off, len; };
 
 /* The bytes of component f that hold architectural state (reserved bytes excluded). */
-static uint32_t component_spans(const struct kernel *k, unsigned f, struct span *s)
+static uint32_t component_spans(const struct oracle *o, unsigned f, struct span *s)
 {
 	uint32_t n = 0, i;
 
 	if (f == XFEATURE_X87) {
-		uint8_t kept = k->x87_kept;
+		uint8_t kept = o->x87_kept;
 
 		s[n++] = (struct span){ FXSAVE_FCW, 5 };  /* FCW FSW FTW */
 		/* Only the pointers this CPU gives back after a restore (the
@@ -209,9 +210,9 @@ static uint32_t component_spans(const struct kernel *k, unsigned f, struct span 
 		s[n++] = (struct span){ FXSAVE_MXCSR, 4 };
 		s[n++] = (struct span){ FXSAVE_XMM, 256 };
 	} else if (f == XFEATURE_PKRU) {
-		s[n++] = (struct span){ k->fpu.xs.offset[f], 4 };
+		s[n++] = (struct span){ o->xs->offset[f], 4 };
 	} else {
-		s[n++] = (struct span){ k->fpu.xs.offset[f], k->fpu.xs.size[f] };
+		s[n++] = (struct span){ o->xs->offset[f], o->xs->size[f] };
 	}
 	return n;
 }
@@ -223,27 +224,27 @@ static uint32_t component_spans(const struct kernel *k, unsigned f, struct span 
  * and QEMU reports nearly every component in use). So a set bit sends us to
  * the bytes, which are all zero in the init configuration of every
  * component above SSE; a clear bit is final (the bytes may be stale). */
-uint64_t image_live_components(const struct kernel *k, const uint8_t *img, uint64_t mask)
+uint64_t image_live_components(const struct oracle *o, const uint8_t *img, uint64_t mask)
 {
 	uint64_t bv = get64(img + XSAVE_HDR_OFFSET), live = 0;
 	struct span spans[12];
-	uint32_t n, i, o;
+	uint32_t n, i, off;
 	unsigned f;
 
 	for (f = 2; f < FPU_XFEATURE_MAX; f++) {
-		if (!(mask & bv & XFEATURE_MASK(f)) || !k->fpu.xs.size[f])
+		if (!(mask & bv & XFEATURE_MASK(f)) || !o->xs->size[f])
 			continue;
-		n = component_spans(k, f, spans);
+		n = component_spans(o, f, spans);
 		for (i = 0; i < n; i++)
-			for (o = spans[i].off; o < spans[i].off + spans[i].len; o++)
-				if (img[o])
+			for (off = spans[i].off; off < spans[i].off + spans[i].len; off++)
+				if (img[off])
 					live |= XFEATURE_MASK(f);
 	}
 	return live;
 }
 
 /* Whose state is this? Looks at the word at the mismatch, then the rest of the component. */
-static void identify(struct violation *v, const uint8_t *img, const struct span *s, uint32_t n,
+static void identify(struct oracle_finding *v, const uint8_t *img, const struct span *s, uint32_t n,
 		     const uint8_t *init_img)
 {
 	uint32_t i, o;
@@ -265,17 +266,10 @@ static void identify(struct violation *v, const uint8_t *img, const struct span 
 	v->found_known = all_init ? 2 : 0;
 }
 
-/* A state violation of t at byte `offset` of component f (the first word
- * of each side goes into the report). */
-static void state_violation(struct kernel *k, struct task *t, const uint8_t *img,
-			    const uint8_t *expect, uint32_t line, uint8_t where, unsigned f,
-			    uint32_t offset, struct violation *v)
+/* The first word of each side at byte `offset` of component f. */
+static void found_at(const uint8_t *img, const uint8_t *expect, unsigned f, uint32_t offset,
+		     struct oracle_finding *v)
 {
-	v->kind = VIOL_STATE;
-	v->where = where;
-	v->cpu = (uint16_t)k->hw->running;
-	v->task = t->id;
-	v->line = line;
 	v->component = f;
 	v->offset = offset;
 	kcopy(v->expected, expect + (offset & ~7u), 8);
@@ -286,8 +280,8 @@ static void state_violation(struct kernel *k, struct task *t, const uint8_t *img
  * another context's (LazyFP's lesson, CVE-2006-1056's leak): an own value
  * of any generation, zero, or a value of no context pass. Returns the
  * offset of the leaked pointer (owner in *v), or 0. */
-static uint32_t x87_pointer_leak(const struct kernel *k, const uint8_t *img, const uint8_t *expect,
-				 struct violation *v)
+static uint32_t x87_pointer_leak(const struct oracle *o, const uint8_t *img, const uint8_t *expect,
+				 struct oracle_finding *v)
 {
 	static const uint32_t fields[] = { FXSAVE_FIP, FXSAVE_FDP };
 	uint32_t i, mine, gen;
@@ -295,7 +289,7 @@ static uint32_t x87_pointer_leak(const struct kernel *k, const uint8_t *img, con
 	for (i = 0; i < 2; i++) {
 		uint32_t off = fields[i];
 
-		if (k->x87_kept & (off == FXSAVE_FIP ? FPU_X87_FIP : FPU_X87_FDP))
+		if (o->x87_kept & (off == FXSAVE_FIP ? FPU_X87_FIP : FPU_X87_FDP))
 			continue;
 		if (!ptr_decode(get64(expect + off), off, &mine, &gen))
 			mine = OWNER_UNKNOWN;
@@ -308,60 +302,44 @@ static uint32_t x87_pointer_leak(const struct kernel *k, const uint8_t *img, con
 	return 0;
 }
 
-/* Compares img (standard format, normalized) with t's expected state
- * (expect: scratch for the expected image). Reports the first difference. */
-bool image_check(struct kernel *k, struct task *t, uint8_t *img, uint8_t *expect, uint32_t line,
-		 uint8_t where)
+bool image_compare(const struct oracle *o, const uint8_t *img, uint8_t *expect,
+		   struct oracle_finding *f)
 {
 	struct span spans[12];
-	struct violation v;
 	uint32_t leak;
-	unsigned f;
+	unsigned fe;
 
-	if (t->exp_owner == OWNER_UNKNOWN)
-		return true;
-	k->res.checks++;
-	if (t->exp_owner == OWNER_IMAGE)
-		kcopy(expect, t->exp_image, k->std_size);
-	else
-		pattern_build(k, expect, t->exp_owner, t->exp_gen, k->user_mask);
-	kzero(&v, sizeof(v));
-	if ((leak = x87_pointer_leak(k, img, expect, &v)) != 0) {
-		state_violation(k, t, img, expect, line, where, XFEATURE_X87, leak, &v);
-		v.msg = "an x87 pointer this CPU does not keep through a restore holds another "
-			"context's value: a leak";
-		kviolation(k, &v);
+	kzero(f, sizeof(*f));
+	if ((leak = x87_pointer_leak(o, img, expect, f)) != 0) {
+		found_at(img, expect, XFEATURE_X87, leak, f);
+		f->msg = "an x87 pointer this CPU does not keep through a restore holds another "
+			 "context's value: a leak";
 		return false;
 	}
-	for (f = 0; f < FPU_XFEATURE_MAX; f++) {
-		uint32_t n, i, o;
+	for (fe = 0; fe < FPU_XFEATURE_MAX; fe++) {
+		uint32_t n, i, off;
 
-		if (!(k->user_mask & XFEATURE_MASK(f)))
+		if (!(o->user_mask & XFEATURE_MASK(fe)))
 			continue;
-		n = component_spans(k, f, spans);
+		n = component_spans(o, fe, spans);
 		for (i = 0; i < n; i++)
-			for (o = spans[i].off; o < spans[i].off + spans[i].len; o++) {
-				if (img[o] == expect[o])
+			for (off = spans[i].off; off < spans[i].off + spans[i].len; off++) {
+				if (img[off] == expect[off])
 					continue;
-				state_violation(k, t, img, expect, line, where, f, o, &v);
-				pattern_build(k, expect, OWNER_INIT, 0, k->user_mask);
-				identify(&v, img, spans, n, expect);
-				kviolation(k, &v);
+				found_at(img, expect, fe, off, f);
+				pattern_build(o, expect, OWNER_INIT, 0, o->user_mask);
+				identify(f, img, spans, n, expect);
 				return false;
 			}
 	}
 	return true;
 }
 
-/* Saves the registers into buf and compares them with t's expected state. */
-bool pattern_check(struct kernel *k, struct task *t, uint8_t *buf, uint8_t *expect, uint32_t line,
-		   uint8_t where)
+/* Saves the registers into img, as the checkers see them (never counted). */
+void image_capture(const struct oracle *o, uint8_t *img)
 {
-	if (t->exp_owner == OWNER_UNKNOWN)
-		return true;
-	hw_image_save(&k->fpu.xs, buf, k->user_mask);
-	image_normalize(k, buf);
-	return image_check(k, t, buf, expect, line, where);
+	hw_image_save(o->xs, img, o->user_mask);
+	image_normalize(o, img);
 }
 
 /* Is any word of the registers' image (standard format, `size` bytes) a
@@ -374,7 +352,7 @@ uint32_t image_foreign_owner(const uint8_t *img, uint32_t size, uint32_t vm, uin
 	for (o = 0; o + 8 <= size; o += 8) {
 		if (o >= XSAVE_HDR_OFFSET && o < XSAVE_HDR_OFFSET + 64)
 			continue;
-		if (pat_decode(get64(img + o), &owner, gen) && TASK_VM(owner) != vm) {
+		if (pat_decode(get64(img + o), &owner, gen) && OWNER_VM(owner) != vm) {
 			*offset = o;
 			return owner;
 		}
