@@ -31,12 +31,12 @@ void fpu_hw_save(const struct fpu_system *sys, void *area, uint64_t mask)
  * pending, as pre-XSAVEERPTR AMD parts do. Test-only, on the real registers. */
 static void pretend_leak(const uint8_t *before)
 {
-	uint8_t after[FXSAVE_SIZE] __attribute__((aligned(16)));
+	uint8_t after[FPU_FXSAVE_SIZE] __attribute__((aligned(16)));
 
 	fpu_fxsave(after);
-	if (fpu_get16(after + FXSAVE_FSW) & 0x80)
+	if (fpu_get16(after + FPU_FXSAVE_FSW) & 0x80)
 		return;
-	fpu_bytes_copy(after + FXSAVE_FOP, before + FXSAVE_FOP, FXSAVE_MXCSR - FXSAVE_FOP);
+	fpu_bytes_copy(after + FPU_FXSAVE_FOP, before + FPU_FXSAVE_FOP, FPU_FXSAVE_MXCSR - FPU_FXSAVE_FOP);
 	fpu_fxrstor(after);
 }
 
@@ -46,7 +46,7 @@ static void pretend_leak(const uint8_t *before)
 static __attribute__((noinline)) uint32_t restore_pretending_leak(const void *area, uint64_t mask,
 								   bool fx)
 {
-	uint8_t before[FXSAVE_SIZE] __attribute__((aligned(16)));
+	uint8_t before[FPU_FXSAVE_SIZE] __attribute__((aligned(16)));
 	uint32_t trap;
 
 	fpu_fxsave(before);

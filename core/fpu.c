@@ -238,7 +238,7 @@ void fpu_switch(struct fpu_cpu *cpu, struct fpu_ctx *prev, struct fpu_ctx *next)
 	if (sys->has_pkru) {
 		if (!(prev->flags & FPU_CTX_KTHREAD))
 			prev->pkru = fpu_rdpkru();
-		fpu__write_pkru(cpu, next, (next->flags & FPU_CTX_KTHREAD) ? PKRU_DEFAULT : next->pkru);
+		fpu__write_pkru(cpu, next, (next->flags & FPU_CTX_KTHREAD) ? FPU_PKRU_DEFAULT : next->pkru);
 	}
 
 	if (!fpu__has_fpu(sys, next))
@@ -305,8 +305,8 @@ bool fpu_kernel_begin(struct fpu_cpu *cpu, struct fpu_ctx *current, unsigned kfp
 		fpu__set_need_load(cpu, current);
 	}
 	fpu__drop_cpu_owner(cpu);
-	fpu_ldmxcsr(MXCSR_DEFAULT);
-	if (kfpu_flags & KFPU_387)
+	fpu_ldmxcsr(FPU_MXCSR_DEFAULT);
+	if (kfpu_flags & FPU_KFPU_387)
 		fpu_fninit();
 	cpu->stats.kfpu_sections++;
 	fpu__emit(cpu, FPU_EV_KFPU_BEGIN, current, 0, 0, kfpu_flags);
@@ -356,7 +356,7 @@ void fpu_ctx_init(struct fpu_system *sys, struct fpu_ctx *ctx, struct fpu_state 
 	fpu_bytes_zero(ctx, sizeof(*ctx));
 	ctx->active = state;
 	ctx->id = id;
-	ctx->pkru = PKRU_DEFAULT;
+	ctx->pkru = FPU_PKRU_DEFAULT;
 	ctx->flags = FPU_CTX_NEED_LOAD | (kthread ? FPU_CTX_KTHREAD : 0);
 	copy_init_image(sys, state);
 	state->last_cpu = -1;
@@ -372,7 +372,7 @@ void fpu_fork(struct fpu_cpu *cpu, struct fpu_ctx *current, struct fpu_ctx *chil
 	child->flags |= FPU_CTX_NEED_LOAD;
 	if ((child->flags & FPU_CTX_KTHREAD) || (current->flags & FPU_CTX_KTHREAD)) {
 		copy_init_image(sys, dst);
-		child->pkru = PKRU_DEFAULT;
+		child->pkru = FPU_PKRU_DEFAULT;
 	} else if (current->flags & FPU_CTX_NEED_LOAD) {
 		/* Memory is authoritative (I3): copy it, no register traffic. */
 		fpu_bytes_copy(dst->area, current->active->area, sys->state_size);
@@ -401,9 +401,9 @@ void fpu_exec(struct fpu_cpu *cpu, struct fpu_ctx *current)
 	fpu__forget_state(cpu, current->active);
 	copy_init_image(sys, current->active);
 	fpu__set_need_load(cpu, current);
-	current->pkru = PKRU_DEFAULT;
+	current->pkru = FPU_PKRU_DEFAULT;
 	if (sys->has_pkru)
-		fpu__write_pkru(cpu, current, PKRU_DEFAULT); /* I7: now, not at the next switch */
+		fpu__write_pkru(cpu, current, FPU_PKRU_DEFAULT); /* I7: now, not at the next switch */
 	fpu__emit(cpu, FPU_EV_STATE_RESET, current, current->active, 0, 0);
 	fpu__unlock(cpu);
 }
@@ -482,15 +482,15 @@ enum fpu_setup_error fpu_system_init(struct fpu_system *sys, const struct fpu_po
 	sys->insn = insn;
 	sys->port = port;
 	sys->port_data = port_data;
-	sys->has_pkru = (sys->xs.features & XFEATURE_MASK(XFEATURE_PKRU)) && sys->xs.has_ospke;
+	sys->has_pkru = (sys->xs.features & FPU_XFEATURE_MASK(FPU_XFEATURE_PKRU)) && sys->xs.has_ospke;
 	/* PKRU is switched eagerly (I7), so it is not part of the deferred image. */
-	sys->mask = sys->xs.features & ~XFEATURE_MASK(XFEATURE_PKRU);
+	sys->mask = sys->xs.features & ~FPU_XFEATURE_MASK(FPU_XFEATURE_PKRU);
 	if (insn == FPU_INSN_FXSAVE)
-		sys->mask &= XFEATURE_MASK_FPSSE;
+		sys->mask &= FPU_XFEATURE_MASK_FPSSE;
 	sys->state_size = fpu_xstate_size(&sys->xs, insn, sys->mask);
-	sys->user_features = sys->mask | (sys->has_pkru ? XFEATURE_MASK(XFEATURE_PKRU) : 0);
+	sys->user_features = sys->mask | (sys->has_pkru ? FPU_XFEATURE_MASK(FPU_XFEATURE_PKRU) : 0);
 	sys->user_size = sys->xs.has_xsave ? fpu_xstate_user_size(&sys->xs, sys->user_features)
-					   : FXSAVE_SIZE;
+					   : FPU_FXSAVE_SIZE;
 	return FPU_SETUP_OK;
 }
 

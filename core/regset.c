@@ -9,7 +9,7 @@
 
 static uint64_t header_bv(const uint8_t *buf)
 {
-	return fpu_get64(buf + XSAVE_HDR_OFFSET);
+	return fpu_get64(buf + FPU_XSAVE_HDR_OFFSET);
 }
 
 /* Init values: zero everywhere except FCW (x87) and MXCSR (SSE). */
@@ -23,26 +23,26 @@ void fpu_regset_to_standard(const struct fpu_system *sys, const void *src, uint6
 	const struct fpu_xstate_info *xs = &sys->xs;
 	const uint8_t *s = src;
 	uint8_t *d = dst;
-	uint64_t bv = sys->insn == FPU_INSN_FXSAVE ? XFEATURE_MASK_FPSSE : header_bv(s) & mask;
+	uint64_t bv = sys->insn == FPU_INSN_FXSAVE ? FPU_XFEATURE_MASK_FPSSE : header_bv(s) & mask;
 	unsigned f;
 
 	fpu_bytes_zero(d, fpu_xstate_size(xs, FPU_INSN_XSAVE, mask));
-	fpu_bytes_copy(d, s, FXSAVE_SIZE);  /* legacy area: same place in every format */
-	if (!(bv & XFEATURE_MASK(XFEATURE_X87))) {
-		write_init(d, 0, FXSAVE_MXCSR);
-		fpu_put16(d + FXSAVE_FCW, FCW_DEFAULT);
-		write_init(d, FXSAVE_ST, FXSAVE_XMM - FXSAVE_ST);
+	fpu_bytes_copy(d, s, FPU_FXSAVE_SIZE);  /* legacy area: same place in every format */
+	if (!(bv & FPU_XFEATURE_MASK(FPU_XFEATURE_X87))) {
+		write_init(d, 0, FPU_FXSAVE_MXCSR);
+		fpu_put16(d + FPU_FXSAVE_FCW, FPU_FCW_DEFAULT);
+		write_init(d, FPU_FXSAVE_ST, FPU_FXSAVE_XMM - FPU_FXSAVE_ST);
 	}
-	if (!(bv & XFEATURE_MASK(XFEATURE_SSE)))
-		write_init(d, FXSAVE_XMM, 256);
-	fpu_bytes_zero(d + FXSAVE_SW_RESERVED, FXSAVE_SIZE - FXSAVE_SW_RESERVED);
+	if (!(bv & FPU_XFEATURE_MASK(FPU_XFEATURE_SSE)))
+		write_init(d, FPU_FXSAVE_XMM, 256);
+	fpu_bytes_zero(d + FPU_FXSAVE_SW_RESERVED, FPU_FXSAVE_SIZE - FPU_FXSAVE_SW_RESERVED);
 	for (f = 2; f < FPU_XFEATURE_MAX; f++) {
-		if (!(bv & XFEATURE_MASK(f)))
+		if (!(bv & FPU_XFEATURE_MASK(f)))
 			continue;
 		fpu_bytes_copy(d + xs->offset[f], s + fpu_xstate_offset(xs, sys->insn, sys->mask, f),
 			       xs->size[f]);
 	}
-	fpu_put64(d + XSAVE_HDR_OFFSET, bv);
+	fpu_put64(d + FPU_XSAVE_HDR_OFFSET, bv);
 }
 
 void fpu_regset_from_standard(const struct fpu_system *sys, const void *src, uint64_t mask, void *dst)
@@ -54,16 +54,16 @@ void fpu_regset_from_standard(const struct fpu_system *sys, const void *src, uin
 	unsigned f;
 
 	fpu_bytes_zero(d, sys->state_size);
-	fpu_bytes_copy(d, s, FXSAVE_SW_RESERVED);
+	fpu_bytes_copy(d, s, FPU_FXSAVE_SW_RESERVED);
 	if (sys->insn == FPU_INSN_FXSAVE)
 		return;
 	for (f = 2; f < FPU_XFEATURE_MAX; f++)
-		if (bv & XFEATURE_MASK(f) & sys->mask)
+		if (bv & FPU_XFEATURE_MASK(f) & sys->mask)
 			fpu_bytes_copy(d + fpu_xstate_offset(xs, sys->insn, sys->mask, f),
 				       s + xs->offset[f], xs->size[f]);
-	fpu_put64(d + XSAVE_HDR_OFFSET, bv & (sys->mask | XFEATURE_MASK_FPSSE));
+	fpu_put64(d + FPU_XSAVE_HDR_OFFSET, bv & (sys->mask | FPU_XFEATURE_MASK_FPSSE));
 	if (sys->insn == FPU_INSN_XSAVEC)
-		fpu_put64(d + XSAVE_HDR_OFFSET + 8, XCOMP_BV_COMPACTED | sys->mask);
+		fpu_put64(d + FPU_XSAVE_HDR_OFFSET + 8, FPU_XCOMP_BV_COMPACTED | sys->mask);
 }
 
 enum fpu_regset_error fpu_regset_validate(const struct fpu_system *sys, const void *src,
@@ -74,10 +74,10 @@ enum fpu_regset_error fpu_regset_validate(const struct fpu_system *sys, const vo
 
 	if (header_bv(s) & ~allowed)
 		return FPU_REGSET_BAD_XSTATE_BV;
-	for (i = 8; i < XSAVE_HDR_SIZE; i++)
-		if (s[XSAVE_HDR_OFFSET + i])
+	for (i = 8; i < FPU_XSAVE_HDR_SIZE; i++)
+		if (s[FPU_XSAVE_HDR_OFFSET + i])
 			return FPU_REGSET_BAD_HEADER;
-	if (fpu_get32(s + FXSAVE_MXCSR) & ~sys->xs.mxcsr_mask)
+	if (fpu_get32(s + FPU_FXSAVE_MXCSR) & ~sys->xs.mxcsr_mask)
 		return FPU_REGSET_BAD_MXCSR;
 	return FPU_REGSET_OK;
 }

@@ -21,14 +21,14 @@
 #include "util.h"
 
 #define TRAP_PF 14
-#define MIN_XSTATE_SIZE (FXSAVE_SIZE + XSAVE_HDR_SIZE)
-#define AMX_MASK (XFEATURE_MASK(XFEATURE_XTILECFG) | XFEATURE_MASK(XFEATURE_XTILEDATA))
+#define MIN_XSTATE_SIZE (FPU_FXSAVE_SIZE + FPU_XSAVE_HDR_SIZE)
+#define AMX_MASK (FPU_XFEATURE_MASK(FPU_XFEATURE_XTILECFG) | FPU_XFEATURE_MASK(FPU_XFEATURE_XTILEDATA))
 
 /* The init state in standard format. XSTATE_BV is 0, so XRSTOR reads only
  * the legacy area and the header, whatever the requested mask. */
 static const uint8_t init_std[MIN_XSTATE_SIZE] __attribute__((aligned(64))) = {
-	[FXSAVE_FCW] = FCW_DEFAULT & 0xff, [FXSAVE_FCW + 1] = FCW_DEFAULT >> 8,
-	[FXSAVE_MXCSR] = MXCSR_DEFAULT & 0xff, [FXSAVE_MXCSR + 1] = MXCSR_DEFAULT >> 8,
+	[FPU_FXSAVE_FCW] = FPU_FCW_DEFAULT & 0xff, [FPU_FXSAVE_FCW + 1] = FPU_FCW_DEFAULT >> 8,
+	[FPU_FXSAVE_MXCSR] = FPU_MXCSR_DEFAULT & 0xff, [FPU_FXSAVE_MXCSR + 1] = FPU_MXCSR_DEFAULT >> 8,
 };
 
 /* The same in compacted form, for CPUs where Linux keeps its init image
@@ -36,9 +36,9 @@ static const uint8_t init_std[MIN_XSTATE_SIZE] __attribute__((aligned(64))) = {
  * XRSTOR touches MXCSR only when SSE is requested, a standard one whenever
  * SSE or AVX is (SDM 13.8). */
 static const uint8_t init_compacted[MIN_XSTATE_SIZE] __attribute__((aligned(64))) = {
-	[FXSAVE_FCW] = FCW_DEFAULT & 0xff, [FXSAVE_FCW + 1] = FCW_DEFAULT >> 8,
-	[FXSAVE_MXCSR] = MXCSR_DEFAULT & 0xff, [FXSAVE_MXCSR + 1] = MXCSR_DEFAULT >> 8,
-	[XSAVE_HDR_OFFSET + 15] = 0x80, /* XCOMP_BV bit 63; no component listed: all come back init */
+	[FPU_FXSAVE_FCW] = FPU_FCW_DEFAULT & 0xff, [FPU_FXSAVE_FCW + 1] = FPU_FCW_DEFAULT >> 8,
+	[FPU_FXSAVE_MXCSR] = FPU_MXCSR_DEFAULT & 0xff, [FPU_FXSAVE_MXCSR + 1] = FPU_MXCSR_DEFAULT >> 8,
+	[FPU_XSAVE_HDR_OFFSET + 15] = 0x80, /* XCOMP_BV bit 63; no component listed: all come back init */
 };
 
 static bool has_xsave(const struct fpu_system *sys)
@@ -59,8 +59,8 @@ static void init_components(const struct fpu_system *sys, uint64_t mask)
 	 * sigreturn ends with MXCSR 0x1f80 here, as under Linux. Some
 	 * implementations load it only for SSE (QEMU's TCG, up to at least
 	 * 7.2); say it again so the result is the architecture's on them too. */
-	if (mask & (XFEATURE_MASK(XFEATURE_SSE) | XFEATURE_MASK(XFEATURE_AVX)))
-		fpu_ldmxcsr(MXCSR_DEFAULT);
+	if (mask & (FPU_XFEATURE_MASK(FPU_XFEATURE_SSE) | FPU_XFEATURE_MASK(FPU_XFEATURE_AVX)))
+		fpu_ldmxcsr(FPU_MXCSR_DEFAULT);
 }
 
 /* The CPU we run on now, locked. Never cached across anything that may
@@ -75,7 +75,7 @@ static struct fpu_cpu *lock_this_cpu(struct fpu_system *sys)
 
 uint32_t fpu_sigframe_size(const struct fpu_system *sys)
 {
-	return has_xsave(sys) ? sys->user_size + FP_XSTATE_MAGIC2_SIZE : FXSAVE_SIZE;
+	return has_xsave(sys) ? sys->user_size + FPU_FP_XSTATE_MAGIC2_SIZE : FPU_FXSAVE_SIZE;
 }
 
 /* What the frame's XSAVE writes: every user feature, except AMX tiles that
@@ -96,11 +96,11 @@ void fpu_signal_reset(struct fpu_cpu *cpu, struct fpu_ctx *ctx)
 	fpu__lock(cpu);
 	fpu__drop_cpu_owner(cpu);
 	fpu__scrub_x87_pointers(cpu, 0);
-	fpu_hw_restore_as(sys, init_std, sys->user_features & ~XFEATURE_MASK(XFEATURE_PKRU),
+	fpu_hw_restore_as(sys, init_std, sys->user_features & ~FPU_XFEATURE_MASK(FPU_XFEATURE_PKRU),
 			  !has_xsave(sys));
 	if (sys->has_pkru)
-		fpu__write_pkru(cpu, ctx, PKRU_DEFAULT);
-	ctx->pkru = PKRU_DEFAULT;
+		fpu__write_pkru(cpu, ctx, FPU_PKRU_DEFAULT);
+	ctx->pkru = FPU_PKRU_DEFAULT;
 	ctx->flags &= ~FPU_CTX_NEED_LOAD; /* live: the registers hold its (init) state */
 	fpu__unlock(cpu);
 }
@@ -150,21 +150,21 @@ int fpu_signal_save(struct fpu_system *sys, struct fpu_ctx *ctx, uintptr_t buf)
 	const struct fpu_port_ops *port = sys->port;
 	struct fpu_cpu *cpu;
 	struct fpu_sw_bytes sw;
-	uint32_t magic2 = FP_XSTATE_MAGIC2, bv;
+	uint32_t magic2 = FPU_FP_XSTATE_MAGIC2, bv;
 
 	fpu_bytes_zero(&sw, sizeof(sw));
 	/* XSAVE writes XSTATE_BV only: the rest of the header must read as zero. */
 	if (has_xsave(sys) &&
-	    port->copy_to_user(sys->port_data, buf + XSAVE_HDR_OFFSET, init_std + XSAVE_HDR_OFFSET,
-			       XSAVE_HDR_SIZE))
+	    port->copy_to_user(sys->port_data, buf + FPU_XSAVE_HDR_OFFSET, init_std + FPU_XSAVE_HDR_OFFSET,
+			       FPU_XSAVE_HDR_SIZE))
 		goto fault;
 	cpu = save_to_user(sys, ctx, buf);
 	if (!cpu)
 		goto fault;
 	fpu__count_save(cpu, ctx, fpu_sigframe_size(sys));
 	if (has_xsave(sys)) {
-		sw.magic1 = FP_XSTATE_MAGIC1;
-		sw.extended_size = sys->user_size + FP_XSTATE_MAGIC2_SIZE;
+		sw.magic1 = FPU_FP_XSTATE_MAGIC1;
+		sw.extended_size = sys->user_size + FPU_FP_XSTATE_MAGIC2_SIZE;
 		sw.xfeatures = sys->user_features;
 		sw.xstate_size = sys->user_size;
 	}
@@ -174,10 +174,10 @@ int fpu_signal_save(struct fpu_system *sys, struct fpu_ctx *ctx, uintptr_t buf)
 		/* FP and SSE always marked present: legacy programs edit only the
 		 * FXSAVE area and expect sigreturn to take their edits. */
 		if (port->copy_to_user(sys->port_data, buf + sys->user_size, &magic2, 4) ||
-		    port->copy_from_user(sys->port_data, &bv, buf + XSAVE_HDR_OFFSET, 4))
+		    port->copy_from_user(sys->port_data, &bv, buf + FPU_XSAVE_HDR_OFFSET, 4))
 			goto fault;
-		bv |= (uint32_t)XFEATURE_MASK_FPSSE;
-		if (port->copy_to_user(sys->port_data, buf + XSAVE_HDR_OFFSET, &bv, 4))
+		bv |= (uint32_t)FPU_XFEATURE_MASK_FPSSE;
+		if (port->copy_to_user(sys->port_data, buf + FPU_XSAVE_HDR_OFFSET, &bv, 4))
 			goto fault;
 	}
 	fpu__emit(port->current_cpu(sys->port_data), FPU_EV_SIGFRAME_SAVE, ctx, 0,
@@ -205,17 +205,17 @@ static enum fpu_sigreturn read_sw_bytes(struct fpu_system *sys, uintptr_t buf,
 	uint32_t magic2;
 
 	fc->fx_only = true;
-	fc->xrestore = XFEATURE_MASK_FPSSE;
+	fc->xrestore = FPU_XFEATURE_MASK_FPSSE;
 	if (!has_xsave(sys))
 		return FPU_SIGRETURN_OK;
 	if (port->copy_from_user(sys->port_data, &sw, buf + FPU_SW_BYTES_OFFSET, sizeof(sw)))
 		return FPU_SIGRETURN_FAULT;
-	if (sw.magic1 != FP_XSTATE_MAGIC1 || sw.xstate_size < MIN_XSTATE_SIZE ||
+	if (sw.magic1 != FPU_FP_XSTATE_MAGIC1 || sw.xstate_size < MIN_XSTATE_SIZE ||
 	    sw.xstate_size > sys->user_size || sw.xstate_size > sw.extended_size)
 		return FPU_SIGRETURN_OK;
 	if (port->copy_from_user(sys->port_data, &magic2, buf + sw.xstate_size, 4))
 		return FPU_SIGRETURN_FAULT;
-	if (magic2 != FP_XSTATE_MAGIC2)
+	if (magic2 != FPU_FP_XSTATE_MAGIC2)
 		return FPU_SIGRETURN_OK;
 	fc->fx_only = false;
 	fc->xrestore = sw.xfeatures & sys->user_features;
@@ -235,22 +235,22 @@ static enum fpu_sigreturn validate(struct fpu_system *sys, uintptr_t buf,
 				   const struct frame_check *fc)
 {
 	const struct fpu_port_ops *port = sys->port;
-	uint8_t hdr[XSAVE_HDR_SIZE];
+	uint8_t hdr[FPU_XSAVE_HDR_SIZE];
 	uint64_t xstate_bv, xcomp_bv, xcr0 = sys->xs.xcr0;
 	uint32_t mxcsr;
 
-	const uint64_t sse = XFEATURE_MASK(XFEATURE_SSE), avx = XFEATURE_MASK(XFEATURE_AVX);
+	const uint64_t sse = FPU_XFEATURE_MASK(FPU_XFEATURE_SSE), avx = FPU_XFEATURE_MASK(FPU_XFEATURE_AVX);
 	bool mxcsr_loaded;
 
-	if (port->copy_from_user(sys->port_data, &mxcsr, buf + FXSAVE_MXCSR, 4))
+	if (port->copy_from_user(sys->port_data, &mxcsr, buf + FPU_FXSAVE_MXCSR, 4))
 		return FPU_SIGRETURN_FAULT;
 	if (fc->fx_only)
 		return (mxcsr & ~sys->xs.mxcsr_mask) ? FPU_SIGRETURN_BAD_MXCSR : FPU_SIGRETURN_OK;
-	if (port->copy_from_user(sys->port_data, hdr, buf + XSAVE_HDR_OFFSET, sizeof(hdr)))
+	if (port->copy_from_user(sys->port_data, hdr, buf + FPU_XSAVE_HDR_OFFSET, sizeof(hdr)))
 		return FPU_SIGRETURN_FAULT;
 	xstate_bv = fpu_get64(hdr);
 	xcomp_bv = fpu_get64(hdr + 8);
-	if (!(xcomp_bv & XCOMP_BV_COMPACTED)) {
+	if (!(xcomp_bv & FPU_XCOMP_BV_COMPACTED)) {
 		/* Standard form: bytes 8-23 must be zero, 24-63 are not looked at;
 		 * MXCSR is loaded whenever SSE or AVX is requested. */
 		if (xstate_bv & ~xcr0)
@@ -261,10 +261,10 @@ static enum fpu_sigreturn validate(struct fpu_system *sys, uintptr_t buf,
 	} else {
 		/* Compacted form: read if consistent, as the CPU (and Linux) do;
 		 * MXCSR is loaded only when SSE is requested and present. */
-		if (!sys->xs.has_xsavec || (xcomp_bv & ~XCOMP_BV_COMPACTED & ~xcr0) ||
-		    !bytes_zero(hdr + 16, XSAVE_HDR_SIZE - 16))
+		if (!sys->xs.has_xsavec || (xcomp_bv & ~FPU_XCOMP_BV_COMPACTED & ~xcr0) ||
+		    !bytes_zero(hdr + 16, FPU_XSAVE_HDR_SIZE - 16))
 			return FPU_SIGRETURN_BAD_HEADER;
-		if (xstate_bv & ~(xcomp_bv & ~XCOMP_BV_COMPACTED))
+		if (xstate_bv & ~(xcomp_bv & ~FPU_XCOMP_BV_COMPACTED))
 			return FPU_SIGRETURN_BAD_XSTATE_BV;
 		mxcsr_loaded = (fc->xrestore & sse) && (xstate_bv & sse);
 	}
@@ -345,7 +345,7 @@ enum fpu_sigreturn fpu_signal_restore(struct fpu_system *sys, struct fpu_ctx *ct
 		init_components(sys, sys->user_features & ~fc.xrestore);
 	ctx->flags &= ~FPU_CTX_NEED_LOAD;
 	if (FPU_BUG(sys, SIGRETURN_PKRU_DEFAULT) && sys->has_pkru && fpu_rdpkru() == 0)
-		fpu_wrpkru(PKRU_DEFAULT);
+		fpu_wrpkru(FPU_PKRU_DEFAULT);
 	if (sys->has_pkru)
 		ctx->pkru = fpu_rdpkru();
 	fpu__count_restore(cpu, ctx, fpu_sigframe_size(sys));

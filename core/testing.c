@@ -23,7 +23,7 @@ const struct fpu_bug_info fpu_bugs[] = {
 	  "a rejected frame leaves the registers as they were instead of the reset state (Linux bug 11)", 0, false },
 	{ FPU_BUG_SIGRETURN_PKRU_DEFAULT, "sigreturn-pkru-default",
 	  "after a frame with PKRU in init state, PKRU gets the restrictive default instead of 0 (Linux bug 13)",
-	  XFEATURE_MASK(XFEATURE_PKRU), false },
+	  FPU_XFEATURE_MASK(FPU_XFEATURE_PKRU), false },
 	{ FPU_BUG_GUEST_SAVE_TO_VMM, "guest-save-to-vmm",
 	  "a run call loads the guest's state but leaves the VMM's buffer active: a preemption saves the guest into the VMM's state (2018, the second seed)", 0, false },
 	{ FPU_BUG_GUEST_SCRATCH, "guest-scratch",
@@ -32,7 +32,7 @@ const struct fpu_bug_info fpu_bugs[] = {
 	  "the guest's state is loaded at run begin and VM entry trusts it still is; a kernel FPU section in between is lost (Linux bug 7)", 0, false },
 	{ FPU_BUG_GUEST_XCR0_LEAK, "guest-xcr0-leak",
 	  "the hypervisor restores the host's XCR0 when the run call ends, not at every exit: the guest's is live when the vCPU thread is switched out (Linux bug 3)",
-	  XFEATURE_MASK(XFEATURE_AVX), false }, /* a guest XCR0 smaller than the host's needs more than x87/SSE */
+	  FPU_XFEATURE_MASK(FPU_XFEATURE_AVX), false }, /* a guest XCR0 smaller than the host's needs more than x87/SSE */
 	{ FPU_BUG_X87_NO_SCRUB, "x87-no-scrub",
 	  "on a CPU that leaks x87 FOP/FIP/FDP through a restore, the restore path skips clearing them: the next context reads the last one's (CVE-2006-1056)",
 	  0, true },

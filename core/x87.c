@@ -36,25 +36,25 @@
  * x87 code while it is loaded, so the exception is never delivered. */
 static void probe_image(uint8_t *area, bool pending)
 {
-	fpu_bytes_zero(area, FXSAVE_SIZE + XSAVE_HDR_SIZE);
-	fpu_put16(area + FXSAVE_FCW, pending ? FCW_ALL_MASKED & ~1u : FCW_ALL_MASKED);
-	fpu_put16(area + FXSAVE_FSW, pending ? FSW_ES | FSW_IE : 0);
-	fpu_put16(area + FXSAVE_FOP, PROBE_FOP);
-	fpu_put64(area + FXSAVE_FIP, PROBE_FIP);
-	fpu_put64(area + FXSAVE_FDP, PROBE_FDP);
-	fpu_put32(area + FXSAVE_MXCSR, MXCSR_DEFAULT);
-	fpu_put64(area + XSAVE_HDR_OFFSET, XFEATURE_MASK(XFEATURE_X87)); /* XSTATE_BV */
+	fpu_bytes_zero(area, FPU_FXSAVE_SIZE + FPU_XSAVE_HDR_SIZE);
+	fpu_put16(area + FPU_FXSAVE_FCW, pending ? FCW_ALL_MASKED & ~1u : FCW_ALL_MASKED);
+	fpu_put16(area + FPU_FXSAVE_FSW, pending ? FSW_ES | FSW_IE : 0);
+	fpu_put16(area + FPU_FXSAVE_FOP, PROBE_FOP);
+	fpu_put64(area + FPU_FXSAVE_FIP, PROBE_FIP);
+	fpu_put64(area + FPU_FXSAVE_FDP, PROBE_FDP);
+	fpu_put32(area + FPU_FXSAVE_MXCSR, FPU_MXCSR_DEFAULT);
+	fpu_put64(area + FPU_XSAVE_HDR_OFFSET, FPU_XFEATURE_MASK(FPU_XFEATURE_X87)); /* XSTATE_BV */
 }
 
 static uint8_t kept_fields(const uint8_t *out)
 {
 	uint8_t kept = 0;
 
-	if ((fpu_get16(out + FXSAVE_FOP) & 0x7ff) == PROBE_FOP)
+	if ((fpu_get16(out + FPU_FXSAVE_FOP) & 0x7ff) == PROBE_FOP)
 		kept |= FPU_X87_FOP;
-	if (fpu_get64(out + FXSAVE_FIP) == PROBE_FIP)
+	if (fpu_get64(out + FPU_FXSAVE_FIP) == PROBE_FIP)
 		kept |= FPU_X87_FIP;
-	if (fpu_get64(out + FXSAVE_FDP) == PROBE_FDP)
+	if (fpu_get64(out + FPU_FXSAVE_FDP) == PROBE_FDP)
 		kept |= FPU_X87_FDP;
 	return kept;
 }
@@ -62,10 +62,10 @@ static uint8_t kept_fields(const uint8_t *out)
 /* Restore then save with one instruction pair; what came back. */
 static uint8_t round_trip(uint8_t *in, uint8_t *out, bool xsave)
 {
-	fpu_bytes_zero(out, FXSAVE_SIZE + XSAVE_HDR_SIZE);
+	fpu_bytes_zero(out, FPU_FXSAVE_SIZE + FPU_XSAVE_HDR_SIZE);
 	if (xsave) {
-		fpu_xrstor(in, XFEATURE_MASK(XFEATURE_X87));
-		fpu_xsave(out, XFEATURE_MASK(XFEATURE_X87));
+		fpu_xrstor(in, FPU_XFEATURE_MASK(FPU_XFEATURE_X87));
+		fpu_xsave(out, FPU_XFEATURE_MASK(FPU_XFEATURE_X87));
 	} else {
 		fpu_fxrstor(in);
 		fpu_fxsave(out);
@@ -84,7 +84,7 @@ static bool leaks_pointers(uint8_t *in, bool xsave)
 
 	__asm__ volatile("fninit\n\tlea 1f(%%rip), %0\n1:\tfildl %1" : "=r"(fild_at) : "m"(operand));
 	if (xsave)
-		fpu_xrstor(in, XFEATURE_MASK(XFEATURE_X87));
+		fpu_xrstor(in, FPU_XFEATURE_MASK(FPU_XFEATURE_X87));
 	else
 		fpu_fxrstor(in);
 	fpu_fnstenv(env);
@@ -95,9 +95,9 @@ static bool leaks_pointers(uint8_t *in, bool xsave)
 
 void fpu_x87_probe(struct fpu_x87_info *x87, bool has_xsave)
 {
-	uint8_t saved[FXSAVE_SIZE] __attribute__((aligned(64)));
-	uint8_t in[FXSAVE_SIZE + XSAVE_HDR_SIZE] __attribute__((aligned(64)));
-	uint8_t out[FXSAVE_SIZE + XSAVE_HDR_SIZE] __attribute__((aligned(64)));
+	uint8_t saved[FPU_FXSAVE_SIZE] __attribute__((aligned(64)));
+	uint8_t in[FPU_FXSAVE_SIZE + FPU_XSAVE_HDR_SIZE] __attribute__((aligned(64)));
+	uint8_t out[FPU_FXSAVE_SIZE + FPU_XSAVE_HDR_SIZE] __attribute__((aligned(64)));
 	uint32_t r[4];
 
 	fpu_bytes_zero(x87, sizeof(*x87));

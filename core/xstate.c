@@ -79,20 +79,20 @@ bool fpu_insn_supported(const struct fpu_xstate_info *xs, enum fpu_insn insn)
 /* x87 and SSE sit in the legacy region; report them as such. */
 static void describe_legacy(struct fpu_xstate_info *xs)
 {
-	xs->size[XFEATURE_X87] = FXSAVE_XMM;            /* FCW .. ST7 */
-	xs->offset[XFEATURE_X87] = 0;
-	xs->size[XFEATURE_SSE] = 16 * 16;               /* XMM0-15; MXCSR at 24 */
-	xs->offset[XFEATURE_SSE] = FXSAVE_XMM;
+	xs->size[FPU_XFEATURE_X87] = FPU_FXSAVE_XMM;            /* FCW .. ST7 */
+	xs->offset[FPU_XFEATURE_X87] = 0;
+	xs->size[FPU_XFEATURE_SSE] = 16 * 16;               /* XMM0-15; MXCSR at 24 */
+	xs->offset[FPU_XFEATURE_SSE] = FPU_FXSAVE_XMM;
 }
 
 static uint32_t read_mxcsr_mask(void)
 {
-	uint8_t area[FXSAVE_SIZE] __attribute__((aligned(64)));
+	uint8_t area[FPU_FXSAVE_SIZE] __attribute__((aligned(64)));
 	uint32_t mask;
 
 	fpu_bytes_zero(area, sizeof(area));
 	fpu_fxsave(area);
-	mask = fpu_get32(area + FXSAVE_MXCSR_MASK);
+	mask = fpu_get32(area + FPU_FXSAVE_MXCSR_MASK);
 	return mask ? mask : 0xffbf; /* SDM: zero means the default mask */
 }
 
@@ -114,10 +114,10 @@ enum fpu_setup_error fpu_xstate_enumerate(struct fpu_xstate_info *xs, uint64_t w
 	fpu_x87_probe(&xs->x87, xs->has_xsave);
 	if (!xs->has_xsave) {
 		/* Legacy-only CPU: the FXSAVE region is all there is. */
-		xs->xcr0 = XFEATURE_MASK_FPSSE;
-		xs->features = XFEATURE_MASK_FPSSE;
-		xs->std_size = xs->compacted_size = FXSAVE_SIZE;
-		*missing = want == ~0ull ? 0 : want & ~XFEATURE_MASK_FPSSE;
+		xs->xcr0 = FPU_XFEATURE_MASK_FPSSE;
+		xs->features = FPU_XFEATURE_MASK_FPSSE;
+		xs->std_size = xs->compacted_size = FPU_FXSAVE_SIZE;
+		*missing = want == ~0ull ? 0 : want & ~FPU_XFEATURE_MASK_FPSSE;
 		return *missing ? FPU_SETUP_FEATURE_MISSING : FPU_SETUP_OK;
 	}
 	fpu_cpuid(7, 0, r);
@@ -135,19 +135,19 @@ enum fpu_setup_error fpu_xstate_enumerate(struct fpu_xstate_info *xs, uint64_t w
 		return FPU_SETUP_FEATURE_MISSING;
 	}
 	xs->features = xs->xcr0 & want;
-	if ((xs->features & XFEATURE_MASK_FPSSE) != XFEATURE_MASK_FPSSE) {
-		*missing = XFEATURE_MASK_FPSSE & ~xs->features;
+	if ((xs->features & FPU_XFEATURE_MASK_FPSSE) != FPU_XFEATURE_MASK_FPSSE) {
+		*missing = FPU_XFEATURE_MASK_FPSSE & ~xs->features;
 		return FPU_SETUP_FEATURE_MISSING; /* x87 and SSE are not optional here */
 	}
 	for (f = 2; f < FPU_XFEATURE_MAX; f++) {
-		if (!(xs->xcr0 & XFEATURE_MASK(f)))
+		if (!(xs->xcr0 & FPU_XFEATURE_MASK(f)))
 			continue;
 		fpu_cpuid(0xd, f, r);
 		if (r[2] & CPUIDD_ECX_SUPERVISOR) { /* not a user component: not ours */
-			xs->features &= ~XFEATURE_MASK(f);
+			xs->features &= ~FPU_XFEATURE_MASK(f);
 			continue;
 		}
-		if (r[0] == 0 || r[1] < XSAVE_EXT_OFFSET || r[0] + r[1] > xs->cpu_std_size_max)
+		if (r[0] == 0 || r[1] < FPU_XSAVE_EXT_OFFSET || r[0] + r[1] > xs->cpu_std_size_max)
 			return FPU_SETUP_BAD_LAYOUT;
 		xs->size[f] = r[0];
 		xs->offset[f] = r[1];
@@ -161,11 +161,11 @@ enum fpu_setup_error fpu_xstate_enumerate(struct fpu_xstate_info *xs, uint64_t w
 /* Compacted format: components in ascending order, packed, some aligned to 64. */
 static uint32_t compacted_walk(const struct fpu_xstate_info *xs, uint64_t mask, unsigned stop)
 {
-	uint32_t off = XSAVE_EXT_OFFSET;
+	uint32_t off = FPU_XSAVE_EXT_OFFSET;
 	unsigned f;
 
 	for (f = 2; f < FPU_XFEATURE_MAX; f++) {
-		if (!(mask & XFEATURE_MASK(f)))
+		if (!(mask & FPU_XFEATURE_MASK(f)))
 			continue;
 		if (xs->align64[f])
 			off = (off + 63) & ~63u;
@@ -179,7 +179,7 @@ static uint32_t compacted_walk(const struct fpu_xstate_info *xs, uint64_t mask, 
 uint32_t fpu_xstate_offset(const struct fpu_xstate_info *xs, enum fpu_insn insn,
 			   uint64_t mask, unsigned f)
 {
-	if (f >= FPU_XFEATURE_MAX || !(mask & XFEATURE_MASK(f)))
+	if (f >= FPU_XFEATURE_MAX || !(mask & FPU_XFEATURE_MASK(f)))
 		return 0;
 	if (f < 2 || insn != FPU_INSN_XSAVEC)
 		return xs->offset[f];
@@ -188,11 +188,11 @@ uint32_t fpu_xstate_offset(const struct fpu_xstate_info *xs, enum fpu_insn insn,
 
 uint32_t fpu_xstate_user_size(const struct fpu_xstate_info *xs, uint64_t mask)
 {
-	uint32_t end = XSAVE_EXT_OFFSET;
+	uint32_t end = FPU_XSAVE_EXT_OFFSET;
 	unsigned f;
 
 	for (f = 2; f < FPU_XFEATURE_MAX; f++)
-		if ((mask & XFEATURE_MASK(f)) && xs->offset[f] + xs->size[f] > end)
+		if ((mask & FPU_XFEATURE_MASK(f)) && xs->offset[f] + xs->size[f] > end)
 			end = xs->offset[f] + xs->size[f];
 	return end;
 }
@@ -200,7 +200,7 @@ uint32_t fpu_xstate_user_size(const struct fpu_xstate_info *xs, uint64_t mask)
 uint32_t fpu_xstate_size(const struct fpu_xstate_info *xs, enum fpu_insn insn, uint64_t mask)
 {
 	if (insn == FPU_INSN_FXSAVE)
-		return FXSAVE_SIZE;
+		return FPU_FXSAVE_SIZE;
 	if (insn == FPU_INSN_XSAVEC)
 		return (compacted_walk(xs, mask, FPU_XFEATURE_MAX) + 63) & ~63u;
 	return (fpu_xstate_user_size(xs, mask) + 63) & ~63u;
@@ -212,10 +212,10 @@ void fpu_xstate_init_image(const struct fpu_xstate_info *xs, enum fpu_insn insn,
 	uint8_t *a = area;
 
 	fpu_bytes_zero(a, fpu_xstate_size(xs, insn, mask));
-	fpu_put16(a + FXSAVE_FCW, FCW_DEFAULT);
-	fpu_put32(a + FXSAVE_MXCSR, MXCSR_DEFAULT);
+	fpu_put16(a + FPU_FXSAVE_FCW, FPU_FCW_DEFAULT);
+	fpu_put32(a + FPU_FXSAVE_MXCSR, FPU_MXCSR_DEFAULT);
 	/* XSTATE_BV = 0: every component in its init state. The legacy fields
 	 * above still matter: FXRSTOR reads them, and XRSTOR reads MXCSR. */
 	if (insn == FPU_INSN_XSAVEC)
-		fpu_put64(a + XSAVE_HDR_OFFSET + 8, XCOMP_BV_COMPACTED | mask);
+		fpu_put64(a + FPU_XSAVE_HDR_OFFSET + 8, FPU_XCOMP_BV_COMPACTED | mask);
 }

@@ -85,7 +85,7 @@ int main(void)
 	uint16_t fcw;
 
 	/* x87 and SSE: every x86-64 CPU has them (a kernel would ask for ~0ull). */
-	err = fpu_system_init(&sys, fpu_policy_find("linux"), XFEATURE_MASK_FPSSE, FPU_INSN__COUNT,
+	err = fpu_system_init(&sys, fpu_policy_find("linux"), FPU_XFEATURE_MASK_FPSSE, FPU_INSN__COUNT,
 			      &my_ops, &port, &missing);
 	if (err) {
 		printf("minimal-port: %s\n", fpu_setup_error_str(err));

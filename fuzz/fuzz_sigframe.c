@@ -79,10 +79,6 @@
 #include <ucontext.h>
 #include <unistd.h>
 
-/* glibc's <signal.h> defines these too, with the same values. */
-#undef FP_XSTATE_MAGIC1
-#undef FP_XSTATE_MAGIC2
-#undef FP_XSTATE_MAGIC2_SIZE
 #include "../sim/oracle/oracle.h"
 #include "../sim/machine/machine.h"
 #include "../tests/harness.h"
@@ -350,14 +346,14 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	/* What this process may use: XCR0 less AMX unless permitted (as
 	 * machine_permitted_features()); PKRU only with OSPKE. */
 	xcr0 = fpu_xgetbv(0);
-	if (xcr0 & XFEATURE_MASK(XFEATURE_XTILEDATA))
-		syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA);
+	if (xcr0 & FPU_XFEATURE_MASK(FPU_XFEATURE_XTILEDATA))
+		syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, FPU_XFEATURE_XTILEDATA);
 	if (syscall(SYS_arch_prctl, ARCH_GET_XCOMP_PERM, &perm) != 0)
 		perm = xcr0 & ~AMX_MASK;
 	want = xcr0 & perm;
 	fpu_cpuid(7, 0, r);
 	if (!(r[2] & (1u << 4)))
-		want &= ~XFEATURE_MASK(XFEATURE_PKRU);
+		want &= ~FPU_XFEATURE_MASK(FPU_XFEATURE_PKRU);
 	err = fpu_system_init(&sys, fpu_policy_find("linux"), want, FPU_INSN__COUNT, &port_ops, NULL,
 			      &missing);
 	if (err != FPU_SETUP_OK || !sys.xs.has_xsave) {
@@ -419,7 +415,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	}
 	memcpy(base[V_COMPACTED], base[V_SAVED], fsize);
 	if (sys.xs.has_xsavec)
-		put64(base[V_COMPACTED] + HDR_COMP, XCOMP_BV_COMPACTED | get64(base[V_SAVED] + HDR_BV));
+		put64(base[V_COMPACTED] + HDR_COMP, FPU_XCOMP_BV_COMPACTED | get64(base[V_SAVED] + HDR_BV));
 	heap_frame = frame = alloc64(fsize);
 	frame_copy = alloc64(fsize);
 	setup_user_memory();
@@ -440,8 +436,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		 * still names every component: validation reads only the first
 		 * page, XRSTOR all of them (placements 1 and 2, K = 1). */
 		memcpy(zero, base[V_SAVED], fsize);
-		memcpy(zero + FPU_SW_BYTES_OFFSET + 16, &(uint32_t){ XSAVE_EXT_OFFSET }, 4);
-		memcpy(zero + XSAVE_EXT_OFFSET, &(uint32_t){ FP_XSTATE_MAGIC2 }, 4);
+		memcpy(zero + FPU_SW_BYTES_OFFSET + 16, &(uint32_t){ FPU_XSAVE_EXT_OFFSET }, 4);
+		memcpy(zero + FPU_XSAVE_EXT_OFFSET, &(uint32_t){ FPU_FP_XSTATE_MAGIC2 }, 4);
 		write_seed(seed_dir, "gen-raw-short-evicted", V_RAW | M_EVICTED << 4 | 1 << 6, zero, fsize);
 		write_seed(seed_dir, "gen-raw-short-unmapped", V_RAW | M_UNMAPPED << 4 | 1 << 6, zero, fsize);
 		write_seed(seed_dir, "gen-raw-short-guard", V_RAW | M_GUARD << 4, zero, fsize);
@@ -475,7 +471,7 @@ static void broken(const char *fmt, ...)
 			"XSTATE_BV 0x%llx XCOMP_BV 0x%llx\n",
 		g_sel & 3, !!(g_sel & 4), (g_sel & 8) ? "init" : "pattern", mem_mode, (g_sel >> 6) % npages,
 		npages, fault_ins, fpu_sigreturn_str(g_r), g_r,
-		get32(frame + FXSAVE_MXCSR), get32(frame + FPU_SW_BYTES_OFFSET),
+		get32(frame + FPU_FXSAVE_MXCSR), get32(frame + FPU_SW_BYTES_OFFSET),
 		(unsigned long long)get64(frame + SW_XFEAT), get32(frame + FPU_SW_BYTES_OFFSET + 16),
 		(unsigned long long)get64(frame + HDR_BV), (unsigned long long)get64(frame + HDR_COMP));
 	abort();
@@ -496,15 +492,15 @@ static uint32_t spans(unsigned f, bool with_ptrs, uint32_t s[][2])
 {
 	uint32_t n = 0, i;
 
-	if (f == XFEATURE_X87) {
-		s[n][0] = FXSAVE_FSW, s[n++][1] = 3; /* FSW, abridged FTW */
+	if (f == FPU_XFEATURE_X87) {
+		s[n][0] = FPU_FXSAVE_FSW, s[n++][1] = 3; /* FSW, abridged FTW */
 		if (with_ptrs)
-			s[n][0] = FXSAVE_FOP, s[n++][1] = 18;
+			s[n][0] = FPU_FXSAVE_FOP, s[n++][1] = 18;
 		for (i = 0; i < 8; i++)
-			s[n][0] = FXSAVE_ST + 16 * i, s[n++][1] = 10;
-	} else if (f == XFEATURE_SSE) {
-		s[n][0] = FXSAVE_XMM, s[n++][1] = 256;
-	} else if (f == XFEATURE_PKRU) {
+			s[n][0] = FPU_FXSAVE_ST + 16 * i, s[n++][1] = 10;
+	} else if (f == FPU_XFEATURE_SSE) {
+		s[n][0] = FPU_FXSAVE_XMM, s[n++][1] = 256;
+	} else if (f == FPU_XFEATURE_PKRU) {
 		s[n][0] = sys.xs.offset[f], s[n++][1] = 4;
 	} else {
 		s[n][0] = sys.xs.offset[f], s[n++][1] = sys.xs.size[f];
@@ -517,7 +513,7 @@ static bool comp_init(uint64_t obv, unsigned f)
 {
 	uint32_t s[12][2], n, i;
 
-	if (!(obv & XFEATURE_MASK(f)))
+	if (!(obv & FPU_XFEATURE_MASK(f)))
 		return true; /* XSAVE says so: whatever the bytes */
 	n = spans(f, true, s);
 	for (i = 0; i < n; i++)
@@ -533,7 +529,7 @@ static bool comp_equal(uint64_t obv, unsigned f, const uint8_t *fr)
 
 	n = spans(f, false, s);
 	for (i = 0; i < n; i++) {
-		bool ok = (obv & XFEATURE_MASK(f)) ? !memcmp(out_img + s[i][0], fr + s[i][0], s[i][1])
+		bool ok = (obv & FPU_XFEATURE_MASK(f)) ? !memcmp(out_img + s[i][0], fr + s[i][0], s[i][1])
 						   : zero(fr + s[i][0], s[i][1]);
 		if (!ok)
 			return false;
@@ -545,24 +541,24 @@ static void check_failed(const struct capture *c, uint64_t obv)
 {
 	unsigned f;
 
-	if (c->fcw != FCW_DEFAULT)
-		broken("failed sigreturn left FCW 0x%04x (reset state: 0x%04x)", c->fcw, FCW_DEFAULT);
-	if (c->mxcsr != MXCSR_DEFAULT)
-		broken("failed sigreturn left MXCSR 0x%08x (reset state: 0x%08x)", c->mxcsr, MXCSR_DEFAULT);
+	if (c->fcw != FPU_FCW_DEFAULT)
+		broken("failed sigreturn left FCW 0x%04x (reset state: 0x%04x)", c->fcw, FPU_FCW_DEFAULT);
+	if (c->mxcsr != FPU_MXCSR_DEFAULT)
+		broken("failed sigreturn left MXCSR 0x%08x (reset state: 0x%08x)", c->mxcsr, FPU_MXCSR_DEFAULT);
 	for (f = 0; f < FPU_XFEATURE_MAX; f++) {
-		if (!(umask & XFEATURE_MASK(f)) || f == XFEATURE_PKRU)
+		if (!(umask & FPU_XFEATURE_MASK(f)) || f == FPU_XFEATURE_PKRU)
 			continue;
 		if (!comp_init(obv, f))
 			broken("failed sigreturn left %s (component %u) not in init state (XSTATE_BV 0x%llx)",
 			       fpu_xfeature_name(f), f, (unsigned long long)obv);
 	}
 	if (sys.has_pkru) {
-		uint32_t pkru = (obv & XFEATURE_MASK(XFEATURE_PKRU)) ?
-			get32(out_img + sys.xs.offset[XFEATURE_PKRU]) : 0;
+		uint32_t pkru = (obv & FPU_XFEATURE_MASK(FPU_XFEATURE_PKRU)) ?
+			get32(out_img + sys.xs.offset[FPU_XFEATURE_PKRU]) : 0;
 
-		if (pkru != PKRU_DEFAULT || ctx.pkru != PKRU_DEFAULT)
+		if (pkru != FPU_PKRU_DEFAULT || ctx.pkru != FPU_PKRU_DEFAULT)
 			broken("failed sigreturn: PKRU 0x%08x, ctx->pkru 0x%08x (reset state: 0x%08x)",
-			       pkru, ctx.pkru, PKRU_DEFAULT);
+			       pkru, ctx.pkru, FPU_PKRU_DEFAULT);
 	}
 	if (ctx.flags & FPU_CTX_NEED_LOAD)
 		broken("failed sigreturn left NEED_LOAD set: the reset state in the registers is not the task's");
@@ -571,22 +567,22 @@ static void check_failed(const struct capture *c, uint64_t obv)
 static void check_ok(const struct capture *c, uint64_t obv)
 {
 	bool fx = g_r == FPU_SIGRETURN_OK_FX_ONLY;
-	uint64_t xrestore = fx ? XFEATURE_MASK_FPSSE : get64(frame + SW_XFEAT) & umask;
-	uint64_t fbv = fx ? XFEATURE_MASK_FPSSE : get64(frame + HDR_BV);
-	bool compacted = !fx && (get64(frame + HDR_COMP) & XCOMP_BV_COMPACTED);
-	uint32_t fmx = get32(frame + FXSAVE_MXCSR);
+	uint64_t xrestore = fx ? FPU_XFEATURE_MASK_FPSSE : get64(frame + SW_XFEAT) & umask;
+	uint64_t fbv = fx ? FPU_XFEATURE_MASK_FPSSE : get64(frame + HDR_BV);
+	bool compacted = !fx && (get64(frame + HDR_COMP) & FPU_XCOMP_BV_COMPACTED);
+	uint32_t fmx = get32(frame + FPU_FXSAVE_MXCSR);
 	/* Legacy-only: FXRSTOR loads the frame's MXCSR, then the other
 	 * components go to init; from a standard image (no XSAVES) with AVX
 	 * in the mask that XRSTOR loads MXCSR as well (SDM 13.8.1). */
 	uint32_t fx_mx = !(sys.xs.has_xsaves && sys.xs.has_xsavec) &&
-			 (umask & XFEATURE_MASK(XFEATURE_AVX)) ? MXCSR_DEFAULT : fmx;
+			 (umask & FPU_XFEATURE_MASK(FPU_XFEATURE_AVX)) ? FPU_MXCSR_DEFAULT : fmx;
 	unsigned f;
 
 	if (ctx.flags & FPU_CTX_NEED_LOAD)
 		broken("successful sigreturn left NEED_LOAD set: the registers would be overwritten "
 		       "by the stale buffer at exit to user");
 	for (f = 0; f < FPU_XFEATURE_MAX; f++) {
-		uint64_t m = XFEATURE_MASK(f);
+		uint64_t m = FPU_XFEATURE_MASK(f);
 
 		if (!(umask & m))
 			continue;
@@ -596,31 +592,31 @@ static void check_ok(const struct capture *c, uint64_t obv)
 				       "(requested 0x%llx, XSTATE_BV 0x%llx) but not in init state",
 				       fpu_xfeature_name(f), f, (unsigned long long)xrestore,
 				       (unsigned long long)fbv);
-			if (f == XFEATURE_X87 && c->fcw != FCW_DEFAULT)
+			if (f == FPU_XFEATURE_X87 && c->fcw != FPU_FCW_DEFAULT)
 				broken("successful sigreturn: x87 not provided by the frame but FCW 0x%04x",
 				       c->fcw);
 			continue;
 		}
 		if (compacted || (m & AMX_MASK))
 			continue;
-		if (f == XFEATURE_X87) {
+		if (f == FPU_XFEATURE_X87) {
 			/* masks, precision and rounding control */
-			if ((c->fcw & 0x0f3f) != (get16(frame + FXSAVE_FCW) & 0x0f3f))
+			if ((c->fcw & 0x0f3f) != (get16(frame + FPU_FXSAVE_FCW) & 0x0f3f))
 				broken("successful sigreturn: FCW 0x%04x, frame's 0x%04x", c->fcw,
-				       get16(frame + FXSAVE_FCW));
+				       get16(frame + FPU_FXSAVE_FCW));
 			continue;
 		}
 		if (!comp_equal(obv, f, frame))
 			broken("successful sigreturn: %s (component %u) differs from the frame's",
 			       fpu_xfeature_name(f), f);
 	}
-	if (fx ? c->mxcsr != fx_mx : (c->mxcsr != fmx && c->mxcsr != MXCSR_DEFAULT))
+	if (fx ? c->mxcsr != fx_mx : (c->mxcsr != fmx && c->mxcsr != FPU_MXCSR_DEFAULT))
 		broken("successful sigreturn: MXCSR 0x%08x, frame's 0x%08x%s", c->mxcsr, fmx,
 		       !fx ? " (only that or 0x1f80 may be loaded)" :
 		       fx_mx == fmx ? " (FXRSTOR loads it)" : " (the standard init image loads 0x1f80)");
 	if (sys.has_pkru) {
-		uint32_t pkru = (obv & XFEATURE_MASK(XFEATURE_PKRU)) ?
-			get32(out_img + sys.xs.offset[XFEATURE_PKRU]) : 0;
+		uint32_t pkru = (obv & FPU_XFEATURE_MASK(FPU_XFEATURE_PKRU)) ?
+			get32(out_img + sys.xs.offset[FPU_XFEATURE_PKRU]) : 0;
 
 		if (ctx.pkru != pkru)
 			broken("successful sigreturn: ctx->pkru 0x%08x, register 0x%08x", ctx.pkru, pkru);
@@ -689,7 +685,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fault_ins = 0;
 
 	ctx.flags = live ? 0 : FPU_CTX_NEED_LOAD;
-	ctx.pkru = PKRU_DEFAULT;
+	ctx.pkru = FPU_PKRU_DEFAULT;
 	cpu.owner = live ? &st : NULL;
 	st.last_cpu = live ? 0 : -1;
 	port_warns = 0;

@@ -114,6 +114,20 @@ sec_install() {
 			echo \"\$h\"; echo '#include \"fpuctx/'\"\${h##*/}\"'\"' |
 			gcc -fsyntax-only -std=c11 -Wall -Wextra -Werror -ffreestanding -mgeneral-regs-only -I'$inst/usr/include' -x c - || exit 1
 		done"
+	# unprefixed_macros DIR: lists the macros DIR's headers define outside FPU_/FPUCTX_.
+	unprefixed_macros() {
+		local out
+		out=$(grep -hoE '^#[[:space:]]*define[[:space:]]+[A-Za-z_0-9]+' "$1"/*.h | awk '{print $NF}' |
+			grep -vE '^(FPU_|FPUCTX_)')
+		if [ -n "$out" ]; then echo "unprefixed: $out"; return 1; fi
+	}
+	t "the installed headers define only FPU_/FPUCTX_ macros (no clash with libc or a kernel)" 0 \
+		unprefixed_macros "$inst/usr/include/fpuctx"
+	mkdir -p "$log/hdr" && cp "$inst"/usr/include/fpuctx/*.h "$log/hdr/" && echo '#define MXCSR_DEFAULT 0x1f80' >>"$log/hdr/xstate.h"
+	t "the macro check sees an unprefixed one" 1 unprefixed_macros "$log/hdr"
+	t "the public headers and libc's <signal.h> compile together" 0 sh -c "
+		printf '#include <signal.h>\\n#include \"fpuctx/signal.h\"\\n#include \"fpuctx/api.h\"\\nint x;\\n' |
+		gcc -fsyntax-only -std=c11 -Wall -Wextra -Werror -I'$inst/usr/include' -x c -"
 	tgrep "pkg-config: the version of version.h" \
 		"^$(sed -n 's/^#define FPUCTX_VERSION_STRING "\(.*\)"/\1/p' include/fpuctx/version.h)\$" pc --modversion fpuctx
 	cp examples/minimal-port.c "$ex/"

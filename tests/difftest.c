@@ -43,10 +43,6 @@
 #include <ucontext.h>
 #include <unistd.h>
 
-/* glibc's <signal.h> defines these too, with the same values. */
-#undef FP_XSTATE_MAGIC1
-#undef FP_XSTATE_MAGIC2
-#undef FP_XSTATE_MAGIC2_SIZE
 #include "../sim/oracle/oracle.h"
 #include "../sim/machine/machine.h"
 #include "harness.h"
@@ -56,8 +52,8 @@
 #include "fpuctx/sched.h"
 #include "fpuctx/signal.h"
 
-#define AVX512_MASK (XFEATURE_MASK(XFEATURE_OPMASK) | XFEATURE_MASK(XFEATURE_ZMM_HI256) | \
-		     XFEATURE_MASK(XFEATURE_HI16_ZMM))
+#define AVX512_MASK (FPU_XFEATURE_MASK(FPU_XFEATURE_OPMASK) | FPU_XFEATURE_MASK(FPU_XFEATURE_ZMM_HI256) | \
+		     FPU_XFEATURE_MASK(FPU_XFEATURE_HI16_ZMM))
 
 #define FRAME_MAX (64 * 1024)     /* frame / image buffers */
 
@@ -189,7 +185,7 @@ static void on_usr1(int sig, siginfo_t *si, void *ucv)
 	}
 	rep_movsb(&magic1, fp + SW_MAGIC1, 4);
 	rep_movsb(&ext, fp + SW_EXTSIZE, 4);
-	len = magic1 == FP_XSTATE_MAGIC1 ? ext : FXSAVE_SIZE;
+	len = magic1 == FPU_FP_XSTATE_MAGIC1 ? ext : FPU_FXSAVE_SIZE;
 	if (len > FRAME_MAX)
 		len = FRAME_MAX;
 	host_frame_addr = (uintptr_t)fp;
@@ -291,13 +287,13 @@ static const char *field_name(uint32_t off, char *buf, size_t len)
 	if (off < 24) return "FDP";
 	if (off < 28) return "MXCSR";
 	if (off < 32) return "MXCSR_MASK";
-	if (off < FXSAVE_XMM) {
-		snprintf(buf, len, "ST%u%s", (off - FXSAVE_ST) / 16,
-			 (off - FXSAVE_ST) % 16 >= 10 ? " (reserved bytes)" : "");
+	if (off < FPU_FXSAVE_XMM) {
+		snprintf(buf, len, "ST%u%s", (off - FPU_FXSAVE_ST) / 16,
+			 (off - FPU_FXSAVE_ST) % 16 >= 10 ? " (reserved bytes)" : "");
 		return buf;
 	}
 	if (off < 416) {
-		snprintf(buf, len, "XMM%u", (off - FXSAVE_XMM) / 16);
+		snprintf(buf, len, "XMM%u", (off - FPU_FXSAVE_XMM) / 16);
 		return buf;
 	}
 	if (off < SW_MAGIC1) return "legacy reserved (416-463)";
@@ -305,16 +301,16 @@ static const char *field_name(uint32_t off, char *buf, size_t len)
 	if (off < SW_XFEAT) return "sw_reserved.extended_size";
 	if (off < SW_XSIZE) return "sw_reserved.xfeatures";
 	if (off < SW_XSIZE + 4) return "sw_reserved.xstate_size";
-	if (off < XSAVE_HDR_OFFSET) return "sw_reserved.padding";
+	if (off < FPU_XSAVE_HDR_OFFSET) return "sw_reserved.padding";
 	if (off < HDR_COMP) return "XSTATE_BV";
 	if (off < HDR_COMP + 8) return "XCOMP_BV";
-	if (off < XSAVE_EXT_OFFSET) {
-		snprintf(buf, len, "header reserved word %u (bytes %u-%u)", (off - XSAVE_HDR_OFFSET) / 8,
-			 (off - XSAVE_HDR_OFFSET) & ~7u, ((off - XSAVE_HDR_OFFSET) & ~7u) + 7);
+	if (off < FPU_XSAVE_EXT_OFFSET) {
+		snprintf(buf, len, "header reserved word %u (bytes %u-%u)", (off - FPU_XSAVE_HDR_OFFSET) / 8,
+			 (off - FPU_XSAVE_HDR_OFFSET) & ~7u, ((off - FPU_XSAVE_HDR_OFFSET) & ~7u) + 7);
 		return buf;
 	}
 	for (f = 2; f < FPU_XFEATURE_MAX; f++)
-		if ((sys.xs.xcr0 & XFEATURE_MASK(f)) && sys.xs.size[f] && off >= sys.xs.offset[f] &&
+		if ((sys.xs.xcr0 & FPU_XFEATURE_MASK(f)) && sys.xs.size[f] && off >= sys.xs.offset[f] &&
 		    off < sys.xs.offset[f] + sys.xs.size[f]) {
 			snprintf(buf, len, "%s+0x%x", fpu_xfeature_name(f), off - sys.xs.offset[f]);
 			return buf;
@@ -417,7 +413,7 @@ static uint8_t base_frame[FRAME_MAX] __attribute__((aligned(64)));  /* Part 2's 
  * padding that XSAVE never writes. */
 static uint32_t state_bytes(unsigned f)
 {
-	return f == XFEATURE_PKRU ? 4 : sys.xs.size[f];
+	return f == FPU_XFEATURE_PKRU ? 4 : sys.xs.size[f];
 }
 
 static bool component_is_init(const uint8_t *img, unsigned f)
@@ -443,8 +439,8 @@ static uint32_t diff_bv(const uint8_t *host, const uint8_t *lib, uint64_t hbv, u
 	for (f = 0; f < 64; f++) {
 		if (!(d & (1ull << f)))
 			continue;
-		if (f >= 2 && f < FPU_XFEATURE_MAX && (umask & XFEATURE_MASK(f)) &&
-		    component_is_init((hbv & XFEATURE_MASK(f)) ? host : lib, f))
+		if (f >= 2 && f < FPU_XFEATURE_MAX && (umask & FPU_XFEATURE_MASK(f)) &&
+		    component_is_init((hbv & FPU_XFEATURE_MASK(f)) ? host : lib, f))
 			continue;
 		printf("    frame: XSTATE_BV bit %u (%s): host %u, fpuctx %u, and the set side is not init\n",
 		       f, f < FPU_XFEATURE_MAX ? fpu_xfeature_name(f) : "?", (unsigned)(hbv >> f) & 1,
@@ -463,18 +459,18 @@ static bool compare_frames(const char *name, const uint8_t *host, const uint8_t 
 	uint32_t i, written = 0;
 
 	nd += diff_span("frame", "host", host, "fpuctx", lib, 0, 416, &shown);
-	for (i = 416; i < FXSAVE_SW_RESERVED; i++)
+	for (i = 416; i < FPU_FXSAVE_SW_RESERVED; i++)
 		written += lib[i] != JUNK;
 	if (written) {
 		printf("    frame: fpuctx wrote %u of the reserved bytes 416-463, which Linux leaves alone\n", written);
 		nd += written;
 	}
-	nd += diff_span("frame", "host", host, "fpuctx", lib, FXSAVE_SW_RESERVED, 48, &shown);
+	nd += diff_span("frame", "host", host, "fpuctx", lib, FPU_FXSAVE_SW_RESERVED, 48, &shown);
 	nd += diff_bv(host, lib, hbv, lbv);
-	nd += diff_span("frame", "host", host, "fpuctx", lib, HDR_COMP, XSAVE_HDR_SIZE - 8, &shown);
-	compared = XSAVE_EXT_OFFSET;
+	nd += diff_span("frame", "host", host, "fpuctx", lib, HDR_COMP, FPU_XSAVE_HDR_SIZE - 8, &shown);
+	compared = FPU_XSAVE_EXT_OFFSET;
 	for (f = 2; f < FPU_XFEATURE_MAX; f++) {
-		if (!(umask & XFEATURE_MASK(f)) || !(hbv & lbv & XFEATURE_MASK(f)))
+		if (!(umask & FPU_XFEATURE_MASK(f)) || !(hbv & lbv & FPU_XFEATURE_MASK(f)))
 			continue;
 		nd += diff_span("frame", "host", host, "fpuctx", lib, sys.xs.offset[f], state_bytes(f),
 				&shown);
@@ -538,7 +534,7 @@ static void part1(void)
 	pattern_build(&orc, img, 5, 5, umask);
 	put64(img + HDR_BV, get64(img + HDR_BV) & ~AMX_MASK);
 	part1_case("pattern owner 5, AMX tiles in init state", img, false);
-	pattern_build(&orc, img, 6, 6, XFEATURE_MASK_FPSSE);
+	pattern_build(&orc, img, 6, 6, FPU_XFEATURE_MASK_FPSSE);
 	part1_case("pattern owner 6, only x87/SSE dirty", img, false);
 	printf("  documented differences, not compared:\n"
 	       "   - legacy reserved bytes 416-463: XSAVE does not write them, neither kernel clears them\n"
@@ -616,15 +612,15 @@ static void normalize(uint8_t *img)
 	uint64_t bv = get64(img + HDR_BV);
 	unsigned f;
 
-	if (!(bv & XFEATURE_MASK(XFEATURE_X87))) {
-		memset(img, 0, FXSAVE_MXCSR);
-		put16(img + FXSAVE_FCW, FCW_DEFAULT);
-		memset(img + FXSAVE_ST, 0, FXSAVE_XMM - FXSAVE_ST);
+	if (!(bv & FPU_XFEATURE_MASK(FPU_XFEATURE_X87))) {
+		memset(img, 0, FPU_FXSAVE_MXCSR);
+		put16(img + FPU_FXSAVE_FCW, FPU_FCW_DEFAULT);
+		memset(img + FPU_FXSAVE_ST, 0, FPU_FXSAVE_XMM - FPU_FXSAVE_ST);
 	}
-	if (!(bv & XFEATURE_MASK(XFEATURE_SSE)))
-		memset(img + FXSAVE_XMM, 0, 256);
+	if (!(bv & FPU_XFEATURE_MASK(FPU_XFEATURE_SSE)))
+		memset(img + FPU_FXSAVE_XMM, 0, 256);
 	for (f = 2; f < FPU_XFEATURE_MAX; f++)
-		if ((umask & XFEATURE_MASK(f)) && !(bv & XFEATURE_MASK(f)))
+		if ((umask & FPU_XFEATURE_MASK(f)) && !(bv & FPU_XFEATURE_MASK(f)))
 			memset(img + sys.xs.offset[f], 0, sys.xs.size[f]);
 }
 
@@ -648,12 +644,12 @@ static uint32_t diff_images(const char *an, const uint8_t *a, const char *bn, co
 	} while (0)
 	r = diff_span("regs", an, a, bn, b, 0, 24, &shown);
 	for (i = 0; i < 8; i++)
-		r += diff_span("regs", an, a, bn, b, FXSAVE_ST + 16 * i, 10, &shown);
+		r += diff_span("regs", an, a, bn, b, FPU_FXSAVE_ST + 16 * i, 10, &shown);
 	REGION("x87", r);
-	REGION("MXCSR", diff_span("regs", an, a, bn, b, FXSAVE_MXCSR, 4, &shown));
-	REGION("xmm", diff_span("regs", an, a, bn, b, FXSAVE_XMM, 256, &shown));
+	REGION("MXCSR", diff_span("regs", an, a, bn, b, FPU_FXSAVE_MXCSR, 4, &shown));
+	REGION("xmm", diff_span("regs", an, a, bn, b, FPU_FXSAVE_XMM, 256, &shown));
 	for (f = 2; f < FPU_XFEATURE_MAX; f++)
-		if (umask & XFEATURE_MASK(f))
+		if (umask & FPU_XFEATURE_MASK(f))
 			REGION(fpu_xfeature_name(f), diff_span("regs", an, a, bn, b, sys.xs.offset[f],
 							       state_bytes(f), &shown));
 #undef REGION
@@ -668,12 +664,12 @@ static bool images_equal(const uint8_t *a, const uint8_t *b)
 	if (memcmp(a, b, 28))
 		return false;
 	for (i = 0; i < 8; i++)
-		if (memcmp(a + FXSAVE_ST + 16 * i, b + FXSAVE_ST + 16 * i, 10))
+		if (memcmp(a + FPU_FXSAVE_ST + 16 * i, b + FPU_FXSAVE_ST + 16 * i, 10))
 			return false;
-	if (memcmp(a + FXSAVE_XMM, b + FXSAVE_XMM, 256))
+	if (memcmp(a + FPU_FXSAVE_XMM, b + FPU_FXSAVE_XMM, 256))
 		return false;
 	for (f = 2; f < FPU_XFEATURE_MAX; f++)
-		if ((umask & XFEATURE_MASK(f)) && memcmp(a + sys.xs.offset[f], b + sys.xs.offset[f], state_bytes(f)))
+		if ((umask & FPU_XFEATURE_MASK(f)) && memcmp(a + sys.xs.offset[f], b + sys.xs.offset[f], state_bytes(f)))
 			return false;
 	return true;
 }
@@ -715,7 +711,7 @@ static struct outcome run_frame(void)
 	pid_t pid, w;
 	int status = 0;
 
-	keep_key0_open(&sys.xs, umask & XFEATURE_MASK(XFEATURE_PKRU), mut, flen); /* both sides would die */
+	keep_key0_open(&sys.xs, umask & FPU_XFEATURE_MASK(FPU_XFEATURE_PKRU), mut, flen); /* both sides would die */
 
 	shm->done = 0;
 	shm->frame_xsize = 0;
@@ -803,7 +799,7 @@ static bool judge(long idx, const char *desc, unsigned kinds, bool verbose_dump,
 	if (verbose_dump || dumps < 8 || getenv("DIFFTEST_VERBOSE")) {
 		dumps++;
 		printf("    mutated frame, bytes 0-575 (legacy area, sw_reserved, XSAVE header):\n");
-		hexdump(mut, 0, XSAVE_EXT_OFFSET);
+		hexdump(mut, 0, FPU_XSAVE_EXT_OFFSET);
 		printf("    MAGIC2 slot at %u: %08x\n", usize, get32(mut + usize));
 	}
 	return false;
@@ -878,18 +874,18 @@ static void mutate_one(struct mctx *m, uint8_t *f, enum mkind kind)
 		sub = rnd_below(m, 6);
 		switch (sub) {
 		case 0: v32 = (uint32_t)rnd(m); break;
-		case 1: v32 = rnd_below(m, XSAVE_EXT_OFFSET); break;
+		case 1: v32 = rnd_below(m, FPU_XSAVE_EXT_OFFSET); break;
 		case 2: v32 = usize + 1 + rnd_below(m, 8192); break;
-		case 3: v32 = XSAVE_EXT_OFFSET + rnd_below(m, usize - XSAVE_EXT_OFFSET + 1); break;
+		case 3: v32 = FPU_XSAVE_EXT_OFFSET + rnd_below(m, usize - FPU_XSAVE_EXT_OFFSET + 1); break;
 		case 4: {
-			const uint32_t exact[] = { XSAVE_EXT_OFFSET - 1, XSAVE_EXT_OFFSET, usize - 1, usize,
+			const uint32_t exact[] = { FPU_XSAVE_EXT_OFFSET - 1, FPU_XSAVE_EXT_OFFSET, usize - 1, usize,
 						   usize + 1, usize - 64 };
 			v32 = exact[rnd_below(m, 6)];
 			break;
 		}
 		default: /* a consistent smaller frame: MAGIC2 moved to the new end */
-			v32 = (XSAVE_EXT_OFFSET + rnd_below(m, usize - XSAVE_EXT_OFFSET + 1)) & ~3u;
-			put32(f + v32, FP_XSTATE_MAGIC2);
+			v32 = (FPU_XSAVE_EXT_OFFSET + rnd_below(m, usize - FPU_XSAVE_EXT_OFFSET + 1)) & ~3u;
+			put32(f + v32, FPU_FP_XSTATE_MAGIC2);
 			say(m, "MAGIC2 written at %u", v32);
 			break;
 		}
@@ -906,15 +902,15 @@ static void mutate_one(struct mctx *m, uint8_t *f, enum mkind kind)
 	case MK_SW_XFEAT:
 		sub = rnd_below(m, 6);
 		v64 = sub == 0 ? rnd(m) : sub == 1 ? xcr0 & rnd(m) : sub == 2 ? xcr0 & ~(1ull << rnd_below(m, 19))
-		    : sub == 3 ? XFEATURE_MASK_FPSSE : sub == 4 ? 0 : xcr0 | 1ull << bit_outside_xcr0(m, 0, 64);
+		    : sub == 3 ? FPU_XFEATURE_MASK_FPSSE : sub == 4 ? 0 : xcr0 | 1ull << bit_outside_xcr0(m, 0, 64);
 		put64(f + SW_XFEAT, v64);
 		say(m, "sw.xfeatures=0x%llx", (unsigned long long)v64);
 		break;
 	case MK_XSTATE_BV: {
 		static const uint64_t groups[] = {
-			XFEATURE_MASK(XFEATURE_AVX), AVX512_MASK, AMX_MASK,
-			XFEATURE_MASK(XFEATURE_XTILEDATA), XFEATURE_MASK(XFEATURE_XTILECFG),
-			XFEATURE_MASK(XFEATURE_AVX) | AVX512_MASK,
+			FPU_XFEATURE_MASK(FPU_XFEATURE_AVX), AVX512_MASK, AMX_MASK,
+			FPU_XFEATURE_MASK(FPU_XFEATURE_XTILEDATA), FPU_XFEATURE_MASK(FPU_XFEATURE_XTILECFG),
+			FPU_XFEATURE_MASK(FPU_XFEATURE_AVX) | AVX512_MASK,
 		};
 
 		v64 = get64(f + HDR_BV);
@@ -937,26 +933,26 @@ static void mutate_one(struct mctx *m, uint8_t *f, enum mkind kind)
 		sub = rnd_below(m, 10);
 		switch (sub) {
 		case 9: /* compacted, XSTATE_BV equal to XCOMP_BV, bit 63 included */
-			v64 = XCOMP_BV_COMPACTED | (bv & xcr0) | (xcr0 & rnd(m));
+			v64 = FPU_XCOMP_BV_COMPACTED | (bv & xcr0) | (xcr0 & rnd(m));
 			put64(f + HDR_BV, v64);
 			say(m, "xstate_bv=0x%llx", (unsigned long long)v64);
 			break;
 		case 7: /* valid compacted, SSE not in XSTATE_BV: the CPU does not load MXCSR */
-			bv &= xcr0 & ~XFEATURE_MASK(XFEATURE_SSE);
+			bv &= xcr0 & ~FPU_XFEATURE_MASK(FPU_XFEATURE_SSE);
 			put64(f + HDR_BV, bv);
-			v64 = XCOMP_BV_COMPACTED | bv | (xcr0 & rnd(m));
+			v64 = FPU_XCOMP_BV_COMPACTED | bv | (xcr0 & rnd(m));
 			say(m, "xstate_bv=0x%llx", (unsigned long long)bv);
 			break;
-		case 8: v64 = XCOMP_BV_COMPACTED | xcr0; break;
+		case 8: v64 = FPU_XCOMP_BV_COMPACTED | xcr0; break;
 		case 0: v64 = 0; break;
 		case 1: v64 = rnd(m); break;
-		case 2: v64 = XCOMP_BV_COMPACTED | bv | (xcr0 & rnd(m)); break;
-		case 3: v64 = XCOMP_BV_COMPACTED | (bv & xcr0); break;
+		case 2: v64 = FPU_XCOMP_BV_COMPACTED | bv | (xcr0 & rnd(m)); break;
+		case 3: v64 = FPU_XCOMP_BV_COMPACTED | (bv & xcr0); break;
 		case 4: /* two draws: sequenced, so the mutation does not depend on the compiler */
-			v64 = XCOMP_BV_COMPACTED | bv | (xcr0 & rnd(m));
+			v64 = FPU_XCOMP_BV_COMPACTED | bv | (xcr0 & rnd(m));
 			v64 |= 1ull << bit_outside_xcr0(m, 0, 63);
 			break;
-		case 5: v64 = XCOMP_BV_COMPACTED; break;
+		case 5: v64 = FPU_XCOMP_BV_COMPACTED; break;
 		default: v64 = 1ull << rnd_below(m, 63); break;
 		}
 		put64(f + HDR_COMP, v64);
@@ -967,13 +963,13 @@ static void mutate_one(struct mctx *m, uint8_t *f, enum mkind kind)
 		unsigned w = 2 + rnd_below(m, 6);
 
 		v64 = rnd_below(m, 2) ? rnd(m) | 1 : 1ull << rnd_below(m, 64);
-		put64(f + XSAVE_HDR_OFFSET + 8 * w, v64);
+		put64(f + FPU_XSAVE_HDR_OFFSET + 8 * w, v64);
 		say(m, "header word %u (bytes %u-%u)=0x%llx", w, 8 * w, 8 * w + 7, (unsigned long long)v64);
 		break;
 	}
 	case MK_MXCSR:
 		sub = rnd_below(m, 4);
-		v32 = get32(f + FXSAVE_MXCSR);
+		v32 = get32(f + FPU_FXSAVE_MXCSR);
 		if (sub == 0) {
 			uint32_t rsvd = ~sys.xs.mxcsr_mask, b;
 
@@ -985,25 +981,25 @@ static void mutate_one(struct mctx *m, uint8_t *f, enum mkind kind)
 			v32 = (uint32_t)rnd(m) & sys.xs.mxcsr_mask;
 		} else if (sub == 2) {
 			v32 = (uint32_t)rnd(m);
-			put32(f + FXSAVE_MXCSR_MASK, v32);
+			put32(f + FPU_FXSAVE_MXCSR_MASK, v32);
 			say(m, "mxcsr_mask field=0x%08x", v32);
 			break;
 		} else {
 			v32 = (uint32_t)rnd(m);
 		}
-		put32(f + FXSAVE_MXCSR, v32);
+		put32(f + FPU_FXSAVE_MXCSR, v32);
 		say(m, "mxcsr=0x%08x", v32);
 		break;
 	case MK_FCW:
 		v32 = (uint16_t)rnd(m);
-		put16(f + FXSAVE_FCW, (uint16_t)v32);
+		put16(f + FPU_FXSAVE_FCW, (uint16_t)v32);
 		say(m, "fcw=0x%04x", v32);
 		break;
 	case MK_FTW:
-		f[FXSAVE_FTW] = (uint8_t)rnd(m);
+		f[FPU_FXSAVE_FTW] = (uint8_t)rnd(m);
 		if (rnd_below(m, 4) == 0)
-			f[FXSAVE_FTW + 1] = (uint8_t)rnd(m);
-		say(m, "ftw bytes=%02x %02x", f[FXSAVE_FTW], f[FXSAVE_FTW + 1]);
+			f[FPU_FXSAVE_FTW + 1] = (uint8_t)rnd(m);
+		say(m, "ftw bytes=%02x %02x", f[FPU_FXSAVE_FTW], f[FPU_FXSAVE_FTW + 1]);
 		break;
 	case MK_X87ENV: {
 		uint32_t o = 2 + rnd_below(m, 22), n = 1 + rnd_below(m, 24 - o);
@@ -1013,7 +1009,7 @@ static void mutate_one(struct mctx *m, uint8_t *f, enum mkind kind)
 		break;
 	}
 	case MK_ST: {
-		uint32_t o = FXSAVE_ST + rnd_below(m, 128), n = 1 + rnd_below(m, FXSAVE_XMM - o);
+		uint32_t o = FPU_FXSAVE_ST + rnd_below(m, 128), n = 1 + rnd_below(m, FPU_FXSAVE_XMM - o);
 
 		if (n > 16) n = 16;
 		rand_bytes(m, f, o, n);
@@ -1021,7 +1017,7 @@ static void mutate_one(struct mctx *m, uint8_t *f, enum mkind kind)
 		break;
 	}
 	case MK_XMM: {
-		uint32_t o = FXSAVE_XMM + rnd_below(m, 256), n = 1 + rnd_below(m, 416 - o);
+		uint32_t o = FPU_FXSAVE_XMM + rnd_below(m, 256), n = 1 + rnd_below(m, 416 - o);
 
 		if (n > 32) n = 32;
 		rand_bytes(m, f, o, n);
@@ -1033,7 +1029,7 @@ static void mutate_one(struct mctx *m, uint8_t *f, enum mkind kind)
 		uint32_t o, n;
 
 		for (c = 2; c < FPU_XFEATURE_MAX; c++)
-			if (umask & XFEATURE_MASK(c))
+			if (umask & FPU_XFEATURE_MASK(c))
 				comps[nc++] = c;
 		if (!nc)
 			break;
@@ -1054,7 +1050,7 @@ static void mutate_one(struct mctx *m, uint8_t *f, enum mkind kind)
 			n = 1 + rnd_below(m, 464 - o);
 		} else {
 			o = SW_XSIZE + 4 + rnd_below(m, 28);
-			n = 1 + rnd_below(m, XSAVE_HDR_OFFSET - o);
+			n = 1 + rnd_below(m, FPU_XSAVE_HDR_OFFSET - o);
 		}
 		rand_bytes(m, f, o, n);
 		say(m, "reserved bytes %u-%u random", o, o + n - 1);
@@ -1078,23 +1074,23 @@ struct targeted {
 static void t_none(uint8_t *f) { (void)f; }
 static void t_magic1(uint8_t *f) { put32(f + SW_MAGIC1, get32(f + SW_MAGIC1) ^ 1); }
 static void t_xsize575(uint8_t *f) { put32(f + SW_XSIZE, 575); }
-static void t_magic2(uint8_t *f) { put32(f + usize, FP_XSTATE_MAGIC2 ^ 0x100); }
+static void t_magic2(uint8_t *f) { put32(f + usize, FPU_FP_XSTATE_MAGIC2 ^ 0x100); }
 static void t_xcomp1(uint8_t *f) { put64(f + HDR_COMP, 1); }
-static void t_word2(uint8_t *f) { put64(f + XSAVE_HDR_OFFSET + 16, 1); }
-static void t_word3(uint8_t *f) { put64(f + XSAVE_HDR_OFFSET + 24, 1); }
-static void t_word7(uint8_t *f) { put64(f + XSAVE_HDR_OFFSET + 56, 1ull << 63); }
-static void t_bv8(uint8_t *f) { put64(f + HDR_BV, get64(f + HDR_BV) | XFEATURE_MASK(XFEATURE_PT)); }
-static void t_mxcsr16(uint8_t *f) { put32(f + FXSAVE_MXCSR, get32(f + FXSAVE_MXCSR) | 1u << 16); }
+static void t_word2(uint8_t *f) { put64(f + FPU_XSAVE_HDR_OFFSET + 16, 1); }
+static void t_word3(uint8_t *f) { put64(f + FPU_XSAVE_HDR_OFFSET + 24, 1); }
+static void t_word7(uint8_t *f) { put64(f + FPU_XSAVE_HDR_OFFSET + 56, 1ull << 63); }
+static void t_bv8(uint8_t *f) { put64(f + HDR_BV, get64(f + HDR_BV) | FPU_XFEATURE_MASK(FPU_XFEATURE_PT)); }
+static void t_mxcsr16(uint8_t *f) { put32(f + FPU_FXSAVE_MXCSR, get32(f + FPU_FXSAVE_MXCSR) | 1u << 16); }
 static void t_bv0(uint8_t *f) { put64(f + HDR_BV, 0); }
-static void t_compact(uint8_t *f) { put64(f + HDR_COMP, XCOMP_BV_COMPACTED | get64(f + HDR_BV)); }
+static void t_compact(uint8_t *f) { put64(f + HDR_COMP, FPU_XCOMP_BV_COMPACTED | get64(f + HDR_BV)); }
 static void t_compact_noamx(uint8_t *f)
 {
 	uint64_t bv = get64(f + HDR_BV) & ~AMX_MASK;
 
 	put64(f + HDR_BV, bv);
-	put64(f + HDR_COMP, XCOMP_BV_COMPACTED | bv);
+	put64(f + HDR_COMP, FPU_XCOMP_BV_COMPACTED | bv);
 }
-static void t_compact_empty(uint8_t *f) { put64(f + HDR_COMP, XCOMP_BV_COMPACTED); put64(f + HDR_BV, 0); }
+static void t_compact_empty(uint8_t *f) { put64(f + HDR_COMP, FPU_XCOMP_BV_COMPACTED); put64(f + HDR_BV, 0); }
 static void t_compact_bv0_mxcsr(uint8_t *f)
 {
 	t_compact_empty(f);
@@ -1102,10 +1098,10 @@ static void t_compact_bv0_mxcsr(uint8_t *f)
 }
 static void t_compact_avx_nosse_mxcsr(uint8_t *f)
 {
-	uint64_t bv = get64(f + HDR_BV) & ~(AMX_MASK | XFEATURE_MASK(XFEATURE_SSE));
+	uint64_t bv = get64(f + HDR_BV) & ~(AMX_MASK | FPU_XFEATURE_MASK(FPU_XFEATURE_SSE));
 
 	put64(f + HDR_BV, bv);
-	put64(f + HDR_COMP, XCOMP_BV_COMPACTED | bv);
+	put64(f + HDR_COMP, FPU_XCOMP_BV_COMPACTED | bv);
 	t_mxcsr16(f);
 }
 static void t_compact_sse_mxcsr(uint8_t *f)
@@ -1115,17 +1111,17 @@ static void t_compact_sse_mxcsr(uint8_t *f)
 }
 static void t_avx_only_xfeat_mxcsr(uint8_t *f)
 {
-	put64(f + SW_XFEAT, XFEATURE_MASK(XFEATURE_X87) | XFEATURE_MASK(XFEATURE_AVX));
+	put64(f + SW_XFEAT, FPU_XFEATURE_MASK(FPU_XFEATURE_X87) | FPU_XFEATURE_MASK(FPU_XFEATURE_AVX));
 	t_mxcsr16(f);
 }
 static void t_compact_rfbm_nosse_mxcsr(uint8_t *f)
 {
 	t_compact_sse_mxcsr(f);
-	put64(f + SW_XFEAT, XFEATURE_MASK(XFEATURE_X87) | XFEATURE_MASK(XFEATURE_AVX));
+	put64(f + SW_XFEAT, FPU_XFEATURE_MASK(FPU_XFEATURE_X87) | FPU_XFEATURE_MASK(FPU_XFEATURE_AVX));
 }
 static void t_compact_bv63(uint8_t *f)
 {
-	uint64_t bv = XCOMP_BV_COMPACTED | (get64(f + HDR_BV) & ~AMX_MASK);
+	uint64_t bv = FPU_XCOMP_BV_COMPACTED | (get64(f + HDR_BV) & ~AMX_MASK);
 
 	put64(f + HDR_BV, bv);
 	put64(f + HDR_COMP, bv);
@@ -1138,25 +1134,25 @@ static void t_compact_word3(uint8_t *f)
 static void t_moved_magic2(uint8_t *f)
 {
 	put32(f + SW_XSIZE, usize - 64);
-	put32(f + usize - 64, FP_XSTATE_MAGIC2);
+	put32(f + usize - 64, FPU_FP_XSTATE_MAGIC2);
 }
 static void t_small_xsize(uint8_t *f) { put32(f + SW_XSIZE, 1024); }
 static void t_big_xsize(uint8_t *f) { put32(f + SW_XSIZE, usize + 4); }
 static void t_ext_small(uint8_t *f) { put32(f + SW_EXTSIZE, usize - 1); }
-static void t_fpsse(uint8_t *f) { put64(f + SW_XFEAT, XFEATURE_MASK_FPSSE); }
+static void t_fpsse(uint8_t *f) { put64(f + SW_XFEAT, FPU_XFEATURE_MASK_FPSSE); }
 static void t_x87_only_mxcsr(uint8_t *f)
 {
-	put64(f + SW_XFEAT, XFEATURE_MASK(XFEATURE_X87));
+	put64(f + SW_XFEAT, FPU_XFEATURE_MASK(FPU_XFEATURE_X87));
 	t_mxcsr16(f);
 }
 static void t_magic1_mxcsr(uint8_t *f) { t_magic1(f); t_mxcsr16(f); }
 static void t_bv_no_sse_mxcsr(uint8_t *f)
 {
-	put64(f + HDR_BV, get64(f + HDR_BV) & ~(uint64_t)(XFEATURE_MASK(XFEATURE_SSE) | XFEATURE_MASK(XFEATURE_AVX)));
+	put64(f + HDR_BV, get64(f + HDR_BV) & ~(uint64_t)(FPU_XFEATURE_MASK(FPU_XFEATURE_SSE) | FPU_XFEATURE_MASK(FPU_XFEATURE_AVX)));
 	t_mxcsr16(f);
 }
-static void t_tilecfg_palette2(uint8_t *f) { f[sys.xs.offset[XFEATURE_XTILECFG]] = 2; }
-static void t_tilecfg_rsvd(uint8_t *f) { f[sys.xs.offset[XFEATURE_XTILECFG] + 2] = 1; }
+static void t_tilecfg_palette2(uint8_t *f) { f[sys.xs.offset[FPU_XFEATURE_XTILECFG]] = 2; }
+static void t_tilecfg_rsvd(uint8_t *f) { f[sys.xs.offset[FPU_XFEATURE_XTILECFG] + 2] = 1; }
 static void t_xfeat_outside(uint8_t *f) { put64(f + SW_XFEAT, get64(f + SW_XFEAT) | 1ull << 40); }
 
 static const struct targeted targeted[] = {
@@ -1206,7 +1202,7 @@ static void run_targeted(void)
 		char desc[160];
 
 		if ((c->mutate == t_tilecfg_palette2 || c->mutate == t_tilecfg_rsvd) &&
-		    !(umask & XFEATURE_MASK(XFEATURE_XTILECFG))) {
+		    !(umask & FPU_XFEATURE_MASK(FPU_XFEATURE_XTILECFG))) {
 			printf("  %-52s skipped: no AMX\n", c->name);
 			continue;
 		}
@@ -1227,7 +1223,7 @@ static void run_targeted(void)
 
 			memcpy(exp_img, ref_img, isize);
 			if (c->check_fx_state)
-				put64(exp_img + HDR_BV, XFEATURE_MASK_FPSSE);
+				put64(exp_img + HDR_BV, FPU_XFEATURE_MASK_FPSSE);
 			normalize(exp_img);
 			if (o.host != HOST_ACCEPTED) {
 				printf("    host: rejected, expected %s\n", what);
@@ -1360,10 +1356,10 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	xcr0 = fpu_xgetbv(0);
-	if (xcr0 & XFEATURE_MASK(XFEATURE_XTILEDATA))
-		syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA);
+	if (xcr0 & FPU_XFEATURE_MASK(FPU_XFEATURE_XTILEDATA))
+		syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, FPU_XFEATURE_XTILEDATA);
 	if (syscall(SYS_arch_prctl, ARCH_GET_XCOMP_PERM, &perm))
-		perm = xcr0 & ~XFEATURE_MASK(XFEATURE_XTILEDATA);
+		perm = xcr0 & ~FPU_XFEATURE_MASK(FPU_XFEATURE_XTILEDATA);
 	install_handlers();
 	shm = mmap(NULL, sizeof(*shm), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (shm == MAP_FAILED) {
@@ -1388,7 +1384,7 @@ int main(int argc, char **argv)
 	pattern_build(&orc, pre_img, 1, 1, umask);
 	host_capture(pre_img); /* first use of AMX; the next frame is the real size */
 	host_capture(pre_img);
-	if (host_frame_len < XSAVE_EXT_OFFSET || get32(host_frame + SW_MAGIC1) != FP_XSTATE_MAGIC1) {
+	if (host_frame_len < FPU_XSAVE_EXT_OFFSET || get32(host_frame + SW_MAGIC1) != FPU_FP_XSTATE_MAGIC1) {
 		printf("FAIL: the host kernel's signal frame has no extended state (magic1 0x%08x, %u bytes)\n",
 		       get32(host_frame + SW_MAGIC1), host_frame_len);
 		printf("0 passed, 1 failed\n");
@@ -1407,7 +1403,7 @@ int main(int argc, char **argv)
 
 		fpu_cpuid(7, 0, r);
 		if (!(r[2] & (1u << 4))) /* no OSPKE: no PKRU */
-			want &= ~XFEATURE_MASK(XFEATURE_PKRU);
+			want &= ~FPU_XFEATURE_MASK(FPU_XFEATURE_PKRU);
 	}
 	pol = fpu_policy_find("linux");
 	if (!pol)
@@ -1428,7 +1424,7 @@ int main(int argc, char **argv)
 		       fpu_sigframe_size(&sys), flen);
 		setup_ok = false;
 	}
-	if (flen != usize + FP_XSTATE_MAGIC2_SIZE || flen > FRAME_MAX - 64) {
+	if (flen != usize + FPU_FP_XSTATE_MAGIC2_SIZE || flen > FRAME_MAX - 64) {
 		printf("FAIL setup: host extended_size %u is not xstate_size + 4 (or too large)\n", flen);
 		setup_ok = false;
 	}
@@ -1468,7 +1464,7 @@ int main(int argc, char **argv)
 		load_and_save(img, ref_img, umask);
 		pattern_build(&orc, pre_img, 4, 4, umask);
 	}
-	if (get32(base_frame + SW_MAGIC1) != FP_XSTATE_MAGIC1) {
+	if (get32(base_frame + SW_MAGIC1) != FPU_FP_XSTATE_MAGIC1) {
 		printf("FAIL: no base frame\n%u passed, %u failed\n", passed, failed + 1);
 		return 1;
 	}

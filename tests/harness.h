@@ -28,15 +28,15 @@
 
 #define ARCH_GET_XCOMP_PERM 0x1022
 #define ARCH_REQ_XCOMP_PERM 0x1023
-#define AMX_MASK (XFEATURE_MASK(XFEATURE_XTILECFG) | XFEATURE_MASK(XFEATURE_XTILEDATA))
+#define AMX_MASK (FPU_XFEATURE_MASK(FPU_XFEATURE_XTILECFG) | FPU_XFEATURE_MASK(FPU_XFEATURE_XTILEDATA))
 
 /* Fields of a signal frame's software bytes and XSAVE header. */
 #define SW_MAGIC1   (FPU_SW_BYTES_OFFSET + 0)
 #define SW_EXTSIZE  (FPU_SW_BYTES_OFFSET + 4)
 #define SW_XFEAT    (FPU_SW_BYTES_OFFSET + 8)
 #define SW_XSIZE    (FPU_SW_BYTES_OFFSET + 16)
-#define HDR_BV      (XSAVE_HDR_OFFSET + 0)
-#define HDR_COMP    (XSAVE_HDR_OFFSET + 8)
+#define HDR_BV      (FPU_XSAVE_HDR_OFFSET + 0)
+#define HDR_COMP    (FPU_XSAVE_HDR_OFFSET + 8)
 
 static inline uint64_t get64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
 static inline uint32_t get32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
@@ -66,12 +66,12 @@ static inline void keep_key0_open(const struct fpu_xstate_info *xs, bool has_pkr
 				  uint32_t len)
 {
 	uint64_t comp = get64(f + HDR_COMP);
-	uint32_t off = xs->offset[XFEATURE_PKRU];
+	uint32_t off = xs->offset[FPU_XFEATURE_PKRU];
 
 	if (!has_pkru)
 		return;
-	if (comp & XCOMP_BV_COMPACTED)
-		off = fpu_xstate_offset(xs, FPU_INSN_XSAVEC, comp & xs->xcr0, XFEATURE_PKRU);
+	if (comp & FPU_XCOMP_BV_COMPACTED)
+		off = fpu_xstate_offset(xs, FPU_INSN_XSAVEC, comp & xs->xcr0, FPU_XFEATURE_PKRU);
 	if (off && off + 4 <= len)
 		f[off] &= (uint8_t)~3u;
 }

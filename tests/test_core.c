@@ -300,7 +300,7 @@ static void check_event(const char *file, int line, unsigned i, unsigned type, u
 
 #define ARCH_GET_XCOMP_PERM 0x1022
 #define ARCH_REQ_XCOMP_PERM 0x1023
-#define XFEATURE_MASK_AMX   (XFEATURE_MASK(XFEATURE_XTILECFG) | XFEATURE_MASK(XFEATURE_XTILEDATA))
+#define FPU_XFEATURE_MASK_AMX   (FPU_XFEATURE_MASK(FPU_XFEATURE_XTILECFG) | FPU_XFEATURE_MASK(FPU_XFEATURE_XTILEDATA))
 
 static uint32_t get_mxcsr(void)
 {
@@ -357,7 +357,7 @@ static uint64_t test_want(void)
 	xcr0 = fpu_xgetbv(0);
 	if (syscall(SYS_arch_prctl, (long)ARCH_GET_XCOMP_PERM, &perm) == 0)
 		return xcr0 & perm;
-	return xcr0 & ~XFEATURE_MASK_AMX;
+	return xcr0 & ~FPU_XFEATURE_MASK_AMX;
 }
 
 /* Areas carry a trailing canary: a wrong size lets XSAVE write past it. */
@@ -479,8 +479,8 @@ static void fx_teardown(struct fixture *fx)
 {
 	unsigned i;
 
-	set_mxcsr(MXCSR_DEFAULT);
-	set_fcw(FCW_DEFAULT);
+	set_mxcsr(FPU_MXCSR_DEFAULT);
+	set_fcw(FPU_FCW_DEFAULT);
 	for (i = 0; i < NCPU; i++)
 		CHECK(port.lock_depth[i] == 0, "cpu%u: port lock depth %d at end of test", i,
 		      port.lock_depth[i]);
@@ -642,12 +642,12 @@ static void test_linux_pingpong(void)
 		fpu_switch(fx.c0, fx.a, fx.b);
 		fpu_exit_to_user(fx.c0, fx.b);
 		CHECK_OWNER(fx.c0, fx.sb);
-		CHECK_EQ(get_mxcsr(), r == 0 ? MXCSR_DEFAULT : MXCSR_USER);
+		CHECK_EQ(get_mxcsr(), r == 0 ? FPU_MXCSR_DEFAULT : MXCSR_USER);
 		set_mxcsr(MXCSR_USER); /* B's user code */
 		fpu_switch(fx.c0, fx.b, fx.a);
 		fpu_exit_to_user(fx.c0, fx.a);
 		CHECK_OWNER(fx.c0, fx.sa);
-		CHECK_EQ(get_mxcsr(), MXCSR_DEFAULT);
+		CHECK_EQ(get_mxcsr(), FPU_MXCSR_DEFAULT);
 	}
 	CHECK_STATS(&fx, fx.a->stats, ROUNDS, ROUNDS + 1, 0);
 	CHECK_STATS(&fx, fx.b->stats, ROUNDS, ROUNDS, 0);
@@ -705,7 +705,7 @@ static uint32_t pingpong_once(struct fixture *fx)
 	fpu_switch(fx->c0, fx->b, fx->a);
 	fpu_exit_to_user(fx->c0, fx->a);
 	seen = get_mxcsr();
-	set_mxcsr(MXCSR_DEFAULT);
+	set_mxcsr(FPU_MXCSR_DEFAULT);
 	return seen;
 }
 
@@ -720,7 +720,7 @@ static void test_bug_skip_owner_check(void)
 		return;
 	seen = pingpong_once(&fx);
 	CHECK_STATS(&fx, fx.a->stats, 1, 2, 0);
-	CHECK_EQ(seen, MXCSR_DEFAULT);
+	CHECK_EQ(seen, FPU_MXCSR_DEFAULT);
 	fx_teardown(&fx);
 
 	if (!fx_setup(&fx, "linux", FPU_INSN__COUNT, FPU_BUG_SKIP_OWNER_CHECK))
@@ -791,7 +791,7 @@ static void test_x87_scrub_clears_pointers(void)
 	fpu_x87_scrub_pointers();
 	fpu_fnstenv(env);
 	__asm__ volatile("fninit");
-	set_fcw(FCW_DEFAULT);
+	set_fcw(FPU_FCW_DEFAULT);
 	memcpy(&fip, env + 12, 4);
 	memcpy(&fdp, env + 20, 4);
 	CHECK(fip != (uint32_t)fild_at, "FIP still 0x%x, the earlier FILD's", fip);
@@ -833,14 +833,14 @@ static uint8_t pointers_kept(bool xsave)
 	in[512] = 1;                          /* XSTATE_BV: x87 */
 	memset(out, 0, sizeof(out));
 	if (xsave) {
-		fpu_xrstor(in, XFEATURE_MASK(XFEATURE_X87));
-		fpu_xsave(out, XFEATURE_MASK(XFEATURE_X87));
+		fpu_xrstor(in, FPU_XFEATURE_MASK(FPU_XFEATURE_X87));
+		fpu_xsave(out, FPU_XFEATURE_MASK(FPU_XFEATURE_X87));
 	} else {
 		fpu_fxrstor(in);
 		fpu_fxsave(out);
 	}
 	__asm__ volatile("fninit");
-	set_fcw(FCW_DEFAULT);
+	set_fcw(FPU_FCW_DEFAULT);
 	memcpy(&gop, out + 6, 2);
 	if ((gop & 0x7ff) == fop)
 		kept |= FPU_X87_FOP;
@@ -880,10 +880,10 @@ static void test_every_insn(void)
 		CHECK_EQ(fx.sys.insn, insn);
 		CHECK_EQ(fx.sys.state_size, fpu_xstate_size(&fx.sys.xs, insn, fx.sys.mask));
 		if (insn == FPU_INSN_FXSAVE) {
-			CHECK_EQ(fx.sys.state_size, FXSAVE_SIZE);
-			CHECK_EQ(fx.sys.mask, XFEATURE_MASK_FPSSE);
+			CHECK_EQ(fx.sys.state_size, FPU_FXSAVE_SIZE);
+			CHECK_EQ(fx.sys.mask, FPU_XFEATURE_MASK_FPSSE);
 		}
-		CHECK(pingpong_once(&fx) == MXCSR_DEFAULT, "%s: A did not get its MXCSR back",
+		CHECK(pingpong_once(&fx) == FPU_MXCSR_DEFAULT, "%s: A did not get its MXCSR back",
 		      fpu_insn_name(insn));
 		/* B again: it must find the MXCSR it left. */
 		fpu_switch(fx.c0, fx.a, fx.b);
@@ -942,12 +942,12 @@ static uint32_t kthread_kfpu_then_a(struct fixture *fx)
 	fpu_switch(fx->c0, fx->k0, fx->a);
 	fpu_exit_to_user(fx->c0, fx->a);
 	fpu_switch(fx->c0, fx->a, fx->k0);
-	CHECK(fpu_kernel_begin(fx->c0, fx->k0, KFPU_MXCSR), "kernel FPU refused");
+	CHECK(fpu_kernel_begin(fx->c0, fx->k0, FPU_KFPU_MXCSR), "kernel FPU refused");
 	fpu_kernel_end(fx->c0, fx->k0);
 	fpu_switch(fx->c0, fx->k0, fx->a);
 	fpu_exit_to_user(fx->c0, fx->a);
 	seen = get_mxcsr();
-	set_mxcsr(MXCSR_DEFAULT);
+	set_mxcsr(FPU_MXCSR_DEFAULT);
 	return seen;
 }
 
@@ -964,7 +964,7 @@ static void test_bug_kthread_save(void)
 
 	if (!fx_setup(&fx, "linux", FPU_INSN__COUNT, FPU_BUG_KTHREAD_SAVE))
 		return;
-	CHECK_EQ(kthread_kfpu_then_a(&fx), MXCSR_DEFAULT); /* A got the kernel's MXCSR */
+	CHECK_EQ(kthread_kfpu_then_a(&fx), FPU_MXCSR_DEFAULT); /* A got the kernel's MXCSR */
 	CHECK_STATS(&fx, fx.a->stats, 3, 1, 2);
 	fx_teardown(&fx);
 }
@@ -980,12 +980,12 @@ static void kfpu_begin_over_a(struct fixture *fx)
 	set_mxcsr(MXCSR_USER);
 	set_fcw(FCW_USER);
 	events_clear();
-	CHECK(fpu_kernel_begin(fx->c0, fx->a, KFPU_MXCSR | KFPU_387), "kernel FPU refused");
+	CHECK(fpu_kernel_begin(fx->c0, fx->a, FPU_KFPU_MXCSR | FPU_KFPU_387), "kernel FPU refused");
 	EXPECT_EVENTS(FPU_EV_SAVE, FPU_EV_NEED_LOAD, FPU_EV_OWNER_DROP, FPU_EV_KFPU_BEGIN);
-	CHECK_EQ(get_mxcsr(), MXCSR_DEFAULT);
-	CHECK_EQ(get_fcw(), FCW_DEFAULT);
-	CHECK_EQ(rd(fx->sa->area, FXSAVE_MXCSR, 4), MXCSR_USER);
-	CHECK_EQ(rd(fx->sa->area, FXSAVE_FCW, 2), FCW_USER);
+	CHECK_EQ(get_mxcsr(), FPU_MXCSR_DEFAULT);
+	CHECK_EQ(get_fcw(), FPU_FCW_DEFAULT);
+	CHECK_EQ(rd(fx->sa->area, FPU_FXSAVE_MXCSR, 4), MXCSR_USER);
+	CHECK_EQ(rd(fx->sa->area, FPU_FXSAVE_FCW, 2), FCW_USER);
 	CHECK_STATS(fx, fx->a->stats, 1, 1, 0);
 	CHECK_EQ(fx->a->flags, FPU_CTX_NEED_LOAD);
 	CHECK_OWNER(fx->c0, NULL);
@@ -1061,7 +1061,7 @@ static void test_kfpu_in_kthread(void)
 	run_a_on_cpu0(&fx);
 	fpu_switch(fx.c0, fx.a, fx.k0);
 	events_clear();
-	CHECK(fpu_kernel_begin(fx.c0, fx.k0, KFPU_MXCSR), "kernel FPU refused");
+	CHECK(fpu_kernel_begin(fx.c0, fx.k0, FPU_KFPU_MXCSR), "kernel FPU refused");
 	EXPECT_EVENTS(FPU_EV_OWNER_DROP, FPU_EV_KFPU_BEGIN);
 	CHECK_EQ(fx.k0->flags, FPU_CTX_NEED_LOAD | FPU_CTX_KTHREAD);
 	fpu_kernel_end(fx.c0, fx.k0);
@@ -1080,11 +1080,11 @@ static void check_refused(struct fixture *fx, unsigned where, uint64_t refused_s
 	port.context[0] = where;
 	CHECK(!fpu_kernel_usable(fx->c0), "kernel FPU usable in context 0x%x", where);
 	events_clear();
-	CHECK(!fpu_kernel_begin(fx->c0, fx->a, KFPU_387), "kernel FPU begun in context 0x%x",
+	CHECK(!fpu_kernel_begin(fx->c0, fx->a, FPU_KFPU_387), "kernel FPU begun in context 0x%x",
 	      where);
 	EXPECT_EVENTS(FPU_EV_KFPU_REFUSED);
 	CHECK_EVENT(0, FPU_EV_KFPU_REFUSED, CTX_ID(CTX_A), 0);
-	CHECK_EQ(event_at(0) ? event_at(0)->arg : 0, KFPU_387);
+	CHECK_EQ(event_at(0) ? event_at(0)->arg : 0, FPU_KFPU_387);
 	CHECK_EQ(fx->c0->stats.kfpu_refused, refused_so_far + 1);
 	CHECK_EQ(fx->c0->stats.kfpu_sections, 0);
 	CHECK_EQ(fx->a->flags, 0);
@@ -1112,7 +1112,7 @@ static void test_kfpu_usable(void)
 
 	port.context[0] = FPU_PORT_IN_HARDIRQ;
 	CHECK(fpu_kernel_usable(fx.c0), "kernel FPU refused in a plain hardirq");
-	CHECK(fpu_kernel_begin(fx.c0, fx.a, KFPU_MXCSR), "kernel FPU refused in a plain hardirq");
+	CHECK(fpu_kernel_begin(fx.c0, fx.a, FPU_KFPU_MXCSR), "kernel FPU refused in a plain hardirq");
 	fpu_kernel_end(fx.c0, fx.a);
 	CHECK_EQ(fx.c0->stats.kfpu_refused, 3);
 	CHECK_EQ(fx.c0->stats.kfpu_sections, 1);
@@ -1128,13 +1128,13 @@ static uint32_t kfpu_section_over_user_mxcsr(struct fixture *fx)
 
 	run_a_on_cpu0(fx);
 	set_mxcsr(MXCSR_USER);
-	CHECK(fpu_kernel_begin(fx->c0, fx->a, KFPU_MXCSR), "kernel FPU refused");
+	CHECK(fpu_kernel_begin(fx->c0, fx->a, FPU_KFPU_MXCSR), "kernel FPU refused");
 	CHECK_EQ(fx->a->flags, FPU_CTX_NEED_LOAD);
 	CHECK_OWNER(fx->c0, NULL);
 	fpu_kernel_end(fx->c0, fx->a);
 	fpu_exit_to_user(fx->c0, fx->a);
 	seen = get_mxcsr();
-	set_mxcsr(MXCSR_DEFAULT);
+	set_mxcsr(FPU_MXCSR_DEFAULT);
 	return seen;
 }
 
@@ -1150,7 +1150,7 @@ static void test_bug_kfpu_no_save(void)
 
 	if (!fx_setup(&fx, "linux", FPU_INSN__COUNT, FPU_BUG_KFPU_NO_SAVE))
 		return;
-	CHECK_EQ(kfpu_section_over_user_mxcsr(&fx), MXCSR_DEFAULT); /* the user's MXCSR is lost */
+	CHECK_EQ(kfpu_section_over_user_mxcsr(&fx), FPU_MXCSR_DEFAULT); /* the user's MXCSR is lost */
 	CHECK_STATS(&fx, fx.a->stats, 0, 2, 0);
 	CHECK_EQ(fx.c0->stats.saves, 0);
 	fx_teardown(&fx);
@@ -1235,10 +1235,10 @@ static void test_fork_live(void)
 	CHECK_OWNER(fx.c0, fx.sa);        /* the registers are still the parent's */
 	CHECK_EQ_INT(fx.sa->last_cpu, 0);
 	CHECK_EQ(fx.a->flags, 0);
-	CHECK_EQ(rd(fx.sc->area, FXSAVE_MXCSR, 4), MXCSR_USER);
+	CHECK_EQ(rd(fx.sc->area, FPU_FXSAVE_MXCSR, 4), MXCSR_USER);
 
 	/* The child's first return to user loads the inherited state. */
-	set_mxcsr(MXCSR_DEFAULT);
+	set_mxcsr(FPU_MXCSR_DEFAULT);
 	fpu_switch(fx.c0, fx.a, fx.c);
 	fpu_exit_to_user(fx.c0, fx.c);
 	CHECK_STATS(&fx, fx.c->stats, 0, 1, 0);
@@ -1258,7 +1258,7 @@ static void test_fork_need_load(void)
 	fpu_switch(fx.c0, fx.a, fx.k0);
 	fpu_switch(fx.c0, fx.k0, fx.a);
 	CHECK_EQ(fx.a->flags, FPU_CTX_NEED_LOAD);
-	set_mxcsr(MXCSR_DEFAULT); /* the registers no longer matter */
+	set_mxcsr(FPU_MXCSR_DEFAULT); /* the registers no longer matter */
 	events_clear();
 	fpu_fork(fx.c0, fx.a, fx.c);
 	EXPECT_EVENTS(FPU_EV_STATE_RESET);
@@ -1266,7 +1266,7 @@ static void test_fork_need_load(void)
 	CHECK_STATS(&fx, fx.a->stats, 1, 1, 0);
 	CHECK_STATS(&fx, fx.c0->stats, 1, 1, 0);
 	CHECK(areas_equal(&fx, fx.sc->area, fx.sa->area), "child area differs from parent's");
-	CHECK_EQ(rd(fx.sc->area, FXSAVE_MXCSR, 4), MXCSR_USER);
+	CHECK_EQ(rd(fx.sc->area, FPU_FXSAVE_MXCSR, 4), MXCSR_USER);
 	CHECK_EQ(fx.c->flags, FPU_CTX_NEED_LOAD);
 	CHECK_EQ_INT(fx.sc->last_cpu, -1);
 	CHECK_EQ(fx.c->pkru, fx.a->pkru);
@@ -1287,7 +1287,7 @@ static void test_fork_from_kthread(void)
 	CHECK_STATS(&fx, fx.k0->stats, 0, 0, 0);
 	CHECK_EQ(fx.c0->stats.saves, 0);
 	CHECK_EQ(fx.c->flags, FPU_CTX_NEED_LOAD);
-	CHECK_EQ(fx.c->pkru, PKRU_DEFAULT);
+	CHECK_EQ(fx.c->pkru, FPU_PKRU_DEFAULT);
 	fx_teardown(&fx);
 }
 
@@ -1308,7 +1308,7 @@ static void test_fork_into_owned_buffer(void)
 	run_a_on_cpu0(&fx);
 	set_mxcsr(MXCSR_USER);
 	fpu_fork(fx.c0, fx.a, fx.c);
-	set_mxcsr(MXCSR_DEFAULT);
+	set_mxcsr(FPU_MXCSR_DEFAULT);
 	CHECK_EQ_INT(fx.sc->last_cpu, -1);
 
 	fpu_switch(fx.c1, fx.k1, fx.c);
@@ -1344,14 +1344,14 @@ static void test_exec(void)
 	CHECK_EQ_INT(fx.sa->last_cpu, -1);
 	CHECK_OWNER(fx.c0, NULL);
 	CHECK_EQ(fx.a->flags, FPU_CTX_NEED_LOAD);
-	CHECK_EQ(fx.a->pkru, PKRU_DEFAULT);
+	CHECK_EQ(fx.a->pkru, FPU_PKRU_DEFAULT);
 	CHECK(areas_equal(&fx, fx.sa->area, fx.init_area), "area after exec is not the init image");
 
 	events_clear();
 	fpu_exit_to_user(fx.c0, fx.a);
 	EXPECT_EVENTS(FPU_EV_RESTORE);
 	CHECK_STATS(&fx, fx.a->stats, 1, 2, 0);
-	CHECK_EQ(get_mxcsr(), MXCSR_DEFAULT);
+	CHECK_EQ(get_mxcsr(), FPU_MXCSR_DEFAULT);
 	fx_teardown(&fx);
 }
 
@@ -1436,7 +1436,7 @@ static void test_sync_to_memory(void)
 	EXPECT_EVENTS(FPU_EV_SAVE);
 	CHECK_EVENTS_LOCKED();
 	CHECK_STATS(&fx, fx.a->stats, 1, 1, 0);
-	CHECK_EQ(rd(fx.sa->area, FXSAVE_MXCSR, 4), MXCSR_USER);
+	CHECK_EQ(rd(fx.sa->area, FPU_FXSAVE_MXCSR, 4), MXCSR_USER);
 	CHECK_EQ(fx.a->flags, 0);
 	CHECK_OWNER(fx.c0, fx.sa);
 	CHECK_EQ_INT(fx.sa->last_cpu, 0);
@@ -1528,28 +1528,28 @@ static void test_setup_errors(void)
 	enum fpu_setup_error err;
 	unsigned bit;
 
-	xcr0 = os_has_xsave() ? fpu_xgetbv(0) : XFEATURE_MASK_FPSSE;
-	err = fpu_system_init(&sys, fpu_policy_find("linux"), XFEATURE_MASK(XFEATURE_AVX),
+	xcr0 = os_has_xsave() ? fpu_xgetbv(0) : FPU_XFEATURE_MASK_FPSSE;
+	err = fpu_system_init(&sys, fpu_policy_find("linux"), FPU_XFEATURE_MASK(FPU_XFEATURE_AVX),
 			      FPU_INSN__COUNT, &fake_ops, &port, &missing);
 	CHECK_EQ(err, FPU_SETUP_FEATURE_MISSING);
 	/* A component the CPU lacks is named first; else the x87 and SSE left out. */
-	CHECK_EQ(missing, (xcr0 & XFEATURE_MASK(XFEATURE_AVX)) ? XFEATURE_MASK_FPSSE
-							     : XFEATURE_MASK(XFEATURE_AVX));
+	CHECK_EQ(missing, (xcr0 & FPU_XFEATURE_MASK(FPU_XFEATURE_AVX)) ? FPU_XFEATURE_MASK_FPSSE
+							     : FPU_XFEATURE_MASK(FPU_XFEATURE_AVX));
 
 	for (bit = 30; bit < 63 && (xcr0 & (1ull << bit)); bit++)
 		;
-	err = fpu_system_init(&sys, fpu_policy_find("linux"), XFEATURE_MASK_FPSSE | (1ull << bit),
+	err = fpu_system_init(&sys, fpu_policy_find("linux"), FPU_XFEATURE_MASK_FPSSE | (1ull << bit),
 			      FPU_INSN__COUNT, &fake_ops, &port, &missing);
 	CHECK_EQ(err, FPU_SETUP_FEATURE_MISSING);
 	CHECK_EQ(missing, 1ull << bit);
 
 	if (!os_has_xsave())
 		return;
-	err = fpu_system_init(&sys, fpu_policy_find("linux"), XFEATURE_MASK_FPSSE, FPU_INSN_XSAVE,
+	err = fpu_system_init(&sys, fpu_policy_find("linux"), FPU_XFEATURE_MASK_FPSSE, FPU_INSN_XSAVE,
 			      &fake_ops, &port, &missing);
 	CHECK_EQ(err, FPU_SETUP_OK);
-	CHECK_EQ(sys.mask, XFEATURE_MASK_FPSSE);
-	CHECK_EQ(sys.state_size, XSAVE_EXT_OFFSET);
+	CHECK_EQ(sys.mask, FPU_XFEATURE_MASK_FPSSE);
+	CHECK_EQ(sys.state_size, FPU_XSAVE_EXT_OFFSET);
 }
 
 /* A port without one of the operations port.h calls REQUIRED is refused, and
@@ -1575,20 +1575,20 @@ static void test_port_required_ops(void)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		ops = fake_ops;
 		memset((char *)&ops + cases[i].off, 0, sizeof(void (*)(void)));
-		CHECK_EQ_INT(fpu_system_init(&sys, fpu_policy_find("linux"), XFEATURE_MASK_FPSSE,
+		CHECK_EQ_INT(fpu_system_init(&sys, fpu_policy_find("linux"), FPU_XFEATURE_MASK_FPSSE,
 					     FPU_INSN__COUNT, &ops, &port, &missing), cases[i].err);
 		CHECK(strstr(fpu_setup_error_str(cases[i].err), cases[i].says) != NULL,
 		      "\"%s\" does not say %s", fpu_setup_error_str(cases[i].err), cases[i].says);
 		CHECK_EQ(missing, 0);
 	}
-	CHECK_EQ_INT(fpu_system_init(&sys, fpu_policy_find("linux"), XFEATURE_MASK_FPSSE,
+	CHECK_EQ_INT(fpu_system_init(&sys, fpu_policy_find("linux"), FPU_XFEATURE_MASK_FPSSE,
 				     FPU_INSN__COUNT, NULL, &port, &missing), FPU_SETUP_PORT_MISSING);
 	/* The minimal port: lock, unlock, context. */
 	memset(&ops, 0, sizeof(ops));
 	ops.lock = fake_ops.lock;
 	ops.unlock = fake_ops.unlock;
 	ops.context = fake_ops.context;
-	CHECK_EQ_INT(fpu_system_init(&sys, fpu_policy_find("linux"), XFEATURE_MASK_FPSSE,
+	CHECK_EQ_INT(fpu_system_init(&sys, fpu_policy_find("linux"), FPU_XFEATURE_MASK_FPSSE,
 				     FPU_INSN__COUNT, &ops, &port, &missing), FPU_SETUP_OK);
 }
 
@@ -1632,17 +1632,17 @@ static __attribute__((noinline)) void save_with_marks(enum fpu_insn insn, uint64
 						      void *area, const uint8_t ymm[32],
 						      uint16_t kmark)
 {
-	if (mask & XFEATURE_MASK(XFEATURE_AVX))
+	if (mask & FPU_XFEATURE_MASK(FPU_XFEATURE_AVX))
 		__asm__ volatile("vmovdqu (%0), %%ymm0" : : "r"(ymm) : "xmm0", "memory");
-	if (mask & XFEATURE_MASK(XFEATURE_OPMASK))
+	if (mask & FPU_XFEATURE_MASK(FPU_XFEATURE_OPMASK))
 		__asm__ volatile("kmovw %0, %%k1" : : "r"((uint32_t)kmark) : "memory");
 	if (insn == FPU_INSN_XSAVEC)
 		fpu_xsavec(area, mask);
 	else
 		fpu_xsave(area, mask);
-	if (mask & XFEATURE_MASK(XFEATURE_OPMASK))
+	if (mask & FPU_XFEATURE_MASK(FPU_XFEATURE_OPMASK))
 		__asm__ volatile("kxorw %%k1, %%k1, %%k1" : : : "memory");
-	if (mask & XFEATURE_MASK(XFEATURE_AVX))
+	if (mask & FPU_XFEATURE_MASK(FPU_XFEATURE_AVX))
 		__asm__ volatile("vzeroupper" : : : "memory");
 }
 
@@ -1663,14 +1663,14 @@ static void check_layout_on_hw(const struct fpu_xstate_info *xs, enum fpu_insn i
 	CHECK(canary_intact(area, size), "%s wrote past its computed size %u",
 	      fpu_insn_name(insn), size);
 	if (insn == FPU_INSN_XSAVEC)
-		CHECK_EQ(rd(area, XSAVE_HDR_OFFSET + 8, 8), XCOMP_BV_COMPACTED | mask);
-	if (mask & XFEATURE_MASK(XFEATURE_AVX)) {
-		off = fpu_xstate_offset(xs, insn, mask, XFEATURE_AVX);
+		CHECK_EQ(rd(area, FPU_XSAVE_HDR_OFFSET + 8, 8), FPU_XCOMP_BV_COMPACTED | mask);
+	if (mask & FPU_XFEATURE_MASK(FPU_XFEATURE_AVX)) {
+		off = fpu_xstate_offset(xs, insn, mask, FPU_XFEATURE_AVX);
 		CHECK(memcmp(area + off, ymm + 16, 16) == 0, "%s: YMM0 upper half not at offset %u",
 		      fpu_insn_name(insn), off);
 	}
-	if (mask & XFEATURE_MASK(XFEATURE_OPMASK)) {
-		off = fpu_xstate_offset(xs, insn, mask, XFEATURE_OPMASK);
+	if (mask & FPU_XFEATURE_MASK(FPU_XFEATURE_OPMASK)) {
+		off = fpu_xstate_offset(xs, insn, mask, FPU_XFEATURE_OPMASK);
 		CHECK(rd(area, off + 8, 2) == 0xbeef, "%s: k1 not at offset %u + 8",
 		      fpu_insn_name(insn), off);
 	}
@@ -1688,19 +1688,19 @@ static void test_xstate_layout(void)
 		CHECK(0, "fpu_xstate_enumerate failed (missing 0x%llx)", (unsigned long long)missing);
 		return;
 	}
-	mask = xs.features & ~XFEATURE_MASK(XFEATURE_PKRU);
+	mask = xs.features & ~FPU_XFEATURE_MASK(FPU_XFEATURE_PKRU);
 	std = fpu_xstate_size(&xs, FPU_INSN_XSAVE, mask);
 	cmp = fpu_xstate_size(&xs, FPU_INSN_XSAVEC, mask);
-	CHECK_EQ(fpu_xstate_size(&xs, FPU_INSN_FXSAVE, mask), FXSAVE_SIZE);
+	CHECK_EQ(fpu_xstate_size(&xs, FPU_INSN_FXSAVE, mask), FPU_FXSAVE_SIZE);
 	CHECK_EQ(fpu_xstate_size(&xs, FPU_INSN_XSAVEOPT, mask), std);
-	CHECK_EQ(fpu_xstate_size(&xs, FPU_INSN_XSAVE, XFEATURE_MASK_FPSSE), XSAVE_EXT_OFFSET);
-	CHECK_EQ(fpu_xstate_size(&xs, FPU_INSN_XSAVEC, XFEATURE_MASK_FPSSE), XSAVE_EXT_OFFSET);
+	CHECK_EQ(fpu_xstate_size(&xs, FPU_INSN_XSAVE, FPU_XFEATURE_MASK_FPSSE), FPU_XSAVE_EXT_OFFSET);
+	CHECK_EQ(fpu_xstate_size(&xs, FPU_INSN_XSAVEC, FPU_XFEATURE_MASK_FPSSE), FPU_XSAVE_EXT_OFFSET);
 	CHECK(cmp <= std, "compacted size %u > standard size %u", cmp, std);
 	CHECK(std % 64 == 0 && cmp % 64 == 0, "sizes %u/%u not multiples of 64", std, cmp);
 	if (!xs.has_xsave) {
 		/* Legacy-only: the FXSAVE area is the one format there is. */
-		CHECK_EQ(xs.std_size, FXSAVE_SIZE);
-		CHECK_EQ(xs.compacted_size, FXSAVE_SIZE);
+		CHECK_EQ(xs.std_size, FPU_FXSAVE_SIZE);
+		CHECK_EQ(xs.compacted_size, FPU_FXSAVE_SIZE);
 	} else {
 		CHECK_EQ(xs.std_size, fpu_xstate_size(&xs, FPU_INSN_XSAVE, xs.features));
 		CHECK_EQ(xs.compacted_size, fpu_xstate_size(&xs, FPU_INSN_XSAVEC, xs.features));
@@ -1711,20 +1711,20 @@ static void test_xstate_layout(void)
 		fpu_cpuid(0xd, 0, r); /* EBX: standard size for the current XCR0 */
 		CHECK_EQ(xs.std_size, round64(r[1]));
 	}
-	CHECK_EQ(fpu_xstate_offset(&xs, FPU_INSN_XSAVEC, mask, XFEATURE_X87), 0);
-	CHECK_EQ(fpu_xstate_offset(&xs, FPU_INSN_XSAVEC, mask, XFEATURE_SSE), FXSAVE_XMM);
+	CHECK_EQ(fpu_xstate_offset(&xs, FPU_INSN_XSAVEC, mask, FPU_XFEATURE_X87), 0);
+	CHECK_EQ(fpu_xstate_offset(&xs, FPU_INSN_XSAVEC, mask, FPU_XFEATURE_SSE), FPU_FXSAVE_XMM);
 	CHECK_EQ(fpu_xstate_offset(&xs, FPU_INSN_XSAVE, mask, FPU_XFEATURE_MAX), 0);
 
-	prev_end = XSAVE_EXT_OFFSET;
+	prev_end = FPU_XSAVE_EXT_OFFSET;
 	for (f = 2; f < FPU_XFEATURE_MAX; f++) {
-		if (!(mask & XFEATURE_MASK(f))) {
+		if (!(mask & FPU_XFEATURE_MASK(f))) {
 			CHECK(fpu_xstate_offset(&xs, FPU_INSN_XSAVEC, mask, f) == 0 &&
 			      fpu_xstate_offset(&xs, FPU_INSN_XSAVE, mask, f) == 0,
 			      "absent component %s has an offset", fpu_xfeature_name(f));
 			continue;
 		}
 		off = fpu_xstate_offset(&xs, FPU_INSN_XSAVE, mask, f);
-		CHECK(off == xs.offset[f] && off >= XSAVE_EXT_OFFSET && off + xs.size[f] <= std,
+		CHECK(off == xs.offset[f] && off >= FPU_XSAVE_EXT_OFFSET && off + xs.size[f] <= std,
 		      "%s: standard offset %u size %u outside [576, %u)", fpu_xfeature_name(f), off,
 		      xs.size[f], std);
 		off = fpu_xstate_offset(&xs, FPU_INSN_XSAVEC, mask, f);
@@ -1738,12 +1738,12 @@ static void test_xstate_layout(void)
 	}
 
 	/* Dropping a component shrinks the compacted buffer, not the standard one. */
-	if (mask & XFEATURE_MASK(XFEATURE_AVX)) {
-		sub = mask & ~XFEATURE_MASK(XFEATURE_AVX);
+	if (mask & FPU_XFEATURE_MASK(FPU_XFEATURE_AVX)) {
+		sub = mask & ~FPU_XFEATURE_MASK(FPU_XFEATURE_AVX);
 		CHECK(fpu_xstate_size(&xs, FPU_INSN_XSAVEC, sub) < cmp,
 		      "compacted size did not shrink without AVX");
 		for (f = 3; f < FPU_XFEATURE_MAX; f++)
-			if (sub & XFEATURE_MASK(f))
+			if (sub & FPU_XFEATURE_MASK(f))
 				CHECK(fpu_xstate_offset(&xs, FPU_INSN_XSAVEC, sub, f) <
 				      fpu_xstate_offset(&xs, FPU_INSN_XSAVEC, mask, f),
 				      "%s did not move down without AVX", fpu_xfeature_name(f));
@@ -1753,8 +1753,8 @@ static void test_xstate_layout(void)
 		check_layout_on_hw(&xs, FPU_INSN_XSAVE, mask);
 	if (fpu_insn_supported(&xs, FPU_INSN_XSAVEC)) {
 		check_layout_on_hw(&xs, FPU_INSN_XSAVEC, mask);
-		if (mask & XFEATURE_MASK(XFEATURE_AVX))
-			check_layout_on_hw(&xs, FPU_INSN_XSAVEC, mask & ~XFEATURE_MASK(XFEATURE_AVX));
+		if (mask & FPU_XFEATURE_MASK(FPU_XFEATURE_AVX))
+			check_layout_on_hw(&xs, FPU_INSN_XSAVEC, mask & ~FPU_XFEATURE_MASK(FPU_XFEATURE_AVX));
 	}
 }
 
@@ -1763,18 +1763,18 @@ static void check_init_image(const struct fixture *fx)
 {
 	uint32_t size = fx->sys.state_size;
 	uint8_t *want = calloc(1, size);
-	uint64_t xcomp = XCOMP_BV_COMPACTED | fx->sys.mask;
+	uint64_t xcomp = FPU_XCOMP_BV_COMPACTED | fx->sys.mask;
 
 	if (!want)
 		exit(2);
-	memcpy(want + FXSAVE_FCW, &(uint16_t){ FCW_DEFAULT }, 2);
-	memcpy(want + FXSAVE_MXCSR, &(uint32_t){ MXCSR_DEFAULT }, 4);
+	memcpy(want + FPU_FXSAVE_FCW, &(uint16_t){ FPU_FCW_DEFAULT }, 2);
+	memcpy(want + FPU_FXSAVE_MXCSR, &(uint32_t){ FPU_MXCSR_DEFAULT }, 4);
 	if (fx->sys.insn == FPU_INSN_XSAVEC)
-		memcpy(want + XSAVE_HDR_OFFSET + 8, &xcomp, 8);
+		memcpy(want + FPU_XSAVE_HDR_OFFSET + 8, &xcomp, 8);
 	CHECK(memcmp(fx->init_area, want, size) == 0, "%s: init image differs from the expected one",
 	      fpu_insn_name(fx->sys.insn));
-	CHECK_EQ(rd(fx->init_area, FXSAVE_FCW, 2), FCW_DEFAULT);
-	CHECK_EQ(rd(fx->init_area, FXSAVE_MXCSR, 4), MXCSR_DEFAULT);
+	CHECK_EQ(rd(fx->init_area, FPU_FXSAVE_FCW, 2), FPU_FCW_DEFAULT);
+	CHECK_EQ(rd(fx->init_area, FPU_FXSAVE_MXCSR, 4), FPU_MXCSR_DEFAULT);
 	free(want);
 }
 
@@ -1811,21 +1811,21 @@ static void test_init_image(void)
 		check_init_image(&fx);
 
 		size = fx.sys.xs.has_xsave ? fpu_xstate_size(&fx.sys.xs, FPU_INSN_XSAVE, fx.sys.mask)
-					   : FXSAVE_SIZE;
+					   : FPU_FXSAVE_SIZE;
 		out = area_alloc(size);
 		memset(out, 0xff, size);
 		load_init_then_save(&fx.sys, fx.sys.xs.has_xsave ? FPU_INSN_XSAVE : FPU_INSN_FXSAVE,
 				    out);
-		CHECK(rd(out, FXSAVE_FCW, 2) == FCW_DEFAULT && rd(out, FXSAVE_MXCSR, 4) == MXCSR_DEFAULT,
+		CHECK(rd(out, FPU_FXSAVE_FCW, 2) == FPU_FCW_DEFAULT && rd(out, FPU_FXSAVE_MXCSR, 4) == FPU_MXCSR_DEFAULT,
 		      "%s: init image loads as FCW 0x%llx MXCSR 0x%llx", fpu_insn_name(insn),
-		      (unsigned long long)rd(out, FXSAVE_FCW, 2),
-		      (unsigned long long)rd(out, FXSAVE_MXCSR, 4));
-		CHECK(rd(out, FXSAVE_FSW, 2) == 0 && rd(out, FXSAVE_FTW, 1) == 0,
+		      (unsigned long long)rd(out, FPU_FXSAVE_FCW, 2),
+		      (unsigned long long)rd(out, FPU_FXSAVE_MXCSR, 4));
+		CHECK(rd(out, FPU_FXSAVE_FSW, 2) == 0 && rd(out, FPU_FXSAVE_FTW, 1) == 0,
 		      "%s: x87 status/tags not in init state", fpu_insn_name(insn));
 		for (unsigned i = 0; i < 16 * 16; i++)
-			if (out[FXSAVE_XMM + i]) {
+			if (out[FPU_FXSAVE_XMM + i]) {
 				check_failed(__FILE__, __LINE__, "%s: XMM byte %u is 0x%x after init",
-					     fpu_insn_name(insn), i, out[FXSAVE_XMM + i]);
+					     fpu_insn_name(insn), i, out[FPU_FXSAVE_XMM + i]);
 				break;
 			}
 		free(out);
@@ -1838,10 +1838,10 @@ static void test_init_image(void)
 			/* The SDM lets a CPU report a component in use although it
 			 * is in init state; then it is written and there is nothing
 			 * to show. Otherwise FCW is left untouched. */
-			if (!(rd(out, XSAVE_HDR_OFFSET, 8) & XFEATURE_MASK(XFEATURE_X87)))
-				CHECK(rd(out, FXSAVE_FCW, 2) == 0xffff,
+			if (!(rd(out, FPU_XSAVE_HDR_OFFSET, 8) & FPU_XFEATURE_MASK(FPU_XFEATURE_X87)))
+				CHECK(rd(out, FPU_FXSAVE_FCW, 2) == 0xffff,
 				      "%s wrote FCW 0x%llx for x87 in init state", fpu_insn_name(insn),
-				      (unsigned long long)rd(out, FXSAVE_FCW, 2));
+				      (unsigned long long)rd(out, FPU_FXSAVE_FCW, 2));
 			free(out);
 		}
 		fx_teardown(&fx);
@@ -1853,7 +1853,7 @@ static void test_init_image(void)
  * ---------------------------------------------------------------------- */
 
 /* A legacy-only sigreturn (magic1 gone) of a frame holding MXCSR_USER, with
- * MXCSR_DEFAULT in the registers before it; returns the MXCSR after it. */
+ * FPU_MXCSR_DEFAULT in the registers before it; returns the MXCSR after it. */
 static uint32_t legacy_sigreturn_mxcsr(struct fixture *fx)
 {
 	uint32_t size = fpu_sigframe_size(&fx->sys), seen, pkru = 0;
@@ -1866,9 +1866,9 @@ static uint32_t legacy_sigreturn_mxcsr(struct fixture *fx)
 	run_a_on_cpu0(fx);
 	set_mxcsr(MXCSR_USER);
 	CHECK_EQ_INT(fpu_signal_save(&fx->sys, fx->a, (uintptr_t)frame), 0);
-	CHECK_EQ(rd(frame, FXSAVE_MXCSR, 4), MXCSR_USER);
+	CHECK_EQ(rd(frame, FPU_FXSAVE_MXCSR, 4), MXCSR_USER);
 	memset(frame + FPU_SW_BYTES_OFFSET, 0, 4);
-	set_mxcsr(MXCSR_DEFAULT);
+	set_mxcsr(FPU_MXCSR_DEFAULT);
 	r = fpu_signal_restore(&fx->sys, fx->a, (uintptr_t)frame);
 	seen = get_mxcsr();
 	CHECK(r == FPU_SIGRETURN_OK_FX_ONLY, "sigreturn: %s", fpu_sigreturn_str(r));
@@ -1886,7 +1886,7 @@ static uint32_t legacy_sigreturn_mxcsr(struct fixture *fx)
  * runs on this CPU with XSAVES hidden, so both rules meet real hardware. */
 static void test_sigreturn_legacy_mxcsr(void)
 {
-	const uint64_t avx = XFEATURE_MASK(XFEATURE_AVX);
+	const uint64_t avx = FPU_XFEATURE_MASK(FPU_XFEATURE_AVX);
 	struct fixture fx;
 	unsigned hide;
 
@@ -1903,7 +1903,7 @@ static void test_sigreturn_legacy_mxcsr(void)
 		if (hide)
 			fx.sys.xs.has_xsaves = false; /* the CPU as Linux would see one without XSAVES */
 		compacted = fx.sys.xs.has_xsaves && fx.sys.xs.has_xsavec;
-		want = compacted || !(fx.sys.user_features & avx) ? MXCSR_USER : MXCSR_DEFAULT;
+		want = compacted || !(fx.sys.user_features & avx) ? MXCSR_USER : FPU_MXCSR_DEFAULT;
 		seen = legacy_sigreturn_mxcsr(&fx);
 		CHECK(seen == want, "%s init image, AVX %s: MXCSR 0x%x after a legacy-only sigreturn, "
 		      "expected 0x%x", compacted ? "compacted" : "standard",
@@ -1967,7 +1967,7 @@ int main(void)
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	/* Permission to use AMX tile data; test_want() asks what was granted. */
-	(void)syscall(SYS_arch_prctl, (long)ARCH_REQ_XCOMP_PERM, (long)XFEATURE_XTILEDATA);
+	(void)syscall(SYS_arch_prctl, (long)ARCH_REQ_XCOMP_PERM, (long)FPU_XFEATURE_XTILEDATA);
 
 	for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
 		cur_test = tests[i].name;

@@ -81,8 +81,8 @@ static uint64_t test_want(void)
 
 	fpu_cpuid(1, 0, r);
 	if (!(r[2] & (1u << 27)))
-		return XFEATURE_MASK_FPSSE;
-	return fpu_xgetbv(0) & ~(XFEATURE_MASK(XFEATURE_XTILECFG) | XFEATURE_MASK(XFEATURE_XTILEDATA));
+		return FPU_XFEATURE_MASK_FPSSE;
+	return fpu_xgetbv(0) & ~(FPU_XFEATURE_MASK(FPU_XFEATURE_XTILECFG) | FPU_XFEATURE_MASK(FPU_XFEATURE_XTILEDATA));
 }
 
 static struct fixture *setup(void)
@@ -126,7 +126,7 @@ static uint32_t stmxcsr(void)
 static uint32_t buffer_mxcsr(const struct fpu_state *s)
 {
 	uint32_t v;
-	memcpy(&v, (const uint8_t *)s->area + FXSAVE_MXCSR, 4);
+	memcpy(&v, (const uint8_t *)s->area + FPU_FXSAVE_MXCSR, 4);
 	return v;
 }
 
@@ -186,12 +186,12 @@ static void test_kfpu_in_run(struct fixture *f)
 {
 	vmm_in_user(f, 0);
 	fpu_guest_run_begin(&f->cpu[0], &f->vmm, &f->guest);
-	CHECK(fpu_kernel_begin(&f->cpu[0], &f->vmm, KFPU_MXCSR), "kfpu refused");
+	CHECK(fpu_kernel_begin(&f->cpu[0], &f->vmm, FPU_KFPU_MXCSR), "kfpu refused");
 	fpu_kernel_end(&f->cpu[0], &f->vmm);
 	guest_runs(f, 0);
 	CHECK(stmxcsr() == MXCSR_GUEST, "guest entered with MXCSR 0x%x", stmxcsr());
-	CHECK(fpu_kernel_begin(&f->cpu[0], &f->vmm, KFPU_MXCSR), "kfpu refused");
-	CHECK(stmxcsr() == MXCSR_DEFAULT, "kernel FPU got MXCSR 0x%x", stmxcsr());
+	CHECK(fpu_kernel_begin(&f->cpu[0], &f->vmm, FPU_KFPU_MXCSR), "kfpu refused");
+	CHECK(stmxcsr() == FPU_MXCSR_DEFAULT, "kernel FPU got MXCSR 0x%x", stmxcsr());
 	fpu_kernel_end(&f->cpu[0], &f->vmm);
 	CHECK(buffer_mxcsr(&f->guest.state) == MXCSR_GUEST, "kfpu did not save the guest");
 	fpu_guest_enter(&f->cpu[0], &f->vmm, &f->guest);
@@ -226,7 +226,7 @@ static void test_fresh_vcpu(struct fixture *f)
 	vmm_in_user(f, 0);
 	fpu_guest_run_begin(&f->cpu[0], &f->vmm, &f->guest);
 	fpu_guest_enter(&f->cpu[0], &f->vmm, &f->guest);
-	CHECK(stmxcsr() == MXCSR_DEFAULT, "fresh guest entered with MXCSR 0x%x", stmxcsr());
+	CHECK(stmxcsr() == FPU_MXCSR_DEFAULT, "fresh guest entered with MXCSR 0x%x", stmxcsr());
 	fpu_guest_run_end(&f->cpu[0], &f->vmm, &f->guest);
 	fpu_exit_to_user(&f->cpu[0], &f->vmm);
 }
@@ -277,7 +277,7 @@ static void test_per_entry(struct fixture *f)
 	      "re-entry: %llu saves %llu restores, wanted 0 and 1 (the seed's one load)",
 	      (unsigned long long)(st->saves - saves), (unsigned long long)(st->restores - restores));
 	CHECK(stmxcsr() == MXCSR_GUEST, "re-entered with MXCSR 0x%x", stmxcsr());
-	CHECK(fpu_kernel_begin(&f->cpu[0], &f->vmm, KFPU_MXCSR), "kfpu refused");
+	CHECK(fpu_kernel_begin(&f->cpu[0], &f->vmm, FPU_KFPU_MXCSR), "kfpu refused");
 	fpu_kernel_end(&f->cpu[0], &f->vmm);
 	fpu_guest_enter(&f->cpu[0], &f->vmm, &f->guest);
 	CHECK(stmxcsr() == MXCSR_GUEST, "entry after a kernel FPU section: MXCSR 0x%x", stmxcsr());
@@ -314,10 +314,10 @@ static void test_no_reload_bug_is_caught(struct fixture *f)
 	fpu_guest_run_begin(&f->cpu[0], &f->vmm, &f->guest);
 	fpu_ldmxcsr(MXCSR_GUEST);
 	fpu_guest_sched_out(&f->cpu[0], &f->vmm, &f->guest);
-	CHECK(fpu_kernel_begin(&f->cpu[0], &f->vmm, KFPU_MXCSR), "kfpu refused");
+	CHECK(fpu_kernel_begin(&f->cpu[0], &f->vmm, FPU_KFPU_MXCSR), "kfpu refused");
 	fpu_kernel_end(&f->cpu[0], &f->vmm);
 	fpu_guest_enter(&f->cpu[0], &f->vmm, &f->guest);
-	CHECK(stmxcsr() == MXCSR_DEFAULT, "with the bug the guest should run on the kernel's MXCSR, has 0x%x",
+	CHECK(stmxcsr() == FPU_MXCSR_DEFAULT, "with the bug the guest should run on the kernel's MXCSR, has 0x%x",
 	      stmxcsr());
 	f->sys.bugs = 0;
 	fpu_guest_run_end(&f->cpu[0], &f->vmm, &f->guest);
@@ -334,31 +334,31 @@ static void test_get_set(struct fixture *f)
 
 	test_run_call(f); /* leaves MXCSR_GUEST in the guest buffer */
 	fpu_guest_get(&f->sys, &f->guest, std);
-	memcpy(&mx, std + FXSAVE_MXCSR, 4);
+	memcpy(&mx, std + FPU_FXSAVE_MXCSR, 4);
 	CHECK(mx == MXCSR_GUEST, "get: MXCSR 0x%x", mx);
-	memcpy(&bv, std + XSAVE_HDR_OFFSET + 8, 8);
+	memcpy(&bv, std + FPU_XSAVE_HDR_OFFSET + 8, 8);
 	CHECK(bv == 0, "get: XCOMP_BV 0x%llx in a standard image", (unsigned long long)bv);
 
 	memcpy(before, f->guest.state.area, f->sys.state_size);
-	memcpy(&bv, std + XSAVE_HDR_OFFSET, 8);
+	memcpy(&bv, std + FPU_XSAVE_HDR_OFFSET, 8);
 	bv |= 1ull << 8; /* not a guest feature */
-	memcpy(std + XSAVE_HDR_OFFSET, &bv, 8);
+	memcpy(std + FPU_XSAVE_HDR_OFFSET, &bv, 8);
 	e = fpu_guest_set(&f->sys, &f->guest, std);
 	CHECK(e == FPU_REGSET_BAD_XSTATE_BV, "bad XSTATE_BV: got '%s'", fpu_regset_error_str(e));
 	bv &= ~(1ull << 8);
-	memcpy(std + XSAVE_HDR_OFFSET, &bv, 8);
-	std[XSAVE_HDR_OFFSET + 40] = 1;
+	memcpy(std + FPU_XSAVE_HDR_OFFSET, &bv, 8);
+	std[FPU_XSAVE_HDR_OFFSET + 40] = 1;
 	e = fpu_guest_set(&f->sys, &f->guest, std);
 	CHECK(e == FPU_REGSET_BAD_HEADER, "reserved header: got '%s'", fpu_regset_error_str(e));
-	std[XSAVE_HDR_OFFSET + 40] = 0;
+	std[FPU_XSAVE_HDR_OFFSET + 40] = 0;
 	mx = MXCSR_GUEST | 1u << 20;
-	memcpy(std + FXSAVE_MXCSR, &mx, 4);
+	memcpy(std + FPU_FXSAVE_MXCSR, &mx, 4);
 	e = fpu_guest_set(&f->sys, &f->guest, std);
 	CHECK(e == FPU_REGSET_BAD_MXCSR, "bad MXCSR: got '%s'", fpu_regset_error_str(e));
 	CHECK(memcmp(before, f->guest.state.area, f->sys.state_size) == 0, "a rejected set changed the guest");
 
 	mx = MXCSR_OTHER;
-	memcpy(std + FXSAVE_MXCSR, &mx, 4);
+	memcpy(std + FPU_FXSAVE_MXCSR, &mx, 4);
 	e = fpu_guest_set(&f->sys, &f->guest, std);
 	CHECK(e == FPU_REGSET_OK, "valid set rejected: %s", fpu_regset_error_str(e));
 	CHECK(f->guest.state.last_cpu == -1, "set left the guest looking loaded");
@@ -428,7 +428,7 @@ int main(void)
 		struct fixture *f = setup();
 
 		tests[i].fn(f);
-		fpu_ldmxcsr(MXCSR_DEFAULT);
+		fpu_ldmxcsr(FPU_MXCSR_DEFAULT);
 		teardown(f);
 		if (failed_checks == before) {
 			passed++;

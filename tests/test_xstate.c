@@ -42,20 +42,20 @@ static uint64_t get64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v
 
 static void setup(void)
 {
-	uint64_t missing, xcr0 = XFEATURE_MASK_FPSSE, perm = 0;
+	uint64_t missing, xcr0 = FPU_XFEATURE_MASK_FPSSE, perm = 0;
 	uint32_t r[4];
 
 	fpu_cpuid(1, 0, r);
 	if (r[2] & (1u << 27)) /* OSXSAVE: XGETBV works */
 		xcr0 = fpu_xgetbv(0);
-	if (xcr0 & XFEATURE_MASK(XFEATURE_XTILEDATA))
-		syscall(SYS_arch_prctl, 0x1023, XFEATURE_XTILEDATA);
+	if (xcr0 & FPU_XFEATURE_MASK(FPU_XFEATURE_XTILEDATA))
+		syscall(SYS_arch_prctl, 0x1023, FPU_XFEATURE_XTILEDATA);
 	if (syscall(SYS_arch_prctl, 0x1022, &perm))
-		perm = xcr0 & ~(XFEATURE_MASK(XFEATURE_XTILECFG) | XFEATURE_MASK(XFEATURE_XTILEDATA));
+		perm = xcr0 & ~(FPU_XFEATURE_MASK(FPU_XFEATURE_XTILECFG) | FPU_XFEATURE_MASK(FPU_XFEATURE_XTILEDATA));
 	mask = xcr0 & perm;
 	fpu_xstate_enumerate(&xs, mask, &missing);
 	mask = xs.features;
-	kmask = mask & ~XFEATURE_MASK(XFEATURE_PKRU);
+	kmask = mask & ~FPU_XFEATURE_MASK(FPU_XFEATURE_PKRU);
 	orc.user_mask = mask;
 	orc.std_size = fpu_xstate_size(&xs, FPU_INSN_XSAVE, mask);
 }
@@ -72,7 +72,7 @@ static int test_standard_layout(void)
 	      "standard size %u, CPUID.(0xD,0).EBX %u",
 	      fpu_xstate_size(&xs, FPU_INSN_XSAVE, xs.xcr0), r[1]);
 	for (f = 2; f < FPU_XFEATURE_MAX; f++) {
-		if (!(mask & XFEATURE_MASK(f)))
+		if (!(mask & FPU_XFEATURE_MASK(f)))
 			continue;
 		fpu_cpuid(0xd, f, r);
 		CHECK(fpu_xstate_offset(&xs, FPU_INSN_XSAVE, mask, f) == r[1],
@@ -91,7 +91,7 @@ static int test_standard_layout(void)
 static int same_component(const uint8_t *saved, enum fpu_insn insn, unsigned f)
 {
 	uint32_t at = fpu_xstate_offset(&xs, insn, mask, f);
-	uint32_t len = f == XFEATURE_PKRU ? 4 : f == XFEATURE_BNDCSR ? 16 : xs.size[f];
+	uint32_t len = f == FPU_XFEATURE_PKRU ? 4 : f == FPU_XFEATURE_BNDCSR ? 16 : xs.size[f];
 
 	return memcmp(saved + at, img + xs.offset[f], len) == 0;
 }
@@ -133,7 +133,7 @@ static int roundtrip(enum fpu_insn insn, uint32_t owner)
 	}
 	CHECK(legacy_same(out), "x87/SSE fields differ after the round trip");
 	for (f = 2; f < FPU_XFEATURE_MAX; f++)
-		if (mask & XFEATURE_MASK(f))
+		if (mask & FPU_XFEATURE_MASK(f))
 			CHECK(same_component(out, insn, f), "%s not at offset %u (%s)", fpu_xfeature_name(f),
 			      fpu_xstate_offset(&xs, insn, mask, f), fpu_insn_name(insn));
 	for (i = size; i < sizeof(out); i++)
@@ -142,8 +142,8 @@ static int roundtrip(enum fpu_insn insn, uint32_t owner)
 			break;
 		}
 	if (insn == FPU_INSN_XSAVEC)
-		CHECK(get64(out + XSAVE_HDR_OFFSET + 8) == (XCOMP_BV_COMPACTED | mask),
-		      "xcomp_bv 0x%llx", (unsigned long long)get64(out + XSAVE_HDR_OFFSET + 8));
+		CHECK(get64(out + FPU_XSAVE_HDR_OFFSET + 8) == (FPU_XCOMP_BV_COMPACTED | mask),
+		      "xcomp_bv 0x%llx", (unsigned long long)get64(out + FPU_XSAVE_HDR_OFFSET + 8));
 	return ok;
 }
 
@@ -163,15 +163,15 @@ static int init_image(enum fpu_insn insn)
 	fpu_xrstor(out + 8192, mask);     /* dirty everything first */
 	fpu_xrstor(init, kmask);
 	fpu_xsave(out, kmask);
-	CHECK((out[0] | out[1] << 8) == FCW_DEFAULT, "%s init: FCW 0x%x", fpu_insn_name(insn), out[0] | out[1] << 8);
-	CHECK(get64(out + FXSAVE_MXCSR) == MXCSR_DEFAULT ||
-	      (uint32_t)get64(out + FXSAVE_MXCSR) == MXCSR_DEFAULT, "%s init: MXCSR 0x%x",
-	      fpu_insn_name(insn), (uint32_t)get64(out + FXSAVE_MXCSR));
+	CHECK((out[0] | out[1] << 8) == FPU_FCW_DEFAULT, "%s init: FCW 0x%x", fpu_insn_name(insn), out[0] | out[1] << 8);
+	CHECK(get64(out + FPU_FXSAVE_MXCSR) == FPU_MXCSR_DEFAULT ||
+	      (uint32_t)get64(out + FPU_FXSAVE_MXCSR) == FPU_MXCSR_DEFAULT, "%s init: MXCSR 0x%x",
+	      fpu_insn_name(insn), (uint32_t)get64(out + FPU_FXSAVE_MXCSR));
 	/* XSTATE_BV may mark init components in use: the bytes decide. */
 	CHECK(image_live_components(&orc, out, kmask) == 0,
 	      "%s init: components 0x%llx not in init state (XSTATE_BV 0x%llx)", fpu_insn_name(insn),
 	      (unsigned long long)image_live_components(&orc, out, kmask),
-	      (unsigned long long)get64(out + XSAVE_HDR_OFFSET));
+	      (unsigned long long)get64(out + FPU_XSAVE_HDR_OFFSET));
 	return ok;
 }
 
@@ -192,9 +192,9 @@ static int test_init_capture_pitfall(void)
 	fpu_xsavec(out, kmask);
 	/* A CPU may report x87 in use although it is in init state (the SDM
 	 * allows it); then it is written and there is nothing to show. */
-	if (get64(out + XSAVE_HDR_OFFSET) & XFEATURE_MASK(XFEATURE_X87))
+	if (get64(out + FPU_XSAVE_HDR_OFFSET) & FPU_XFEATURE_MASK(FPU_XFEATURE_X87))
 		printf("  note: XSAVEC reported init x87 in use: no pitfall on this CPU\n");
-	else if ((out[0] | out[1] << 8) != FCW_DEFAULT)
+	else if ((out[0] | out[1] << 8) != FPU_FCW_DEFAULT)
 		printf("  note: XSAVEC of init registers left FCW=0x%x in memory: capturing the init "
 		       "image this way would be wrong\n", out[0] | out[1] << 8);
 	return ok;
@@ -212,13 +212,13 @@ static int test_image_helpers_legacy(void)
 
 	legacy.has_xsave = legacy.has_xsaveopt = legacy.has_xsavec = legacy.has_xsaves = false;
 	legacy.has_xgetbv1 = legacy.has_ospke = false;
-	legacy.xcr0 = legacy.features = XFEATURE_MASK_FPSSE;
+	legacy.xcr0 = legacy.features = FPU_XFEATURE_MASK_FPSSE;
 	CHECK(hw_image_insn(&legacy) == FPU_INSN_FXSAVE, "picked %s for a legacy-only CPU",
 	      fpu_insn_name(hw_image_insn(&legacy)));
 	CHECK(hw_image_insn(&xs) == (xs.has_xsave ? FPU_INSN_XSAVE : FPU_INSN_FXSAVE),
 	      "picked %s for this CPU", fpu_insn_name(hw_image_insn(&xs)));
 
-	pattern_build(&orc, img, 6, 3, XFEATURE_MASK_FPSSE);
+	pattern_build(&orc, img, 6, 3, FPU_XFEATURE_MASK_FPSSE);
 	memset(out, 0xcc, sizeof(out));
 	/* No function call between the load and the save: libc may use SIMD. */
 	hw_image_load(&legacy, img, ~0ull);
@@ -228,13 +228,13 @@ static int test_image_helpers_legacy(void)
 		      "legacy bytes %u..%u differ after the round trip", spans[i][0],
 		      spans[i][0] + spans[i][1] - 1);
 	for (i = 0; i < 8; i++)
-		CHECK(memcmp(out + FXSAVE_ST + 16 * i, img + FXSAVE_ST + 16 * i, 10) == 0, "ST%u differs", i);
-	for (i = FXSAVE_SIZE; i < sizeof(out); i++)
+		CHECK(memcmp(out + FPU_FXSAVE_ST + 16 * i, img + FPU_FXSAVE_ST + 16 * i, 10) == 0, "ST%u differs", i);
+	for (i = FPU_FXSAVE_SIZE; i < sizeof(out); i++)
 		if (out[i] != 0xcc) {
 			CHECK(0, "the save wrote byte %u, past the legacy area", i);
 			break;
 		}
-	CHECK(hw_image_bv(&legacy, out) == XFEATURE_MASK_FPSSE, "XSTATE_BV of a legacy image 0x%llx",
+	CHECK(hw_image_bv(&legacy, out) == FPU_XFEATURE_MASK_FPSSE, "XSTATE_BV of a legacy image 0x%llx",
 	      (unsigned long long)hw_image_bv(&legacy, out));
 	return ok;
 }
@@ -245,7 +245,7 @@ static void zero_components(uint8_t *p, uint64_t m)
 	unsigned f;
 
 	for (f = 2; f < FPU_XFEATURE_MAX; f++)
-		if (m & XFEATURE_MASK(f))
+		if (m & FPU_XFEATURE_MASK(f))
 			memset(p + xs.offset[f], 0, xs.size[f]);
 }
 
@@ -256,38 +256,38 @@ static void zero_components(uint8_t *p, uint64_t m)
  * check must not call them live, and must still see real state. */
 static int test_live_components(void)
 {
-	uint64_t reported, ext = mask & ~XFEATURE_MASK_FPSSE, loaded;
+	uint64_t reported, ext = mask & ~FPU_XFEATURE_MASK_FPSSE, loaded;
 	int ok = 1;
 
 	/* In use, init: the image is the init state with every bit set. */
 	fpu_xstate_init_image(&xs, FPU_INSN_XSAVE, mask, img);
 	zero_components(img, ext);
-	memcpy(img + XSAVE_HDR_OFFSET, &mask, 8);
+	memcpy(img + FPU_XSAVE_HDR_OFFSET, &mask, 8);
 	/* Zeros, not a fill: XSAVE leaves XSTATE_BV bits outside its mask, and
 	 * (under QEMU) some init components, unwritten. */
 	memset(out, 0, sizeof(out));
 	fpu_xrstor(img, mask);
 	fpu_xsave(out, mask);
-	reported = get64(out + XSAVE_HDR_OFFSET) & ext;
+	reported = get64(out + FPU_XSAVE_HDR_OFFSET) & ext;
 	printf("  note: after loading zeros, XSAVE reports 0x%llx of 0x%llx in use\n",
 	       (unsigned long long)reported, (unsigned long long)ext);
 	CHECK(image_live_components(&orc, out, mask) == 0,
 	      "init components 0x%llx called live (XSTATE_BV 0x%llx)",
 	      (unsigned long long)image_live_components(&orc, out, mask),
-	      (unsigned long long)get64(out + XSAVE_HDR_OFFSET));
+	      (unsigned long long)get64(out + FPU_XSAVE_HDR_OFFSET));
 
 	/* Real state: every component the pattern loads is live, and only those. */
 	pattern_build(&orc, img, 9, 1, mask);
-	loaded = get64(img + XSAVE_HDR_OFFSET) & ext;
+	loaded = get64(img + FPU_XSAVE_HDR_OFFSET) & ext;
 	fpu_xrstor(img, mask);
 	fpu_xsave(out, mask);
 	CHECK(image_live_components(&orc, out, mask) == loaded, "live 0x%llx, loaded 0x%llx",
 	      (unsigned long long)image_live_components(&orc, out, mask), (unsigned long long)loaded);
-	CHECK(image_live_components(&orc, out, XFEATURE_MASK(XFEATURE_AVX)) ==
-	      (loaded & XFEATURE_MASK(XFEATURE_AVX)), "the mask does not limit the answer");
+	CHECK(image_live_components(&orc, out, FPU_XFEATURE_MASK(FPU_XFEATURE_AVX)) ==
+	      (loaded & FPU_XFEATURE_MASK(FPU_XFEATURE_AVX)), "the mask does not limit the answer");
 
 	/* A clear bit is final: the bytes of an init component may be stale. */
-	memset(out + XSAVE_HDR_OFFSET, 0, 8);
+	memset(out + FPU_XSAVE_HDR_OFFSET, 0, 8);
 	CHECK(image_live_components(&orc, out, mask) == 0, "stale bytes under a clear bit called live");
 	return ok;
 }

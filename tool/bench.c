@@ -109,7 +109,7 @@ static void print_floor(uint64_t mask)
 		       (unsigned long long)mask, floor_orc.std_size, fpu_xstate_size(xs, FPU_INSN_XSAVEC, mask));
 	else
 		printf("  features 0x%llx: legacy area %u bytes (no XSAVE)\n", (unsigned long long)mask,
-		       FXSAVE_SIZE);
+		       FPU_FXSAVE_SIZE);
 	printf("  %-20s %10s %10s\n", "instruction", "all init", "all dirty");
 	for (op = OP_FXSAVE; op <= OP_XRSTOR_CMP; op++) {
 		double init, dirty;

@@ -187,12 +187,12 @@ static int parse_features(const char *spec, uint64_t *mask)
 				   "bndcsr, opmask, zmm_hi256, hi16_zmm, pkru, xtilecfg, xtiledata)", tok,
 				   near(hint, sizeof(hint), tok, names, FPU_XFEATURE_MAX));
 		}
-		*mask |= XFEATURE_MASK(f);
+		*mask |= FPU_XFEATURE_MASK(f);
 	}
 	if ((rule = scn_xcr0_rule(*mask, 0)) != 0)
 		return bad("--features=%s: %s", spec, rule);
 	/* XCR0 may hold x87 alone; the library may not (it manages both always). */
-	if (!(*mask & XFEATURE_MASK(XFEATURE_SSE)))
+	if (!(*mask & FPU_XFEATURE_MASK(FPU_XFEATURE_SSE)))
 		return bad("--features=%s: %s", spec, "sse must be enabled (fpuctx always manages x87 and sse)");
 	return 0;
 }
@@ -389,11 +389,11 @@ static int check_cpu(const struct run_options *o)
 	if (lack) {
 		fprintf(stderr, "%s: --features: this CPU has no", tool_argv0);
 		for (f = 0; f < FPU_XFEATURE_MAX; f++)
-			if (lack & XFEATURE_MASK(f))
+			if (lack & FPU_XFEATURE_MASK(f))
 				fprintf(stderr, " %s", fpu_xfeature_name(f));
 		fprintf(stderr, " (it has:");
 		for (f = 0; f < FPU_XFEATURE_MAX; f++)
-			if (here & XFEATURE_MASK(f))
+			if (here & FPU_XFEATURE_MASK(f))
 				fprintf(stderr, " %s", fpu_xfeature_name(f));
 		fprintf(stderr, ")\n");
 		return EXIT_BADINPUT;
@@ -507,7 +507,7 @@ static void print_mask(FILE *out, uint64_t mask)
 	unsigned f;
 
 	for (f = 0; f < FPU_XFEATURE_MAX; f++)
-		if (mask & XFEATURE_MASK(f)) {
+		if (mask & FPU_XFEATURE_MASK(f)) {
 			fprintf(out, "%s%s", sep, fpu_xfeature_name(f));
 			sep = ",";
 		}
@@ -704,7 +704,7 @@ static int cmd_bugs(void)
 
 	fpu_xstate_enumerate(&xs, ~0ull, &missing);
 	if (!xs.has_ospke)
-		here &= ~XFEATURE_MASK(XFEATURE_PKRU); /* in XCR0, but the OS gives no PKRU */
+		here &= ~FPU_XFEATURE_MASK(FPU_XFEATURE_PKRU); /* in XCR0, but the OS gives no PKRU */
 	for (i = 0; i < fpu_nbugs; i++) {
 		const char *absent = (fpu_bugs[i].needs & ~here) ? " [cannot show here: the CPU lacks " : "";
 
@@ -716,7 +716,7 @@ static int cmd_bugs(void)
 		if (*absent) {
 			unsigned f;
 			for (f = 0; f < FPU_XFEATURE_MAX; f++)
-				if (fpu_bugs[i].needs & ~here & XFEATURE_MASK(f))
+				if (fpu_bugs[i].needs & ~here & FPU_XFEATURE_MASK(f))
 					printf("%s", fpu_xfeature_name(f));
 			printf("]");
 		}
@@ -766,13 +766,13 @@ static int cmd_info(int argc, char **argv)
 		printf("size: compacted      %u bytes\n", sys.xs.compacted_size);
 	} else {
 		printf("size: legacy area    %u bytes (no XSAVE: no standard or compacted format)\n",
-		       FXSAVE_SIZE);
+		       FPU_FXSAVE_SIZE);
 	}
 	printf("context buffer       %u bytes (%s format, PKRU excluded)\n", sys.state_size,
 	       sys.insn == FPU_INSN_XSAVEC ? "compacted" : sys.insn == FPU_INSN_FXSAVE ? "legacy" : "standard");
 	printf("\n%-3s %-10s %6s %8s %10s %6s\n", "bit", "component", "size", "offset", "compacted", "align");
 	for (f = 0; f < FPU_XFEATURE_MAX; f++) {
-		if (!(sys.xs.features & XFEATURE_MASK(f)))
+		if (!(sys.xs.features & FPU_XFEATURE_MASK(f)))
 			continue;
 		printf("%-3u %-10s %6u %8u %10u %6s\n", f, fpu_xfeature_name(f), sys.xs.size[f],
 		       sys.xs.offset[f], fpu_xstate_offset(&sys.xs, FPU_INSN_XSAVEC, sys.xs.features, f),

@@ -264,7 +264,7 @@ void print_features(FILE *out, const struct fpu_system *sys)
 	const char *sep = "";
 
 	for (f = 0; f < FPU_XFEATURE_MAX; f++)
-		if (sys->mask & XFEATURE_MASK(f)) {
+		if (sys->mask & FPU_XFEATURE_MASK(f)) {
 			fprintf(out, "%s%s", sep, fpu_xfeature_name(f));
 			sep = ",";
 		}

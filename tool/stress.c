@@ -69,8 +69,8 @@ static void frame_op(struct gen *g, uint32_t edit, uint32_t arg)
  * rarely a frame sigreturn must reject (the task then gets SIGSEGV). */
 static void random_frame_edit(struct gen *g)
 {
-	static const uint32_t comps[] = { XFEATURE_X87, XFEATURE_SSE, XFEATURE_AVX, XFEATURE_OPMASK,
-					  XFEATURE_ZMM_HI256, XFEATURE_HI16_ZMM, XFEATURE_XTILEDATA };
+	static const uint32_t comps[] = { FPU_XFEATURE_X87, FPU_XFEATURE_SSE, FPU_XFEATURE_AVX, FPU_XFEATURE_OPMASK,
+					  FPU_XFEATURE_ZMM_HI256, FPU_XFEATURE_HI16_ZMM, FPU_XFEATURE_XTILEDATA };
 	uint32_t r = below(g, 40);
 
 	if (r < 14)
@@ -184,9 +184,9 @@ static void add_tasks(struct gen *g, uint32_t nuser, uint32_t nk, int fork_task)
 static void add_vm(struct gen *g, uint32_t index, uint32_t host_cpus, uint64_t host_features)
 {
 	static const uint64_t feature_sets[] = {
-		0, 0, XFEATURE_MASK_FPSSE | XFEATURE_MASK(XFEATURE_AVX),
-		XFEATURE_MASK_FPSSE | XFEATURE_MASK(XFEATURE_AVX) | XFEATURE_MASK(XFEATURE_OPMASK) |
-			XFEATURE_MASK(XFEATURE_ZMM_HI256) | XFEATURE_MASK(XFEATURE_HI16_ZMM),
+		0, 0, FPU_XFEATURE_MASK_FPSSE | FPU_XFEATURE_MASK(FPU_XFEATURE_AVX),
+		FPU_XFEATURE_MASK_FPSSE | FPU_XFEATURE_MASK(FPU_XFEATURE_AVX) | FPU_XFEATURE_MASK(FPU_XFEATURE_OPMASK) |
+			FPU_XFEATURE_MASK(FPU_XFEATURE_ZMM_HI256) | FPU_XFEATURE_MASK(FPU_XFEATURE_HI16_ZMM),
 	};
 	struct scenario *scn = g->scn;
 	struct scn_vm *vm = &scn->vms[index];
@@ -634,7 +634,7 @@ int cmd_stress(int argc, char **argv, bool replay)
 	/* What the host will manage: FXSAVE holds x87 and SSE only. */
 	c.host = machine_permitted_features() & o->want;
 	if (o->insn == FPU_INSN_FXSAVE)
-		c.host &= XFEATURE_MASK_FPSSE;
+		c.host &= FPU_XFEATURE_MASK_FPSSE;
 	if (o->jobs)
 		jobs = o->jobs;
 	else {

@@ -5,8 +5,8 @@
 
 #include "types.h"
 
-#define KFPU_MXCSR 0x1u   /* reset MXCSR to the default (always done) */
-#define KFPU_387   0x2u   /* also reset the x87 control word */
+#define FPU_KFPU_MXCSR 0x1u   /* reset MXCSR to the default (always done) */
+#define FPU_KFPU_387   0x2u   /* also reset the x87 control word */
 
 /* May kernel code use FPU registers here and now? (Not when nested, not in
  * NMI, not in an interrupt that hit a region holding the FPU lock.) */

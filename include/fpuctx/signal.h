@@ -12,21 +12,21 @@
  *
  * Layout: bytes 0-511 FXSAVE legacy area; 464-511 hold struct fpu_sw_bytes;
  * 512-575 the XSAVE header (XCOMP_BV and reserved bytes zero); components at
- * their standard offsets; FP_XSTATE_MAGIC2 at buf + xstate_size.
+ * their standard offsets; FPU_FP_XSTATE_MAGIC2 at buf + xstate_size.
  */
 #ifndef FPUCTX_SIGNAL_H
 #define FPUCTX_SIGNAL_H
 
 #include "types.h"
 
-#define FP_XSTATE_MAGIC1       0x46505853u
-#define FP_XSTATE_MAGIC2       0x46505845u
-#define FP_XSTATE_MAGIC2_SIZE  4
-#define FPU_SW_BYTES_OFFSET    FXSAVE_SW_RESERVED
+#define FPU_FP_XSTATE_MAGIC1       0x46505853u
+#define FPU_FP_XSTATE_MAGIC2       0x46505845u
+#define FPU_FP_XSTATE_MAGIC2_SIZE  4
+#define FPU_SW_BYTES_OFFSET    FPU_FXSAVE_SW_RESERVED
 
 struct fpu_sw_bytes {
-	uint32_t magic1;         /* FP_XSTATE_MAGIC1: an extended frame follows */
-	uint32_t extended_size;  /* xstate_size + FP_XSTATE_MAGIC2_SIZE */
+	uint32_t magic1;         /* FPU_FP_XSTATE_MAGIC1: an extended frame follows */
+	uint32_t extended_size;  /* xstate_size + FPU_FP_XSTATE_MAGIC2_SIZE */
 	uint64_t xfeatures;      /* components the frame may hold */
 	uint32_t xstate_size;    /* bytes of the XSAVE image */
 	uint32_t padding[7];

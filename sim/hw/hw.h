@@ -101,12 +101,12 @@ static inline void hw_image_load(const struct fpu_xstate_info *xs, const void *a
 /* XSTATE_BV of such an image. */
 static inline uint64_t hw_image_bv(const struct fpu_xstate_info *xs, const void *img)
 {
-	const uint8_t *hdr = (const uint8_t *)img + XSAVE_HDR_OFFSET;
+	const uint8_t *hdr = (const uint8_t *)img + FPU_XSAVE_HDR_OFFSET;
 	uint64_t bv = 0;
 	unsigned i;
 
 	if (hw_image_insn(xs) == FPU_INSN_FXSAVE)
-		return XFEATURE_MASK_FPSSE;
+		return FPU_XFEATURE_MASK_FPSSE;
 	for (i = 0; i < 8; i++)
 		bv |= (uint64_t)hdr[i] << (8 * i);
 	return bv;

@@ -186,7 +186,7 @@ const char *kernel_boot(struct kernel *k, struct hw_machine *hw, const struct ke
 	}
 	if (cfg->pretend & SIM_PRETEND_X87_KEPT)
 		k->oracle.x87_kept = FPU_X87_POINTERS;
-	k->oracle.user_mask = k->fpu.mask | (k->fpu.has_pkru ? XFEATURE_MASK(XFEATURE_PKRU) : 0);
+	k->oracle.user_mask = k->fpu.mask | (k->fpu.has_pkru ? FPU_XFEATURE_MASK(FPU_XFEATURE_PKRU) : 0);
 	k->oracle.std_size = fpu_xstate_size(&k->fpu.xs, FPU_INSN_XSAVE, k->oracle.user_mask | k->fpu.mask);
 	{
 		void *area = kalloc(k, fpu_state_size(&k->fpu));

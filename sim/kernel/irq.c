@@ -41,7 +41,7 @@ static void kernel_simd_work(struct kernel *k, struct kcpu *c)
  * inside it lets interrupts arrive mid-section (they must be refused). */
 void kfpu_section(struct kernel *k, struct kcpu *c, struct task *cur, bool point_inside)
 {
-	if (!fpu_kernel_begin(&c->fpu, &cur->fpu, KFPU_MXCSR))
+	if (!fpu_kernel_begin(&c->fpu, &cur->fpu, FPU_KFPU_MXCSR))
 		return; /* refused: this code does without SIMD */
 	c->preempt_count++;
 	kernel_simd_work(k, c);

@@ -17,9 +17,9 @@
 #define SW_MAGIC1        (FPU_SW_BYTES_OFFSET + 0)
 #define SW_EXTENDED_SIZE (FPU_SW_BYTES_OFFSET + 4)
 #define SW_XSTATE_SIZE   (FPU_SW_BYTES_OFFSET + 16)
-#define HDR_XSTATE_BV    XSAVE_HDR_OFFSET
-#define HDR_XCOMP_BV     (XSAVE_HDR_OFFSET + 8)
-#define HDR_RESERVED     (XSAVE_HDR_OFFSET + 16)
+#define HDR_XSTATE_BV    FPU_XSAVE_HDR_OFFSET
+#define HDR_XCOMP_BV     (FPU_XSAVE_HDR_OFFSET + 8)
+#define HDR_RESERVED     (FPU_XSAVE_HDR_OFFSET + 16)
 
 static const struct scn_handler *find_handler(struct kernel *k, const struct task *t, unsigned sig)
 {
@@ -182,7 +182,7 @@ static void verdict_violation(struct kernel *k, struct task *t, uint8_t which, e
  * rest; otherwise every component XSTATE_BV marks comes from the frame. */
 static void expect_from_frame(struct kernel *k, struct task *t, const struct sig_frame *f, bool fx_only)
 {
-	uint64_t bv = XFEATURE_MASK_FPSSE;
+	uint64_t bv = FPU_XFEATURE_MASK_FPSSE;
 	uint32_t i;
 
 	if (!uread(k, t->frame_buf, f->fp, k->fpu.user_size)) {
@@ -195,10 +195,10 @@ static void expect_from_frame(struct kernel *k, struct task *t, const struct sig
 		/* Linux then loads init for the rest. From a standard-format init
 		 * image (CPUs without XSAVES) an XRSTOR with AVX in its mask
 		 * reloads MXCSR too; from a compacted one MXCSR is left alone. */
-		if ((k->oracle.user_mask & XFEATURE_MASK(XFEATURE_AVX)) &&
+		if ((k->oracle.user_mask & FPU_XFEATURE_MASK(FPU_XFEATURE_AVX)) &&
 		    !(k->fpu.xs.has_xsaves && k->fpu.xs.has_xsavec))
 			for (i = 0; i < 4; i++)
-				t->frame_buf[FXSAVE_MXCSR + i] = (uint8_t)(MXCSR_DEFAULT >> (8 * i));
+				t->frame_buf[FPU_FXSAVE_MXCSR + i] = (uint8_t)(FPU_MXCSR_DEFAULT >> (8 * i));
 	}
 	image_normalize(&k->oracle, t->frame_buf);
 	kcopy(t->exp_image, t->frame_buf, k->oracle.std_size);
@@ -250,23 +250,23 @@ static bool frame_dirty(struct kernel *k, struct task *t, uintptr_t fp, unsigned
 {
 	const struct fpu_xstate_info *xs = &k->fpu.xs;
 	uint8_t *img = t->frame_buf;
-	uint64_t bits = XFEATURE_MASK(comp);
+	uint64_t bits = FPU_XFEATURE_MASK(comp);
 
 	if (!(k->oracle.user_mask & bits))
 		return true; /* not on this CPU: nothing to edit */
 	pattern_build(&k->oracle, img, t->id, ++t->next_gen, k->oracle.user_mask);
-	if (comp == XFEATURE_X87)
-		return uwrite(k, fp, img, FXSAVE_MXCSR) &&
-		       uwrite(k, fp + FXSAVE_ST, img + FXSAVE_ST, FXSAVE_XMM - FXSAVE_ST) &&
+	if (comp == FPU_XFEATURE_X87)
+		return uwrite(k, fp, img, FPU_FXSAVE_MXCSR) &&
+		       uwrite(k, fp + FPU_FXSAVE_ST, img + FPU_FXSAVE_ST, FPU_FXSAVE_XMM - FPU_FXSAVE_ST) &&
 		       set_bv(k, fp, bits, 0);
-	if (comp == XFEATURE_SSE)
-		return uwrite(k, fp + FXSAVE_XMM, img + FXSAVE_XMM, 256) && set_bv(k, fp, bits, 0);
-	if (comp == XFEATURE_XTILEDATA && (k->oracle.user_mask & XFEATURE_MASK(XFEATURE_XTILECFG))) {
+	if (comp == FPU_XFEATURE_SSE)
+		return uwrite(k, fp + FPU_FXSAVE_XMM, img + FPU_FXSAVE_XMM, 256) && set_bv(k, fp, bits, 0);
+	if (comp == FPU_XFEATURE_XTILEDATA && (k->oracle.user_mask & FPU_XFEATURE_MASK(FPU_XFEATURE_XTILECFG))) {
 		/* tile data needs a tile configuration to mean anything */
-		if (!uwrite(k, fp + xs->offset[XFEATURE_XTILECFG], img + xs->offset[XFEATURE_XTILECFG],
-			    xs->size[XFEATURE_XTILECFG]))
+		if (!uwrite(k, fp + xs->offset[FPU_XFEATURE_XTILECFG], img + xs->offset[FPU_XFEATURE_XTILECFG],
+			    xs->size[FPU_XFEATURE_XTILECFG]))
 			return false;
-		bits |= XFEATURE_MASK(XFEATURE_XTILECFG);
+		bits |= FPU_XFEATURE_MASK(FPU_XFEATURE_XTILECFG);
 	}
 	return uwrite(k, fp + xs->offset[comp], img + xs->offset[comp], xs->size[comp]) &&
 	       set_bv(k, fp, bits, 0);
@@ -275,7 +275,7 @@ static bool frame_dirty(struct kernel *k, struct task *t, uintptr_t fp, unsigned
 /* A component bit (above x87/SSE) the CPU does not enable: XRSTOR faults on it. */
 static uint64_t lowest_disabled_component(const struct kernel *k)
 {
-	uint64_t off = ~k->fpu.xs.xcr0 & ~XFEATURE_MASK_FPSSE;
+	uint64_t off = ~k->fpu.xs.xcr0 & ~FPU_XFEATURE_MASK_FPSSE;
 
 	return off & -off;
 }
@@ -297,19 +297,19 @@ void frame_edit(struct kernel *k, struct task *t, const struct scn_op *op)
 		return;
 	switch (op->arg) {
 	case FRAME_MXCSR:
-		ok = uwrite32(k, fp + FXSAVE_MXCSR, op->arg2);
+		ok = uwrite32(k, fp + FPU_FXSAVE_MXCSR, op->arg2);
 		f->mxcsr_bad = ok ? (op->arg2 & ~k->fpu.xs.mxcsr_mask) != 0 : f->mxcsr_bad;
 		break;
 	case FRAME_DIRTY:
 		ok = frame_dirty(k, t, fp, op->arg2);
 		break;
 	case FRAME_CLEAR:
-		ok = set_bv(k, fp, 0, XFEATURE_MASK(op->arg2));
+		ok = set_bv(k, fp, 0, FPU_XFEATURE_MASK(op->arg2));
 		break;
 	case FRAME_PKRU:
 		if (k->fpu.has_pkru)
-			ok = uwrite32(k, fp + k->fpu.xs.offset[XFEATURE_PKRU], op->arg2) &&
-			     set_bv(k, fp, XFEATURE_MASK(XFEATURE_PKRU), 0);
+			ok = uwrite32(k, fp + k->fpu.xs.offset[FPU_XFEATURE_PKRU], op->arg2) &&
+			     set_bv(k, fp, FPU_XFEATURE_MASK(FPU_XFEATURE_PKRU), 0);
 		break;
 	case FRAME_CORRUPT_MAGIC1:
 		f->fx_only_edit |= ok = uwrite32(k, fp + SW_MAGIC1, 0);
@@ -318,10 +318,10 @@ void frame_edit(struct kernel *k, struct task *t, const struct scn_op *op)
 		f->fx_only_edit |= ok = uwrite32(k, fp + k->fpu.user_size, 0);
 		break;
 	case FRAME_CORRUPT_XSTATE_SIZE:
-		f->fx_only_edit |= ok = uwrite32(k, fp + SW_XSTATE_SIZE, FXSAVE_SIZE + XSAVE_HDR_SIZE - 1);
+		f->fx_only_edit |= ok = uwrite32(k, fp + SW_XSTATE_SIZE, FPU_FXSAVE_SIZE + FPU_XSAVE_HDR_SIZE - 1);
 		break;
 	case FRAME_CORRUPT_EXTENDED_SIZE:
-		f->fx_only_edit |= ok = uwrite32(k, fp + SW_EXTENDED_SIZE, FXSAVE_SIZE + XSAVE_HDR_SIZE);
+		f->fx_only_edit |= ok = uwrite32(k, fp + SW_EXTENDED_SIZE, FPU_FXSAVE_SIZE + FPU_XSAVE_HDR_SIZE);
 		break;
 	case FRAME_CORRUPT_XCOMP_BV:
 		f->header_bad |= ok = uwrite64(k, fp + HDR_XCOMP_BV, 1);
@@ -352,10 +352,10 @@ static void straddle(struct kernel *k, struct task *t)
 	uint32_t size = fpu_sigframe_size(&k->fpu);
 	bool on_alt = t->usp > t->alt_lo && t->usp <= t->alt_hi;
 	uintptr_t lo = on_alt ? t->alt_lo : t->ustack_lo;
-	uintptr_t hdr = (t->usp - RED_ZONE - size + FXSAVE_SIZE) & ~(uintptr_t)(PAGE_SIZE - 1);
+	uintptr_t hdr = (t->usp - RED_ZONE - size + FPU_FXSAVE_SIZE) & ~(uintptr_t)(PAGE_SIZE - 1);
 
 	if (hdr > lo) /* else no page below on this stack: the frame goes where it would */
-		t->usp = hdr - FXSAVE_SIZE + RED_ZONE + size;
+		t->usp = hdr - FPU_FXSAVE_SIZE + RED_ZONE + size;
 }
 
 void stack_mode(struct kernel *k, struct task *t, unsigned mode)

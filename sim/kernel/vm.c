@@ -49,7 +49,7 @@ static const char *vm_setup(struct kernel *k, struct vm *vm, const struct kernel
 		*missing = sv->features & ~k->fpu.mask;
 		return "the VM asks for features the host does not manage";
 	}
-	vm->features = (sv->features ? sv->features : k->fpu.mask) | XFEATURE_MASK_FPSSE;
+	vm->features = (sv->features ? sv->features : k->fpu.mask) | FPU_XFEATURE_MASK_FPSSE;
 	vm->tick = sv->tick;
 	vm->hw.ncpus = sv->nvcpus;
 	vm->hw.virtual = true;
@@ -60,7 +60,7 @@ static const char *vm_setup(struct kernel *k, struct vm *vm, const struct kernel
 	vm->guest = kalloc(k, sizeof(struct kernel));
 	gc.root = k;
 	gc.vm_index = vm->index;
-	gc.want = vm->features | (k->fpu.has_pkru ? XFEATURE_MASK(XFEATURE_PKRU) : 0);
+	gc.want = vm->features | (k->fpu.has_pkru ? FPU_XFEATURE_MASK(FPU_XFEATURE_PKRU) : 0);
 	gc.arena = kalloc_raw(k, VM_ARENA_SIZE, 64);
 	gc.arena_size = VM_ARENA_SIZE;
 	gc.user_mem = (void *)ualloc(k, pages);
@@ -206,10 +206,10 @@ static uint32_t component_at(const struct kernel *k, uint32_t off)
 {
 	uint32_t f;
 
-	if (off < FXSAVE_XMM)
-		return off == FXSAVE_MXCSR ? XFEATURE_SSE : XFEATURE_X87;
-	if (off < FXSAVE_SIZE)
-		return XFEATURE_SSE;
+	if (off < FPU_FXSAVE_XMM)
+		return off == FPU_FXSAVE_MXCSR ? FPU_XFEATURE_SSE : FPU_XFEATURE_X87;
+	if (off < FPU_FXSAVE_SIZE)
+		return FPU_XFEATURE_SSE;
 	for (f = 2; f < FPU_XFEATURE_MAX; f++)
 		if (k->fpu.xs.size[f] && off >= k->fpu.xs.offset[f] &&
 		    off < k->fpu.xs.offset[f] + k->fpu.xs.size[f])

@@ -46,12 +46,12 @@ uint64_t machine_permitted_features(void)
 
 	fpu_cpuid(1, 0, r);
 	if (!(r[2] & (1u << 27)))
-		return XFEATURE_MASK_FPSSE;
+		return FPU_XFEATURE_MASK_FPSSE;
 	xcr0 = fpu_xgetbv(0);
-	if (xcr0 & XFEATURE_MASK(XFEATURE_XTILEDATA))
-		syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA);
+	if (xcr0 & FPU_XFEATURE_MASK(FPU_XFEATURE_XTILEDATA))
+		syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, FPU_XFEATURE_XTILEDATA);
 	if (syscall(SYS_arch_prctl, ARCH_GET_XCOMP_PERM, &perm) != 0)
-		perm = xcr0 & ~(XFEATURE_MASK(XFEATURE_XTILECFG) | XFEATURE_MASK(XFEATURE_XTILEDATA));
+		perm = xcr0 & ~(FPU_XFEATURE_MASK(FPU_XFEATURE_XTILECFG) | FPU_XFEATURE_MASK(FPU_XFEATURE_XTILEDATA));
 	return xcr0 & perm;
 }
 

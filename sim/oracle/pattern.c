@@ -73,11 +73,11 @@ static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(
 static void put32(uint8_t *p, uint32_t v) { put16(p, (uint16_t)v); put16(p + 2, (uint16_t)(v >> 16)); }
 
 /* Components whose value constraints we know; others stay in init state. */
-#define PATTERNED (XFEATURE_MASK_FPSSE | XFEATURE_MASK(XFEATURE_AVX) | \
-		   XFEATURE_MASK(XFEATURE_BNDREGS) | XFEATURE_MASK(XFEATURE_BNDCSR) | \
-		   XFEATURE_MASK(XFEATURE_OPMASK) | XFEATURE_MASK(XFEATURE_ZMM_HI256) | \
-		   XFEATURE_MASK(XFEATURE_HI16_ZMM) | XFEATURE_MASK(XFEATURE_PKRU) | \
-		   XFEATURE_MASK(XFEATURE_XTILECFG) | XFEATURE_MASK(XFEATURE_XTILEDATA))
+#define PATTERNED (FPU_XFEATURE_MASK_FPSSE | FPU_XFEATURE_MASK(FPU_XFEATURE_AVX) | \
+		   FPU_XFEATURE_MASK(FPU_XFEATURE_BNDREGS) | FPU_XFEATURE_MASK(FPU_XFEATURE_BNDCSR) | \
+		   FPU_XFEATURE_MASK(FPU_XFEATURE_OPMASK) | FPU_XFEATURE_MASK(FPU_XFEATURE_ZMM_HI256) | \
+		   FPU_XFEATURE_MASK(FPU_XFEATURE_HI16_ZMM) | FPU_XFEATURE_MASK(FPU_XFEATURE_PKRU) | \
+		   FPU_XFEATURE_MASK(FPU_XFEATURE_XTILECFG) | FPU_XFEATURE_MASK(FPU_XFEATURE_XTILEDATA))
 
 static void fill_words(uint8_t *img, uint32_t off, uint32_t len, uint32_t owner, uint32_t gen)
 {
@@ -91,20 +91,20 @@ static void build_legacy(const struct oracle *o, uint8_t *img, uint32_t owner, u
 {
 	uint32_t h = pat_hash(owner, gen), i;
 
-	put16(img + FXSAVE_FCW, (uint16_t)(0x007f | (h & 0xf) << 8)); /* masked; PC/RC vary */
-	put16(img + FXSAVE_FSW, (uint16_t)(((h >> 4) & 7) << 8));      /* C0-C2, no exceptions */
-	img[FXSAVE_FTW] = 0xff;                                         /* all registers valid */
-	put16(img + FXSAVE_FOP, (uint16_t)((h >> 8) & 0x7ff));
-	put64(img + FXSAVE_FIP, ptr_word(owner, gen, FXSAVE_FIP));
-	put64(img + FXSAVE_FDP, ptr_word(owner, gen, FXSAVE_FDP));
-	put32(img + FXSAVE_MXCSR, (MXCSR_DEFAULT | (h & 0x3f) | ((h >> 6) & 3) << 13) &
+	put16(img + FPU_FXSAVE_FCW, (uint16_t)(0x007f | (h & 0xf) << 8)); /* masked; PC/RC vary */
+	put16(img + FPU_FXSAVE_FSW, (uint16_t)(((h >> 4) & 7) << 8));      /* C0-C2, no exceptions */
+	img[FPU_FXSAVE_FTW] = 0xff;                                         /* all registers valid */
+	put16(img + FPU_FXSAVE_FOP, (uint16_t)((h >> 8) & 0x7ff));
+	put64(img + FPU_FXSAVE_FIP, ptr_word(owner, gen, FPU_FXSAVE_FIP));
+	put64(img + FPU_FXSAVE_FDP, ptr_word(owner, gen, FPU_FXSAVE_FDP));
+	put32(img + FPU_FXSAVE_MXCSR, (FPU_MXCSR_DEFAULT | (h & 0x3f) | ((h >> 6) & 3) << 13) &
 				  o->xs->mxcsr_mask);
 	for (i = 0; i < 8; i++) {
-		uint8_t *st = img + FXSAVE_ST + 16 * i;
-		put64(st, pat_word(owner, gen, (FXSAVE_ST + 16 * i) / 8)); /* integer bit set: normal */
+		uint8_t *st = img + FPU_FXSAVE_ST + 16 * i;
+		put64(st, pat_word(owner, gen, (FPU_FXSAVE_ST + 16 * i) / 8)); /* integer bit set: normal */
 		put16(st + 8, (uint16_t)(0x3fff + i));
 	}
-	fill_words(img, FXSAVE_XMM, 256, owner, gen);
+	fill_words(img, FPU_FXSAVE_XMM, 256, owner, gen);
 }
 
 static void build_component(const struct oracle *o, uint8_t *img, unsigned f, uint32_t owner,
@@ -113,13 +113,13 @@ static void build_component(const struct oracle *o, uint8_t *img, unsigned f, ui
 	uint32_t off = o->xs->offset[f], i;
 
 	switch (f) {
-	case XFEATURE_PKRU:
+	case FPU_XFEATURE_PKRU:
 		put32(img + off, (uint32_t)pat_word(owner, gen, off / 8) & ~3u); /* key 0 open */
 		break;
-	case XFEATURE_BNDCSR:
+	case FPU_XFEATURE_BNDCSR:
 		put64(img + off, pat_word(owner, gen, off / 8) & ~0xfffull); /* BNDCFGU.EN = 0 */
 		break;
-	case XFEATURE_XTILECFG:
+	case FPU_XFEATURE_XTILECFG:
 		img[off] = 1; /* palette 1: 8 tiles of 16 rows x 64 bytes */
 		for (i = 0; i < 8; i++) {
 			put16(img + off + 16 + 2 * i, 64);
@@ -140,22 +140,22 @@ void pattern_build(const struct oracle *o, uint8_t *img, uint32_t owner, uint32_
 
 	kzero(img, o->std_size);
 	if (owner == OWNER_INIT) {
-		put16(img + FXSAVE_FCW, FCW_DEFAULT);
-		put32(img + FXSAVE_MXCSR, MXCSR_DEFAULT);
+		put16(img + FPU_FXSAVE_FCW, FPU_FCW_DEFAULT);
+		put32(img + FPU_FXSAVE_MXCSR, FPU_MXCSR_DEFAULT);
 		/* A fresh or reset context runs with the default PKRU (every key
 		 * but 0 closed), not with PKRU's architectural init value 0. */
-		if (mask & XFEATURE_MASK(XFEATURE_PKRU)) {
-			put32(img + o->xs->offset[XFEATURE_PKRU], PKRU_DEFAULT);
-			put64(img + XSAVE_HDR_OFFSET, XFEATURE_MASK(XFEATURE_PKRU));
+		if (mask & FPU_XFEATURE_MASK(FPU_XFEATURE_PKRU)) {
+			put32(img + o->xs->offset[FPU_XFEATURE_PKRU], FPU_PKRU_DEFAULT);
+			put64(img + FPU_XSAVE_HDR_OFFSET, FPU_XFEATURE_MASK(FPU_XFEATURE_PKRU));
 		}
 		return;
 	}
 	build_legacy(o, img, owner, gen);
 	bv = mask & PATTERNED;
 	for (f = 2; f < FPU_XFEATURE_MAX; f++)
-		if (bv & XFEATURE_MASK(f))
+		if (bv & FPU_XFEATURE_MASK(f))
 			build_component(o, img, f, owner, gen);
-	put64(img + XSAVE_HDR_OFFSET, bv);
+	put64(img + FPU_XSAVE_HDR_OFFSET, bv);
 }
 
 void pattern_load(const struct oracle *o, uint8_t *img, uint32_t owner, uint32_t gen, uint64_t mask)
@@ -172,15 +172,15 @@ void image_normalize(const struct oracle *o, uint8_t *img)
 	uint64_t bv = hw_image_bv(o->xs, img);
 	unsigned f;
 
-	if (!(bv & XFEATURE_MASK(XFEATURE_X87))) {
-		kzero(img, FXSAVE_MXCSR);
-		put16(img + FXSAVE_FCW, FCW_DEFAULT);
-		kzero(img + FXSAVE_ST, FXSAVE_XMM - FXSAVE_ST);
+	if (!(bv & FPU_XFEATURE_MASK(FPU_XFEATURE_X87))) {
+		kzero(img, FPU_FXSAVE_MXCSR);
+		put16(img + FPU_FXSAVE_FCW, FPU_FCW_DEFAULT);
+		kzero(img + FPU_FXSAVE_ST, FPU_FXSAVE_XMM - FPU_FXSAVE_ST);
 	}
-	if (!(bv & XFEATURE_MASK(XFEATURE_SSE)))
-		kzero(img + FXSAVE_XMM, 256);
+	if (!(bv & FPU_XFEATURE_MASK(FPU_XFEATURE_SSE)))
+		kzero(img + FPU_FXSAVE_XMM, 256);
 	for (f = 2; f < FPU_XFEATURE_MAX; f++)
-		if ((mask & XFEATURE_MASK(f)) && !(bv & XFEATURE_MASK(f)))
+		if ((mask & FPU_XFEATURE_MASK(f)) && !(bv & FPU_XFEATURE_MASK(f)))
 			kzero(img + o->xs->offset[f], o->xs->size[f]);
 }
 
@@ -191,25 +191,25 @@ static uint32_t component_spans(const struct oracle *o, unsigned f, struct span 
 {
 	uint32_t n = 0, i;
 
-	if (f == XFEATURE_X87) {
+	if (f == FPU_XFEATURE_X87) {
 		uint8_t kept = o->x87_kept;
 
-		s[n++] = (struct span){ FXSAVE_FCW, 5 };  /* FCW FSW FTW */
+		s[n++] = (struct span){ FPU_FXSAVE_FCW, 5 };  /* FCW FSW FTW */
 		/* Only the pointers this CPU gives back after a restore (the
 		 * patterns have no exception pending); the others get
 		 * x87_pointer_leak()'s check instead. */
 		if (kept & FPU_X87_FOP)
-			s[n++] = (struct span){ FXSAVE_FOP, 2 };
+			s[n++] = (struct span){ FPU_FXSAVE_FOP, 2 };
 		if (kept & FPU_X87_FIP)
-			s[n++] = (struct span){ FXSAVE_FIP, 8 };
+			s[n++] = (struct span){ FPU_FXSAVE_FIP, 8 };
 		if (kept & FPU_X87_FDP)
-			s[n++] = (struct span){ FXSAVE_FDP, 8 };
+			s[n++] = (struct span){ FPU_FXSAVE_FDP, 8 };
 		for (i = 0; i < 8; i++)
-			s[n++] = (struct span){ FXSAVE_ST + 16 * i, 10 };
-	} else if (f == XFEATURE_SSE) {
-		s[n++] = (struct span){ FXSAVE_MXCSR, 4 };
-		s[n++] = (struct span){ FXSAVE_XMM, 256 };
-	} else if (f == XFEATURE_PKRU) {
+			s[n++] = (struct span){ FPU_FXSAVE_ST + 16 * i, 10 };
+	} else if (f == FPU_XFEATURE_SSE) {
+		s[n++] = (struct span){ FPU_FXSAVE_MXCSR, 4 };
+		s[n++] = (struct span){ FPU_FXSAVE_XMM, 256 };
+	} else if (f == FPU_XFEATURE_PKRU) {
 		s[n++] = (struct span){ o->xs->offset[f], 4 };
 	} else {
 		s[n++] = (struct span){ o->xs->offset[f], o->xs->size[f] };
@@ -226,19 +226,19 @@ static uint32_t component_spans(const struct oracle *o, unsigned f, struct span 
  * component above SSE; a clear bit is final (the bytes may be stale). */
 uint64_t image_live_components(const struct oracle *o, const uint8_t *img, uint64_t mask)
 {
-	uint64_t bv = get64(img + XSAVE_HDR_OFFSET), live = 0;
+	uint64_t bv = get64(img + FPU_XSAVE_HDR_OFFSET), live = 0;
 	struct span spans[12];
 	uint32_t n, i, off;
 	unsigned f;
 
 	for (f = 2; f < FPU_XFEATURE_MAX; f++) {
-		if (!(mask & bv & XFEATURE_MASK(f)) || !o->xs->size[f])
+		if (!(mask & bv & FPU_XFEATURE_MASK(f)) || !o->xs->size[f])
 			continue;
 		n = component_spans(o, f, spans);
 		for (i = 0; i < n; i++)
 			for (off = spans[i].off; off < spans[i].off + spans[i].len; off++)
 				if (img[off])
-					live |= XFEATURE_MASK(f);
+					live |= FPU_XFEATURE_MASK(f);
 	}
 	return live;
 }
@@ -283,13 +283,13 @@ static void found_at(const uint8_t *img, const uint8_t *expect, unsigned f, uint
 static uint32_t x87_pointer_leak(const struct oracle *o, const uint8_t *img, const uint8_t *expect,
 				 struct oracle_finding *v)
 {
-	static const uint32_t fields[] = { FXSAVE_FIP, FXSAVE_FDP };
+	static const uint32_t fields[] = { FPU_FXSAVE_FIP, FPU_FXSAVE_FDP };
 	uint32_t i, mine, gen;
 
 	for (i = 0; i < 2; i++) {
 		uint32_t off = fields[i];
 
-		if (o->x87_kept & (off == FXSAVE_FIP ? FPU_X87_FIP : FPU_X87_FDP))
+		if (o->x87_kept & (off == FPU_FXSAVE_FIP ? FPU_X87_FIP : FPU_X87_FDP))
 			continue;
 		if (!ptr_decode(get64(expect + off), off, &mine, &gen))
 			mine = OWNER_UNKNOWN;
@@ -311,7 +311,7 @@ bool image_compare(const struct oracle *o, const uint8_t *img, uint8_t *expect,
 
 	kzero(f, sizeof(*f));
 	if ((leak = x87_pointer_leak(o, img, expect, f)) != 0) {
-		found_at(img, expect, XFEATURE_X87, leak, f);
+		found_at(img, expect, FPU_XFEATURE_X87, leak, f);
 		f->msg = "an x87 pointer this CPU does not keep through a restore holds another "
 			 "context's value: a leak";
 		return false;
@@ -319,7 +319,7 @@ bool image_compare(const struct oracle *o, const uint8_t *img, uint8_t *expect,
 	for (fe = 0; fe < FPU_XFEATURE_MAX; fe++) {
 		uint32_t n, i, off;
 
-		if (!(o->user_mask & XFEATURE_MASK(fe)))
+		if (!(o->user_mask & FPU_XFEATURE_MASK(fe)))
 			continue;
 		n = component_spans(o, fe, spans);
 		for (i = 0; i < n; i++)
@@ -350,7 +350,7 @@ uint32_t image_foreign_owner(const uint8_t *img, uint32_t size, uint32_t vm, uin
 	uint32_t o, owner;
 
 	for (o = 0; o + 8 <= size; o += 8) {
-		if (o >= XSAVE_HDR_OFFSET && o < XSAVE_HDR_OFFSET + 64)
+		if (o >= FPU_XSAVE_HDR_OFFSET && o < FPU_XSAVE_HDR_OFFSET + 64)
 			continue;
 		if (pat_decode(get64(img + o), &owner, gen) && OWNER_VM(owner) != vm) {
 			*offset = o;
