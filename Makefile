@@ -40,7 +40,7 @@ KERNEL_SRC := sim/kernel/boot.c sim/kernel/sched.c sim/kernel/irq.c sim/kernel/p
               sim/kernel/check.c sim/kernel/vm.c sim/oracle/pattern.c sim/hw/hw.c
 KERNEL_ASM := sim/hw/switch.S sim/hw/uaccess.S
 USER_SRC   := sim/user/user_simd.c
-HOST_SRC   := sim/machine/machine.c sim/machine/fault.c tool/parse.c tool/report.c tool/stress.c tool/trace_out.c tool/bench.c
+HOST_SRC   := sim/machine/machine.c sim/machine/fault.c tool/options.c tool/parse.c tool/report.c tool/stress.c tool/trace_out.c tool/bench.c
 TOOL_MAIN  := tool/main.c
 
 CORE_OBJ   := $(CORE_SRC:%.c=$(BUILD)/%.o)

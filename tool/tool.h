@@ -12,7 +12,7 @@
 #define EXIT_VIOLATION 1
 #define EXIT_BADINPUT 2
 
-/* The subcommands, as bits: which options apply to which (main.c). */
+/* The subcommands, as bits: which options apply to which (options.c). */
 enum { CMD_RUN = 1, CMD_STRESS = 2, CMD_REPLAY = 4, CMD_BUGS = 8, CMD_INFO = 16, CMD_BENCH = 32 };
 
 /* One scenario run under one policy, reduced to what reports need. */
@@ -54,11 +54,12 @@ void print_features(FILE *out, const struct fpu_system *sys);
 int trace_write_json(const char *path, const struct run *r, const char *policy);
 void trace_print_text(FILE *out, const struct run *r, const char *policy);
 
-/* stress.c */
+/* stress.c, bench.c: commands main.c dispatches to */
 void stress_scenario(struct scenario *scn, uint64_t seed, uint32_t ncpus, uint64_t host_features);
 int cmd_stress(int argc, char **argv, bool replay);
+int cmd_bench(int argc, char **argv);
 
-/* main.c helpers shared with stress.c and bench.c */
+/* options.c: what every command shares (options.h has the tables) */
 int policy_list(const char *spec, const struct fpu_policy **out, unsigned *n);
 int split_args(int argc, char **argv, struct run_options *o, const char **policy,
 	       const char **pos, int *npos, int maxpos, uint64_t *seeds, uint64_t *events);
