@@ -526,4 +526,6 @@ void fpu_stats_add(struct fpu_stats *sum, const struct fpu_stats *add)
 	sum->kfpu_refused += add->kfpu_refused;
 	sum->pkru_writes += add->pkru_writes;
 	sum->x87_scrubs += add->x87_scrubs;
+	sum->remote_flushes += add->remote_flushes;
+	sum->ipis += add->ipis;
 }

@@ -28,6 +28,8 @@ struct fpu_stats {
 	uint64_t kfpu_refused;      /* kernel FPU asked for where it may not be used */
 	uint64_t pkru_writes;
 	uint64_t x87_scrubs;        /* x87 pointers cleared before a restore (CPUs that leak them) */
+	uint64_t remote_flushes;    /* deferred saves done because another CPU needed the image */
+	uint64_t ipis;              /* of those, the ones that cost an interrupt to the holding CPU */
 };
 
 /* One register image in memory (Linux: struct fpstate). */
