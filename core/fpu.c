@@ -30,8 +30,9 @@
  *     whoever rewrites S in memory or frees it forgets it (forget_state).
  * I2  A context with NEED_LOAD clear that is running on cpu has its live
  *     user state in the registers, and no other copy is newer.
- * I3  NEED_LOAD set => the buffer is authoritative: nothing may save the
- *     registers into it (they belong to someone else, or to no one).
+ * I3  NEED_LOAD set => the buffer is authoritative, or S->unsaved (I9):
+ *     nothing may save the registers into it but the write-back of I9
+ *     (they belong to someone else, or to no one).
  * I4  Kernel threads own no user state: NEED_LOAD stays set, they are never
  *     saved (unless the policy gives them a context, as eager does).
  * I5  No context returns to user space with NEED_LOAD set.
@@ -43,6 +44,14 @@
  *     FOP/FIP/FDP reach another: they are scrubbed before every restore
  *     that does not reload the image the registers already hold
  *     (fpu__scrub_x87_pointers).
+ * I9  S->unsaved => valid(S, the CPU S->last_cpu): the newest image of S is
+ *     in that CPU's registers and nowhere else (deferred policy). It is
+ *     written back exactly once, into S and nothing else: before those
+ *     registers take anything else (fpu__flush_owner), before S is read or
+ *     loaded elsewhere (fpu__sync_buffer: on that CPU, by migration or IPI);
+ *     when S is rewritten or freed it is discarded unsaved (fpu__forget_state).
+ *     A CPU that waits for another's write-back holds no unsaved image
+ *     itself, so waits never form a cycle.
  * ------------------------------------------------------------------------- */
 
 void fpu__emit(struct fpu_cpu *cpu, unsigned type, const struct fpu_ctx *ctx,
@@ -93,11 +102,15 @@ void fpu__drop_cpu_owner(struct fpu_cpu *cpu)
 	cpu->owner = 0;
 }
 
-/* S is rewritten in memory or released: no CPU may consider it loaded. */
+/* S is rewritten in memory or released: no CPU may consider it loaded, and
+ * an unsaved image of it is dropped, never written back (I9). */
 void fpu__forget_state(struct fpu_cpu *cpu, struct fpu_state *s)
 {
 	if (FPU_BUG(cpu->sys, EXIT_KEEPS_OWNER))
 		return;
+	if (FPU_BUG(cpu->sys, EXEC_KEEPS_UNSAVED) && s->unsaved)
+		return;
+	s->unsaved = false;
 	if (cpu->owner == s)
 		fpu__drop_cpu_owner(cpu);
 	s->last_cpu = -1; /* other CPUs may still name S as owner: last_cpu rules them out */
@@ -146,15 +159,19 @@ void fpu__save_regs(struct fpu_cpu *cpu, struct fpu_ctx *ctx, struct fpu_state *
 	fpu_hw_save(cpu->sys, s->area, s->mask);
 	cpu->owner = s;
 	s->last_cpu = cpu->id;
+	s->unsaved = false;
 	fpu__count_save(cpu, ctx, bytes);
 	fpu__emit(cpu, FPU_EV_SAVE, ctx, s, bytes, 0);
 }
 
-/* S -> registers: valid(S) from here on. */
+/* S -> registers: valid(S) from here on. What the registers held unsaved is
+ * written back first, and S's own newest image fetched if another CPU has it (I9). */
 void fpu__load_regs(struct fpu_cpu *cpu, struct fpu_ctx *ctx, struct fpu_state *s)
 {
 	uint32_t bytes = fpu_hw_bytes(cpu->sys, s->mask);
 
+	fpu__flush_owner(cpu);
+	fpu__sync_buffer(cpu, s);
 	fpu__scrub_x87_pointers(cpu, s);
 	if (fpu_hw_restore(cpu->sys, s->area, s->mask)) {
 		/* A kernel buffer the CPU refuses: never run on what is left in
@@ -164,8 +181,64 @@ void fpu__load_regs(struct fpu_cpu *cpu, struct fpu_ctx *ctx, struct fpu_state *
 	}
 	cpu->owner = s;
 	s->last_cpu = cpu->id;
+	s->unsaved = false;
 	fpu__count_restore(cpu, ctx, bytes);
 	fpu__emit(cpu, FPU_EV_RESTORE, ctx, s, bytes, 0);
+}
+
+/* I9: the registers are about to take something else: write the unsaved
+ * image they hold back into the buffer it belongs to (the owner, whichever
+ * buffer its context has active now). */
+void fpu__flush_owner(struct fpu_cpu *cpu)
+{
+	struct fpu_state *s = cpu->owner;
+
+	if (!s || !s->unsaved || s->last_cpu != cpu->id)
+		return;
+#ifdef FPUCTX_TESTING
+	if (FPU_BUG(cpu->sys, FLUSH_ACTIVE_BUFFER) && cpu->unsaved_ctx &&
+	    cpu->unsaved_ctx->active != s) {
+		struct fpu_state *wrong = cpu->unsaved_ctx->active;
+
+		fpu_hw_save(cpu->sys, wrong->area, wrong->mask);
+		fpu__count_save(cpu, cpu->unsaved_ctx, fpu_hw_bytes(cpu->sys, wrong->mask));
+		fpu__emit(cpu, FPU_EV_SAVE, cpu->unsaved_ctx, wrong, 0, 0);
+		s->unsaved = false;
+		return;
+	}
+#endif
+	fpu__save_regs(cpu, cpu->unsaved_ctx, s);
+}
+
+/* I9: S's buffer is about to be read or loaded on this CPU: if another CPU
+ * holds S's newest image, have it written back (by IPI, through the port). */
+void fpu__sync_buffer(struct fpu_cpu *cpu, struct fpu_state *s)
+{
+	struct fpu_system *sys = cpu->sys;
+
+	if (!s->unsaved)
+		return;
+	if (s->last_cpu == cpu->id) {
+		fpu__flush_owner(cpu);
+		return;
+	}
+	if (FPU_BUG(sys, NO_REMOTE_FLUSH))
+		return;
+	fpu__flush_owner(cpu); /* hold nothing unsaved while waiting: no cycle of waiters */
+	cpu->stats.ipis++;
+	fpu__emit(cpu, FPU_EV_FLUSH_REQUEST, 0, s, 0, (uint64_t)s->last_cpu);
+	sys->port->flush_remote(sys->port_data, s->last_cpu, s);
+	if (s->unsaved)
+		fpu__warn(cpu, "flush_remote returned before the image was written back");
+}
+
+/* A remote flush done on the CPU holding the image (migration or IPI). */
+static void flush_for_remote(struct fpu_cpu *cpu, struct fpu_state *s)
+{
+	if (cpu->owner != s || !s->unsaved || s->last_cpu != cpu->id)
+		return;
+	fpu__flush_owner(cpu);
+	cpu->stats.remote_flushes++;
 }
 
 /* Does this context have user state the policy keeps in the registers? */
@@ -192,6 +265,7 @@ void fpu__make_regs_live(struct fpu_cpu *cpu, struct fpu_ctx *ctx)
 	struct fpu_state *s = ctx->active;
 
 	if (cpu->sys->policy->skip_valid_restore && state_valid(cpu, s)) {
+		s->unsaved = false; /* live again: the running context's, not a write-back's */
 		cpu->stats.skipped_restores++;
 		ctx->stats.skipped_restores++;
 		fpu__emit(cpu, FPU_EV_SKIP_RESTORE, ctx, s, 0, 0);
@@ -215,18 +289,37 @@ void fpu__write_pkru(struct fpu_cpu *cpu, const struct fpu_ctx *ctx, uint32_t va
  *
  * Out: a context whose registers are live is saved; the registers keep its
  * image, so it stays valid() until someone else loads or clobbers them.
+ * Under defer_save it is not even saved: the image waits in the registers,
+ * unsaved (I9), and comes back for free if nobody needed them meanwhile.
  * In: the deferred policies only mark the next context NEED_LOAD; its state
  * is loaded on the way back to user space, if it ever goes there. Kernel
  * threads and idle touch nothing (I4).
  * ------------------------------------------------------------------------- */
+
+/* I9: prev's live image (in S, its active state) stays in the registers;
+ * the buffer is stale until a write-back. The registers hold prev's live
+ * state (I2), so they are S's image even where no buffer was loaded (after a
+ * sigreturn or a reset): valid(S) from here on. */
+void fpu__defer_save(struct fpu_cpu *cpu, struct fpu_ctx *prev, struct fpu_state *s)
+{
+	cpu->owner = s;
+	s->last_cpu = cpu->id;
+	s->unsaved = true;
+	cpu->unsaved_ctx = prev;
+	fpu__emit(cpu, FPU_EV_SAVE_DEFERRED, prev, s, 0, 0);
+}
 
 void fpu_switch(struct fpu_cpu *cpu, struct fpu_ctx *prev, struct fpu_ctx *next)
 {
 	struct fpu_system *sys = cpu->sys;
 
 	fpu__emit(cpu, FPU_EV_SWITCH, prev, 0, 0, next->id);
-	if (fpu__regs_live(sys, prev))
-		fpu__save_regs(cpu, prev, prev->active);
+	if (fpu__regs_live(sys, prev)) {
+		if (sys->policy->defer_save)
+			fpu__defer_save(cpu, prev, prev->active);
+		else
+			fpu__save_regs(cpu, prev, prev->active);
+	}
 #ifdef FPUCTX_TESTING
 	if (FPU_BUG(sys, KTHREAD_SAVE) && (prev->flags & FPU_CTX_KTHREAD) &&
 	    cpu->last_user && !fpu__has_fpu(sys, prev))
@@ -304,6 +397,8 @@ bool fpu_kernel_begin(struct fpu_cpu *cpu, struct fpu_ctx *current, unsigned kfp
 			fpu__save_regs(cpu, current, current->active);
 		fpu__set_need_load(cpu, current);
 	}
+	if (!FPU_BUG(sys, KFPU_NO_FLUSH))
+		fpu__flush_owner(cpu); /* a switched-out context's unsaved image (I9) */
 	fpu__drop_cpu_owner(cpu);
 	fpu_ldmxcsr(FPU_MXCSR_DEFAULT);
 	if (kfpu_flags & FPU_KFPU_387)
@@ -346,6 +441,7 @@ bool fpu_state_setup(struct fpu_system *sys, struct fpu_state *state, void *area
 	state->area = area;
 	state->mask = sys->mask;
 	state->last_cpu = -1;
+	state->unsaved = false;
 	state->id = id;
 	return true;
 }
@@ -360,6 +456,7 @@ void fpu_ctx_init(struct fpu_system *sys, struct fpu_ctx *ctx, struct fpu_state 
 	ctx->flags = FPU_CTX_NEED_LOAD | (kthread ? FPU_CTX_KTHREAD : 0);
 	copy_init_image(sys, state);
 	state->last_cpu = -1;
+	state->unsaved = false;
 }
 
 void fpu_fork(struct fpu_cpu *cpu, struct fpu_ctx *current, struct fpu_ctx *child)
@@ -374,7 +471,8 @@ void fpu_fork(struct fpu_cpu *cpu, struct fpu_ctx *current, struct fpu_ctx *chil
 		copy_init_image(sys, dst);
 		child->pkru = FPU_PKRU_DEFAULT;
 	} else if (current->flags & FPU_CTX_NEED_LOAD) {
-		/* Memory is authoritative (I3): copy it, no register traffic. */
+		/* Memory is authoritative (I3) once an unsaved image is back (I9). */
+		fpu__sync_buffer(cpu, current->active);
 		fpu_bytes_copy(dst->area, current->active->area, sys->state_size);
 	} else {
 		/* Live in the registers: save them straight into the child's buffer.
@@ -431,7 +529,28 @@ void fpu_sync_to_memory(struct fpu_cpu *cpu, struct fpu_ctx *current)
 	fpu__lock(cpu);
 	if (fpu__regs_live(cpu->sys, current))
 		fpu__save_regs(cpu, current, current->active);
+	else
+		fpu__sync_buffer(cpu, current->active);
 	fpu__unlock(cpu);
+}
+
+void fpu_migrate_out(struct fpu_cpu *cpu, struct fpu_ctx *ctx)
+{
+	if (FPU_BUG(cpu->sys, NO_REMOTE_FLUSH))
+		return;
+	fpu__lock(cpu);
+	flush_for_remote(cpu, ctx->active);
+	fpu__unlock(cpu);
+}
+
+bool fpu_flush_ipi(struct fpu_cpu *cpu, struct fpu_state *state)
+{
+	struct fpu_system *sys = cpu->sys;
+
+	if (sys->port->context(sys->port_data, cpu->id) & FPU_PORT_FPREGS_HELD)
+		return false; /* mid save or restore: after the unlock */
+	flush_for_remote(cpu, state);
+	return true;
 }
 
 /* ---------------------------------------------------------------------------
@@ -439,7 +558,8 @@ void fpu_sync_to_memory(struct fpu_cpu *cpu, struct fpu_ctx *current)
  * ------------------------------------------------------------------------- */
 
 /* The minimal port of port.h, and signal operations all or none. */
-static enum fpu_setup_error check_port(const struct fpu_port_ops *port)
+static enum fpu_setup_error check_port(const struct fpu_port_ops *port,
+				       const struct fpu_policy *policy)
 {
 	unsigned sig;
 
@@ -454,6 +574,8 @@ static enum fpu_setup_error check_port(const struct fpu_port_ops *port)
 	sig = !!port->copy_to_user + !!port->copy_from_user + !!port->current_cpu + !!port->fault_in;
 	if (sig != 0 && sig != 4)
 		return FPU_SETUP_PORT_SIGNAL_PARTIAL;
+	if (policy && policy->defer_save && !port->flush_remote)
+		return FPU_SETUP_PORT_NO_FLUSH;
 	return FPU_SETUP_OK;
 }
 
@@ -466,7 +588,7 @@ enum fpu_setup_error fpu_system_init(struct fpu_system *sys, const struct fpu_po
 
 	fpu_bytes_zero(sys, sizeof(*sys));
 	*missing = 0;
-	err = check_port(port);
+	err = check_port(port, policy);
 	if (err)
 		return err;
 	err = fpu_xstate_enumerate(&sys->xs, want, missing);

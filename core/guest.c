@@ -57,11 +57,18 @@ static void swap_in(struct fpu_cpu *cpu, struct fpu_ctx *vmm, struct fpu_guest *
 	fpu__emit(cpu, FPU_EV_GUEST_BEGIN, vmm, &g->state, 0, 0);
 }
 
-/* The state in the registers, if live, goes to g; the VMM's buffer is active again. */
+/* The state in the registers, if live, goes to g (or, deferring the save,
+ * stays there as g's unsaved image: I9); the VMM's buffer is active again. */
 static void swap_out(struct fpu_cpu *cpu, struct fpu_ctx *vmm, struct fpu_guest *g)
 {
-	if (fpu__regs_live(cpu->sys, vmm))
-		fpu__save_regs(cpu, vmm, &g->state); /* live registers are the guest's here, bug or not */
+	if (fpu__regs_live(cpu->sys, vmm)) {
+		/* live registers are the guest's here, bug or not */
+		if (cpu->sys->policy->defer_save && vmm->active == &g->state) {
+			fpu__defer_save(cpu, vmm, &g->state);
+		} else {
+			fpu__save_regs(cpu, vmm, &g->state);
+		}
+	}
 	fpu__emit(cpu, FPU_EV_GUEST_END, vmm, &g->state, 0, 0);
 	if (vmm->active == &g->state)
 		vmm->active = vmm->stashed;
@@ -144,11 +151,14 @@ void fpu_guest_run_end(struct fpu_cpu *cpu, struct fpu_ctx *vmm, struct fpu_gues
 	fpu__unlock(cpu);
 }
 
-enum fpu_regset_error fpu_guest_get(struct fpu_system *sys, const struct fpu_guest *g, void *std)
+enum fpu_regset_error fpu_guest_get(struct fpu_cpu *cpu, struct fpu_guest *g, void *std)
 {
 	if (g->in_run)
 		return FPU_REGSET_BUSY;
-	fpu_regset_to_standard(sys, g->state.area, g->features, std);
+	fpu__lock(cpu);
+	fpu__sync_buffer(cpu, &g->state); /* I9: the image may still be in some CPU's registers */
+	fpu__unlock(cpu);
+	fpu_regset_to_standard(cpu->sys, g->state.area, g->features, std);
 	return FPU_REGSET_OK;
 }
 
@@ -161,8 +171,10 @@ enum fpu_regset_error fpu_guest_set(struct fpu_system *sys, struct fpu_guest *g,
 	e = fpu_regset_validate(sys, std, g->features);
 	if (e)
 		return e;
-	/* The image changes in memory: no CPU may think it holds it (I1). */
+	/* The image changes in memory: no CPU may think it holds it (I1), and
+	 * an unsaved one is dropped, not written back over it (I9). */
 	g->state.last_cpu = -1;
+	g->state.unsaved = false;
 	fpu_regset_from_standard(sys, std, g->features, g->state.area);
 	return FPU_REGSET_OK;
 }

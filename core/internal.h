@@ -22,6 +22,12 @@ void fpu__count_restore(struct fpu_cpu *cpu, struct fpu_ctx *ctx, uint32_t bytes
 void fpu__drop_cpu_owner(struct fpu_cpu *cpu);
 /* I1: S is rewritten or released. */
 void fpu__forget_state(struct fpu_cpu *cpu, struct fpu_state *s);
+/* I9: write back the unsaved image the registers hold, if any. */
+void fpu__flush_owner(struct fpu_cpu *cpu);
+/* I9: make S's buffer current: write back its unsaved image, here or by IPI. */
+void fpu__sync_buffer(struct fpu_cpu *cpu, struct fpu_state *s);
+/* I9: leave prev's live image in the registers as S's, unsaved. */
+void fpu__defer_save(struct fpu_cpu *cpu, struct fpu_ctx *prev, struct fpu_state *s);
 void fpu__save_regs(struct fpu_cpu *cpu, struct fpu_ctx *ctx, struct fpu_state *s);
 void fpu__load_regs(struct fpu_cpu *cpu, struct fpu_ctx *ctx, struct fpu_state *s);
 bool fpu__has_fpu(const struct fpu_system *sys, const struct fpu_ctx *ctx);

@@ -33,6 +33,15 @@ const struct fpu_policy fpu_policies[] = {
 		.kthreads_switch_fpu = false,
 		.kfpu_end_restores = false,
 	},
+	{
+		.name = "deferred",
+		.summary = "linux, and the save is deferred too: a switch-out leaves the image in the registers; it is written back once, when another context, a kernel FPU section or another CPU needs them",
+		.defer_restore = true,
+		.skip_valid_restore = true,
+		.kthreads_switch_fpu = false,
+		.kfpu_end_restores = false,
+		.defer_save = true,
+	},
 };
 const unsigned fpu_npolicies = sizeof(fpu_policies) / sizeof(fpu_policies[0]);
 
@@ -59,7 +68,7 @@ const char *fpu_event_name(unsigned type)
 		"save", "restore", "skip_restore", "need_load", "owner_drop", "state_reset",
 		"kfpu_begin", "kfpu_end", "kfpu_refused", "pkru_write", "switch",
 		"sigframe_save", "sigframe_fault", "sigreturn", "sigreturn_failed",
-		"guest_begin", "guest_end", "x87_scrub",
+		"guest_begin", "guest_end", "x87_scrub", "save_deferred", "flush_request",
 	};
 	return type < FPU_EV__COUNT ? names[type] : "unknown";
 }

@@ -94,6 +94,7 @@ void fpu_signal_reset(struct fpu_cpu *cpu, struct fpu_ctx *ctx)
 	struct fpu_system *sys = cpu->sys;
 
 	fpu__lock(cpu);
+	fpu__flush_owner(cpu); /* I9: an unsaved image goes home before the clobber */
 	fpu__drop_cpu_owner(cpu);
 	fpu__scrub_x87_pointers(cpu, 0);
 	fpu_hw_restore_as(sys, init_std, sys->user_features & ~FPU_XFEATURE_MASK(FPU_XFEATURE_PKRU),
@@ -325,7 +326,9 @@ enum fpu_sigreturn fpu_signal_restore(struct fpu_system *sys, struct fpu_ctx *ct
 		return fail(sys, ctx, r);
 	for (;;) {
 		cpu = lock_this_cpu(sys);
-		/* The registers stop being anybody's image now, even if this fails. */
+		/* The registers stop being anybody's image now, even if this fails;
+		 * an unsaved one goes home first (I9). */
+		fpu__flush_owner(cpu);
 		if (!FPU_BUG(sys, SIGRETURN_KEEPS_OWNER))
 			fpu__drop_cpu_owner(cpu);
 		fpu__scrub_x87_pointers(cpu, 0);

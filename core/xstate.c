@@ -61,6 +61,8 @@ const char *fpu_setup_error_str(enum fpu_setup_error e)
 	case FPU_SETUP_PORT_NO_CONTEXT: return "the port has no context operation";
 	case FPU_SETUP_PORT_SIGNAL_PARTIAL:
 		return "the port has some of copy_to_user, copy_from_user, current_cpu and fault_in but not all";
+	case FPU_SETUP_PORT_NO_FLUSH:
+		return "the policy defers saves, and the port has no flush_remote operation to ask another CPU for an image";
 	}
 	return "unknown error";
 }

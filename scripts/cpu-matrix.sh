@@ -26,6 +26,10 @@ bug_scenario() {
 	guest-enter-no-reload) echo scenarios/linux-bug7-kfpu-before-entry.scn ;;
 	guest-xcr0-leak) echo scenarios/linux-bug3-guest-xcr0.scn ;;
 	guest-save-to-vmm | guest-scratch) echo scenarios/seed-kvm-preempt.scn ;;
+	no-remote-flush) echo scenarios/deferred-remote-flush.scn ;;
+	flush-active-buffer) echo scenarios/deferred-guest-swap.scn ;;
+	kfpu-no-flush) echo scenarios/deferred-kfpu-flush.scn ;;
+	exec-keeps-unsaved) echo scenarios/deferred-exec.scn ;;
 	esac
 }
 
@@ -81,7 +85,10 @@ except Exception:
 		for bug in $("${run[@]}" "$build/bin/fpuctx" bugs 2>/dev/null |
 				awk '!/cannot show here|needs --pretend/ {print $1}'); do
 			nbugs=$((nbugs + 1))
-			"${run[@]}" "$build/bin/fpuctx" stress --seeds "$seeds" --events 20000 --policy linux \
+			pol=linux
+			"${run[@]}" "$build/bin/fpuctx" bugs 2>/dev/null | grep "^$bug " |
+				grep -q -- '--policy deferred' && pol=deferred
+			"${run[@]}" "$build/bin/fpuctx" stress --seeds "$seeds" --events 20000 --policy $pol \
 				--inject-bug "$bug" >/dev/null 2>&1
 			st=$?
 			scn=$(bug_scenario "$bug")

@@ -226,7 +226,9 @@ sec_regressions() {
 	for pair in "linux-bug8-stale-owner sigframe-stale-owner" "linux-bug9-restore-owner sigreturn-keeps-owner" \
 		    "linux-bug10-unvalidated sigreturn-unvalidated" "linux-bug11-no-reset sigreturn-no-reset" \
 		    "linux-bug7-kfpu-before-entry guest-enter-no-reload" "linux-bug3-guest-xcr0 guest-xcr0-leak" \
-		    "seed-kvm-preempt guest-save-to-vmm" "seed-kvm-preempt guest-scratch"; do
+		    "seed-kvm-preempt guest-save-to-vmm" "seed-kvm-preempt guest-scratch" \
+		    "deferred-remote-flush no-remote-flush" "deferred-guest-swap flush-active-buffer" \
+		    "deferred-kfpu-flush kfpu-no-flush" "deferred-exec exec-keeps-unsaved"; do
 		set -- $pair
 		tcaught "scenario $1 catches --inject-bug $2" "$2" "$fpuctx" run "scenarios/$1.scn"
 	done
@@ -252,11 +254,11 @@ sec_regressions() {
 
 section kvm "the seeds' hypervisor chain, exact counts (host and guest apart)"
 sec_kvm() {
-	t "seed-kvm-idle: eager 6+6, rfc2015 2+1, linux 2+0" 0 \
+	t "seed-kvm-idle: eager 6+6, rfc2015 2+1, linux 2+0, deferred 0+0" 0 \
 		sh -c "$fpuctx run scenarios/seed-kvm-idle.scn --policy all --json | python3 -c '
 import json,sys
 d=json.load(sys.stdin)[\"policies\"]
-want={\"eager\": (6,6,4,4,2,2), \"rfc2015\": (2,1,1,1,1,0), \"linux\": (2,0,1,0,1,0)}
+want={\"eager\": (6,6,4,4,2,2), \"rfc2015\": (2,1,1,1,1,0), \"linux\": (2,0,1,0,1,0), \"deferred\": (0,0,0,0,0,0)}
 for p,w in want.items():
     got=tuple(d[p][k] for k in (\"saves\",\"restores\",\"host_saves\",\"host_restores\",\"guest_saves\",\"guest_restores\"))
     assert got==w, (p, got, w)
@@ -427,7 +429,9 @@ sec_bugs() {
 	done
 	# Bugs that need a --pretend CPU behaviour have their own section below.
 	for bug in $("$fpuctx" bugs | awk '!/cannot show here|needs --pretend/ {print $1}'); do
-		tcaught "bug $bug caught" "$bug" "$fpuctx" stress --seeds 10 --events 20000 --policy linux || continue
+		pol=linux
+		"$fpuctx" bugs | grep "^$bug " | grep -q -- '--policy deferred' && pol=deferred
+		tcaught "bug $bug caught" "$bug" "$fpuctx" stress --seeds 10 --events 20000 --policy $pol || continue
 		first=$(grep -m1 '^seed ' "$log/bug")
 		viol=$(grep -m1 -A1 '^seed ' "$log/bug" | tail -n 1)
 		replay=$(grep -m1 'replay: ' "$log/bug" | sed 's/.*replay: fpuctx //')
@@ -519,7 +523,7 @@ sec_cli() {
 	done
 	t "the usage lists every policy and option" 0 sh -c "
 		u=\$($fpuctx help) || exit 1
-		for w in eager rfc2015 linux --quiet --pretend --jobs --seeds --max-steps --trace-text; do
+		for w in eager rfc2015 linux deferred --quiet --pretend --jobs --seeds --max-steps --trace-text; do
 			echo \"\$u\" | grep -q -- \" \$w\" || { echo \"missing \$w\"; exit 1; }
 		done"
 	t "an unknown option exits 2" 2 "$fpuctx" run scenarios/pingpong.scn --polcy linux
@@ -529,7 +533,7 @@ sec_cli() {
 	tgrep "an unknown command: did you mean" "unknown command 'strss'; did you mean 'stress'\?" "$fpuctx" strss
 	t "an unknown policy exits 2" 2 "$fpuctx" run scenarios/pingpong.scn -p eagr
 	tgrep "an unknown policy: did you mean, and every policy listed" \
-		"unknown policy 'eagr'; did you mean 'eager'\? \(eager, rfc2015, linux, all\)" \
+		"unknown policy 'eagr'; did you mean 'eager'\? \(eager, rfc2015, linux, deferred, all\)" \
 		"$fpuctx" run scenarios/pingpong.scn -p eagr
 	tgrep "an unknown bug: did you mean" "did you mean 'skip-owner-check'\?" \
 		"$fpuctx" run scenarios/pingpong.scn --inject-bug skip-owner-chek
@@ -547,12 +551,12 @@ sec_cli() {
 	tgrep "--trace FILE with every policy says how to name them" 'put \{policy\} in the name' \
 		"$fpuctx" run scenarios/pingpong.scn --trace "$log/cl/t.json"
 	t "--trace /dev/full with every policy exits 2" 2 "$fpuctx" run scenarios/pingpong.scn --trace /dev/full
-	t "--trace with {policy} writes exactly 3 files" 0 sh -c "
+	t "--trace with {policy} writes exactly 4 files" 0 sh -c "
 		$fpuctx run scenarios/pingpong.scn --trace '$log/cl/t-{policy}.json' --quiet >/dev/null &&
-		[ \"\$(ls $log/cl | grep -v '^dir$' | tr '\n' ' ')\" = 't-eager.json t-linux.json t-rfc2015.json ' ]"
+		[ \"\$(ls $log/cl | grep -v '^dir$' | tr '\n' ' ')\" = 't-deferred.json t-eager.json t-linux.json t-rfc2015.json ' ]"
 	t "--trace DIR writes DIR/SCENARIO-POLICY.json" 0 sh -c "
 		$fpuctx run scenarios/pingpong.scn --trace '$log/cl/dir' --quiet >/dev/null &&
-		[ \"\$(ls $log/cl/dir | tr '\n' ' ')\" = 'pingpong-eager.json pingpong-linux.json pingpong-rfc2015.json ' ]"
+		[ \"\$(ls $log/cl/dir | tr '\n' ' ')\" = 'pingpong-deferred.json pingpong-eager.json pingpong-linux.json pingpong-rfc2015.json ' ]"
 	t "--trace FILE with one policy writes FILE" 0 sh -c "
 		$fpuctx run scenarios/pingpong.scn -p linux --trace '$log/cl/one.json' --quiet >/dev/null &&
 		python3 -c 'import json; json.load(open(\"$log/cl/one.json\"))'"

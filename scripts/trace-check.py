@@ -23,7 +23,7 @@ from collections import defaultdict
 FPU_EVENTS = {"save", "restore", "skip_restore", "need_load", "owner_drop", "state_reset",
               "kfpu_begin", "kfpu_end", "kfpu_refused", "pkru_write", "switch",
               "sigframe_save", "sigframe_fault", "sigreturn", "sigreturn_failed",
-              "guest_begin", "guest_end", "x87_scrub"}
+              "guest_begin", "guest_end", "x87_scrub", "save_deferred", "flush_request"}
 
 
 def check(path):

@@ -240,12 +240,12 @@ static void test_busy(struct fixture *f)
 
 	vmm_in_user(f, 0);
 	fpu_guest_run_begin(&f->cpu[0], &f->vmm, &f->guest);
-	e = fpu_guest_get(&f->sys, &f->guest, std);
+	e = fpu_guest_get(&f->cpu[0], &f->guest, std);
 	CHECK(e == FPU_REGSET_BUSY, "get during a run call: '%s'", fpu_regset_error_str(e));
 	e = fpu_guest_set(&f->sys, &f->guest, std);
 	CHECK(e == FPU_REGSET_BUSY, "set during a run call: '%s'", fpu_regset_error_str(e));
 	fpu_guest_run_end(&f->cpu[0], &f->vmm, &f->guest);
-	CHECK(fpu_guest_get(&f->sys, &f->guest, std) == FPU_REGSET_OK, "get after the call refused");
+	CHECK(fpu_guest_get(&f->cpu[0], &f->guest, std) == FPU_REGSET_OK, "get after the call refused");
 	fpu_exit_to_user(&f->cpu[0], &f->vmm);
 	free(std);
 }
@@ -333,7 +333,7 @@ static void test_get_set(struct fixture *f)
 	uint32_t mx;
 
 	test_run_call(f); /* leaves MXCSR_GUEST in the guest buffer */
-	fpu_guest_get(&f->sys, &f->guest, std);
+	fpu_guest_get(&f->cpu[0], &f->guest, std);
 	memcpy(&mx, std + FPU_FXSAVE_MXCSR, 4);
 	CHECK(mx == MXCSR_GUEST, "get: MXCSR 0x%x", mx);
 	memcpy(&bv, std + FPU_XSAVE_HDR_OFFSET + 8, 8);

@@ -168,6 +168,8 @@ static int cmd_bugs(void)
 			printf(" [cannot show here: this CPU's saves do not show the x87 pointers]");
 		else if (fpu_bugs[i].needs_x87_leak)
 			printf(" [needs --pretend fxsave-leak: the CPU does not leak x87 pointers]");
+		if (fpu_bugs[i].needs_defer_save)
+			printf(" [shows under --policy deferred]");
 		if (*absent) {
 			unsigned f;
 			for (f = 0; f < FPU_XFEATURE_MAX; f++)

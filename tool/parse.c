@@ -44,6 +44,7 @@ static const char *const op_names[OP__COUNT] = {
 	[OP_RUN] = "run",             [OP_IO] = "io",
 	[OP_VGET] = "vget",           [OP_VSET] = "vset",
 	[OP_IPI_BALANCE] = "ipi balance",
+	[OP_IPI_STEAL] = "ipi steal",
 };
 
 static const char *const key_names[KEY__COUNT] = {
@@ -64,6 +65,8 @@ static const char *const key_names[KEY__COUNT] = {
 	[KEY_GUEST_SAVES] = "guest_saves",
 	[KEY_GUEST_RESTORES] = "guest_restores",
 	[KEY_EXITS] = "exits",
+	[KEY_REMOTE_FLUSHES] = "remote_flushes",
+	[KEY_IPIS] = "ipis",
 };
 
 const char *scn_op_name(unsigned code)
@@ -80,7 +83,8 @@ const char *scn_key_name(unsigned key)
 enum arg_kind {
 	ARG_NONE,    /* nothing */
 	ARG_COUNT,   /* N in 1..SCN_MAX_COUNT */
-	ARG_IPI,     /* CPU 'kfpu' | CPU 'balance' CPU */
+	ARG_OPT_COUNT, /* [N], N in 1..SCN_MAX_COUNT; 0 when absent */
+	ARG_IPI,     /* CPU 'kfpu' | CPU 'balance' CPU | CPU 'steal' CPU */
 	ARG_CPU,     /* CPU */
 	ARG_TASK,    /* task name */
 	ARG_WINDOW,  /* begin|end */
@@ -120,7 +124,7 @@ static const struct op_def op_defs[] = {
 	{ "ipi",      OP_IPI_KFPU,     ARG_IPI,    0, IN_BOTH },
 	{ "migrate",  OP_MIGRATE,      ARG_CPU,    0, IN_BOTH },
 	{ "fork",     OP_FORK,         ARG_TASK,   1, NO_HANDLER },
-	{ "exec",     OP_EXEC,         ARG_NONE,   1, NO_HANDLER },
+	{ "exec",     OP_EXEC,         ARG_OPT_COUNT, 1, NO_HANDLER },
 	{ "exit",     OP_EXIT,         ARG_NONE,   0, IN_BOTH },
 	{ "wake",     OP_WAKE,         ARG_TASK,   0, IN_BOTH },
 	{ "wait",     OP_WAIT,         ARG_NONE,   0, IN_BOTH },
@@ -1373,6 +1377,12 @@ static int op_args(struct parser *ps, const struct op_def *d, struct scn_op *op,
 	switch (d->arg) {
 	case ARG_NONE:
 		return 0;
+	case ARG_OPT_COUNT:
+		stop = ps->cur;
+		if (!next_tok(ps, &t))
+			return 0;
+		ps->cur = stop;
+		/* fall through */
 	case ARG_COUNT:
 		if (read_num(ps, d->word, 1, SCN_MAX_COUNT, &v, &t))
 			return -1;
@@ -1382,11 +1392,12 @@ static int op_args(struct parser *ps, const struct op_def *d, struct scn_op *op,
 		if (op_cpu(ps, op, d->word))
 			return -1;
 		stop = ps->cur;
-		if (next_tok(ps, &t) && tok_is(&t, "balance")) {
+		if (next_tok(ps, &t) && (tok_is(&t, "balance") || tok_is(&t, "steal"))) {
 			struct fixup *f;
+			const char *what = tok_is(&t, "balance") ? "balance" : "steal";
 
-			op->code = OP_IPI_BALANCE;
-			if (read_num(ps, "balance", 0, UINT64_MAX, &v, &t))
+			op->code = tok_is(&t, "balance") ? OP_IPI_BALANCE : OP_IPI_STEAL;
+			if (read_num(ps, what, 0, UINT64_MAX, &v, &t))
 				return -1;
 			f = add_fixup(ps, FIX_OP_CPU2, ps->scn->nops, &t);
 			if (!f)
@@ -1395,7 +1406,7 @@ static int op_args(struct parser *ps, const struct op_def *d, struct scn_op *op,
 			return 0;
 		}
 		if (!tok_is(&t, "kfpu"))
-			return fail(ps, ps->line, t.col, "expected 'kfpu' or 'balance CPU' after '%s'%s%s%s",
+			return fail(ps, ps->line, t.col, "expected 'kfpu', 'balance CPU' or 'steal CPU' after '%s'%s%s%s",
 			            show(kw->s, (size_t)(stop - kw->s), b),
 			            t.n ? ", got '" : "", t.n ? show_tok(&t, a) : "",
 			            t.n ? "'" : "");

@@ -23,6 +23,8 @@ void result_fill(struct policy_result *pr)
 		s.bytes_saved = end->bytes_saved - r->win_begin.bytes_saved;
 		s.bytes_restored = end->bytes_restored - r->win_begin.bytes_restored;
 		s.kfpu_sections = end->kfpu_sections - r->win_begin.kfpu_sections;
+		s.remote_flushes = end->remote_flushes - r->win_begin.remote_flushes;
+		s.ipis = end->ipis - r->win_begin.ipis;
 		switches = sw_end - r->win_switches_begin;
 	}
 	pr->value[KEY_SAVES] = s.saves;
@@ -42,6 +44,8 @@ void result_fill(struct policy_result *pr)
 	pr->value[KEY_HOST_SAVES] = s.saves - g.saves;
 	pr->value[KEY_HOST_RESTORES] = s.restores - g.restores;
 	pr->value[KEY_EXITS] = r->exits;
+	pr->value[KEY_REMOTE_FLUSHES] = s.remote_flushes;
+	pr->value[KEY_IPIS] = s.ipis;
 }
 
 static bool compare(uint64_t got, unsigned cmp, uint64_t want)
@@ -87,19 +91,21 @@ uint32_t check_expects(const struct scenario *scn, const char *path, struct poli
 
 void print_table_header(FILE *out)
 {
-	fprintf(out, "%-8s %8s %9s %8s %12s %14s %6s %9s %10s\n", "policy", "saves", "restores",
-		"skipped", "bytes_saved", "bytes_restored", "kfpu", "switches", "violations");
+	fprintf(out, "%-8s %8s %9s %8s %12s %14s %6s %9s %7s %5s %10s\n", "policy", "saves", "restores",
+		"skipped", "bytes_saved", "bytes_restored", "kfpu", "switches", "flushes", "ipis",
+		"violations");
 }
 
 void print_table_row(FILE *out, const struct policy_result *pr)
 {
 	const uint64_t *v = pr->value;
 
-	fprintf(out, "%-8s %8llu %9llu %8llu %12llu %14llu %6llu %9llu %10llu\n", pr->policy->name,
+	fprintf(out, "%-8s %8llu %9llu %8llu %12llu %14llu %6llu %9llu %7llu %5llu %10llu\n", pr->policy->name,
 		(unsigned long long)v[KEY_SAVES], (unsigned long long)v[KEY_RESTORES],
 		(unsigned long long)v[KEY_SKIPPED_RESTORES], (unsigned long long)v[KEY_BYTES_SAVED],
 		(unsigned long long)v[KEY_BYTES_RESTORED], (unsigned long long)v[KEY_KFPU_SECTIONS],
-		(unsigned long long)v[KEY_SWITCHES], (unsigned long long)v[KEY_VIOLATIONS]);
+		(unsigned long long)v[KEY_SWITCHES], (unsigned long long)v[KEY_REMOTE_FLUSHES],
+		(unsigned long long)v[KEY_IPIS], (unsigned long long)v[KEY_VIOLATIONS]);
 }
 
 static void hex8(char *buf, const uint8_t *b)

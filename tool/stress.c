@@ -107,7 +107,7 @@ static void random_op(struct gen *g, bool user, int fork_task)
 		case 10: op(g, OP_IPI_KFPU, below(g, ncpus)); return;
 		case 11: op(g, OP_MIGRATE, below(g, ncpus)); return;
 		case 12: if (user && fork_task >= 0) { op(g, OP_FORK, (uint32_t)fork_task); return; } break;
-		case 13: if (user && below(g, 4) == 0) { op(g, OP_EXEC, 0); return; } break;
+		case 13: if (user && below(g, 4) == 0) { op(g, OP_EXEC, below(g, 2) ? 0 : 1 + below(g, 10)); return; } break;
 		case 14: op(g, OP_WAKE, g->first + below(g, g->count)); return;
 		case 15: if (user) { op(g, OP_COMPUTE, 1 + below(g, 50)); return; } break;
 		case 16: case 17:
@@ -266,6 +266,7 @@ struct stress_totals {
 	uint64_t steps, switches, saves, restores, skipped, kfpu, refused, checks, irqs, violations;
 	uint64_t signals, sigreturns, sigsegv, killed;
 	uint64_t exits, run_calls, vm_gets;
+	uint64_t remote_flushes, ipis;
 	uint32_t failed_seeds;
 };
 
@@ -290,6 +291,8 @@ static void add_totals(struct stress_totals *t, const struct run *r)
 	t->exits += k->exits;
 	t->run_calls += k->run_calls;
 	t->vm_gets += k->vm_gets;
+	t->remote_flushes += k->total.remote_flushes;
+	t->ipis += k->total.ipis;
 }
 
 /* The replay command of a failing seed; as a text line, or bare for JSON. */
@@ -453,6 +456,7 @@ static void emit(const struct stress_ctx *c, struct stress_state *st, const stru
 		t->violations += u->violations; t->signals += u->signals; t->sigreturns += u->sigreturns;
 		t->sigsegv += u->sigsegv; t->killed += u->killed; t->exits += u->exits;
 		t->run_calls += u->run_calls; t->vm_gets += u->vm_gets; t->failed_seeds += u->failed_seeds;
+		t->remote_flushes += u->remote_flushes; t->ipis += u->ipis;
 		st->events += u->steps;
 	}
 	if (so->status > st->status)
@@ -683,7 +687,8 @@ int cmd_stress(int argc, char **argv, bool replay)
 			       "\"skipped_restores\": %llu, \"kfpu_sections\": %llu, \"kfpu_refused\": %llu, "
 			       "\"checks\": %llu, \"irqs\": %llu, \"signals\": %llu, \"sigreturns\": %llu, "
 			       "\"sigsegv\": %llu, \"killed\": %llu, \"vm_exits\": %llu, \"run_calls\": %llu, "
-			       "\"vm_gets\": %llu, \"violations\": %llu, \"failed_seeds\": %u}%s\n",
+			       "\"vm_gets\": %llu, \"remote_flushes\": %llu, \"ipis\": %llu, "
+			       "\"violations\": %llu, \"failed_seeds\": %u}%s\n",
 			       c.pols[i]->name, (unsigned long long)t->steps, (unsigned long long)t->switches,
 			       (unsigned long long)t->saves, (unsigned long long)t->restores,
 			       (unsigned long long)t->skipped, (unsigned long long)t->kfpu,
@@ -692,11 +697,13 @@ int cmd_stress(int argc, char **argv, bool replay)
 			       (unsigned long long)t->sigreturns, (unsigned long long)t->sigsegv,
 			       (unsigned long long)t->killed, (unsigned long long)t->exits,
 			       (unsigned long long)t->run_calls, (unsigned long long)t->vm_gets,
+			       (unsigned long long)t->remote_flushes, (unsigned long long)t->ipis,
 			       (unsigned long long)t->violations, t->failed_seeds, i + 1 < c.np ? "," : "");
 		else
 			printf("%-6s seeds %llu events %llu switches %llu saves %llu restores %llu skipped %llu "
 			       "kfpu %llu refused %llu irqs %llu checks %llu signals %llu sigreturns %llu "
-			       "sigsegv %llu killed %llu vm_exits %llu run_calls %llu vm_gets %llu violations %llu\n",
+			       "sigsegv %llu killed %llu vm_exits %llu run_calls %llu vm_gets %llu "
+			       "remote_flushes %llu ipis %llu violations %llu\n",
 			       c.pols[i]->name, (unsigned long long)st.done, (unsigned long long)t->steps,
 			       (unsigned long long)t->switches, (unsigned long long)t->saves,
 			       (unsigned long long)t->restores, (unsigned long long)t->skipped,
@@ -705,7 +712,8 @@ int cmd_stress(int argc, char **argv, bool replay)
 			       (unsigned long long)t->signals, (unsigned long long)t->sigreturns,
 			       (unsigned long long)t->sigsegv, (unsigned long long)t->killed,
 			       (unsigned long long)t->exits, (unsigned long long)t->run_calls,
-			       (unsigned long long)t->vm_gets, (unsigned long long)t->violations);
+			       (unsigned long long)t->vm_gets, (unsigned long long)t->remote_flushes,
+			       (unsigned long long)t->ipis, (unsigned long long)t->violations);
 	}
 	if (o->json) {
 		printf("  },\n  \"interrupted\": %s,\n  \"ok\": %s\n}\n", interrupted ? "true" : "false",

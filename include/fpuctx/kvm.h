@@ -61,8 +61,10 @@ bool fpu_guest_active(const struct fpu_ctx *vmm, const struct fpu_guest *g);
  * a run call is in progress; a kernel serializes them with the vCPU, as KVM
  * does with the vCPU mutex. get writes fpu_xstate_size(XSAVE, g->features)
  * bytes. set validates first (XSTATE_BV within the guest's features,
- * header, MXCSR) and changes nothing on error. */
-enum fpu_regset_error fpu_guest_get(struct fpu_system *sys, const struct fpu_guest *g, void *std);
+ * header, MXCSR) and changes nothing on error. get runs on `cpu` (the
+ * caller's): under a policy that defers the save, the guest's image may
+ * still be in some CPU's registers and is written back first. */
+enum fpu_regset_error fpu_guest_get(struct fpu_cpu *cpu, struct fpu_guest *g, void *std);
 enum fpu_regset_error fpu_guest_set(struct fpu_system *sys, struct fpu_guest *g, const void *std);
 
 #endif

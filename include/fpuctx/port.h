@@ -31,6 +31,7 @@
 
 struct fpu_event;
 struct fpu_cpu;
+struct fpu_state;
 
 /* Bits returned by fpu_port_ops.context(). */
 #define FPU_PORT_IN_HARDIRQ   0x1u /* running an interrupt handler */
@@ -96,6 +97,21 @@ struct fpu_port_ops {
 	 * succeed. 0, or -1 if it cannot be. May sleep, and so be preempted or
 	 * migrated: the library asks current_cpu() again afterwards. */
 	int (*fault_in)(void *port_data, uintptr_t addr, uint32_t len, bool write);
+
+	/*
+	 * flush_remote: REQUIRED for a policy that defers the save (deferred:
+	 * fpu_system_init() refuses it without one, FPU_SETUP_PORT_NO_FLUSH),
+	 * OPTIONAL otherwise (never called).
+	 * CPU `cpu`'s registers hold the newest image of `state`, unsaved, and
+	 * the caller needs it in memory. Make `cpu` call fpu_flush_ipi(its
+	 * fpu_cpu, state) (an IPI), and return once that call returned true
+	 * (or once state->unsaved is clear). Called with the lock held and
+	 * interrupts possibly off; may not sleep, only wait.
+	 * The library guarantees: the calling CPU holds no unsaved image while
+	 * it waits (it writes its own back first), so two CPUs asking each
+	 * other cannot deadlock; `cpu` is never the caller's own.
+	 */
+	void (*flush_remote)(void *port_data, int cpu, struct fpu_state *state);
 };
 
 #endif

@@ -25,6 +25,18 @@ void fpu_switch(struct fpu_cpu *cpu, struct fpu_ctx *prev, struct fpu_ctx *next)
 /* Last step before returning to user space, interrupts off. */
 void fpu_exit_to_user(struct fpu_cpu *cpu, struct fpu_ctx *ctx);
 
+/* ctx is leaving cpu for another CPU (migration, load balancing), called
+ * on cpu after ctx was switched out. Under a policy that defers the save it
+ * writes back ctx's unsaved image here, so that the CPU ctx runs on next
+ * need not ask this one by IPI. Optional: without it the image is fetched on
+ * demand through the port's flush_remote. */
+void fpu_migrate_out(struct fpu_cpu *cpu, struct fpu_ctx *ctx);
+/* The handler of the port's flush_remote IPI, on the CPU it was sent to,
+ * interrupts off: writes back `state` if these registers hold its unsaved
+ * image. Returns false if it cannot now (the interrupt hit code holding the
+ * FPU lock): call it again after that code unlocks. */
+bool fpu_flush_ipi(struct fpu_cpu *cpu, struct fpu_state *state);
+
 /* current (on cpu) forks: child gets a copy of current's user FPU state. */
 void fpu_fork(struct fpu_cpu *cpu, struct fpu_ctx *current, struct fpu_ctx *child);
 /* current execs: its FPU state becomes init. */

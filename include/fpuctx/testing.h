@@ -29,6 +29,11 @@ enum fpu_bug {
 	FPU_BUG_GUEST_ENTER_NO_RELOAD = 1u << 11, /* the guest is loaded at run begin; entry trusts it still is (Linux bug 7) */
 	FPU_BUG_GUEST_XCR0_LEAK       = 1u << 12, /* hypervisor: the guest's XCR0 stays set after an exit until the run call ends (Linux bug 3) */
 	FPU_BUG_X87_NO_SCRUB          = 1u << 13, /* a restore on a CPU that leaks x87 pointers skips the scrub (CVE-2006-1056) */
+	/* the deferred policy's own failure modes */
+	FPU_BUG_NO_REMOTE_FLUSH       = 1u << 14, /* a context moves to another CPU: nobody writes back its unsaved image */
+	FPU_BUG_FLUSH_ACTIVE_BUFFER   = 1u << 15, /* a flush writes into the context's active buffer, not the owner's */
+	FPU_BUG_KFPU_NO_FLUSH         = 1u << 16, /* kernel_fpu_begin clobbers an unsaved image of a switched-out context */
+	FPU_BUG_EXEC_KEEPS_UNSAVED    = 1u << 17, /* exec/exit leave an unsaved image marked: it is written back later */
 };
 
 /* CPU behaviours emulated on the real registers where no CPU at hand has
@@ -41,6 +46,7 @@ struct fpu_bug_info {
 	const char *what;
 	uint64_t needs;   /* xfeatures without which the bug cannot show (0: none) */
 	bool needs_x87_leak; /* shows only on a CPU that leaks x87 pointers (or one that pretends to) */
+	bool needs_defer_save; /* shows only under a policy that defers the save (deferred) */
 };
 extern const struct fpu_bug_info fpu_bugs[];   /* core/testing.c */
 extern const unsigned fpu_nbugs;

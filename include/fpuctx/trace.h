@@ -24,6 +24,8 @@ enum fpu_event_type {
 	FPU_EV_GUEST_BEGIN,     /* a run call made a guest's state the VMM task's active one */
 	FPU_EV_GUEST_END,       /* ...and gave the VMM its own back */
 	FPU_EV_X87_SCRUB,       /* x87 pointers cleared before a restore (CPUs that leak them) */
+	FPU_EV_SAVE_DEFERRED,   /* switch-out left the context's image in the registers, unsaved */
+	FPU_EV_FLUSH_REQUEST,   /* asked CPU `arg` to write back the unsaved image of `state` */
 	FPU_EV__COUNT
 };
 

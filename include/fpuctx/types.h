@@ -38,8 +38,10 @@ struct fpu_stats {
 struct fpu_state {
 	void *area;          /* fpu_state_align() aligned, fpu_state_size() bytes (api.h) */
 	uint64_t mask;       /* components this buffer holds */
-	int32_t last_cpu;    /* see fpu_state_valid() in core/fpu.c; -1: none */
+	int32_t last_cpu;    /* see valid() in core/fpu.c; -1: none */
 	uint32_t id;         /* for traces and reports */
+	bool unsaved;        /* deferred save: CPU last_cpu's registers hold a newer image than
+			      * this buffer (its owner is this state); see I9 in core/fpu.c */
 };
 
 /* Per-task (or per-vCPU) FPU context (Linux: struct fpu). */
@@ -62,6 +64,7 @@ struct fpu_cpu {
 	struct fpu_system *sys;
 	int32_t id;
 	struct fpu_state *owner;     /* buffer whose image the registers hold, or NULL */
+	struct fpu_ctx *unsaved_ctx; /* whose image it is, when owner->unsaved (for the counts) */
 #ifdef FPUCTX_TESTING
 	struct fpu_ctx *last_user;   /* only for the injected bug KTHREAD_SAVE */
 #endif
@@ -79,6 +82,8 @@ struct fpu_policy {
 	bool kfpu_end_restores;    /* kernel_fpu_end reloads the user state at once */
 	bool guest_swap_per_entry; /* a guest's state is loaded before each entry and put away at
 				    * every switch-out of the vCPU thread (not kept for the run call) */
+	bool defer_save;           /* switch-out leaves the image in the registers, unsaved; it is
+				    * written back only when the registers or the image are needed */
 };
 
 extern const struct fpu_policy fpu_policies[];

@@ -112,6 +112,7 @@ enum fpu_setup_error {
 	FPU_SETUP_PORT_NO_UNLOCK,
 	FPU_SETUP_PORT_NO_CONTEXT,
 	FPU_SETUP_PORT_SIGNAL_PARTIAL, /* some of the four signal-frame operations, not all */
+	FPU_SETUP_PORT_NO_FLUSH,  /* the policy defers saves and the port has no flush_remote */
 };
 
 /* Reads CPUID/XCR0. `want` is the feature mask the embedder asks for (~0 = all

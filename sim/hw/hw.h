@@ -22,6 +22,8 @@
 #define IRQ_RESCHED 0x4u  /* IPI: something was queued for this CPU */
 #define IRQ_BALANCE 0x8u  /* IPI: move a queued task to CPU balance_to */
 #define IRQ_SIGNAL  0x10u /* device: send signal signal_what to the task in slot signal_to */
+#define IRQ_FLUSH   0x20u /* IPI: write back the unsaved FPU images other CPUs wait for */
+#define IRQ_STEAL   0x40u /* IPI: pull the last queued task of CPU steal_from (idle balancing) */
 
 #define HW_NO_DEADLINE UINT64_MAX
 #define HW_MAX_CPUS 8   /* the kernel checks its scenario limits against it */
@@ -31,6 +33,7 @@ struct hw_cpu {
 	uint8_t *regfile;       /* the CPU's register file while it is not running */
 	uint32_t irq_pending;   /* IRQ_* lines raised and not yet taken */
 	uint32_t balance_to;    /* argument of IRQ_BALANCE */
+	uint32_t steal_from;    /* argument of IRQ_STEAL */
 	uint32_t signal_to, signal_what; /* arguments of IRQ_SIGNAL */
 	uint64_t deadline;      /* timer: raise IRQ_TIMER when now reaches it */
 	bool halted;            /* waiting for an interrupt */

@@ -53,13 +53,33 @@ void kfpu_section(struct kernel *k, struct kcpu *c, struct task *cur, bool point
 	fpu_kernel_end(&c->fpu, &cur->fpu);
 }
 
+/* IRQ_FLUSH: write back the images other CPUs wait for. False if some must
+ * wait (the interrupt hit code holding the FPU lock). */
+static bool answer_flushes(struct kernel *k, struct kcpu *c)
+{
+	uint32_t r;
+	bool done = true;
+
+	for (r = 0; r < k->ncpus; r++) {
+		struct fpu_state *s = k->cpus[r].flush_wait;
+
+		if (!(c->flush_from & (1u << r)))
+			continue;
+		if (!s || fpu_flush_ipi(&c->fpu, s))
+			c->flush_from &= ~(1u << r);
+		else
+			done = false;
+	}
+	return done;
+}
+
 /* Handles every pending line of this CPU. Interrupts are off meanwhile; the
  * handler runs on the interrupted task's stack, as on x86. */
 void take_interrupts(struct kernel *k)
 {
 	struct kcpu *c = this_cpu(k);
 	struct hw_cpu *h = &k->hw->cpu[c->id];
-	uint32_t lines;
+	uint32_t lines, retry = 0;
 
 	while ((lines = h->irq_pending) != 0) {
 		h->irq_pending = 0;
@@ -77,9 +97,14 @@ void take_interrupts(struct kernel *k)
 			c->need_resched = true;
 		if (lines & IRQ_BALANCE)
 			balance_from(k, c, h->balance_to);
+		if (lines & IRQ_STEAL)
+			steal_from(k, c, h->steal_from);
+		if ((lines & IRQ_FLUSH) && !answer_flushes(k, c))
+			retry |= IRQ_FLUSH;
 		if ((lines & IRQ_SIGNAL) && h->signal_to < k->ntask_slots)
 			send_signal(k, &k->tasks[h->signal_to], h->signal_what);
 		c->in_irq = false;
 		c->irqs_off = false;
 	}
+	h->irq_pending |= retry; /* taken at a later point, after the FPU lock's holder unlocked */
 }

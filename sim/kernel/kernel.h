@@ -95,6 +95,8 @@ struct kcpu {
 	uint8_t *check_buf;      /* scratch for return-to-user checks */
 	uint8_t *expect_buf;     /* scratch: the expected image */
 	uint64_t xcr0;           /* the modelled XCR0: the kernel's mask, a guest's in the entry window */
+	struct fpu_state *flush_wait; /* the image this CPU waits for another to write back */
+	uint32_t flush_from;     /* CPUs waiting for this one to write back an image (bit per CPU) */
 };
 
 struct kresult {
@@ -186,6 +188,7 @@ void sleep_for(struct kernel *k, uint64_t steps);
 void wait_event(struct kernel *k);
 void migrate_self(struct kernel *k, uint32_t cpu);
 void balance_from(struct kernel *k, struct kcpu *c, uint32_t to);
+void steal_from(struct kernel *k, struct kcpu *c, uint32_t from);
 void timer_expire(struct kernel *k, struct kcpu *c);
 void task_exit(struct kernel *k);
 void idle_main(void *kernel);

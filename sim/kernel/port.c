@@ -48,6 +48,32 @@ static void port_warn(void *port, int cpu, const char *what)
 		   what, NULL);
 }
 
+/* A flush IPI to `cpu`, then wait at defined points (other CPUs run) until
+ * it has written the image back. The library holds nothing unsaved here while
+ * we wait, so a CPU asking us meanwhile does not wait for us. */
+#define FLUSH_WAIT_LIMIT 1000000u
+
+static void port_flush_remote(void *port, int cpu, struct fpu_state *s)
+{
+	struct kernel *k = port;
+	struct kcpu *me = this_cpu(k);
+	uint32_t spins = 0;
+
+	me->flush_wait = s;
+	k->cpus[cpu].flush_from |= 1u << me->id;
+	send_ipi(k, (uint32_t)cpu, IRQ_FLUSH);
+	while (s->unsaved && s->last_cpu == cpu) {
+		if (++spins > FLUSH_WAIT_LIMIT) {
+			kviolation(k, VIOL_DEADLOCK, 0, me->id, me->curr ? me->curr->id : 0, 0,
+				   "a remote FPU flush was never answered", NULL);
+			break;
+		}
+		hw_yield(k->hw);
+	}
+	k->cpus[cpu].flush_from &= ~(1u << me->id);
+	me->flush_wait = 0;
+}
+
 /* ---- user memory ---- */
 
 static bool user_range(struct kernel *k, uintptr_t addr, uint64_t len)
@@ -154,4 +180,5 @@ const struct fpu_port_ops sim_port_ops = {
 	.copy_from_user = port_copy_from_user,
 	.fault_in = port_fault_in,
 	.current_cpu = port_current_cpu,
+	.flush_remote = port_flush_remote,
 };

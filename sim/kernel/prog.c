@@ -99,6 +99,12 @@ static void run_common(struct kernel *k, struct task *t, const struct scn_op *op
 			send_ipi(k, op->arg, IRQ_BALANCE);
 		}
 		break;
+	case OP_IPI_STEAL:
+		if (op->arg < k->ncpus && op->arg2 < k->ncpus) {
+			k->hw->cpu[op->arg].steal_from = op->arg2;
+			send_ipi(k, op->arg, IRQ_STEAL);
+		}
+		break;
 	case OP_MIGRATE:
 		if (op->arg < k->ncpus)
 			migrate_self(k, op->arg);
@@ -182,6 +188,12 @@ static void run_user(struct kernel *k, struct task *t, const struct scn_op *op)
 		vm_get_set(k, t, op);
 		break;
 	case OP_EXEC:
+		/* Reading the new program takes time (`exec N`: N steps asleep,
+		 * as on a page-cache miss): the old image may be switched out,
+		 * unsaved, by the time it is discarded. */
+		if (op->arg)
+			sleep_for(k, op->arg);
+		kernel_point(k, false);
 		fpu_exec(&this_cpu(k)->fpu, &t->fpu);
 		t->exp_owner = OWNER_INIT;
 		t->exp_gen = 0;

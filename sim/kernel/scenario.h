@@ -33,7 +33,7 @@ enum op_code {
 	OP_IPI_KFPU,     /* interrupt CPU arg; its handler runs a kernel FPU section */
 	OP_MIGRATE,      /* move self to CPU arg */
 	OP_FORK,         /* start task arg (declared with 'fork') as a child with a copy of our state */
-	OP_EXEC,         /* user: replace the program image; FPU state becomes init */
+	OP_EXEC,         /* user: replace the program image (after arg steps asleep reading it); FPU state becomes init */
 	OP_EXIT,         /* end the task (also implied at the end of every program) */
 	OP_WAKE,         /* wake task arg if it waits */
 	OP_WAIT,         /* block until woken by OP_WAKE */
@@ -51,6 +51,7 @@ enum op_code {
 	OP_VGET,         /* host user: get the guest state of vCPU arg2 of VM arg (waits for its run call) */
 	OP_VSET,         /* host user: set it back from what the last get returned */
 	OP_IPI_BALANCE,  /* interrupt CPU arg; its handler moves its last queued task to CPU arg2 */
+	OP_IPI_STEAL,    /* interrupt CPU arg; its handler pulls the last queued task of CPU arg2 */
 	OP__COUNT
 };
 
@@ -134,6 +135,8 @@ enum scn_key {
 	KEY_HOST_SAVES, KEY_HOST_RESTORES,    /* saves/restores above are host + guests */
 	KEY_GUEST_SAVES, KEY_GUEST_RESTORES,  /* done by guest kernels */
 	KEY_EXITS,            /* VM exits */
+	KEY_REMOTE_FLUSHES,   /* unsaved images written back for another CPU (deferred) */
+	KEY_IPIS,             /* flush requests sent by IPI (deferred) */
 	KEY__COUNT
 };
 

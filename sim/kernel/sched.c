@@ -82,6 +82,8 @@ void schedule(struct kernel *k)
 		prev->notifier->sched_out(prev->notifier, k, c, prev);
 	t0 = fpu_rdtsc();
 	fpu_switch(&c->fpu, &prev->fpu, &next->fpu);
+	if (prev->cpu != (int32_t)c->id && prev->state == TS_RUNNABLE)
+		fpu_migrate_out(&c->fpu, &prev->fpu); /* queued elsewhere (migrate): write back here */
 	k->res.fpu_cycles += fpu_rdtsc() - t0;
 	next->state = TS_RUNNING;
 	next->cpu = (int32_t)c->id;
@@ -166,13 +168,13 @@ void migrate_self(struct kernel *k, uint32_t cpu)
 	this_cpu(k)->irqs_off = false;
 }
 
-/* Moves the last queued task of CPU c to CPU `to` (load balancing). */
-void balance_from(struct kernel *k, struct kcpu *c, uint32_t to)
+/* Unlinks and returns the last queued task of CPU c, or NULL. */
+static struct task *dequeue_last(struct kcpu *c)
 {
 	struct task *t = c->rq_head, *before = 0;
 
-	if (!t || to == c->id || to >= k->ncpus)
-		return;
+	if (!t)
+		return 0;
 	while (t->rq_next) {
 		before = t;
 		t = t->rq_next;
@@ -183,7 +185,31 @@ void balance_from(struct kernel *k, struct kcpu *c, uint32_t to)
 		c->rq_head = 0;
 	c->rq_tail = before;
 	t->queued = 0;
+	return t;
+}
+
+/* Moves the last queued task of CPU c to CPU `to` (load balancing, pushed by
+ * the CPU the task leaves: it writes back the task's unsaved FPU image). */
+void balance_from(struct kernel *k, struct kcpu *c, uint32_t to)
+{
+	struct task *t;
+
+	if (to == c->id || to >= k->ncpus || !(t = dequeue_last(c)))
+		return;
+	fpu_migrate_out(&c->fpu, &t->fpu);
 	enqueue(k, t, to);
+}
+
+/* Pulls the last queued task of CPU `from` to CPU c (idle balancing, done by
+ * the CPU the task goes to: an unsaved FPU image stays where it is, and is
+ * fetched by IPI when the task needs it). */
+void steal_from(struct kernel *k, struct kcpu *c, uint32_t from)
+{
+	struct task *t;
+
+	if (from == c->id || from >= k->ncpus || !(t = dequeue_last(&k->cpus[from])))
+		return;
+	enqueue(k, t, c->id);
 }
 
 void task_exit(struct kernel *k)

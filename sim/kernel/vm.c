@@ -355,7 +355,7 @@ void vm_get_set(struct kernel *k, struct task *t, const struct scn_op *op)
 		return;
 	if (op->code == OP_VGET) {
 		vcpu_lock(k, v, t);
-		e = fpu_guest_get(&k->fpu, &v->fpu, v->xsave);
+		e = fpu_guest_get(&this_cpu(k)->fpu, &v->fpu, v->xsave);
 		v->have_xsave = e == FPU_REGSET_OK;
 		if (v->have_xsave) {
 			k->res.vm_gets++;

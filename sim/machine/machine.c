@@ -129,6 +129,10 @@ static void raise_interrupts(struct hw_machine *m, struct kernel *k, const struc
 			hw_raise(m, target, IRQ_SIGNAL);
 			break;
 		case 5: case 6: raise_guest_interrupt(k, r); break;
+		case 7:
+			m->cpu[target].steal_from = (uint32_t)((r >> 24) % m->ncpus);
+			hw_raise(m, target, IRQ_STEAL);
+			break;
 		default: break;
 		}
 	}
