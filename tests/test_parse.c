@@ -701,8 +701,12 @@ static void test_bad_ops(void)
 	BAD(T1("  yield x"), 2, 9, "trailing text 'x' after 'yield'");
 	BAD(T1("  spin 5 6"), 2, 10, "trailing text '6' after 'spin 5'");
 	BAD(T1("  ipi 0 kfpu now"), 2, 14, "trailing text 'now' after 'ipi 0 kfpu'");
-	BAD(T1("  ipi 0"), 2, 8, "expected 'kfpu' or 'balance CPU' after 'ipi 0'");
-	BAD(T1("  ipi 0 kfp"), 2, 9, "expected 'kfpu' or 'balance CPU' after 'ipi 0', got 'kfp'");
+	BAD(T1("  ipi 0"), 2, 8, "expected 'kfpu', 'balance CPU' or 'steal CPU' after 'ipi 0'");
+	BAD(T1("  ipi 0 kfp"), 2, 9, "expected 'kfpu', 'balance CPU' or 'steal CPU' after 'ipi 0', got 'kfp'");
+	BAD(T1("  ipi 0 steal"), 2, 14, "expected a number after 'steal'");
+	BAD("cpus 2\n" T1("  ipi 0 steal 2"), 3, 15, "cpu 2 out of range: cpus is 2");
+	BAD(T1("  exec x"), 2, 8, "expected a number after 'exec', got 'x'");
+	BAD(T1("  exec 0"), 2, 8, "number out of range (1..1000000)");
 	BAD(T1("  ipi 0 balance"), 2, 16, "expected a number after 'balance'");
 	BAD("cpus 2\n" T1("  ipi 0 balance 2"), 3, 17, "cpu 2 out of range: cpus is 2");
 	if (CHECK(OK("cpus 3\n" T1("  ipi 2 balance 1")))) {
@@ -910,7 +914,7 @@ static void test_bad_signals(void)
 	    "unknown key 'sigsegvs' (expected one of: saves, restores, skipped_restores, "
 	    "bytes_saved, bytes_restored, violations, switches, kfpu_sections, signals, "
 	    "sigreturns, sigsegv, killed, host_saves, host_restores, guest_saves, "
-	    "guest_restores, exits)");
+	    "guest_restores, exits, remote_flushes, ipis)");
 }
 
 #define TE "task A user {\n yield\n}\n"   /* expect lines start at line 4 */
