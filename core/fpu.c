@@ -232,11 +232,33 @@ void fpu__sync_buffer(struct fpu_cpu *cpu, struct fpu_state *s)
 		fpu__warn(cpu, "flush_remote returned before the image was written back");
 }
 
+/* I9: the registers are about to get ctx's new live state from somewhere
+ * else than its buffer (a signal frame, the reset state): an unsaved image
+ * of its buffer, here or on another CPU, is superseded and must never be
+ * written back over what ctx does next. */
+void fpu__supersede(struct fpu_cpu *cpu, struct fpu_ctx *ctx)
+{
+	struct fpu_state *s = ctx->active;
+
+	if (!s->unsaved)
+		return;
+	s->unsaved = false;
+	if (cpu->owner == s)
+		fpu__drop_cpu_owner(cpu);
+	s->last_cpu = -1;
+}
+
 /* A remote flush done on the CPU holding the image (migration or IPI). */
 static void flush_for_remote(struct fpu_cpu *cpu, struct fpu_state *s)
 {
-	if (cpu->owner != s || !s->unsaved || s->last_cpu != cpu->id)
+	if (!s->unsaved || s->last_cpu != cpu->id)
 		return;
+	if (cpu->owner != s) {
+		/* I9 broke: the image is gone. Say so rather than let the asker wait. */
+		fpu__warn(cpu, "an unsaved image is no longer in the registers of the CPU that held it");
+		s->unsaved = false;
+		return;
+	}
 	fpu__flush_owner(cpu);
 	cpu->stats.remote_flushes++;
 }
@@ -531,6 +553,13 @@ void fpu_sync_to_memory(struct fpu_cpu *cpu, struct fpu_ctx *current)
 		fpu__save_regs(cpu, current, current->active);
 	else
 		fpu__sync_buffer(cpu, current->active);
+	fpu__unlock(cpu);
+}
+
+void fpu_sync_switched_out(struct fpu_cpu *cpu, struct fpu_ctx *ctx)
+{
+	fpu__lock(cpu);
+	fpu__sync_buffer(cpu, ctx->active);
 	fpu__unlock(cpu);
 }
 

@@ -28,6 +28,8 @@ void fpu__flush_owner(struct fpu_cpu *cpu);
 void fpu__sync_buffer(struct fpu_cpu *cpu, struct fpu_state *s);
 /* I9: leave prev's live image in the registers as S's, unsaved. */
 void fpu__defer_save(struct fpu_cpu *cpu, struct fpu_ctx *prev, struct fpu_state *s);
+/* I9: ctx's state is replaced in the registers: drop any unsaved image of it. */
+void fpu__supersede(struct fpu_cpu *cpu, struct fpu_ctx *ctx);
 void fpu__save_regs(struct fpu_cpu *cpu, struct fpu_ctx *ctx, struct fpu_state *s);
 void fpu__load_regs(struct fpu_cpu *cpu, struct fpu_ctx *ctx, struct fpu_state *s);
 bool fpu__has_fpu(const struct fpu_system *sys, const struct fpu_ctx *ctx);

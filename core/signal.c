@@ -94,7 +94,8 @@ void fpu_signal_reset(struct fpu_cpu *cpu, struct fpu_ctx *ctx)
 	struct fpu_system *sys = cpu->sys;
 
 	fpu__lock(cpu);
-	fpu__flush_owner(cpu); /* I9: an unsaved image goes home before the clobber */
+	fpu__supersede(cpu, ctx);
+	fpu__flush_owner(cpu); /* I9: another's unsaved image goes home before the clobber */
 	fpu__drop_cpu_owner(cpu);
 	fpu__scrub_x87_pointers(cpu, 0);
 	fpu_hw_restore_as(sys, init_std, sys->user_features & ~FPU_XFEATURE_MASK(FPU_XFEATURE_PKRU),
@@ -327,7 +328,8 @@ enum fpu_sigreturn fpu_signal_restore(struct fpu_system *sys, struct fpu_ctx *ct
 	for (;;) {
 		cpu = lock_this_cpu(sys);
 		/* The registers stop being anybody's image now, even if this fails;
-		 * an unsaved one goes home first (I9). */
+		 * an unsaved one goes home first, unless it is ctx's own (I9). */
+		fpu__supersede(cpu, ctx);
 		fpu__flush_owner(cpu);
 		if (!FPU_BUG(sys, SIGRETURN_KEEPS_OWNER))
 			fpu__drop_cpu_owner(cpu);

@@ -113,6 +113,10 @@ struct fake_port {
 	int warn_cpu[MAX_WARNS];
 	unsigned nwarn;
 	struct fpu_cpu *running_on; /* current_cpu(): the CPU the signal tests run on */
+	struct fpu_cpu *cpus;       /* the fixture's CPUs, for flush_remote's "IPI" */
+	unsigned flush_calls;
+	int flush_target;
+	bool flush_ignored;         /* the "IPI" is lost: the holder never answers */
 };
 
 static struct fake_port port;
@@ -215,6 +219,19 @@ static int port_fault_in(void *data, uintptr_t addr, uint32_t len, bool write)
 	return -1; /* nothing is ever missing here */
 }
 
+/* The holding CPU takes the "IPI" at once. Both fake CPUs share the real
+ * registers, so what it saves is only right in count, not in content: the
+ * simulator proves the content. */
+static void port_flush_remote(void *data, int cpu, struct fpu_state *state)
+{
+	struct fake_port *p = data;
+
+	p->flush_calls++;
+	p->flush_target = cpu;
+	if (port_cpu_ok(p, cpu) && p->cpus && !p->flush_ignored)
+		CHECK(fpu_flush_ipi(&p->cpus[cpu], state), "the flush IPI was refused");
+}
+
 static const struct fpu_port_ops fake_ops = {
 	.lock = port_lock,
 	.unlock = port_unlock,
@@ -225,6 +242,7 @@ static const struct fpu_port_ops fake_ops = {
 	.copy_from_user = port_copy_from_user,
 	.current_cpu = port_current_cpu,
 	.fault_in = port_fault_in,
+	.flush_remote = port_flush_remote,
 };
 
 static void events_clear(void)
@@ -459,6 +477,7 @@ static bool fx_setup(struct fixture *fx, const char *policy, enum fpu_insn insn,
 		      "buffer %u refused", i);
 		fpu_ctx_init(&fx->sys, &fx->ctx[i], &fx->st[i], CTX_ID(i), ctx_is_kthread[i]);
 	}
+	port.cpus = fx->cpu;
 	fx->c0 = &fx->cpu[0];
 	fx->c1 = &fx->cpu[1];
 	fx->a = &fx->ctx[CTX_A];
@@ -1921,6 +1940,269 @@ struct test {
 	void (*fn)(void);
 };
 
+/* ------------------------------------------------------------------------
+ * The deferred policy: switch-out leaves the image in the registers (I9)
+ * ---------------------------------------------------------------------- */
+
+/* A's image stays unsaved on cpu0 while kernel thread K0 runs. */
+static void defer_a_on_cpu0(struct fixture *fx)
+{
+	run_a_on_cpu0(fx);
+	events_clear();
+	fpu_switch(fx->c0, fx->a, fx->k0);
+	EXPECT_EVENTS(FPU_EV_SWITCH, FPU_EV_SAVE_DEFERRED);
+	CHECK(fx->sa->unsaved, "A's buffer is not marked unsaved");
+	CHECK_OWNER(fx->c0, fx->sa);
+	CHECK_EQ_INT(fx->sa->last_cpu, 0);
+	CHECK_EQ(fx->c0->unsaved_ctx == fx->a, 1);
+}
+
+/* The first seed's chain in small: task -> kernel thread -> task costs
+ * nothing at all, where linux saves once. */
+static void test_deferred_kthread_round_trip(void)
+{
+	struct fixture fx;
+
+	if (!fx_setup(&fx, "deferred", FPU_INSN__COUNT, 0))
+		return;
+	defer_a_on_cpu0(&fx);
+	set_mxcsr(MXCSR_USER); /* A's live state while K0 runs: K0 leaves it alone */
+	events_clear();
+	fpu_switch(fx.c0, fx.k0, fx.a);
+	fpu_exit_to_user(fx.c0, fx.a);
+	EXPECT_EVENTS(FPU_EV_SWITCH, FPU_EV_NEED_LOAD, FPU_EV_SKIP_RESTORE);
+	CHECK(!fx.sa->unsaved, "A runs live again: its buffer is no longer an unsaved image");
+	CHECK_EQ(get_mxcsr(), MXCSR_USER);
+	CHECK_STATS(&fx, fx.a->stats, 0, 1, 1);
+	CHECK_STATS(&fx, fx.c0->stats, 0, 1, 1);
+	fx_teardown(&fx);
+}
+
+/* Two tasks on one CPU: the unsaved image is written back, exactly once,
+ * right before the other one's state is loaded, into its own buffer. */
+static void test_deferred_pingpong(void)
+{
+	enum { ROUNDS = 3 };
+	struct fixture fx;
+	unsigned r;
+
+	if (!fx_setup(&fx, "deferred", FPU_INSN__COUNT, 0))
+		return;
+	run_a_on_cpu0(&fx);
+	for (r = 0; r < ROUNDS; r++) {
+		fpu_switch(fx.c0, fx.a, fx.b);
+		events_clear();
+		fpu_exit_to_user(fx.c0, fx.b);
+		EXPECT_EVENTS(FPU_EV_SAVE, FPU_EV_RESTORE);
+		CHECK_EVENT(0, FPU_EV_SAVE, CTX_ID(CTX_A), STATE_ID(CTX_A));
+		CHECK_EQ(get_mxcsr(), r == 0 ? FPU_MXCSR_DEFAULT : MXCSR_USER);
+		set_mxcsr(MXCSR_USER);
+		fpu_switch(fx.c0, fx.b, fx.a);
+		fpu_exit_to_user(fx.c0, fx.a);
+		CHECK_EQ(get_mxcsr(), FPU_MXCSR_DEFAULT);
+		CHECK(!fx.sa->unsaved && !fx.sb->unsaved, "an image is still marked unsaved after a load");
+	}
+	CHECK_STATS(&fx, fx.a->stats, ROUNDS, ROUNDS + 1, 0);
+	CHECK_STATS(&fx, fx.b->stats, ROUNDS, ROUNDS, 0);
+	CHECK_EQ(fx.c0->stats.remote_flushes, 0);
+	CHECK_EQ(fx.c0->stats.ipis, 0);
+	fx_teardown(&fx);
+}
+
+/* A kernel FPU section writes the unsaved image back before it clobbers the
+ * registers; with kfpu-no-flush it does not, and the image is lost. */
+static void test_deferred_kfpu_flushes(void)
+{
+	struct fixture fx;
+	unsigned bug;
+
+	for (bug = 0; bug < 2; bug++) {
+		if (!fx_setup(&fx, "deferred", FPU_INSN__COUNT, bug ? FPU_BUG_KFPU_NO_FLUSH : 0))
+			return;
+		defer_a_on_cpu0(&fx);
+		events_clear();
+		CHECK(fpu_kernel_begin(fx.c0, fx.k0, FPU_KFPU_MXCSR), "kernel FPU refused");
+		fpu_kernel_end(fx.c0, fx.k0);
+		if (!bug) {
+			EXPECT_EVENTS(FPU_EV_SAVE, FPU_EV_OWNER_DROP, FPU_EV_KFPU_BEGIN, FPU_EV_KFPU_END);
+			CHECK_EVENT(0, FPU_EV_SAVE, CTX_ID(CTX_A), STATE_ID(CTX_A));
+			CHECK(!fx.sa->unsaved, "A's image not written back");
+			CHECK_STATS(&fx, fx.a->stats, 1, 1, 0);
+		} else {
+			EXPECT_EVENTS(FPU_EV_OWNER_DROP, FPU_EV_KFPU_BEGIN, FPU_EV_KFPU_END);
+			/* I9 broke: asking for the image now gets a warning, not a hang. */
+			CHECK(fpu_flush_ipi(fx.c0, fx.sa), "flush IPI refused");
+			CHECK(!fx.sa->unsaved, "a lost image still looks unsaved");
+			fx.warns_expected = 1;
+		}
+		fx_teardown(&fx);
+	}
+}
+
+/* Migration pushed by the CPU the task leaves: a remote flush, no IPI; the
+ * CPU it goes to only loads. */
+static void test_deferred_migrate_out(void)
+{
+	struct fixture fx;
+
+	if (!fx_setup(&fx, "deferred", FPU_INSN__COUNT, 0))
+		return;
+	defer_a_on_cpu0(&fx);
+	events_clear();
+	fpu_migrate_out(fx.c0, fx.a);
+	EXPECT_EVENTS(FPU_EV_SAVE);
+	CHECK_EQ(fx.c0->stats.remote_flushes, 1);
+	fpu_migrate_out(fx.c0, fx.a); /* nothing left to write back */
+	CHECK_EQ(fx.c0->stats.remote_flushes, 1);
+	events_clear();
+	fpu_switch(fx.c1, fx.k1, fx.a);
+	fpu_exit_to_user(fx.c1, fx.a);
+	EXPECT_EVENTS(FPU_EV_SWITCH, FPU_EV_NEED_LOAD, FPU_EV_RESTORE);
+	CHECK_EQ(port.flush_calls, 0);
+	CHECK_EQ(fx.c1->stats.ipis, 0);
+	CHECK_EQ_INT(fx.sa->last_cpu, 1);
+	fx_teardown(&fx);
+}
+
+/* Migration pulled by the CPU the task goes to: it asks the holder by IPI,
+ * after writing back its own unsaved image (so nobody waits on a waiter). */
+static void test_deferred_remote_flush_ipi(void)
+{
+	struct fixture fx;
+
+	if (!fx_setup(&fx, "deferred", FPU_INSN__COUNT, 0))
+		return;
+	/* B's image unsaved on cpu1, A's on cpu0. */
+	fpu_switch(fx.c1, fx.k1, fx.b);
+	fpu_exit_to_user(fx.c1, fx.b);
+	fpu_switch(fx.c1, fx.b, fx.k1);
+	defer_a_on_cpu0(&fx);
+	CHECK(fx.sb->unsaved, "B's image is not unsaved on cpu1");
+
+	events_clear();
+	fpu_switch(fx.c1, fx.k1, fx.a);
+	fpu_exit_to_user(fx.c1, fx.a);
+	EXPECT_EVENTS(FPU_EV_SWITCH, FPU_EV_NEED_LOAD, FPU_EV_SAVE, FPU_EV_FLUSH_REQUEST, FPU_EV_SAVE,
+		      FPU_EV_RESTORE);
+	CHECK_EVENT(2, FPU_EV_SAVE, CTX_ID(CTX_B), STATE_ID(CTX_B));
+	CHECK_EQ(port.ev[2].ev.cpu, 1);
+	CHECK_EVENT(3, FPU_EV_FLUSH_REQUEST, 0, STATE_ID(CTX_A));
+	CHECK_EQ(port.ev[3].ev.arg, 0);
+	CHECK_EVENT(4, FPU_EV_SAVE, CTX_ID(CTX_A), STATE_ID(CTX_A));
+	CHECK_EQ(port.ev[4].ev.cpu, 0);
+	CHECK_EVENT(5, FPU_EV_RESTORE, CTX_ID(CTX_A), STATE_ID(CTX_A));
+	CHECK_EQ(port.flush_calls, 1);
+	CHECK_EQ(port.flush_target, 0);
+	CHECK_EQ(fx.c1->stats.ipis, 1);
+	CHECK_EQ(fx.c0->stats.remote_flushes, 1);
+	CHECK(!fx.sa->unsaved && !fx.sb->unsaved, "an image is still unsaved");
+	CHECK_OWNER(fx.c1, fx.sa);
+	fx_teardown(&fx);
+}
+
+/* A holder whose interrupted code holds the FPU lock answers later. A port
+ * that returns before the write-back is reported. */
+static void test_deferred_flush_ipi_rules(void)
+{
+	struct fixture fx;
+
+	if (!fx_setup(&fx, "deferred", FPU_INSN__COUNT, 0))
+		return;
+	defer_a_on_cpu0(&fx);
+	port.context[0] = FPU_PORT_IN_HARDIRQ | FPU_PORT_FPREGS_HELD;
+	events_clear();
+	CHECK(!fpu_flush_ipi(fx.c0, fx.sa), "flushed inside a locked region");
+	EXPECT_NO_EVENTS();
+	CHECK(fx.sa->unsaved, "the image was dropped");
+	port.context[0] = FPU_PORT_IN_HARDIRQ;
+	CHECK(fpu_flush_ipi(fx.c0, fx.sa), "refused outside a locked region");
+	EXPECT_EVENTS(FPU_EV_SAVE);
+	CHECK(fpu_flush_ipi(fx.c0, fx.sa), "a second request is refused");
+	EXPECT_EVENTS(FPU_EV_SAVE); /* and saves nothing more */
+	port.context[0] = 0;
+
+	fpu_switch(fx.c0, fx.k0, fx.a);
+	fpu_exit_to_user(fx.c0, fx.a);
+	fpu_switch(fx.c0, fx.a, fx.k0); /* unsaved again */
+	port.flush_ignored = true;
+	fpu_switch(fx.c1, fx.k1, fx.a);
+	fpu_exit_to_user(fx.c1, fx.a);
+	CHECK_EQ(port.nwarn, 1);
+	CHECK(port.nwarn && strstr(port.warn[0], "flush_remote returned"), "warning: %s", port.warn[0]);
+	fx.warns_expected = 1;
+	fx_teardown(&fx);
+}
+
+/* exec discards an unsaved image without writing it back; with
+ * exec-keeps-unsaved the new program skips its restore and runs on the old
+ * program's registers. */
+static void test_deferred_exec_discards(void)
+{
+	struct fixture fx;
+	unsigned bug;
+
+	for (bug = 0; bug < 2; bug++) {
+		if (!fx_setup(&fx, "deferred", FPU_INSN__COUNT, bug ? FPU_BUG_EXEC_KEEPS_UNSAVED : 0))
+			return;
+		defer_a_on_cpu0(&fx);
+		fpu_switch(fx.c0, fx.k0, fx.a);
+		events_clear();
+		fpu_exec(fx.c0, fx.a);
+		fpu_exit_to_user(fx.c0, fx.a);
+		if (!bug) {
+			EXPECT_EVENTS(FPU_EV_OWNER_DROP, FPU_EV_STATE_RESET, FPU_EV_RESTORE);
+			CHECK(!fx.sa->unsaved, "exec kept the unsaved mark");
+			CHECK_STATS(&fx, fx.a->stats, 0, 2, 0);
+		} else {
+			EXPECT_EVENTS(FPU_EV_STATE_RESET, FPU_EV_SKIP_RESTORE);
+		}
+		fx_teardown(&fx);
+	}
+}
+
+/* fork and a get while the parent's image is unsaved: written back first,
+ * then the buffer is read. */
+static void test_deferred_fork_and_sync(void)
+{
+	struct fixture fx;
+
+	if (!fx_setup(&fx, "deferred", FPU_INSN__COUNT, 0))
+		return;
+	defer_a_on_cpu0(&fx);
+	fpu_switch(fx.c0, fx.k0, fx.a); /* A in the kernel, NEED_LOAD */
+	events_clear();
+	fpu_fork(fx.c0, fx.a, fx.c);
+	EXPECT_EVENTS(FPU_EV_SAVE, FPU_EV_STATE_RESET);
+	CHECK_EVENT(0, FPU_EV_SAVE, CTX_ID(CTX_A), STATE_ID(CTX_A));
+	CHECK(areas_equal(&fx, fx.sa->area, fx.sc->area), "the child's buffer is not the parent's");
+
+	/* A get from cpu1 while A's image is unsaved on cpu0: by IPI. */
+	fpu_exit_to_user(fx.c0, fx.a);
+	fpu_switch(fx.c0, fx.a, fx.k0);
+	events_clear();
+	fpu_sync_switched_out(fx.c1, fx.a);
+	EXPECT_EVENTS(FPU_EV_FLUSH_REQUEST, FPU_EV_SAVE);
+	CHECK_EQ(fx.c1->stats.ipis, 1);
+	CHECK_EQ(fx.c0->stats.remote_flushes, 1);
+	fx_teardown(&fx);
+}
+
+/* A policy that defers the save needs flush_remote; the others do not. */
+static void test_deferred_needs_flush_remote(void)
+{
+	struct fpu_port_ops ops = fake_ops;
+	struct fpu_system sys;
+	uint64_t missing = 1;
+
+	ops.flush_remote = NULL;
+	CHECK_EQ_INT(fpu_system_init(&sys, fpu_policy_find("deferred"), FPU_XFEATURE_MASK_FPSSE,
+				     FPU_INSN__COUNT, &ops, &port, &missing), FPU_SETUP_PORT_NO_FLUSH);
+	CHECK(strstr(fpu_setup_error_str(FPU_SETUP_PORT_NO_FLUSH), "flush_remote") != NULL,
+	      "the error does not name flush_remote");
+	CHECK_EQ_INT(fpu_system_init(&sys, fpu_policy_find("linux"), FPU_XFEATURE_MASK_FPSSE,
+				     FPU_INSN__COUNT, &ops, &port, &missing), FPU_SETUP_OK);
+}
+
 #define TEST(fn) { #fn, fn }
 
 static const struct test tests[] = {
@@ -1959,10 +2241,21 @@ static const struct test tests[] = {
 	TEST(test_state_buffer_checks),
 	TEST(test_xstate_layout),
 	TEST(test_sigreturn_legacy_mxcsr),
+	TEST(test_deferred_kthread_round_trip),
+	TEST(test_deferred_pingpong),
+	TEST(test_deferred_kfpu_flushes),
+	TEST(test_deferred_migrate_out),
+	TEST(test_deferred_remote_flush_ipi),
+	TEST(test_deferred_flush_ipi_rules),
+	TEST(test_deferred_exec_discards),
+	TEST(test_deferred_fork_and_sync),
+	TEST(test_deferred_needs_flush_remote),
 };
 
 int main(void)
 {
+
+
 	unsigned passed = 0, failed = 0, i;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);

@@ -19,6 +19,10 @@ void fpu_kernel_end(struct fpu_cpu *cpu, struct fpu_ctx *current);
 
 /* Makes current's memory image up to date (for readers: ptrace, core dumps). */
 void fpu_sync_to_memory(struct fpu_cpu *cpu, struct fpu_ctx *current);
+/* The same for a context that is switched out (a stopped tracee), from any
+ * CPU: under a policy that defers the save, its image may still be in the
+ * registers of the CPU it last ran on, which is asked to write it back. */
+void fpu_sync_switched_out(struct fpu_cpu *cpu, struct fpu_ctx *ctx);
 
 /* Sets up a library instance. `want` = features asked for (~0ull: all the OS
  * enabled); `insn` the save instruction, or FPU_INSN__COUNT for the best the
