@@ -113,7 +113,9 @@ static void describe(const struct run *r, const struct ktrace_rec *e, struct eve
 		ev->name = fpu_event_name(e->a);
 		add_task(ev, r, "ctx", e->b);
 		add_state(ev, r, "state", e->c);
-		add_num(ev, "bytes", e->d);
+		add_num(ev, "bytes", e->a == FPU_EV_FLUSH_REQUEST ? 0 : e->d);
+		if (e->a == FPU_EV_FLUSH_REQUEST)
+			add_num(ev, "holder", e->d); /* the CPU asked to write the image back */
 		break;
 	case KT_EV_SWITCH:
 		ev->name = "sched_switch";
@@ -122,9 +124,10 @@ static void describe(const struct run *r, const struct ktrace_rec *e, struct eve
 		break;
 	case KT_EV_IRQ:
 		ev->name = "irq";
-		snprintf(buf, sizeof(buf), "%s%s%s%s", e->a & IRQ_TIMER ? ",timer" : "",
+		snprintf(buf, sizeof(buf), "%s%s%s%s%s%s%s", e->a & IRQ_TIMER ? ",timer" : "",
 			 e->a & IRQ_KFPU ? ",kfpu-ipi" : "", e->a & IRQ_RESCHED ? ",resched" : "",
-			 e->a & IRQ_BALANCE ? ",balance" : "");
+			 e->a & IRQ_BALANCE ? ",balance" : "", e->a & IRQ_SIGNAL ? ",signal" : "",
+			 e->a & IRQ_FLUSH ? ",flush-ipi" : "", e->a & IRQ_STEAL ? ",steal" : "");
 		add_str(ev, "lines", buf[0] ? buf + 1 : "-");
 		break;
 	case KT_EV_VM_ENTRY:
@@ -352,12 +355,13 @@ int trace_write_json(const char *path, const struct run *r, const char *policy)
 				json_pid(t, P_TASKS), json_tid(t, P_TASKS), (unsigned long long)e->time,
 				(unsigned long long)cn->saved, (unsigned long long)cn->restored);
 		}
-		/* Ownership: a save, restore or skip leaves the registers holding
-		 * that buffer; owner_drop leaves them holding none. */
+		/* Ownership: a save, restore, skip or deferred save leaves the
+		 * registers holding that buffer; owner_drop leaves them holding none. */
 		switch (e->a) {
 		case FPU_EV_SAVE:
 		case FPU_EV_RESTORE:
 		case FPU_EV_SKIP_RESTORE:
+		case FPU_EV_SAVE_DEFERRED:
 			if (owner[t] == e->c || !e->c)
 				break;
 			/* fall through */

@@ -63,7 +63,7 @@ struct violation {
 
 /* Kernel-side trace record (library events and the kernel's own). */
 enum ktrace_type {
-	KT_EV_FPU = 0,     /* a = fpu_event type, b = ctx, c = state, d = bytes */
+	KT_EV_FPU = 0,     /* a = fpu_event type, b = ctx, c = state, d = bytes (flush request: the CPU asked) */
 	KT_EV_SWITCH = 32, /* a = prev task, b = next task */
 	KT_EV_IRQ,         /* a = lines */
 	KT_EV_OP,          /* a = task, b = op code, c = line */

@@ -37,7 +37,9 @@ static unsigned port_context(void *port, int cpu)
 static void port_trace(void *port, const struct fpu_event *ev)
 {
 	struct kernel *k = port;
-	ktrace(k, KT_EV_FPU, ev->type, ev->ctx, ev->state, ev->bytes);
+	/* d: the bytes moved, or for a flush request the CPU asked */
+	ktrace(k, KT_EV_FPU, ev->type, ev->ctx, ev->state,
+	       ev->type == FPU_EV_FLUSH_REQUEST ? (uint32_t)ev->arg : ev->bytes);
 }
 
 static void port_warn(void *port, int cpu, const char *what)
