@@ -53,8 +53,18 @@ static void p_unlock(void *p, int c) { (void)c; ((struct fixture *)p)->locked--;
 static unsigned p_context(void *p, int c) { (void)c; return (unsigned)((struct fixture *)p)->context; }
 static void p_warn(void *p, int c, const char *w) { (void)c; (void)w; ((struct fixture *)p)->warns++; }
 
+static struct fixture *flush_fixture; /* whose CPUs flush_remote reaches */
+
+/* Both fake CPUs share the real registers: the "IPI" is answered at once. */
+static void p_flush_remote(void *p, int c, struct fpu_state *s)
+{
+	(void)p;
+	CHECK(fpu_flush_ipi(&flush_fixture->cpu[c], s), "flush IPI refused");
+}
+
 static const struct fpu_port_ops ops = {
 	.lock = p_lock, .unlock = p_unlock, .context = p_context, .warn = p_warn,
+	.flush_remote = p_flush_remote,
 };
 
 static void *area(struct fixture *f)
@@ -85,13 +95,17 @@ static uint64_t test_want(void)
 	return fpu_xgetbv(0) & ~(FPU_XFEATURE_MASK(FPU_XFEATURE_XTILECFG) | FPU_XFEATURE_MASK(FPU_XFEATURE_XTILEDATA));
 }
 
+static const char *setup_policy = "linux";
+
 static struct fixture *setup(void)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 	uint64_t missing, want = test_want();
 	int i;
 
-	if (fpu_system_init(&f->sys, fpu_policy_find("linux"), want, FPU_INSN__COUNT, &ops, f, &missing)) {
+	flush_fixture = f;
+	if (fpu_system_init(&f->sys, fpu_policy_find(setup_policy), want, FPU_INSN__COUNT, &ops, f,
+			    &missing)) {
 		printf("cannot set up the library on this CPU\n");
 		exit(1);
 	}
@@ -404,6 +418,85 @@ static void test_2018_bug_is_caught(struct fixture *f)
 	      buffer_mxcsr(&f->vmm_state));
 }
 
+/* deferred: the run call ends with the guest's registers live; they stay
+ * the guest's unsaved image until the VMM's own state is loaded, and then go
+ * to the guest's buffer, not the VMM's. */
+static void test_deferred_run_end(struct fixture *f)
+{
+	vmm_in_user(f, 0);
+	fpu_guest_run_begin(&f->cpu[0], &f->vmm, &f->guest);
+	guest_runs(f, 0);
+	fpu_guest_run_end(&f->cpu[0], &f->vmm, &f->guest);
+	CHECK(f->guest.state.unsaved && f->cpu[0].owner == &f->guest.state,
+	      "the guest's image is not left unsaved at run end");
+	CHECK(buffer_mxcsr(&f->guest.state) != MXCSR_GUEST, "the guest was saved at run end");
+	fpu_exit_to_user(&f->cpu[0], &f->vmm);
+	CHECK(buffer_mxcsr(&f->guest.state) == MXCSR_GUEST, "the guest's image did not reach its buffer");
+	CHECK(buffer_mxcsr(&f->vmm_state) == MXCSR_VMM, "the VMM's buffer holds 0x%x",
+	      buffer_mxcsr(&f->vmm_state));
+	CHECK(stmxcsr() == MXCSR_VMM, "VMM returned to user with MXCSR 0x%x", stmxcsr());
+}
+
+/* deferred: the first seed's chain inside a run call: the vCPU thread blocks,
+ * a kernel thread runs, the thread comes back: no save, no restore. */
+static void test_deferred_idle_in_run(struct fixture *f)
+{
+	uint64_t saves, restores;
+
+	vmm_in_user(f, 0);
+	fpu_guest_run_begin(&f->cpu[0], &f->vmm, &f->guest);
+	guest_runs(f, 0);
+	saves = f->cpu[0].stats.saves;
+	restores = f->cpu[0].stats.restores;
+	fpu_switch(&f->cpu[0], &f->vmm, &f->kthread);
+	fpu_switch(&f->cpu[0], &f->kthread, &f->vmm);
+	fpu_guest_enter(&f->cpu[0], &f->vmm, &f->guest);
+	CHECK(f->cpu[0].stats.saves == saves && f->cpu[0].stats.restores == restores,
+	      "idle in a run call cost %llu saves, %llu restores",
+	      (unsigned long long)(f->cpu[0].stats.saves - saves),
+	      (unsigned long long)(f->cpu[0].stats.restores - restores));
+	CHECK(stmxcsr() == MXCSR_GUEST, "guest came back with MXCSR 0x%x", stmxcsr());
+	fpu_guest_run_end(&f->cpu[0], &f->vmm, &f->guest);
+	fpu_exit_to_user(&f->cpu[0], &f->vmm);
+}
+
+/* deferred: a get after the run call writes the unsaved image back first. */
+static void test_deferred_get(struct fixture *f)
+{
+	uint32_t size = fpu_xstate_size(&f->sys.xs, FPU_INSN_XSAVE, f->guest.features);
+	uint8_t *std = aligned_alloc(64, (size + 63) & ~63u);
+	uint32_t mxcsr;
+
+	vmm_in_user(f, 0);
+	fpu_guest_run_begin(&f->cpu[0], &f->vmm, &f->guest);
+	guest_runs(f, 0);
+	fpu_guest_run_end(&f->cpu[0], &f->vmm, &f->guest);
+	CHECK(fpu_guest_get(&f->cpu[1], &f->guest, std) == FPU_REGSET_OK, "get refused");
+	memcpy(&mxcsr, std + FPU_FXSAVE_MXCSR, 4);
+	CHECK(mxcsr == MXCSR_GUEST, "get returned MXCSR 0x%x", mxcsr);
+	CHECK(!f->guest.state.unsaved, "still unsaved after the get");
+	CHECK(f->cpu[0].stats.remote_flushes == 1 && f->cpu[1].stats.ipis == 1,
+	      "remote flushes %llu, IPIs %llu", (unsigned long long)f->cpu[0].stats.remote_flushes,
+	      (unsigned long long)f->cpu[1].stats.ipis);
+	fpu_exit_to_user(&f->cpu[0], &f->vmm);
+	free(std);
+}
+
+/* The injected bug flush-active-buffer puts the guest's registers in the
+ * VMM's buffer: test_deferred_run_end must notice. */
+static void test_flush_active_buffer_bug_is_caught(struct fixture *f)
+{
+	int before = failed_checks, caught;
+
+	f->sys.bugs = FPU_BUG_FLUSH_ACTIVE_BUFFER;
+	quiet = 1;
+	test_deferred_run_end(f);
+	quiet = 0;
+	caught = failed_checks - before;
+	failed_checks = before;
+	CHECK(caught >= 2, "the injected bug went unnoticed (%d checks fired)", caught);
+}
+
 int main(void)
 {
 	static const struct { const char *name; void (*fn)(struct fixture *); } tests[] = {
@@ -419,13 +512,23 @@ int main(void)
 		{ "per_entry", test_per_entry },
 		{ "scratch_bug_is_caught", test_scratch_bug_is_caught },
 		{ "no_reload_bug_is_caught", test_no_reload_bug_is_caught },
+		/* (the linux tests that check a save at run end or preemption, or
+		 * migrate between fake CPUs sharing one register file, do not apply) */
+		{ "deferred: kfpu_in_run", test_kfpu_in_run },
+		{ "deferred: run_end", test_deferred_run_end },
+		{ "deferred: idle_in_run", test_deferred_idle_in_run },
+		{ "deferred: get", test_deferred_get },
+		{ "deferred: flush_active_buffer_bug_is_caught", test_flush_active_buffer_bug_is_caught },
 	};
 	int passed = 0, failed = 0;
 	unsigned i;
 
 	for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
 		int before = failed_checks;
-		struct fixture *f = setup();
+		struct fixture *f;
+
+		setup_policy = strncmp(tests[i].name, "deferred: ", 10) ? "linux" : "deferred";
+		f = setup();
 
 		tests[i].fn(f);
 		fpu_ldmxcsr(FPU_MXCSR_DEFAULT);
