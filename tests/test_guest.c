@@ -402,16 +402,24 @@ static void test_misuse(struct fixture *f)
 
 /* The checker above must be able to fail: with the 2018 design put back,
  * the preempted run must be caught overwriting the VMM's state. */
+/* Runs a clean test with `bug` injected, quietly: how many of its checks fired. */
+static int checks_fired_with(struct fixture *f, uint32_t bug, void (*test)(struct fixture *))
+{
+	int before = failed_checks, fired;
+
+	f->sys.bugs = bug;
+	quiet = 1;
+	test(f);
+	quiet = 0;
+	fired = failed_checks - before;
+	failed_checks = before;
+	return fired;
+}
+
 static void test_2018_bug_is_caught(struct fixture *f)
 {
-	int before = failed_checks, caught;
+	int caught = checks_fired_with(f, FPU_BUG_GUEST_SAVE_TO_VMM, test_preempted_run);
 
-	f->sys.bugs = FPU_BUG_GUEST_SAVE_TO_VMM;
-	quiet = 1;
-	test_preempted_run(f);
-	quiet = 0;
-	caught = failed_checks - before;
-	failed_checks = before;
 	CHECK(caught >= 2, "the injected 2018 bug went unnoticed (%d checks fired)", caught);
 	CHECK(buffer_mxcsr(&f->vmm_state) == MXCSR_GUEST,
 	      "with the bug the VMM's buffer should hold the guest's MXCSR, holds 0x%x",
@@ -486,14 +494,8 @@ static void test_deferred_get(struct fixture *f)
  * VMM's buffer: test_deferred_run_end must notice. */
 static void test_flush_active_buffer_bug_is_caught(struct fixture *f)
 {
-	int before = failed_checks, caught;
+	int caught = checks_fired_with(f, FPU_BUG_FLUSH_ACTIVE_BUFFER, test_deferred_run_end);
 
-	f->sys.bugs = FPU_BUG_FLUSH_ACTIVE_BUFFER;
-	quiet = 1;
-	test_deferred_run_end(f);
-	quiet = 0;
-	caught = failed_checks - before;
-	failed_checks = before;
 	CHECK(caught >= 2, "the injected bug went unnoticed (%d checks fired)", caught);
 }
 
