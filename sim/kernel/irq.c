@@ -41,7 +41,10 @@ static void kernel_simd_work(struct kernel *k, struct kcpu *c)
  * inside it lets interrupts arrive mid-section (they must be refused). */
 void kfpu_section(struct kernel *k, struct kcpu *c, struct task *cur, bool point_inside)
 {
-	if (!fpu_kernel_begin(&c->fpu, &cur->fpu, FPU_KFPU_MXCSR))
+	bool usable;
+
+	KTIMED(k, usable = fpu_kernel_begin(&c->fpu, &cur->fpu, FPU_KFPU_MXCSR));
+	if (!usable)
 		return; /* refused: this code does without SIMD */
 	c->preempt_count++;
 	kernel_simd_work(k, c);
@@ -50,7 +53,7 @@ void kfpu_section(struct kernel *k, struct kcpu *c, struct task *cur, bool point
 		c = this_cpu(k); /* preemption is off: still the same CPU */
 	}
 	c->preempt_count--;
-	fpu_kernel_end(&c->fpu, &cur->fpu);
+	KTIMED(k, fpu_kernel_end(&c->fpu, &cur->fpu));
 }
 
 /* Handles every pending line of this CPU. Interrupts are off meanwhile; the

@@ -63,7 +63,6 @@ void schedule(struct kernel *k)
 	struct kcpu *c = this_cpu(k);
 	struct task *prev = c->curr, *next;
 	bool irqs_were_off = c->irqs_off;
-	uint64_t t0;
 
 	c->irqs_off = true;
 	if (prev->state == TS_RUNNING && prev != c->idle)
@@ -80,9 +79,7 @@ void schedule(struct kernel *k)
 				      "(the next task's restore would fault: Linux bug 3)");
 	if (prev->notifier)
 		prev->notifier->sched_out(prev->notifier, k, c, prev);
-	t0 = fpu_rdtsc();
-	fpu_switch(&c->fpu, &prev->fpu, &next->fpu);
-	k->res.fpu_cycles += fpu_rdtsc() - t0;
+	KTIMED(k, fpu_switch(&c->fpu, &prev->fpu, &next->fpu));
 	next->state = TS_RUNNING;
 	next->cpu = (int32_t)c->id;
 	c->curr = next;
