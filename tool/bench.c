@@ -36,8 +36,8 @@ struct bench_params {
 	unsigned runs;                /* simulated runs per scenario and policy */
 };
 
-static const struct bench_params full = { 20000, 9, 5000, 21, 7 };
-static const struct bench_params quick = { 1000, 5, 300, 5, 3 };
+static const struct bench_params full = { 20000, 9, 200, 201, 7 };
+static const struct bench_params quick = { 1000, 5, 100, 21, 3 };
 
 struct spread { double min, med, max; };
 
@@ -287,6 +287,7 @@ struct pp_result {
 	struct spread save, restore;  /* the floor of the pair the library uses, dirty */
 	int save_op, restore_op;
 	double vs_floor, own;         /* median / (save + restore); median - (save + restore) */
+	struct spread pair;           /* per switch: those saves and restores alone */
 	struct spread paired;         /* per switch: a repetition less the same instructions alone */
 };
 
@@ -400,10 +401,10 @@ static const char *measure_pingpong(const struct fpu_policy *pol, uint64_t want,
 				    struct pp_result *out, struct bench *b)
 {
 	static struct pingpong p;
-	uint64_t t[64], s0, r0, n = (uint64_t)bp->pp_iters * bp->pp_reps * 2;
+	uint64_t t[256], u[256], s0, r0, n = (uint64_t)bp->pp_iters * bp->pp_reps * 2;
 	uint8_t *img = aligned_alloc(64, BUF);
 	const char *err = pp_setup(&p, pol, want, f, img);
-	double d[64];
+	double d[256];
 	unsigned r;
 
 	if (!err) {
@@ -412,10 +413,12 @@ static const char *measure_pingpong(const struct fpu_policy *pol, uint64_t want,
 		/* Interleaved, so that a change of clock speed hits both alike. */
 		for (r = 0; r < bp->pp_reps; r++) {
 			t[r] = pp_rounds(&p, bp->pp_iters);
-			d[r] = ((double)t[r] - (double)pair_rounds(&p, bp->pp_iters)) / (2.0 * bp->pp_iters);
+			u[r] = pair_rounds(&p, bp->pp_iters);
+			d[r] = ((double)t[r] - (double)u[r]) / (2.0 * bp->pp_iters);
 		}
 		out->cyc = spread_of(t, bp->pp_reps, 2.0 * bp->pp_iters);
 		out->paired = spread_of_double(d, bp->pp_reps);
+		out->pair = spread_of(u, bp->pp_reps, 2.0 * bp->pp_iters);
 		out->saves = (double)(p.cpu.stats.saves - s0) / n;
 		out->restores = (double)(p.cpu.stats.restores - r0) / n;
 		if (p.depth)
@@ -600,7 +603,8 @@ static void text_pingpong(FILE *out, const struct bench *b)
 		op_names[p->save_op], p->save.med, op_names[p->restore_op], p->restore.med,
 		p->save.med + p->restore.med);
 	fprintf(out, "  own work = median - that floor; paired = each repetition less the same saves and "
-		"restores\n  on the same buffers, run right after it (min/median/max)\n");
+		"restores\n  on the same buffers, run right after it (min/median/max); those alone: %.0f "
+		"per switch\n", p->pair.med);
 	fprintf(out, "  %-9s %8s %8s %8s %6s %8s %9s %9s %20s\n", "policy", "median", "min", "max", "saves",
 		"restores", "vs floor", "own work", "own work, paired");
 	for (i = 0; i < b->np; i++, p++)
@@ -699,6 +703,8 @@ static void json_pingpong(FILE *out, const struct bench *b)
 			p->restores, op_names[p->save_op], op_names[p->restore_op], p->save.med, p->restore.med,
 			p->own);
 		json_spread(out, "", p->paired);
+		fprintf(out, "}, \"pair\": {");
+		json_spread(out, "", p->pair);
 		fprintf(out, "}}");
 	}
 	fprintf(out, "\n  },\n  \"pingpong_vs_floor\": {");
