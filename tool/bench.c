@@ -799,21 +799,30 @@ static void print_json(FILE *out, const struct bench *b)
  * The command
  * ------------------------------------------------------------------------- */
 
+static struct scenario scn;
+
+/* Scenario s of dir into scn; on failure says so (bad input). */
+static int load_scenario(const char *dir, unsigned s, char *path, size_t len)
+{
+	char err[512];
+
+	snprintf(path, len, "%s/%s.scn", dir, bench_scenarios[s]);
+	if (scn_parse_file(path, &scn, policy_names, (int)fpu_npolicies, err, sizeof(err))) {
+		fprintf(stderr, "%s\n%s: bench needs the scenario files (--scenarios DIR)\n", err, tool_argv0);
+		return EXIT_BADINPUT;
+	}
+	return 0;
+}
+
 static int measure_scenarios(struct bench *b, const char *dir, uint64_t want)
 {
-	static struct scenario scn;
-	char path[1024], err[512];
+	char path[1024];
 	unsigned s, i;
 	int r;
 
-	init_policy_names();
 	for (s = 0; s < NSCN; s++) {
-		snprintf(path, sizeof(path), "%s/%s.scn", dir, bench_scenarios[s]);
-		if (scn_parse_file(path, &scn, policy_names, (int)fpu_npolicies, err, sizeof(err))) {
-			fprintf(stderr, "%s\n%s: bench needs the scenario files (--scenarios DIR)\n", err,
-				tool_argv0);
-			return EXIT_BADINPUT;
-		}
+		if ((r = load_scenario(dir, s, path, sizeof(path))) != 0)
+			return r;
 		for (i = 0; i < b->np; i++)
 			if ((r = run_scenario(&scn, path, b->pols[i], want, b->clock, &b->bp,
 					      &b->scn[s][i])) != 0)
@@ -874,8 +883,10 @@ int cmd_bench(int argc, char **argv)
 {
 	static struct bench b;
 	struct run_options o;
-	const char *policy = "all", *pos[1];
+	const char *policy = "all", *pos[1], *dir;
+	char path[1024];
 	uint64_t want;
+	unsigned s;
 	int npos = 0, r;
 
 	default_options(&o);
@@ -886,7 +897,12 @@ int cmd_bench(int argc, char **argv)
 	b.quick = o.quick;
 	b.bp = o.quick ? quick : full;
 	want = o.want == ~0ull ? machine_permitted_features() : o.want;
-	if ((r = measure_all(&b, want, o.scenario_dir ? o.scenario_dir : "scenarios")) != 0)
+	dir = o.scenario_dir ? o.scenario_dir : "scenarios";
+	init_policy_names();
+	for (s = 0; s < NSCN; s++) /* bad input is said before minutes of measuring */
+		if ((r = load_scenario(dir, s, path, sizeof(path))) != 0)
+			return r;
+	if ((r = measure_all(&b, want, dir)) != 0)
 		return r;
 	if (o.output_dir && (r = write_outputs(&b, o.output_dir)) != 0)
 		return r;
