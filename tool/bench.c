@@ -175,14 +175,11 @@ static uint64_t floor_batch(const struct floor_ctx *f, int op, unsigned n)
 	return t0;
 }
 
-/* The restore rows need a saved image of the matching state first; every
- * batch starts from the registers in that state. */
-static struct spread floor_cost(const struct floor_ctx *f, int op, bool dirty,
-				const struct bench_params *bp)
+/* One batch of op from the registers in the given state. The restore rows
+ * need a saved image of that state first. */
+static uint64_t floor_sample(const struct floor_ctx *f, int op, bool dirty, unsigned n)
 {
 	const uint8_t *state = dirty ? f->dirty : f->init;
-	uint64_t b[32];
-	unsigned j;
 
 	hw_image_load(&f->xs, state, f->mask);
 	if (op == FL_FXRSTOR)
@@ -191,11 +188,7 @@ static struct spread floor_cost(const struct floor_ctx *f, int op, bool dirty,
 		fpu_xsave(f->buf, f->mask);
 	else if (op == FL_XRSTOR_CMP)
 		fpu_xsavec(f->cbuf, f->mask);
-	for (j = 0; j < bp->floor_batches; j++) {
-		hw_image_load(&f->xs, state, f->mask);
-		b[j] = floor_batch(f, op, bp->floor_iters);
-	}
-	return spread_of(b, bp->floor_batches, bp->floor_iters);
+	return floor_batch(f, op, n);
 }
 
 static void floor_setup(struct floor_ctx *f, uint8_t *mem, uint64_t mask)
@@ -218,20 +211,30 @@ static void floor_setup(struct floor_ctx *f, uint8_t *mem, uint64_t mask)
 
 struct floor_row { bool have; struct spread init, dirty; };
 
+/* Batch j of every row, then batch j+1: a change of clock speed while this
+ * runs (turbo, a busy neighbour) spreads over all rows alike. */
 static void measure_floor(struct floor_row *rows, uint64_t mask, const struct bench_params *bp)
 {
+	static uint64_t b[FL__COUNT][2][32];
 	uint8_t *mem = aligned_alloc(64, 4 * BUF);
 	struct floor_ctx f;
+	unsigned j;
 	int op;
 
 	floor_setup(&f, mem, mask);
-	for (op = 0; op < FL__COUNT; op++) {
+	for (op = 0; op < FL__COUNT; op++)
 		rows[op].have = op_supported(&f, op);
-		if (!rows[op].have)
-			continue;
-		rows[op].init = floor_cost(&f, op, false, bp);
-		rows[op].dirty = floor_cost(&f, op, true, bp);
-	}
+	for (j = 0; j < bp->floor_batches; j++)
+		for (op = 0; op < FL__COUNT; op++)
+			if (rows[op].have) {
+				b[op][0][j] = floor_sample(&f, op, false, bp->floor_iters);
+				b[op][1][j] = floor_sample(&f, op, true, bp->floor_iters);
+			}
+	for (op = 0; op < FL__COUNT; op++)
+		if (rows[op].have) {
+			rows[op].init = spread_of(b[op][0], bp->floor_batches, bp->floor_iters);
+			rows[op].dirty = spread_of(b[op][1], bp->floor_batches, bp->floor_iters);
+		}
 	free(mem);
 }
 
@@ -243,9 +246,6 @@ static void insn_ops(enum fpu_insn insn, int *save, int *restore)
 	*restore = insn == FPU_INSN_FXSAVE ? FL_FXRSTOR : insn == FPU_INSN_XSAVEC ? FL_XRSTOR_CMP :
 		   FL_XRSTOR_STD;
 }
-
-struct bench;
-static void bench_library(struct bench *b, const struct fpu_system *sys);
 
 /* ---------------------------------------------------------------------------
  * 2. Ping-pong: the library alone, through the smallest port
@@ -279,6 +279,7 @@ struct pingpong {
 	struct fpu_ctx a, b;
 	int depth;
 	void *mem;
+	int save_op, restore_op;      /* its instruction's floor rows */
 };
 
 struct pp_result {
@@ -378,6 +379,7 @@ static const char *pp_setup(struct pingpong *p, const struct fpu_policy *pol, ui
 	hw_image_load(&f->xs, img, p->sys.mask);
 	fpu_switch(&p->cpu, &p->b, &p->a); /* B saved dirty, A running again: the steady state */
 	fpu_exit_to_user(&p->cpu, &p->a);
+	insn_ops(p->sys.insn, &p->save_op, &p->restore_op);
 	return 0;
 }
 
@@ -396,59 +398,40 @@ static bool pp_dirty(const struct pingpong *p, uint64_t pattern_bv)
 	return true;
 }
 
-static const char *measure_pingpong(const struct fpu_policy *pol, uint64_t want,
-				    const struct floor_ctx *f, const struct bench_params *bp,
-				    struct pp_result *out, struct bench *b)
+/* Every policy's repetition r, then the floor's, then r+1: a change of
+ * clock speed while this runs (turbo, a busy neighbour) hits all alike. */
+struct pp_samples {
+	uint64_t t[MAXPOL][256], u[MAXPOL][256]; /* library rounds; the same instructions alone */
+	uint64_t save[256], restore[256];         /* the floor pair, back to back */
+};
+
+static void pp_fill(struct pp_result *out, struct pp_samples *sm, unsigned i, const struct bench_params *bp)
 {
-	static struct pingpong p;
-	uint64_t t[256], u[256], s0, r0, n = (uint64_t)bp->pp_iters * bp->pp_reps * 2;
-	uint8_t *img = aligned_alloc(64, BUF);
-	const char *err = pp_setup(&p, pol, want, f, img);
-	double d[256];
+	double d[256], n = 2.0 * bp->pp_iters;
 	unsigned r;
 
-	if (!err) {
-		s0 = p.cpu.stats.saves;
-		r0 = p.cpu.stats.restores;
-		/* Interleaved, so that a change of clock speed hits both alike. */
-		for (r = 0; r < bp->pp_reps; r++) {
-			t[r] = pp_rounds(&p, bp->pp_iters);
-			u[r] = pair_rounds(&p, bp->pp_iters);
-			d[r] = ((double)t[r] - (double)u[r]) / (2.0 * bp->pp_iters);
-		}
-		out->cyc = spread_of(t, bp->pp_reps, 2.0 * bp->pp_iters);
-		out->paired = spread_of_double(d, bp->pp_reps);
-		out->pair = spread_of(u, bp->pp_reps, 2.0 * bp->pp_iters);
-		out->saves = (double)(p.cpu.stats.saves - s0) / n;
-		out->restores = (double)(p.cpu.stats.restores - r0) / n;
-		if (p.depth)
-			err = "the port's lock is unbalanced";
-		if (!pp_dirty(&p, hw_image_bv(&f->xs, img)))
-			err = "a context's saved image is not dirty in every component";
-		insn_ops(p.sys.insn, &out->save_op, &out->restore_op);
-		bench_library(b, &p.sys);
-	}
-	free(p.mem);
-	free(img);
-	return err;
+	for (r = 0; r < bp->pp_reps; r++)
+		d[r] = ((double)sm->t[i][r] - (double)sm->u[i][r]) / n;
+	out->paired = spread_of_double(d, bp->pp_reps);
+	out->cyc = spread_of(sm->t[i], bp->pp_reps, n);
+	out->pair = spread_of(sm->u[i], bp->pp_reps, n);
 }
 
-/* The floor of one switch, measured for exactly the components the library
- * keeps in a context buffer (its mask, PKRU excluded). */
-static void pingpong_floor(struct pp_result *pr, unsigned np, const struct floor_ctx *f,
-			   const struct bench_params *bp)
+static void pp_sample(struct pingpong *p, unsigned np, struct pp_samples *sm, const struct floor_ctx *lf,
+		      const uint8_t *img_a, const struct bench_params *bp)
 {
-	struct spread save = floor_cost(f, pr[0].save_op, true, bp);
-	struct spread restore = floor_cost(f, pr[0].restore_op, true, bp);
-	unsigned i;
+	unsigned r, i;
 
-	for (i = 0; i < np; i++) {
-		double sum = save.med + restore.med;
-
-		pr[i].save = save;
-		pr[i].restore = restore;
-		pr[i].vs_floor = pr[i].cyc.med / sum;
-		pr[i].own = pr[i].cyc.med - sum;
+	for (r = 0; r < bp->pp_reps; r++) {
+		for (i = 0; i < np; i++) {
+			/* A's user code ran: the registers hold its dirty state, whichever
+			 * instance last used them. */
+			hw_image_load(&lf->xs, img_a, lf->mask);
+			sm->t[i][r] = pp_rounds(&p[i], bp->pp_iters);
+			sm->u[i][r] = pair_rounds(&p[i], bp->pp_iters);
+		}
+		sm->save[r] = floor_sample(lf, p[0].save_op, true, 2 * bp->pp_iters);
+		sm->restore[r] = floor_sample(lf, p[0].restore_op, true, 2 * bp->pp_iters);
 	}
 }
 
@@ -831,28 +814,72 @@ static int measure_scenarios(struct bench *b, const char *dir, uint64_t want)
 	return 0;
 }
 
+/* The floor of a switch: one save and one restore, dirty, for exactly the
+ * components the library keeps in a context buffer (PKRU is switched apart). */
+static const char *measure_pingpong(struct bench *b, uint64_t want, const struct floor_ctx *f)
+{
+	static struct pingpong p[MAXPOL];
+	static struct pp_samples sm;
+	uint8_t *img = aligned_alloc(64, BUF), *lmem = aligned_alloc(64, 4 * BUF);
+	const char *err = 0;
+	uint64_t s0[MAXPOL], r0[MAXPOL], n = (uint64_t)b->bp.pp_iters * b->bp.pp_reps * 2;
+	struct floor_ctx lf;
+	unsigned i;
+
+	for (i = 0; i < b->np && !err; i++) {
+		err = pp_setup(&p[i], b->pols[i], want, f, img);
+		s0[i] = p[i].cpu.stats.saves;
+		r0[i] = p[i].cpu.stats.restores;
+	}
+	if (!err) {
+		bench_library(b, &p[0].sys);
+		floor_setup(&lf, lmem, b->lib_mask);
+		pattern_build(&f->orc, img, 1, 1, b->lib_mask);
+		pp_sample(p, b->np, &sm, &lf, img, &b->bp);
+	}
+	for (i = 0; i < b->np && !err; i++) {
+		struct pp_result *out = &b->pp[i];
+		double sum;
+
+		pp_fill(out, &sm, i, &b->bp);
+		out->save = spread_of(sm.save, b->bp.pp_reps, 2.0 * b->bp.pp_iters);
+		out->restore = spread_of(sm.restore, b->bp.pp_reps, 2.0 * b->bp.pp_iters);
+		sum = out->save.med + out->restore.med;
+		out->vs_floor = out->cyc.med / sum;
+		out->own = out->cyc.med - sum;
+		out->save_op = p[i].save_op;
+		out->restore_op = p[i].restore_op;
+		out->saves = (double)(p[i].cpu.stats.saves - s0[i]) / n;
+		out->restores = (double)(p[i].cpu.stats.restores - r0[i]) / n;
+		if (p[i].depth)
+			err = "the port's lock is unbalanced";
+		else if (!pp_dirty(&p[i], hw_image_bv(&f->xs, img)))
+			err = "a context's saved image is not dirty in every component";
+	}
+	for (i = 0; i < b->np; i++)
+		free(p[i].mem);
+	free(img);
+	free(lmem);
+	return err;
+}
+
 static int measure_all(struct bench *b, uint64_t want, const char *dir)
 {
 	uint8_t *mem = aligned_alloc(64, 4 * BUF);
 	struct floor_ctx f;
 	const char *err;
-	unsigned i;
 
 	cpu_describe(&b->cpu);
 	b->clock = clock_cost(&b->bp);
 	b->floor_mask = want;
 	measure_floor(b->floor, want, &b->bp);
 	floor_setup(&f, mem, want); /* the patterns the contexts load */
-	for (i = 0; i < b->np; i++) {
-		if ((err = measure_pingpong(b->pols[i], want, &f, &b->bp, &b->pp[i], b)) != 0) {
-			fprintf(stderr, "%s: bench: ping-pong under %s: %s\n", tool_argv0, b->pols[i]->name, err);
-			free(mem);
-			return EXIT_BADINPUT;
-		}
-	}
-	floor_setup(&f, mem, b->lib_mask);
-	pingpong_floor(b->pp, b->np, &f, &b->bp);
+	err = measure_pingpong(b, want, &f);
 	free(mem);
+	if (err) {
+		fprintf(stderr, "%s: bench: ping-pong: %s\n", tool_argv0, err);
+		return EXIT_BADINPUT;
+	}
 	return measure_scenarios(b, dir, want);
 }
 
