@@ -36,7 +36,7 @@ struct bench_params {
 	unsigned runs;                /* simulated runs per scenario and policy */
 };
 
-static const struct bench_params full = { 20000, 9, 200, 201, 7 };
+static const struct bench_params full = { 20000, 9, 200, 201, 11 };
 static const struct bench_params quick = { 1000, 5, 100, 21, 3 };
 
 struct spread { double min, med, max; };
@@ -456,18 +456,17 @@ struct scn_result {
 	struct spread cyc;             /* library cycles per run, the clock reads taken out */
 };
 
+/* One run: its counts into out, its cycles (the clock reads' own cost
+ * out, never below zero) into *cyc. */
 static int run_scenario(const struct scenario *scn, const char *path, const struct fpu_policy *pol,
-			uint64_t want, double clock, const struct bench_params *bp, struct scn_result *out)
+			uint64_t want, double clock, struct scn_result *out, uint64_t *cyc)
 {
 	static struct policy_result pr;
-	uint64_t cyc[32];
-	unsigned r;
+	struct run_config cfg = { .scn = scn, .policy = pol, .insn = FPU_INSN__COUNT, .want = want, .seed = 1 };
+	const struct kresult *res;
+	uint64_t reads;
 
-	for (r = 0; r < bp->runs; r++) {
-		struct run_config cfg = { .scn = scn, .policy = pol, .insn = FPU_INSN__COUNT,
-					  .want = want, .seed = 1 };
-		const struct kresult *res;
-
+	{
 		memset(&pr, 0, sizeof(pr));
 		pr.policy = pol;
 		if (machine_run(&cfg, &pr.run)) {
@@ -483,10 +482,8 @@ static int run_scenario(const struct scenario *scn, const char *path, const stru
 			machine_release(&pr.run);
 			return EXIT_VIOLATION;
 		}
-		/* The clock reads' own cost, out; never below zero for a run. */
-		cyc[r] = res->fpu_cycles - (uint64_t)(res->fpu_timed * clock);
-		if (res->fpu_cycles < (uint64_t)(res->fpu_timed * clock))
-			cyc[r] = 0;
+		reads = (uint64_t)(res->fpu_timed * clock);
+		*cyc = res->fpu_cycles > reads ? res->fpu_cycles - reads : 0;
 		result_fill(&pr);
 		out->total = res->total;
 		out->switches = res->switches;
@@ -498,7 +495,6 @@ static int run_scenario(const struct scenario *scn, const char *path, const stru
 		out->window[3] = pr.value[KEY_BYTES_RESTORED];
 		machine_release(&pr.run);
 	}
-	out->cyc = spread_of(cyc, bp->runs, 1.0);
 	return 0;
 }
 
@@ -799,17 +795,22 @@ static int load_scenario(const char *dir, unsigned s, char *path, size_t len)
 
 static int measure_scenarios(struct bench *b, const char *dir, uint64_t want)
 {
+	static uint64_t cyc[MAXPOL][32];
 	char path[1024];
-	unsigned s, i;
+	unsigned s, i, k;
 	int r;
 
 	for (s = 0; s < NSCN; s++) {
 		if ((r = load_scenario(dir, s, path, sizeof(path))) != 0)
 			return r;
+		/* Run k of every policy, then run k+1: the ratios compare like with like. */
+		for (k = 0; k < b->bp.runs; k++)
+			for (i = 0; i < b->np; i++)
+				if ((r = run_scenario(&scn, path, b->pols[i], want, b->clock, &b->scn[s][i],
+						      &cyc[i][k])) != 0)
+					return r;
 		for (i = 0; i < b->np; i++)
-			if ((r = run_scenario(&scn, path, b->pols[i], want, b->clock, &b->bp,
-					      &b->scn[s][i])) != 0)
-				return r;
+			b->scn[s][i].cyc = spread_of(cyc[i], b->bp.runs, 1.0);
 	}
 	return 0;
 }
