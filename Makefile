@@ -6,7 +6,7 @@
 #   make demo       run the main job: every seed scenario, saves/restores per policy
 #   make test       build and run every test (also the ASan/UBSan build), as TAP
 #   make test T=unit,traces   only those sections (an unknown one lists them all)
-#   make bench      cycle benchmarks (not a test)
+#   make bench      cycle benchmarks (not a test): build/bench/bench.{txt,json,svg}
 #   make difftest N=100000   more signal frames against the host kernel
 #   make fuzz SECONDS=600    a long libFuzzer run of both targets
 #   make install PREFIX=/usr/local DESTDIR=   libfpuctx.a, headers, fpuctx.pc, fpuctx, man pages
@@ -164,8 +164,12 @@ test: setup
 test-asan:
 	@$(MAKE) --no-print-directory BUILD=build-asan SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" OPT=-O1 all build-asan/tests/test_core build-asan/tests/test_guest build-asan/tests/test_parse build-asan/tests/test_xstate build-asan/tests/difftest
 
+# Prints the figures and writes them to build/bench/: bench.json, bench.txt,
+# and bench.svg (drawn from the JSON). BENCH_ARGS=--quick for a rough run.
 bench: all
-	@$(FPUCTX) bench
+	@$(FPUCTX) bench --output $(BUILD)/bench $(BENCH_ARGS)
+	@scripts/bench-plot.py $(BUILD)/bench/bench.json $(BUILD)/bench/bench.svg
+	@echo "bench: wrote $(BUILD)/bench/bench.json, bench.txt, bench.svg"
 
 # The host kernel as the oracle for signal frames: make difftest N=100000 SEED=7
 N    ?= 10000

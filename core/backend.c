@@ -75,6 +75,10 @@ uint32_t fpu_hw_restore(const struct fpu_system *sys, const void *area, uint64_t
 
 uint32_t fpu_hw_bytes(const struct fpu_system *sys, uint64_t mask)
 {
+	/* Every switch asks for a context buffer's size: init computed it
+	 * (state_size), so spare the per-call walk over the components. */
+	if (mask == sys->mask)
+		return sys->state_size;
 	return fpu_xstate_size(&sys->xs, sys->insn, mask);
 }
 

@@ -586,6 +586,25 @@ r=[v for v in f[\"records\"] if v[\"kind\"]==\"state\"][0]
 for k in (\"where\",\"task\",\"component\",\"offset\",\"expected\",\"found\",\"whose\"):
     assert k in r, (k, r)
 '"
+	# bench is a benchmark, not a timed test: --quick, and only what holds whatever the times.
+	t "bench --json --quick: every key, and the op counts of fpuctx run, exactly" 0 sh -c "
+		$fpuctx bench --json --quick --output $log/bench >$log/bench.json &&
+		scripts/bench-check.py $log/bench.json $fpuctx"
+	t "bench --output writes the same JSON, and the text" 0 sh -c "
+		cmp $log/bench.json $log/bench/bench.json && grep -q '^ping-pong: ' $log/bench/bench.txt"
+	t "bench-check fails a bench whose op counts are off by one" 1 sh -c "
+		python3 -c '
+import json,sys
+d=json.load(open(sys.argv[1])); d[\"scenarios\"][\"mix-kernel\"][\"linux\"][\"saves\"]+=1
+json.dump(d,open(sys.argv[2],\"w\"))' $log/bench.json $log/bench-off.json &&
+		scripts/bench-check.py $log/bench-off.json $fpuctx"
+	t "bench-plot draws an SVG from it" 0 sh -c "
+		scripts/bench-plot.py $log/bench.json $log/bench.svg &&
+		python3 -c 'import sys,xml.etree.ElementTree as E; r=E.parse(sys.argv[1]).getroot(); assert r.tag.endswith(\"svg\")' $log/bench.svg"
+	t "bench --quick=1 exits 2" 2 "$fpuctx" bench --quick=1
+	t "bench with a positional argument exits 2" 2 "$fpuctx" bench scenarios/pingpong.scn
+	tgrep "bench --scenarios DIR without the files names them" 'nope/seed-kvm-idle.scn: cannot read' \
+		"$fpuctx" bench --quick -p linux --scenarios "$log/nope"
 	t "--features=sse exits 2" 2 "$fpuctx" run scenarios/pingpong.scn --features=sse
 	t "--features=sse names what was asked and what is missing" 0 sh -c "
 		m=\$($fpuctx run scenarios/pingpong.scn --features=sse 2>&1)

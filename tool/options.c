@@ -44,7 +44,13 @@ static const struct option_doc {
 	{ "-j", "--jobs", "N", "seeds run in parallel (default: online CPUs); output as with -j 1", CMD_STRESS },
 	{ 0, "--cpus", "N", "simulated CPUs, 1 to 8 (run: the scenario's; stress: 2)",
 	  CMD_RUN | CMD_STRESS | CMD_REPLAY },
-	{ 0, "--json", 0, "one JSON object on stdout instead of text", CMD_RUN | CMD_STRESS | CMD_REPLAY },
+	{ 0, "--json", 0, "one JSON object on stdout instead of text",
+	  CMD_RUN | CMD_STRESS | CMD_REPLAY | CMD_BENCH },
+	{ 0, "--quick", 0, "bench: short batches and few repetitions (seconds; the figures are rougher)",
+	  CMD_BENCH },
+	{ 0, "--output", "DIR", "bench: also write DIR/bench.json and DIR/bench.txt (DIR is created)",
+	  CMD_BENCH },
+	{ 0, "--scenarios", "DIR", "bench: where the scenario files are (default scenarios)", CMD_BENCH },
 	{ "-q", "--quiet", 0, "run: no table, only failures and the verdict; stress: no progress line",
 	  CMD_RUN | CMD_STRESS },
 	{ 0, "--trace", "FILE", "Chrome/Perfetto JSON timeline; several policies need FILE with {policy} "
@@ -280,6 +286,10 @@ static int parse_common_option(const char *arg, const char *val, struct run_opti
 		if (!val)
 			return bad("--trace needs a file name%s%s", "", "");
 		o->trace_file = val;
+	} else if (!strcmp(arg, "--output") || !strcmp(arg, "--scenarios")) {
+		if (!val || !*val)
+			return bad("%s needs a directory%s", arg, "");
+		*(!strcmp(arg, "--output") ? &o->output_dir : &o->scenario_dir) = val;
 	} else {
 		*used_val = false;
 		if (!strcmp(arg, "--json"))
@@ -288,6 +298,8 @@ static int parse_common_option(const char *arg, const char *val, struct run_opti
 			o->trace_text = true;
 		else if (!strcmp(arg, "--quiet"))
 			o->quiet = true;
+		else if (!strcmp(arg, "--quick"))
+			o->quick = true;
 		else
 			return 1;
 	}

@@ -36,6 +36,9 @@ struct run_options {
 	bool trace_text;
 	uint64_t max_steps;
 	unsigned jobs;                /* stress: parallel workers; 0: online CPUs */
+	bool quick;                   /* bench: seconds, not minutes */
+	const char *output_dir;       /* bench: where bench.json and bench.txt go too */
+	const char *scenario_dir;     /* bench: the scenario files (NULL: "scenarios") */
 };
 
 /* report.c */

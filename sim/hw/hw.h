@@ -28,6 +28,23 @@
 #define HW_NO_DEADLINE UINT64_MAX
 #define HW_MAX_CPUS 8   /* the kernel checks its scenario limits against it */
 
+/* TSC reads that bracket a region exactly: LFENCE keeps the earlier
+ * instructions from finishing after the read, and the later ones from
+ * starting before it (no RDTSCP: older CPU models under emulation lack it). */
+static inline uint64_t hw_clock_start(void)
+{
+	uint32_t lo, hi;
+	__asm__ volatile("lfence\n\trdtsc\n\tlfence" : "=a"(lo), "=d"(hi) : : "memory");
+	return lo | ((uint64_t)hi << 32);
+}
+
+static inline uint64_t hw_clock_end(void)
+{
+	uint32_t lo, hi;
+	__asm__ volatile("lfence\n\trdtsc" : "=a"(lo), "=d"(hi) : : "memory");
+	return lo | ((uint64_t)hi << 32);
+}
+
 struct hw_cpu {
 	void *sp;               /* this CPU's stack pointer while the machine runs */
 	uint8_t *regfile;       /* the CPU's register file while it is not running */

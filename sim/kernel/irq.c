@@ -41,7 +41,10 @@ static void kernel_simd_work(struct kernel *k, struct kcpu *c)
  * inside it lets interrupts arrive mid-section (they must be refused). */
 void kfpu_section(struct kernel *k, struct kcpu *c, struct task *cur, bool point_inside)
 {
-	if (!fpu_kernel_begin(&c->fpu, &cur->fpu, FPU_KFPU_MXCSR))
+	bool usable;
+
+	KTIMED(k, usable = fpu_kernel_begin(&c->fpu, &cur->fpu, FPU_KFPU_MXCSR));
+	if (!usable)
 		return; /* refused: this code does without SIMD */
 	c->preempt_count++;
 	kernel_simd_work(k, c);
@@ -50,7 +53,7 @@ void kfpu_section(struct kernel *k, struct kcpu *c, struct task *cur, bool point
 		c = this_cpu(k); /* preemption is off: still the same CPU */
 	}
 	c->preempt_count--;
-	fpu_kernel_end(&c->fpu, &cur->fpu);
+	KTIMED(k, fpu_kernel_end(&c->fpu, &cur->fpu));
 }
 
 /* IRQ_FLUSH: write back the images other CPUs wait for. False if some must
@@ -65,7 +68,11 @@ static bool answer_flushes(struct kernel *k, struct kcpu *c)
 
 		if (!(c->flush_from & (1u << r)))
 			continue;
-		if (!s || fpu_flush_ipi(&c->fpu, s))
+		bool answered = true;
+
+		if (s)
+			KTIMED(k, answered = fpu_flush_ipi(&c->fpu, s));
+		if (answered)
 			c->flush_from &= ~(1u << r);
 		else
 			done = false;

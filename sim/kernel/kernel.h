@@ -111,6 +111,7 @@ struct kresult {
 	uint64_t irqs;
 	uint64_t forks_failed;
 	uint64_t fpu_cycles;          /* TSC cycles inside the library's hooks (for bench) */
+	uint64_t fpu_timed;           /* regions fpu_cycles adds up: bench takes their own cost out */
 	uint64_t signals, sigreturns, sigsegv, killed;
 	uint64_t exits, run_calls, vm_gets;
 	uint32_t nviolations;         /* all, even past KMAX_VIOLATIONS */
@@ -181,6 +182,16 @@ void kernel_collect(struct kernel *k);   /* fills res.total etc. at the end */
 /* sched.c */
 static inline struct kcpu *this_cpu(struct kernel *k) { return &k->cpus[k->hw->running]; }
 static inline struct task *current_task(struct kernel *k) { return this_cpu(k)->curr; }
+
+/* Runs `call`, a library hook, inside two fenced clock reads: its cycles go
+ * to fpu_cycles and the region is counted, for bench. */
+#define KTIMED(k, call)                                                       \
+	do {                                                                  \
+		uint64_t t0_ = hw_clock_start();                              \
+		call;                                                         \
+		(k)->res.fpu_cycles += hw_clock_end() - t0_;                  \
+		(k)->res.fpu_timed++;                                         \
+	} while (0)
 void schedule(struct kernel *k);
 void enqueue(struct kernel *k, struct task *t, uint32_t cpu);
 void wake_task(struct kernel *k, struct task *t);

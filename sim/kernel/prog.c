@@ -209,7 +209,6 @@ static void run_user(struct kernel *k, struct task *t, const struct scn_op *op)
 static void exit_to_user(struct kernel *k, struct task *t)
 {
 	struct kcpu *c;
-	uint64_t t0;
 
 	for (;;) {
 		c = this_cpu(k);
@@ -225,9 +224,7 @@ static void exit_to_user(struct kernel *k, struct task *t)
 		}
 		break;
 	}
-	t0 = fpu_rdtsc();
-	fpu_exit_to_user(&c->fpu, &t->fpu);
-	k->res.fpu_cycles += fpu_rdtsc() - t0;
+	KTIMED(k, fpu_exit_to_user(&c->fpu, &t->fpu));
 	if (k->scn->check_on_return)
 		pattern_check(k, t, c->check_buf, c->expect_buf, 0, 1);
 	c->irqs_off = false;

@@ -63,7 +63,6 @@ void schedule(struct kernel *k)
 	struct kcpu *c = this_cpu(k);
 	struct task *prev = c->curr, *next;
 	bool irqs_were_off = c->irqs_off;
-	uint64_t t0;
 
 	c->irqs_off = true;
 	if (prev->state == TS_RUNNING && prev != c->idle)
@@ -80,11 +79,9 @@ void schedule(struct kernel *k)
 				      "(the next task's restore would fault: Linux bug 3)");
 	if (prev->notifier)
 		prev->notifier->sched_out(prev->notifier, k, c, prev);
-	t0 = fpu_rdtsc();
-	fpu_switch(&c->fpu, &prev->fpu, &next->fpu);
-	if (prev->cpu != (int32_t)c->id && prev->state == TS_RUNNABLE)
-		fpu_migrate_out(&c->fpu, &prev->fpu); /* queued elsewhere (migrate): write back here */
-	k->res.fpu_cycles += fpu_rdtsc() - t0;
+	KTIMED(k, fpu_switch(&c->fpu, &prev->fpu, &next->fpu));
+	if (prev->cpu != (int32_t)c->id && prev->state == TS_RUNNABLE) /* queued elsewhere: */
+		KTIMED(k, fpu_migrate_out(&c->fpu, &prev->fpu));   /* write back here */
 	next->state = TS_RUNNING;
 	next->cpu = (int32_t)c->id;
 	c->curr = next;
@@ -196,7 +193,7 @@ void balance_from(struct kernel *k, struct kcpu *c, uint32_t to)
 
 	if (to == c->id || to >= k->ncpus || !(t = dequeue_last(c)))
 		return;
-	fpu_migrate_out(&c->fpu, &t->fpu);
+	KTIMED(k, fpu_migrate_out(&c->fpu, &t->fpu));
 	enqueue(k, t, to);
 }
 

@@ -31,10 +31,8 @@ static void vcpu_sched_out(struct sched_notifier *n, struct kernel *k, struct kc
 			   struct task *prev)
 {
 	struct vcpu *v = container_of(n, struct vcpu, notifier);
-	uint64_t t0 = fpu_rdtsc();
 
-	fpu_guest_sched_out(&c->fpu, &prev->fpu, &v->fpu);
-	k->res.fpu_cycles += fpu_rdtsc() - t0;
+	KTIMED(k, fpu_guest_sched_out(&c->fpu, &prev->fpu, &v->fpu));
 }
 
 static const char *vm_setup(struct kernel *k, struct vm *vm, const struct kernel_config *cfg,
@@ -261,7 +259,6 @@ static enum vm_exit vcpu_enter(struct kernel *k, struct task *t, struct vcpu *v)
 	struct kcpu *c = this_cpu(k);
 	uint32_t host_pkru = 0;
 	enum vm_exit why;
-	uint64_t t0;
 
 	c->irqs_off = true;
 	while (c->need_resched) {
@@ -272,9 +269,7 @@ static enum vm_exit vcpu_enter(struct kernel *k, struct task *t, struct vcpu *v)
 		c->irqs_off = false;
 		return VMX_SIGNAL; /* the VMM handles it; the run call is restarted after */
 	}
-	t0 = fpu_rdtsc();
-	fpu_guest_enter(&c->fpu, &t->fpu, &v->fpu);
-	k->res.fpu_cycles += fpu_rdtsc() - t0;
+	KTIMED(k, fpu_guest_enter(&c->fpu, &t->fpu, &v->fpu));
 	/* The entry window: guest-only state lives only between here and the exit. */
 	c->xcr0 = v->vm->features;
 	if (k->fpu.has_pkru) {
@@ -316,7 +311,7 @@ void vm_run(struct kernel *k, struct task *t, const struct scn_op *op)
 	vcpu_lock(k, v, t);
 	k->res.run_calls++;
 	kernel_point(k, false); /* the call's own entry: preemptible before the swap */
-	fpu_guest_run_begin(&this_cpu(k)->fpu, &t->fpu, &v->fpu);
+	KTIMED(k, fpu_guest_run_begin(&this_cpu(k)->fpu, &t->fpu, &v->fpu));
 	t->notifier = &v->notifier;
 	do {
 		kernel_point(k, false); /* interrupts on: the host's interrupts, preemption */
@@ -327,7 +322,7 @@ void vm_run(struct kernel *k, struct task *t, const struct scn_op *op)
 	} while (why == VMX_POINT);
 	t->notifier = NULL;
 	c = this_cpu(k);
-	fpu_guest_run_end(&c->fpu, &t->fpu, &v->fpu);
+	KTIMED(k, fpu_guest_run_end(&c->fpu, &t->fpu, &v->fpu));
 	c->xcr0 = k->fpu.mask; /* where the XCR0 bug restores it: too late */
 	v->thread = 0;
 	if (why == VMX_SIGNAL)
@@ -408,6 +403,7 @@ void vm_collect(struct kernel *k)
 		r->irqs += g->irqs;
 		r->forks_failed += g->forks_failed;
 		r->fpu_cycles += g->fpu_cycles;
+		r->fpu_timed += g->fpu_timed;
 		r->signals += g->signals;
 		r->sigreturns += g->sigreturns;
 		r->sigsegv += g->sigsegv;
