@@ -270,7 +270,17 @@ static unsigned pp_context(void *port_data, int cpu)
 	return 0;
 }
 
-static const struct fpu_port_ops pp_ops = { .lock = pp_lock, .unlock = pp_unlock, .context = pp_context };
+/* One CPU: an image is never on another CPU, so this is never called. */
+static void pp_flush_remote(void *port_data, int cpu, struct fpu_state *state)
+{
+	(void)port_data, (void)cpu, (void)state;
+	fprintf(stderr, "fpuctx: bench: a one-CPU ping-pong asked another CPU for an image\n");
+	abort();
+}
+
+static const struct fpu_port_ops pp_ops = {
+	.lock = pp_lock, .unlock = pp_unlock, .context = pp_context, .flush_remote = pp_flush_remote,
+};
 
 struct pingpong {
 	struct fpu_system sys;
