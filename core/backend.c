@@ -14,15 +14,39 @@
 #include "util.h"
 #include "fpuctx/testing.h"
 
-void fpu_hw_save(const struct fpu_system *sys, void *area, uint64_t mask)
+static uint64_t header_bv(const void *area)
+{
+	return fpu_get64((const uint8_t *)area + FPU_XSAVE_HDR_OFFSET);
+}
+
+/* XSAVEOPT and XSAVEC skip what is in init state: the XSTATE_BV they just
+ * wrote says what they stored (XSAVEOPT may also skip what is unchanged since
+ * the last XRSTOR from the area; that is not visible and still counts). */
+uint32_t fpu_hw_save(const struct fpu_system *sys, void *area, uint64_t mask)
 {
 	switch (sys->insn) {
-	case FPU_INSN_FXSAVE: fpu_fxsave(area); break;
-	case FPU_INSN_XSAVE: fpu_xsave(area, mask); break;
-	case FPU_INSN_XSAVEOPT: fpu_xsaveopt(area, mask); break;
-	case FPU_INSN_XSAVEC: fpu_xsavec(area, mask); break;
-	default: break;
+	case FPU_INSN_FXSAVE:
+		fpu_fxsave(area);
+		return FPU_FXSAVE_SIZE;
+	case FPU_INSN_XSAVE:
+		fpu_xsave(area, mask);
+		return fpu_xstate_bytes(&sys->bytes, mask);
+	case FPU_INSN_XSAVEOPT:
+		fpu_xsaveopt(area, mask);
+		return fpu_xstate_bytes(&sys->bytes, header_bv(area) & mask);
+	case FPU_INSN_XSAVEC:
+		fpu_xsavec(area, mask);
+		return fpu_xstate_bytes(&sys->bytes, header_bv(area) & mask);
+	default:
+		return 0;
 	}
+}
+
+uint32_t fpu_hw_restore_bytes(const struct fpu_system *sys, const void *area, uint64_t mask)
+{
+	if (sys->insn == FPU_INSN_FXSAVE)
+		return FPU_FXSAVE_SIZE;
+	return fpu_xstate_bytes(&sys->bytes, header_bv(area) & mask);
 }
 
 #ifdef FPUCTX_TESTING
@@ -75,6 +99,8 @@ uint32_t fpu_hw_restore(const struct fpu_system *sys, const void *area, uint64_t
 
 uint32_t fpu_hw_bytes(const struct fpu_system *sys, uint64_t mask)
 {
+	if (mask == sys->mask)
+		return sys->state_size; /* every context buffer: computed once at init */
 	return fpu_xstate_size(&sys->xs, sys->insn, mask);
 }
 

@@ -103,23 +103,27 @@ void fpu__forget_state(struct fpu_cpu *cpu, struct fpu_state *s)
 	s->last_cpu = -1; /* other CPUs may still name S as owner: last_cpu rules them out */
 }
 
-void fpu__count_save(struct fpu_cpu *cpu, struct fpu_ctx *ctx, uint32_t bytes)
+void fpu__count_save(struct fpu_cpu *cpu, struct fpu_ctx *ctx, uint32_t bytes, uint32_t full)
 {
 	cpu->stats.saves++;
 	cpu->stats.bytes_saved += bytes;
+	cpu->stats.bytes_saved_full += full;
 	if (ctx) {
 		ctx->stats.saves++;
 		ctx->stats.bytes_saved += bytes;
+		ctx->stats.bytes_saved_full += full;
 	}
 }
 
-void fpu__count_restore(struct fpu_cpu *cpu, struct fpu_ctx *ctx, uint32_t bytes)
+void fpu__count_restore(struct fpu_cpu *cpu, struct fpu_ctx *ctx, uint32_t bytes, uint32_t full)
 {
 	cpu->stats.restores++;
 	cpu->stats.bytes_restored += bytes;
+	cpu->stats.bytes_restored_full += full;
 	if (ctx) {
 		ctx->stats.restores++;
 		ctx->stats.bytes_restored += bytes;
+		ctx->stats.bytes_restored_full += full;
 	}
 }
 
@@ -141,19 +145,18 @@ void fpu__scrub_x87_pointers(struct fpu_cpu *cpu, const struct fpu_state *s)
 /* Registers -> S. Afterwards the registers still hold S's image: valid(S). */
 void fpu__save_regs(struct fpu_cpu *cpu, struct fpu_ctx *ctx, struct fpu_state *s)
 {
-	uint32_t bytes = fpu_hw_bytes(cpu->sys, s->mask);
+	uint32_t bytes = fpu_hw_save(cpu->sys, s->area, s->mask);
 
-	fpu_hw_save(cpu->sys, s->area, s->mask);
 	cpu->owner = s;
 	s->last_cpu = cpu->id;
-	fpu__count_save(cpu, ctx, bytes);
+	fpu__count_save(cpu, ctx, bytes, fpu_hw_bytes(cpu->sys, s->mask));
 	fpu__emit(cpu, FPU_EV_SAVE, ctx, s, bytes, 0);
 }
 
 /* S -> registers: valid(S) from here on. */
 void fpu__load_regs(struct fpu_cpu *cpu, struct fpu_ctx *ctx, struct fpu_state *s)
 {
-	uint32_t bytes = fpu_hw_bytes(cpu->sys, s->mask);
+	uint32_t bytes = fpu_hw_restore_bytes(cpu->sys, s->area, s->mask);
 
 	fpu__scrub_x87_pointers(cpu, s);
 	if (fpu_hw_restore(cpu->sys, s->area, s->mask)) {
@@ -164,7 +167,7 @@ void fpu__load_regs(struct fpu_cpu *cpu, struct fpu_ctx *ctx, struct fpu_state *
 	}
 	cpu->owner = s;
 	s->last_cpu = cpu->id;
-	fpu__count_restore(cpu, ctx, bytes);
+	fpu__count_restore(cpu, ctx, bytes, fpu_hw_bytes(cpu->sys, s->mask));
 	fpu__emit(cpu, FPU_EV_RESTORE, ctx, s, bytes, 0);
 }
 
@@ -379,10 +382,9 @@ void fpu_fork(struct fpu_cpu *cpu, struct fpu_ctx *current, struct fpu_ctx *chil
 	} else {
 		/* Live in the registers: save them straight into the child's buffer.
 		 * The registers stay the parent's (owner unchanged). */
-		uint32_t bytes = fpu_hw_bytes(sys, dst->mask);
+		uint32_t bytes = fpu_hw_save(sys, dst->area, dst->mask);
 
-		fpu_hw_save(sys, dst->area, dst->mask);
-		fpu__count_save(cpu, current, bytes);
+		fpu__count_save(cpu, current, bytes, fpu_hw_bytes(sys, dst->mask));
 		fpu__emit(cpu, FPU_EV_SAVE, current, dst, bytes, child->id);
 	}
 	/* PKRU is never deferred (I7): the register, not ctx->pkru (which is only
@@ -488,6 +490,7 @@ enum fpu_setup_error fpu_system_init(struct fpu_system *sys, const struct fpu_po
 	if (insn == FPU_INSN_FXSAVE)
 		sys->mask &= FPU_XFEATURE_MASK_FPSSE;
 	sys->state_size = fpu_xstate_size(&sys->xs, insn, sys->mask);
+	fpu_xstate_bytes_init(&sys->xs, insn, sys->mask, &sys->bytes);
 	sys->user_features = sys->mask | (sys->has_pkru ? FPU_XFEATURE_MASK(FPU_XFEATURE_PKRU) : 0);
 	sys->user_size = sys->xs.has_xsave ? fpu_xstate_user_size(&sys->xs, sys->user_features)
 					   : FPU_FXSAVE_SIZE;
@@ -522,6 +525,8 @@ void fpu_stats_add(struct fpu_stats *sum, const struct fpu_stats *add)
 	sum->skipped_restores += add->skipped_restores;
 	sum->bytes_saved += add->bytes_saved;
 	sum->bytes_restored += add->bytes_restored;
+	sum->bytes_saved_full += add->bytes_saved_full;
+	sum->bytes_restored_full += add->bytes_restored_full;
 	sum->kfpu_sections += add->kfpu_sections;
 	sum->kfpu_refused += add->kfpu_refused;
 	sum->pkru_writes += add->pkru_writes;

@@ -161,7 +161,7 @@ int fpu_signal_save(struct fpu_system *sys, struct fpu_ctx *ctx, uintptr_t buf)
 	cpu = save_to_user(sys, ctx, buf);
 	if (!cpu)
 		goto fault;
-	fpu__count_save(cpu, ctx, fpu_sigframe_size(sys));
+	fpu__count_save(cpu, ctx, fpu_sigframe_size(sys), fpu_sigframe_size(sys));
 	if (has_xsave(sys)) {
 		sw.magic1 = FPU_FP_XSTATE_MAGIC1;
 		sw.extended_size = sys->user_size + FPU_FP_XSTATE_MAGIC2_SIZE;
@@ -348,7 +348,7 @@ enum fpu_sigreturn fpu_signal_restore(struct fpu_system *sys, struct fpu_ctx *ct
 		fpu_wrpkru(FPU_PKRU_DEFAULT);
 	if (sys->has_pkru)
 		ctx->pkru = fpu_rdpkru();
-	fpu__count_restore(cpu, ctx, fpu_sigframe_size(sys));
+	fpu__count_restore(cpu, ctx, fpu_sigframe_size(sys), fpu_sigframe_size(sys));
 	fpu__emit(cpu, FPU_EV_SIGRETURN, ctx, 0, fpu_sigframe_size(sys), fc.fx_only);
 	fpu__unlock(cpu);
 	return fc.fx_only ? FPU_SIGRETURN_OK_FX_ONLY : FPU_SIGRETURN_OK;
