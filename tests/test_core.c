@@ -21,6 +21,7 @@
 #include "fpuctx/api.h"
 #include "fpuctx/insn.h"
 #include "fpuctx/kvm.h"
+#include "fpuctx/regset.h"
 #include "fpuctx/sched.h"
 #include "fpuctx/testing.h"
 #include "fpuctx/signal.h"
@@ -545,18 +546,14 @@ static bool areas_equal(const struct fixture *fx, const void *x, const void *y)
 /* What a save (save: the XSTATE_BV it wrote; plain XSAVE: RFBM) or a restore
  * of this image moves, worked out from the layout alone, component by
  * component (the library uses tables built at init; this checks them). */
-static uint32_t image_bytes(const struct fpu_system *sys, const void *area, bool save)
+static uint32_t bv_bytes(const struct fpu_system *sys, uint64_t bv)
 {
 	bool compacted = sys->insn == FPU_INSN_XSAVEC;
-	uint64_t bv;
 	uint32_t n = FPU_XSAVE_HDR_SIZE + (compacted ? 0 : 8); /* standard: MXCSR always */
 	unsigned f;
 
 	if (sys->insn == FPU_INSN_FXSAVE)
 		return FPU_FXSAVE_SIZE;
-	memcpy(&bv, (const uint8_t *)area + FPU_XSAVE_HDR_OFFSET, sizeof(bv));
-	if (save && sys->insn == FPU_INSN_XSAVE)
-		bv = sys->mask;
 	for (f = 0; f < FPU_XFEATURE_MAX; f++) {
 		if (!(bv & sys->mask & FPU_XFEATURE_MASK(f)))
 			continue;
@@ -568,6 +565,21 @@ static uint32_t image_bytes(const struct fpu_system *sys, const void *area, bool
 			n += sys->xs.size[f];
 	}
 	return n;
+}
+
+static uint64_t header_bv(const void *area)
+{
+	uint64_t bv;
+
+	memcpy(&bv, (const uint8_t *)area + FPU_XSAVE_HDR_OFFSET, sizeof(bv));
+	return bv;
+}
+
+static uint32_t image_bytes(const struct fpu_system *sys, const void *area, bool save)
+{
+	if (sys->insn == FPU_INSN_FXSAVE)
+		return FPU_FXSAVE_SIZE;
+	return bv_bytes(sys, save && sys->insn == FPU_INSN_XSAVE ? sys->mask : header_bv(area));
 }
 
 /* Does this CPU have the save instruction? */
@@ -1949,6 +1961,88 @@ static void test_sigreturn_legacy_mxcsr(void)
 }
 
 /* ------------------------------------------------------------------------
+ * Bytes by what is in use (docs/design.md, "Bytes")
+ * ---------------------------------------------------------------------- */
+
+/* Nothing reads a component whose XSTATE_BV bit is clear: a buffer full of
+ * garbage but for its header (XSTATE_BV 0) reads back, through a get and
+ * through a restore, as the init state. That is what lets fork, exec and
+ * the init paths copy only the components present. */
+static void test_absent_components_unread(void)
+{
+	enum fpu_insn insn;
+	struct fixture fx;
+
+	for (insn = FPU_INSN_XSAVE; insn < FPU_INSN__COUNT; insn++) {
+		bool compacted = insn == FPU_INSN_XSAVEC;
+		uint32_t std_size, mxcsr = compacted ? FPU_MXCSR_DEFAULT : MXCSR_USER, i;
+		uint64_t xcomp;
+		uint8_t *std, *regs;
+		unsigned f;
+
+		if (!insn_usable(insn) || !fx_setup(&fx, "linux", insn, 0))
+			continue;
+		std_size = fpu_xstate_size(&fx.sys.xs, FPU_INSN_XSAVE, fx.sys.mask);
+		std = area_alloc(std_size);
+		regs = area_alloc(std_size);
+		memset(fx.sa->area, 0xa5, fx.sys.state_size);
+		memset((uint8_t *)fx.sa->area + FPU_XSAVE_HDR_OFFSET, 0, FPU_XSAVE_HDR_SIZE);
+		xcomp = compacted ? FPU_XCOMP_BV_COMPACTED | fx.sys.mask : 0;
+		memcpy((uint8_t *)fx.sa->area + FPU_XSAVE_HDR_OFFSET + 8, &xcomp, 8);
+		/* Standard format: MXCSR is always moved, so it is state; compacted:
+		 * absent with SSE, and XRSTOR loads 0x1f80. */
+		memcpy((uint8_t *)fx.sa->area + FPU_FXSAVE_MXCSR,
+		       compacted ? &(uint32_t){ 0x1fc0 } : &(uint32_t){ MXCSR_USER }, 4);
+
+		/* get */
+		fpu_regset_to_standard(&fx.sys, fx.sa->area, fx.sys.mask, std);
+		CHECK_EQ(rd(std, FPU_FXSAVE_FCW, 2), FPU_FCW_DEFAULT);
+		for (i = 2; i < FPU_FXSAVE_MXCSR; i++)
+			CHECK(std[i] == 0, "%s: get: legacy byte %u is 0x%02x", fpu_insn_name(insn), i, std[i]);
+		CHECK_EQ(rd(std, FPU_FXSAVE_MXCSR, 4), mxcsr);
+		for (i = FPU_FXSAVE_ST; i < FPU_FXSAVE_SW_RESERVED - 48; i++)
+			CHECK(std[i] == 0, "%s: get: legacy byte %u is 0x%02x", fpu_insn_name(insn), i, std[i]);
+		CHECK_EQ(header_bv(std), 0);
+		for (f = 2; f < FPU_XFEATURE_MAX; f++)
+			if (fx.sys.mask & FPU_XFEATURE_MASK(f))
+				for (i = 0; i < fx.sys.xs.size[f]; i++)
+					if (std[fx.sys.xs.offset[f] + i]) {
+						check_failed(__FILE__, __LINE__, "%s: get: %s byte %u is 0x%02x",
+							     fpu_insn_name(insn), fpu_xfeature_name(f), i,
+							     std[fx.sys.xs.offset[f] + i]);
+						break;
+					}
+
+		/* restore, then what the registers hold (XMM aside: the test's own
+		 * code between the two may use them) */
+		memset(regs, 0, std_size); /* XSAVE leaves reserved bytes (ST slots' last 6) as they are */
+		fpu_exit_to_user(fx.c0, fx.a);
+		fpu_xsave(regs, fx.sys.mask);
+		CHECK_EQ(get_mxcsr(), mxcsr);
+		CHECK_EQ(get_fcw(), FPU_FCW_DEFAULT);
+		for (i = FPU_FXSAVE_ST; i < FPU_FXSAVE_XMM; i++)
+			CHECK(regs[i] == 0, "%s: restored: x87 byte %u is 0x%02x", fpu_insn_name(insn), i,
+			      regs[i]);
+		for (f = 2; f < FPU_XFEATURE_MAX; f++) {
+			if (!(fx.sys.mask & FPU_XFEATURE_MASK(f)))
+				continue;
+			if (header_bv(regs) & FPU_XFEATURE_MASK(f))
+				for (i = 0; i < fx.sys.xs.size[f]; i++)
+					if (regs[fx.sys.xs.offset[f] + i]) {
+						check_failed(__FILE__, __LINE__, "%s: restored: %s byte %u is 0x%02x",
+							     fpu_insn_name(insn), fpu_xfeature_name(f), i,
+							     regs[fx.sys.xs.offset[f] + i]);
+						break;
+					}
+		}
+		set_mxcsr(FPU_MXCSR_DEFAULT);
+		free(std);
+		free(regs);
+		fx_teardown(&fx);
+	}
+}
+
+/* ------------------------------------------------------------------------
  * Runner
  * ---------------------------------------------------------------------- */
 
@@ -1995,6 +2089,7 @@ static const struct test tests[] = {
 	TEST(test_state_buffer_checks),
 	TEST(test_xstate_layout),
 	TEST(test_sigreturn_legacy_mxcsr),
+	TEST(test_absent_components_unread),
 };
 
 int main(void)
