@@ -1964,6 +1964,139 @@ static void test_sigreturn_legacy_mxcsr(void)
  * Bytes by what is in use (docs/design.md, "Bytes")
  * ---------------------------------------------------------------------- */
 
+/* The tables built at init agree with the layout, for every subset of the
+ * managed components, under every save instruction this CPU has. */
+static void test_bytes_tables(void)
+{
+	enum fpu_insn insn;
+	struct fixture fx;
+	uint64_t sub;
+
+	for (insn = FPU_INSN_FXSAVE; insn < FPU_INSN__COUNT; insn++) {
+		if (!insn_usable(insn) || !fx_setup(&fx, "linux", insn, 0))
+			continue;
+		sub = 0;
+		do { /* every subset of the mask, the empty one and the mask included */
+			CHECK(fpu_xstate_bytes(&fx.sys.bytes, sub) == bv_bytes(&fx.sys, sub),
+			      "%s: bytes for XSTATE_BV 0x%llx are %u, expected %u", fpu_insn_name(insn),
+			      (unsigned long long)sub, fpu_xstate_bytes(&fx.sys.bytes, sub),
+			      bv_bytes(&fx.sys, sub));
+			sub = (sub - fx.sys.mask) & fx.sys.mask;
+		} while (sub);
+		/* Bits the system does not manage never count. */
+		CHECK_EQ(fpu_xstate_bytes(&fx.sys.bytes, ~fx.sys.mask), bv_bytes(&fx.sys, 0));
+		CHECK_EQ(fx.sys.state_size, fpu_xstate_size(&fx.sys.xs, insn, fx.sys.mask));
+		fx_teardown(&fx);
+	}
+	CHECK(sizeof(struct fpu_system) < 4096 + 1024, "struct fpu_system is %zu bytes",
+	      sizeof(struct fpu_system));
+}
+
+/* Registers -> the init state, the way a task that has done nothing holds
+ * them. Returns XINUSE right after, or ~0 when the CPU cannot say (then an
+ * init-optimizing save may still write everything: QEMU's TCG does). */
+static __attribute__((noinline)) uint64_t regs_to_init(const struct fpu_system *sys)
+{
+	if (sys->insn == FPU_INSN_FXSAVE) {
+		fpu_fxrstor(sys->init_state->area);
+		return ~0ull;
+	}
+	fpu_xrstor(sys->init_state->area, sys->mask);
+	return sys->xs.has_xgetbv1 ? fpu_xinuse() : ~0ull;
+}
+
+/* A ymm register's upper half in use (AVX), or an xmm register (SSE only).
+ * AVX1 instructions only: Sandy Bridge has no 256-bit integer compare. */
+static __attribute__((noinline)) void dirty_vector(const struct fpu_system *sys)
+{
+	if (sys->mask & FPU_XFEATURE_MASK(FPU_XFEATURE_AVX))
+		__asm__ volatile("vpcmpeqd %%xmm2, %%xmm2, %%xmm2\n\t"
+				 "vinsertf128 $1, %%xmm2, %%ymm2, %%ymm2" ::: "xmm2");
+	else
+		__asm__ volatile("pcmpeqd %%xmm2, %%xmm2" ::: "xmm2");
+}
+
+/* Exact counts: a context in init state, then with AVX in use, saved and
+ * restored; the full figures are the buffer size per operation whatever is
+ * in use. Expectations come from the layout of the CPU at hand. */
+static void test_bytes_in_use(void)
+{
+	enum fpu_insn insn;
+	struct fixture fx;
+
+	for (insn = FPU_INSN_FXSAVE; insn < FPU_INSN__COUNT; insn++) {
+		const struct fpu_event *ev;
+		uint64_t inuse, before, init_save, avx_save;
+		bool fxsave = insn == FPU_INSN_FXSAVE;
+		uint32_t hdr = fxsave ? FPU_FXSAVE_SIZE
+				      : FPU_XSAVE_HDR_SIZE + (insn == FPU_INSN_XSAVEC ? 0 : 8);
+
+		if (!insn_usable(insn) || !fx_setup(&fx, "linux", insn, 0))
+			continue;
+		/* The first entry restores the init image: XSTATE_BV 0, the header alone. */
+		run_a_on_cpu0(&fx);
+		CHECK_EQ(fx.a->stats.bytes_restored, hdr);
+		CHECK_EQ(fx.a->stats.bytes_restored_full, fx.sys.state_size);
+
+		/* Init state, saved. */
+		inuse = regs_to_init(&fx.sys);
+		events_clear();
+		fpu_sync_to_memory(fx.c0, fx.a);
+		init_save = fx.a->stats.bytes_saved;
+		CHECK_EQ(init_save, image_bytes(&fx.sys, fx.sa->area, true));
+		ev = event_at(0);
+		CHECK_EQ(ev ? ev->bytes : 0, init_save);
+		if (fxsave)
+			CHECK_EQ(init_save, FPU_FXSAVE_SIZE);
+		else if (insn == FPU_INSN_XSAVE)
+			CHECK_EQ(init_save, bv_bytes(&fx.sys, fx.sys.mask)); /* writes all it is asked */
+		else if (!(inuse & fx.sys.mask))
+			CHECK_EQ(init_save, hdr); /* XSAVEC 64, XSAVEOPT 72: nothing else in use */
+		CHECK_EQ(fx.a->stats.bytes_saved_full, fx.sys.state_size);
+
+		/* AVX (SSE without it) in use: more, by its components' sizes. */
+		dirty_vector(&fx.sys);
+		fpu_sync_to_memory(fx.c0, fx.a);
+		avx_save = fx.a->stats.bytes_saved - init_save;
+		CHECK_EQ(avx_save, image_bytes(&fx.sys, fx.sa->area, true));
+		if (!fxsave) {
+			uint64_t want = fx.sys.mask & (FPU_XFEATURE_MASK(FPU_XFEATURE_SSE) |
+						       FPU_XFEATURE_MASK(FPU_XFEATURE_AVX));
+
+			CHECK((header_bv(fx.sa->area) & want) == want, "%s: XSTATE_BV 0x%llx",
+			      fpu_insn_name(insn), (unsigned long long)header_bv(fx.sa->area));
+			CHECK(avx_save >= bv_bytes(&fx.sys, want), "%s: %llu bytes with AVX in use",
+			      fpu_insn_name(insn), (unsigned long long)avx_save);
+			if (insn != FPU_INSN_XSAVE && !(inuse & fx.sys.mask))
+				CHECK(avx_save > init_save, "%s: AVX in use saved %llu bytes, init %llu",
+				      fpu_insn_name(insn), (unsigned long long)avx_save,
+				      (unsigned long long)init_save);
+		} else {
+			CHECK_EQ(avx_save, FPU_FXSAVE_SIZE);
+		}
+		CHECK_EQ(fx.a->stats.bytes_saved_full, 2ull * fx.sys.state_size);
+
+		/* Away and back: the restore reads what the buffer marks present. */
+		fpu_switch(fx.c0, fx.a, fx.b);
+		fpu_exit_to_user(fx.c0, fx.b);
+		fpu_switch(fx.c0, fx.b, fx.a);
+		before = fx.a->stats.bytes_restored;
+		events_clear();
+		fpu_exit_to_user(fx.c0, fx.a);
+		EXPECT_EVENTS(FPU_EV_RESTORE);
+		ev = event_at(0);
+		CHECK_EQ(fx.a->stats.bytes_restored - before, image_bytes(&fx.sys, fx.sa->area, false));
+		CHECK_EQ(ev ? ev->bytes : 0, fx.a->stats.bytes_restored - before);
+		if (!fxsave)
+			CHECK(fx.a->stats.bytes_restored - before > hdr, "%s: restored %llu bytes",
+			      fpu_insn_name(insn),
+			      (unsigned long long)(fx.a->stats.bytes_restored - before));
+		CHECK_STATS(&fx, fx.a->stats, 3, 2, 0);
+		CHECK_STATS(&fx, fx.c0->stats, 4, 3, 0);
+		fx_teardown(&fx);
+	}
+}
+
 /* Nothing reads a component whose XSTATE_BV bit is clear: a buffer full of
  * garbage but for its header (XSTATE_BV 0) reads back, through a get and
  * through a restore, as the init state. That is what lets fork, exec and
@@ -2089,6 +2222,8 @@ static const struct test tests[] = {
 	TEST(test_state_buffer_checks),
 	TEST(test_xstate_layout),
 	TEST(test_sigreturn_legacy_mxcsr),
+	TEST(test_bytes_tables),
+	TEST(test_bytes_in_use),
 	TEST(test_absent_components_unread),
 };
 
