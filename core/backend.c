@@ -49,6 +49,40 @@ uint32_t fpu_hw_restore_bytes(const struct fpu_system *sys, const void *area, ui
 	return fpu_xstate_bytes(&sys->bytes, header_bv(area) & mask);
 }
 
+uint32_t fpu_hw_copy(const struct fpu_system *sys, void *dst, const void *src, uint64_t mask)
+{
+	uint8_t *d = dst;
+	const uint8_t *s = src;
+	uint64_t bv;
+	uint32_t n;
+	unsigned f;
+
+	if (sys->insn == FPU_INSN_FXSAVE) {
+		fpu_bytes_copy(d, s, FPU_FXSAVE_SIZE);
+		return FPU_FXSAVE_SIZE;
+	}
+	/* Component offsets are the system's only for its own mask and, in
+	 * compacted format, only if XCOMP_BV says so (a buffer a bug filled from
+	 * outside may say otherwise): then all of it, as XRSTOR might read it. */
+	if (mask != sys->mask ||
+	    fpu_get64(s + FPU_XSAVE_HDR_OFFSET + 8) !=
+		    (sys->insn == FPU_INSN_XSAVEC ? FPU_XCOMP_BV_COMPACTED | mask : 0)) {
+		n = fpu_hw_bytes(sys, mask);
+		fpu_bytes_copy(d, s, n);
+		return n;
+	}
+	/* The whole legacy area: MXCSR and the bytes no save writes go along. */
+	fpu_bytes_copy(d, s, FPU_XSAVE_EXT_OFFSET);
+	n = FPU_XSAVE_EXT_OFFSET;
+	bv = header_bv(s) & mask & sys->bytes.mask & ~FPU_XFEATURE_MASK_FPSSE;
+	for (; bv; bv &= bv - 1) {
+		f = (unsigned)__builtin_ctzll(bv);
+		fpu_bytes_copy(d + sys->bytes.offset[f], s + sys->bytes.offset[f], sys->xs.size[f]);
+		n += sys->xs.size[f];
+	}
+	return n;
+}
+
 #ifdef FPUCTX_TESTING
 /* FPU_PRETEND_FXSAVE_LEAK: after the restore, put back the x87 pointers
  * the registers held before it unless the restored state has an exception

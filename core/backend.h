@@ -18,6 +18,10 @@ uint32_t fpu_hw_restore_as(const struct fpu_system *sys, const void *area, uint6
 uint32_t fpu_hw_restore_bytes(const struct fpu_system *sys, const void *area, uint64_t mask);
 /* Bytes of the whole buffer for `mask`: a save or restore that skipped nothing. */
 uint32_t fpu_hw_bytes(const struct fpu_system *sys, uint64_t mask);
+/* dst <- src, two buffers of the system's format holding `mask`: the legacy
+ * area, the header and the components set in src's XSTATE_BV; the others are
+ * left as they were in dst (every reader honours XSTATE_BV). Returns the bytes copied. */
+uint32_t fpu_hw_copy(const struct fpu_system *sys, void *dst, const void *src, uint64_t mask);
 enum fpu_insn fpu_hw_best_insn(const struct fpu_xstate_info *xs);
 
 #endif

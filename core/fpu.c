@@ -335,9 +335,10 @@ void fpu_kernel_end(struct fpu_cpu *cpu, struct fpu_ctx *current)
  * 5. Lifecycle
  * ------------------------------------------------------------------------- */
 
+/* The init image has XSTATE_BV 0: its legacy area and header are all of it. */
 static void copy_init_image(struct fpu_system *sys, struct fpu_state *s)
 {
-	fpu_bytes_copy(s->area, sys->init_state->area, sys->state_size);
+	fpu_hw_copy(sys, s->area, sys->init_state->area, s->mask);
 }
 
 bool fpu_state_setup(struct fpu_system *sys, struct fpu_state *state, void *area,
@@ -378,7 +379,7 @@ void fpu_fork(struct fpu_cpu *cpu, struct fpu_ctx *current, struct fpu_ctx *chil
 		child->pkru = FPU_PKRU_DEFAULT;
 	} else if (current->flags & FPU_CTX_NEED_LOAD) {
 		/* Memory is authoritative (I3): copy it, no register traffic. */
-		fpu_bytes_copy(dst->area, current->active->area, sys->state_size);
+		fpu_hw_copy(sys, dst->area, current->active->area, dst->mask);
 	} else {
 		/* Live in the registers: save them straight into the child's buffer.
 		 * The registers stay the parent's (owner unchanged). */

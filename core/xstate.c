@@ -250,6 +250,7 @@ void fpu_xstate_bytes_init(const struct fpu_xstate_info *xs, enum fpu_insn insn,
 	for (f = 0; f < FPU_XFEATURE_MAX; f++) {
 		if (!(mask & FPU_XFEATURE_MASK(f)))
 			continue;
+		b->offset[f] = fpu_xstate_offset(xs, insn, mask, f);
 		if (f >= 8 * FPU_XSTATE_BYTES_TABLES)
 			b->high_size[f - 8 * FPU_XSTATE_BYTES_TABLES] = component_bytes(xs, insn, f);
 	}

@@ -543,6 +543,30 @@ static bool areas_equal(const struct fixture *fx, const void *x, const void *y)
 	return memcmp(x, y, fx->sys.state_size) == 0;
 }
 
+/* The same image for every reader: the legacy area and the header, and the
+ * components XSTATE_BV marks present (the others are never read). */
+static bool images_equal(const struct fixture *fx, const void *x, const void *y)
+{
+	const struct fpu_system *sys = &fx->sys;
+	const uint8_t *a = x, *b = y;
+	uint64_t bv;
+	unsigned f;
+
+	if (sys->insn == FPU_INSN_FXSAVE)
+		return memcmp(a, b, FPU_FXSAVE_SIZE) == 0;
+	if (memcmp(a, b, FPU_XSAVE_EXT_OFFSET) != 0)
+		return false;
+	memcpy(&bv, a + FPU_XSAVE_HDR_OFFSET, sizeof(bv));
+	for (f = 2; f < FPU_XFEATURE_MAX; f++) {
+		uint32_t off = fpu_xstate_offset(&sys->xs, sys->insn, sys->mask, f);
+
+		if ((bv & sys->mask & FPU_XFEATURE_MASK(f)) &&
+		    memcmp(a + off, b + off, sys->xs.size[f]) != 0)
+			return false;
+	}
+	return true;
+}
+
 /* What a save (save: the XSTATE_BV it wrote; plain XSAVE: RFBM) or a restore
  * of this image moves, worked out from the layout alone, component by
  * component (the library uses tables built at init; this checks them). */
@@ -1313,7 +1337,7 @@ static void test_fork_need_load(void)
 	CHECK_EVENTS_LOCKED();
 	CHECK_STATS(&fx, fx.a->stats, 1, 1, 0);
 	CHECK_STATS(&fx, fx.c0->stats, 1, 1, 0);
-	CHECK(areas_equal(&fx, fx.sc->area, fx.sa->area), "child area differs from parent's");
+	CHECK(images_equal(&fx, fx.sc->area, fx.sa->area), "child image differs from parent's");
 	CHECK_EQ(rd(fx.sc->area, FPU_FXSAVE_MXCSR, 4), MXCSR_USER);
 	CHECK_EQ(fx.c->flags, FPU_CTX_NEED_LOAD);
 	CHECK_EQ_INT(fx.sc->last_cpu, -1);
@@ -1331,7 +1355,7 @@ static void test_fork_from_kthread(void)
 		return;
 	memset(fx.sc->area, 0x11, 64); /* not init */
 	fpu_fork(fx.c0, fx.k0, fx.c);
-	CHECK(areas_equal(&fx, fx.sc->area, fx.init_area), "child area is not the init image");
+	CHECK(images_equal(&fx, fx.sc->area, fx.init_area), "child area is not the init image");
 	CHECK_STATS(&fx, fx.k0->stats, 0, 0, 0);
 	CHECK_EQ(fx.c0->stats.saves, 0);
 	CHECK_EQ(fx.c->flags, FPU_CTX_NEED_LOAD);
@@ -1393,7 +1417,7 @@ static void test_exec(void)
 	CHECK_OWNER(fx.c0, NULL);
 	CHECK_EQ(fx.a->flags, FPU_CTX_NEED_LOAD);
 	CHECK_EQ(fx.a->pkru, FPU_PKRU_DEFAULT);
-	CHECK(areas_equal(&fx, fx.sa->area, fx.init_area), "area after exec is not the init image");
+	CHECK(images_equal(&fx, fx.sa->area, fx.init_area), "area after exec is not the init image");
 
 	events_clear();
 	fpu_exit_to_user(fx.c0, fx.a);
@@ -1413,7 +1437,7 @@ static void test_bug_exec_keeps_owner(void)
 	a_live_dirty(&fx);
 	fpu_exec(fx.c0, fx.a);
 	CHECK_OWNER(fx.c0, fx.sa);
-	CHECK(areas_equal(&fx, fx.sa->area, fx.init_area), "area after exec is not the init image");
+	CHECK(images_equal(&fx, fx.sa->area, fx.init_area), "area after exec is not the init image");
 	events_clear();
 	fpu_exit_to_user(fx.c0, fx.a);
 	EXPECT_EVENTS(FPU_EV_SKIP_RESTORE);
@@ -2175,6 +2199,51 @@ static void test_absent_components_unread(void)
 	}
 }
 
+/* fork and exec copy the legacy area, the header and the components
+ * present; what the child reads back is the parent's state all the same. */
+static void test_copy_in_use(void)
+{
+	enum fpu_insn insn;
+	struct fixture fx;
+
+	for (insn = FPU_INSN_FXSAVE; insn < FPU_INSN__COUNT; insn++) {
+		uint32_t std_size;
+		uint8_t *pa, *ch;
+
+		if (!insn_usable(insn) || !fx_setup(&fx, "linux", insn, 0))
+			continue;
+		std_size = fx.sys.xs.has_xsave ? fpu_xstate_size(&fx.sys.xs, FPU_INSN_XSAVE, fx.sys.mask)
+					       : FPU_FXSAVE_SIZE;
+		pa = area_alloc(std_size);
+		ch = area_alloc(std_size);
+		run_a_on_cpu0(&fx);
+		set_mxcsr(MXCSR_USER);
+		dirty_vector(&fx.sys);
+		fpu_switch(fx.c0, fx.a, fx.k0);  /* A's buffer is authoritative now */
+		fpu_switch(fx.c0, fx.k0, fx.a);
+		memset(fx.sc->area, 0x3c, fx.sys.state_size); /* the child's buffer: garbage */
+		fpu_fork(fx.c0, fx.a, fx.c);
+		CHECK(images_equal(&fx, fx.sc->area, fx.sa->area), "%s: child image differs",
+		      fpu_insn_name(insn));
+		if (fx.sys.xs.has_xsave) {
+			fpu_regset_to_standard(&fx.sys, fx.sa->area, fx.sys.mask, pa);
+			fpu_regset_to_standard(&fx.sys, fx.sc->area, fx.sys.mask, ch);
+			CHECK(memcmp(pa, ch, std_size) == 0, "%s: the child's get differs from the parent's",
+			      fpu_insn_name(insn));
+		}
+		/* exec: the init image again, whatever the buffer held */
+		fpu_exec(fx.c0, fx.c);
+		CHECK(images_equal(&fx, fx.sc->area, fx.init_area), "%s: exec did not reset",
+		      fpu_insn_name(insn));
+		fpu_switch(fx.c0, fx.a, fx.c);
+		fpu_exit_to_user(fx.c0, fx.c);
+		CHECK_EQ(get_mxcsr(), FPU_MXCSR_DEFAULT);
+		free(pa);
+		free(ch);
+		fx_teardown(&fx);
+	}
+}
+
 /* ------------------------------------------------------------------------
  * Runner
  * ---------------------------------------------------------------------- */
@@ -2225,6 +2294,7 @@ static const struct test tests[] = {
 	TEST(test_bytes_tables),
 	TEST(test_bytes_in_use),
 	TEST(test_absent_components_unread),
+	TEST(test_copy_in_use),
 };
 
 int main(void)

@@ -107,7 +107,7 @@ struct fpu_system {
 	uint64_t user_features;     /* what user space sees: mask plus PKRU (signal frames) */
 	uint32_t user_size;         /* standard-format bytes of user_features, as in a frame */
 	uint32_t state_size;        /* bytes of each fpu_state area */
-	struct fpu_xstate_bytes bytes; /* in-use byte counts of those areas */
+	struct fpu_xstate_bytes bytes; /* in-use byte counts and component offsets of those areas */
 	const struct fpu_port_ops *port;
 	void *port_data;
 	struct fpu_state *init_state; /* read-only init image (embedder-allocated area) */

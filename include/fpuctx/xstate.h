@@ -115,6 +115,7 @@ struct fpu_xstate_bytes {
 	uint32_t fixed;       /* moved whatever XSTATE_BV says */
 	uint32_t high_size[FPU_XFEATURE_MAX - 8 * FPU_XSTATE_BYTES_TABLES]; /* bits 24-31 (none known) */
 	uint64_t mask;        /* the components the system's buffers hold */
+	uint32_t offset[FPU_XFEATURE_MAX]; /* where each lies in them (compacted or standard) */
 	uint32_t by_bv[FPU_XSTATE_BYTES_TABLES][256];
 };
 
