@@ -223,12 +223,10 @@ void fpu_xstate_init_image(const struct fpu_xstate_info *xs, enum fpu_insn insn,
 /* One component's bytes in an image of the format `insn` writes (header "Bytes"). */
 static uint32_t component_bytes(const struct fpu_xstate_info *xs, enum fpu_insn insn, unsigned f)
 {
-	uint32_t mxcsr = FPU_FXSAVE_MXCSR_MASK + 4 - FPU_FXSAVE_MXCSR;
-
 	if (f == FPU_XFEATURE_X87)
-		return xs->size[f] - mxcsr;
+		return xs->size[f] - FPU_MXCSR_BYTES;
 	if (f == FPU_XFEATURE_SSE)
-		return xs->size[f] + (insn == FPU_INSN_XSAVEC ? mxcsr : 0);
+		return xs->size[f] + (insn == FPU_INSN_XSAVEC ? FPU_MXCSR_BYTES : 0);
 	return xs->size[f];
 }
 
@@ -246,7 +244,7 @@ void fpu_xstate_bytes_init(const struct fpu_xstate_info *xs, enum fpu_insn insn,
 	b->fixed = FPU_XSAVE_HDR_SIZE;
 	if (insn != FPU_INSN_XSAVEC && (mask & (FPU_XFEATURE_MASK(FPU_XFEATURE_SSE) |
 						FPU_XFEATURE_MASK(FPU_XFEATURE_AVX))))
-		b->fixed += FPU_FXSAVE_MXCSR_MASK + 4 - FPU_FXSAVE_MXCSR;
+		b->fixed += FPU_MXCSR_BYTES;
 	for (f = 0; f < FPU_XFEATURE_MAX; f++) {
 		if (!(mask & FPU_XFEATURE_MASK(f)))
 			continue;

@@ -1988,6 +1988,74 @@ static void test_sigreturn_legacy_mxcsr(void)
  * Bytes by what is in use (docs/design.md, "Bytes")
  * ---------------------------------------------------------------------- */
 
+/* A standard-format image of the components in m: header, MXCSR, x87
+ * without MXCSR, XMM, the others at their CPUID sizes. */
+static uint32_t std_image_bytes(const struct fpu_system *sys, uint64_t m)
+{
+	uint32_t n = FPU_XSAVE_HDR_SIZE + 8;
+	unsigned f;
+
+	for (f = 0; f < FPU_XFEATURE_MAX; f++)
+		if (m & FPU_XFEATURE_MASK(f))
+			n += f == FPU_XFEATURE_X87 ? 160 - 8 : f == FPU_XFEATURE_SSE ? 256 : sys->xs.size[f];
+	return n;
+}
+
+/* A signal frame: XSAVE writes every component it is asked for (AMX tiles
+ * in init state are not asked for), sigreturn's XRSTOR reads those the
+ * frame marks present; the full figures count the frame's size. */
+static void test_signal_frame_bytes(void)
+{
+	const uint64_t amx = FPU_XFEATURE_MASK(FPU_XFEATURE_XTILECFG) |
+			     FPU_XFEATURE_MASK(FPU_XFEATURE_XTILEDATA);
+	struct fixture fx;
+	uint32_t size, pkru = 0;
+	uint64_t before, before_full, want, m;
+	enum fpu_sigreturn r;
+	uint8_t *frame;
+	unsigned i;
+
+	if (!fx_setup(&fx, "linux", FPU_INSN__COUNT, 0))
+		return;
+	size = fpu_sigframe_size(&fx.sys);
+	frame = area_alloc(size);
+	if (fx.sys.has_pkru)
+		pkru = fpu_rdpkru();
+	port.running_on = fx.c0;
+	run_a_on_cpu0(&fx);
+	set_mxcsr(MXCSR_USER);
+	before = fx.a->stats.bytes_saved;
+	before_full = fx.a->stats.bytes_saved_full;
+	events_clear();
+	CHECK_EQ_INT(fpu_signal_save(&fx.sys, fx.a, (uintptr_t)frame), 0);
+	m = fx.sys.user_features;
+	if (fx.sys.xs.has_xgetbv1)
+		m &= fpu_xinuse() | ~amx; /* this process never uses the tiles */
+	want = fx.sys.xs.has_xsave ? std_image_bytes(&fx.sys, m) : FPU_FXSAVE_SIZE;
+	CHECK_EQ(fx.a->stats.bytes_saved - before, want);
+	CHECK_EQ(fx.a->stats.bytes_saved_full - before_full, size);
+	for (i = 0; i < port.nev; i++)
+		if (port.ev[i].ev.type == FPU_EV_SIGFRAME_SAVE)
+			CHECK_EQ(port.ev[i].ev.bytes, want);
+
+	set_mxcsr(FPU_MXCSR_DEFAULT);
+	before = fx.a->stats.bytes_restored;
+	before_full = fx.a->stats.bytes_restored_full;
+	r = fpu_signal_restore(&fx.sys, fx.a, (uintptr_t)frame);
+	CHECK(r == (fx.sys.xs.has_xsave ? FPU_SIGRETURN_OK : FPU_SIGRETURN_OK_FX_ONLY), "sigreturn: %s",
+	      fpu_sigreturn_str(r));
+	CHECK_EQ(get_mxcsr(), MXCSR_USER);
+	want = fx.sys.xs.has_xsave ? std_image_bytes(&fx.sys, header_bv(frame) & fx.sys.user_features)
+				   : FPU_FXSAVE_SIZE;
+	CHECK_EQ(fx.a->stats.bytes_restored - before, want);
+	CHECK_EQ(fx.a->stats.bytes_restored_full - before_full, size);
+	if (fx.sys.has_pkru)
+		fpu_wrpkru(pkru);
+	set_mxcsr(FPU_MXCSR_DEFAULT);
+	free(frame);
+	fx_teardown(&fx);
+}
+
 /* The tables built at init agree with the layout, for every subset of the
  * managed components, under every save instruction this CPU has. */
 static void test_bytes_tables(void)
@@ -2293,6 +2361,7 @@ static const struct test tests[] = {
 	TEST(test_sigreturn_legacy_mxcsr),
 	TEST(test_bytes_tables),
 	TEST(test_bytes_in_use),
+	TEST(test_signal_frame_bytes),
 	TEST(test_absent_components_unread),
 	TEST(test_copy_in_use),
 };

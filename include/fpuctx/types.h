@@ -26,8 +26,10 @@
  * is set in the XSTATE_BV it read. x87 is its 152 bytes without MXCSR, SSE
  * the 256 of XMM0-15; MXCSR and MXCSR_MASK (8) count with the header in
  * standard format (always moved there) and with SSE in compacted format
- * (moved only with it). FXSAVE and FXRSTOR count 512; signal frames count
- * their whole size. The _full figures count the whole buffer per operation
+ * (moved only with it). FXSAVE and FXRSTOR count 512. Signal frames follow
+ * the same rule in standard format (a frame's XSAVE writes all it is asked
+ * for; sigreturn's XRSTOR reads what the frame marks present; a legacy-only
+ * sigreturn 512). The _full figures count the whole buffer per operation
  * (fpu_state_size(), or the frame size), as if nothing were skipped. */
 struct fpu_stats {
 	uint64_t saves;

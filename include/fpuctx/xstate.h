@@ -43,6 +43,7 @@ enum fpu_xfeature {
 #define FPU_FXSAVE_ST      32   /* 8 slots of 16 bytes, 10 used */
 #define FPU_FXSAVE_XMM     160  /* 16 x 16 bytes */
 #define FPU_FXSAVE_SW_RESERVED 464
+#define FPU_MXCSR_BYTES    8    /* MXCSR and MXCSR_MASK, as the saves move them */
 
 #define FPU_FCW_DEFAULT    0x037f
 #define FPU_MXCSR_DEFAULT  0x1f80
