@@ -14,15 +14,73 @@
 #include "util.h"
 #include "fpuctx/testing.h"
 
-void fpu_hw_save(const struct fpu_system *sys, void *area, uint64_t mask)
+static uint64_t header_bv(const void *area)
+{
+	return fpu_get64((const uint8_t *)area + FPU_XSAVE_HDR_OFFSET);
+}
+
+/* XSAVEOPT and XSAVEC skip what is in init state: the XSTATE_BV they just
+ * wrote says what they stored (XSAVEOPT may also skip what is unchanged since
+ * the last XRSTOR from the area; that is not visible and still counts). */
+uint32_t fpu_hw_save(const struct fpu_system *sys, void *area, uint64_t mask)
 {
 	switch (sys->insn) {
-	case FPU_INSN_FXSAVE: fpu_fxsave(area); break;
-	case FPU_INSN_XSAVE: fpu_xsave(area, mask); break;
-	case FPU_INSN_XSAVEOPT: fpu_xsaveopt(area, mask); break;
-	case FPU_INSN_XSAVEC: fpu_xsavec(area, mask); break;
-	default: break;
+	case FPU_INSN_FXSAVE:
+		fpu_fxsave(area);
+		return FPU_FXSAVE_SIZE;
+	case FPU_INSN_XSAVE:
+		fpu_xsave(area, mask);
+		return fpu_xstate_bytes(&sys->bytes, mask);
+	case FPU_INSN_XSAVEOPT:
+		fpu_xsaveopt(area, mask);
+		return fpu_xstate_bytes(&sys->bytes, header_bv(area) & mask);
+	case FPU_INSN_XSAVEC:
+		fpu_xsavec(area, mask);
+		return fpu_xstate_bytes(&sys->bytes, header_bv(area) & mask);
+	default:
+		return 0;
 	}
+}
+
+uint32_t fpu_hw_restore_bytes(const struct fpu_system *sys, const void *area, uint64_t mask)
+{
+	if (sys->insn == FPU_INSN_FXSAVE)
+		return FPU_FXSAVE_SIZE;
+	return fpu_xstate_bytes(&sys->bytes, header_bv(area) & mask);
+}
+
+uint32_t fpu_hw_copy(const struct fpu_system *sys, void *dst, const void *src, uint64_t mask)
+{
+	uint8_t *d = dst;
+	const uint8_t *s = src;
+	uint64_t bv;
+	uint32_t n;
+	unsigned f;
+
+	if (sys->insn == FPU_INSN_FXSAVE) {
+		fpu_bytes_copy(d, s, FPU_FXSAVE_SIZE);
+		return FPU_FXSAVE_SIZE;
+	}
+	/* Component offsets are the system's only for its own mask and, in
+	 * compacted format, only if XCOMP_BV says so (a buffer a bug filled from
+	 * outside may say otherwise): then all of it, as XRSTOR might read it. */
+	if (mask != sys->mask ||
+	    fpu_get64(s + FPU_XSAVE_HDR_OFFSET + 8) !=
+		    (sys->insn == FPU_INSN_XSAVEC ? FPU_XCOMP_BV_COMPACTED | mask : 0)) {
+		n = fpu_hw_bytes(sys, mask);
+		fpu_bytes_copy(d, s, n);
+		return n;
+	}
+	/* The whole legacy area: MXCSR and the bytes no save writes go along. */
+	fpu_bytes_copy(d, s, FPU_XSAVE_EXT_OFFSET);
+	n = FPU_XSAVE_EXT_OFFSET;
+	bv = header_bv(s) & mask & sys->bytes.mask & ~FPU_XFEATURE_MASK_FPSSE;
+	for (; bv; bv &= bv - 1) {
+		f = (unsigned)__builtin_ctzll(bv);
+		fpu_bytes_copy(d + sys->bytes.offset[f], s + sys->bytes.offset[f], sys->xs.size[f]);
+		n += sys->xs.size[f];
+	}
+	return n;
 }
 
 #ifdef FPUCTX_TESTING
@@ -75,10 +133,8 @@ uint32_t fpu_hw_restore(const struct fpu_system *sys, const void *area, uint64_t
 
 uint32_t fpu_hw_bytes(const struct fpu_system *sys, uint64_t mask)
 {
-	/* Every switch asks for a context buffer's size: init computed it
-	 * (state_size), so spare the per-call walk over the components. */
 	if (mask == sys->mask)
-		return sys->state_size;
+		return sys->state_size; /* every context buffer: computed once at init */
 	return fpu_xstate_size(&sys->xs, sys->insn, mask);
 }
 

@@ -116,23 +116,27 @@ void fpu__forget_state(struct fpu_cpu *cpu, struct fpu_state *s)
 	s->last_cpu = -1; /* other CPUs may still name S as owner: last_cpu rules them out */
 }
 
-void fpu__count_save(struct fpu_cpu *cpu, struct fpu_ctx *ctx, uint32_t bytes)
+void fpu__count_save(struct fpu_cpu *cpu, struct fpu_ctx *ctx, uint32_t bytes, uint32_t full)
 {
 	cpu->stats.saves++;
 	cpu->stats.bytes_saved += bytes;
+	cpu->stats.bytes_saved_full += full;
 	if (ctx) {
 		ctx->stats.saves++;
 		ctx->stats.bytes_saved += bytes;
+		ctx->stats.bytes_saved_full += full;
 	}
 }
 
-void fpu__count_restore(struct fpu_cpu *cpu, struct fpu_ctx *ctx, uint32_t bytes)
+void fpu__count_restore(struct fpu_cpu *cpu, struct fpu_ctx *ctx, uint32_t bytes, uint32_t full)
 {
 	cpu->stats.restores++;
 	cpu->stats.bytes_restored += bytes;
+	cpu->stats.bytes_restored_full += full;
 	if (ctx) {
 		ctx->stats.restores++;
 		ctx->stats.bytes_restored += bytes;
+		ctx->stats.bytes_restored_full += full;
 	}
 }
 
@@ -154,13 +158,12 @@ void fpu__scrub_x87_pointers(struct fpu_cpu *cpu, const struct fpu_state *s)
 /* Registers -> S. Afterwards the registers still hold S's image: valid(S). */
 void fpu__save_regs(struct fpu_cpu *cpu, struct fpu_ctx *ctx, struct fpu_state *s)
 {
-	uint32_t bytes = fpu_hw_bytes(cpu->sys, s->mask);
+	uint32_t bytes = fpu_hw_save(cpu->sys, s->area, s->mask);
 
-	fpu_hw_save(cpu->sys, s->area, s->mask);
 	cpu->owner = s;
 	s->last_cpu = cpu->id;
 	s->unsaved = false;
-	fpu__count_save(cpu, ctx, bytes);
+	fpu__count_save(cpu, ctx, bytes, fpu_hw_bytes(cpu->sys, s->mask));
 	fpu__emit(cpu, FPU_EV_SAVE, ctx, s, bytes, 0);
 }
 
@@ -168,10 +171,11 @@ void fpu__save_regs(struct fpu_cpu *cpu, struct fpu_ctx *ctx, struct fpu_state *
  * written back first, and S's own newest image fetched if another CPU has it (I9). */
 void fpu__load_regs(struct fpu_cpu *cpu, struct fpu_ctx *ctx, struct fpu_state *s)
 {
-	uint32_t bytes = fpu_hw_bytes(cpu->sys, s->mask);
+	uint32_t bytes;
 
 	fpu__flush_owner(cpu);
 	fpu__sync_buffer(cpu, s);
+	bytes = fpu_hw_restore_bytes(cpu->sys, s->area, s->mask); /* what S holds now */
 	fpu__scrub_x87_pointers(cpu, s);
 	if (fpu_hw_restore(cpu->sys, s->area, s->mask)) {
 		/* A kernel buffer the CPU refuses: never run on what is left in
@@ -182,7 +186,7 @@ void fpu__load_regs(struct fpu_cpu *cpu, struct fpu_ctx *ctx, struct fpu_state *
 	cpu->owner = s;
 	s->last_cpu = cpu->id;
 	s->unsaved = false;
-	fpu__count_restore(cpu, ctx, bytes);
+	fpu__count_restore(cpu, ctx, bytes, fpu_hw_bytes(cpu->sys, s->mask));
 	fpu__emit(cpu, FPU_EV_RESTORE, ctx, s, bytes, 0);
 }
 
@@ -199,10 +203,10 @@ void fpu__flush_owner(struct fpu_cpu *cpu)
 	if (FPU_BUG(cpu->sys, FLUSH_ACTIVE_BUFFER) && cpu->unsaved_ctx &&
 	    cpu->unsaved_ctx->active != s) {
 		struct fpu_state *wrong = cpu->unsaved_ctx->active;
+		uint32_t bytes = fpu_hw_save(cpu->sys, wrong->area, wrong->mask);
 
-		fpu_hw_save(cpu->sys, wrong->area, wrong->mask);
-		fpu__count_save(cpu, cpu->unsaved_ctx, fpu_hw_bytes(cpu->sys, wrong->mask));
-		fpu__emit(cpu, FPU_EV_SAVE, cpu->unsaved_ctx, wrong, 0, 0);
+		fpu__count_save(cpu, cpu->unsaved_ctx, bytes, fpu_hw_bytes(cpu->sys, wrong->mask));
+		fpu__emit(cpu, FPU_EV_SAVE, cpu->unsaved_ctx, wrong, bytes, 0);
 		s->unsaved = false;
 		return;
 	}
@@ -449,9 +453,10 @@ void fpu_kernel_end(struct fpu_cpu *cpu, struct fpu_ctx *current)
  * 5. Lifecycle
  * ------------------------------------------------------------------------- */
 
+/* The init image has XSTATE_BV 0: its legacy area and header are all of it. */
 static void copy_init_image(struct fpu_system *sys, struct fpu_state *s)
 {
-	fpu_bytes_copy(s->area, sys->init_state->area, sys->state_size);
+	fpu_hw_copy(sys, s->area, sys->init_state->area, s->mask);
 }
 
 bool fpu_state_setup(struct fpu_system *sys, struct fpu_state *state, void *area,
@@ -493,16 +498,16 @@ void fpu_fork(struct fpu_cpu *cpu, struct fpu_ctx *current, struct fpu_ctx *chil
 		copy_init_image(sys, dst);
 		child->pkru = FPU_PKRU_DEFAULT;
 	} else if (current->flags & FPU_CTX_NEED_LOAD) {
-		/* Memory is authoritative (I3) once an unsaved image is back (I9). */
+		/* Memory is authoritative (I3) once an unsaved image is back (I9):
+		 * copy it, no register traffic. */
 		fpu__sync_buffer(cpu, current->active);
-		fpu_bytes_copy(dst->area, current->active->area, sys->state_size);
+		fpu_hw_copy(sys, dst->area, current->active->area, dst->mask);
 	} else {
 		/* Live in the registers: save them straight into the child's buffer.
 		 * The registers stay the parent's (owner unchanged). */
-		uint32_t bytes = fpu_hw_bytes(sys, dst->mask);
+		uint32_t bytes = fpu_hw_save(sys, dst->area, dst->mask);
 
-		fpu_hw_save(sys, dst->area, dst->mask);
-		fpu__count_save(cpu, current, bytes);
+		fpu__count_save(cpu, current, bytes, fpu_hw_bytes(sys, dst->mask));
 		fpu__emit(cpu, FPU_EV_SAVE, current, dst, bytes, child->id);
 	}
 	/* PKRU is never deferred (I7): the register, not ctx->pkru (which is only
@@ -639,6 +644,7 @@ enum fpu_setup_error fpu_system_init(struct fpu_system *sys, const struct fpu_po
 	if (insn == FPU_INSN_FXSAVE)
 		sys->mask &= FPU_XFEATURE_MASK_FPSSE;
 	sys->state_size = fpu_xstate_size(&sys->xs, insn, sys->mask);
+	fpu_xstate_bytes_init(&sys->xs, insn, sys->mask, &sys->bytes);
 	sys->user_features = sys->mask | (sys->has_pkru ? FPU_XFEATURE_MASK(FPU_XFEATURE_PKRU) : 0);
 	sys->user_size = sys->xs.has_xsave ? fpu_xstate_user_size(&sys->xs, sys->user_features)
 					   : FPU_FXSAVE_SIZE;
@@ -673,6 +679,8 @@ void fpu_stats_add(struct fpu_stats *sum, const struct fpu_stats *add)
 	sum->skipped_restores += add->skipped_restores;
 	sum->bytes_saved += add->bytes_saved;
 	sum->bytes_restored += add->bytes_restored;
+	sum->bytes_saved_full += add->bytes_saved_full;
+	sum->bytes_restored_full += add->bytes_restored_full;
 	sum->kfpu_sections += add->kfpu_sections;
 	sum->kfpu_refused += add->kfpu_refused;
 	sum->pkru_writes += add->pkru_writes;

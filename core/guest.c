@@ -14,6 +14,7 @@
  */
 #include "fpuctx/kvm.h"
 #include "fpuctx/sched.h"
+#include "backend.h"
 #include "internal.h"
 #include "util.h"
 
@@ -22,7 +23,7 @@ bool fpu_guest_init(struct fpu_system *sys, struct fpu_guest *g, void *area, uin
 {
 	if ((features & ~sys->mask) || !fpu_state_setup(sys, &g->state, area, area_size, id))
 		return false;
-	fpu_bytes_copy(area, sys->init_state->area, sys->state_size);
+	fpu_hw_copy(sys, area, sys->init_state->area, g->state.mask);
 	g->features = features | FPU_XFEATURE_MASK_FPSSE;
 	g->in_run = 0;
 	return true;

@@ -15,8 +15,9 @@ void fpu__emit(struct fpu_cpu *cpu, unsigned type, const struct fpu_ctx *ctx,
 void fpu__warn(struct fpu_cpu *cpu, const char *what);
 void fpu__lock(struct fpu_cpu *cpu);
 void fpu__unlock(struct fpu_cpu *cpu);
-void fpu__count_save(struct fpu_cpu *cpu, struct fpu_ctx *ctx, uint32_t bytes);
-void fpu__count_restore(struct fpu_cpu *cpu, struct fpu_ctx *ctx, uint32_t bytes);
+/* bytes: what the instruction moved (in use); full: the whole buffer or frame. */
+void fpu__count_save(struct fpu_cpu *cpu, struct fpu_ctx *ctx, uint32_t bytes, uint32_t full);
+void fpu__count_restore(struct fpu_cpu *cpu, struct fpu_ctx *ctx, uint32_t bytes, uint32_t full);
 
 /* I1: the registers are about to hold nobody's image. */
 void fpu__drop_cpu_owner(struct fpu_cpu *cpu);

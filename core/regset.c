@@ -33,8 +33,16 @@ void fpu_regset_to_standard(const struct fpu_system *sys, const void *src, uint6
 		fpu_put16(d + FPU_FXSAVE_FCW, FPU_FCW_DEFAULT);
 		write_init(d, FPU_FXSAVE_ST, FPU_FXSAVE_XMM - FPU_FXSAVE_ST);
 	}
-	if (!(bv & FPU_XFEATURE_MASK(FPU_XFEATURE_SSE)))
+	if (!(bv & FPU_XFEATURE_MASK(FPU_XFEATURE_SSE))) {
 		write_init(d, FPU_FXSAVE_XMM, 256);
+		/* Compacted format: XSAVEC writes MXCSR only with SSE, and XRSTOR
+		 * then loads 0x1f80, whatever the buffer holds (standard format:
+		 * both always move it, so the buffer's is the state). */
+		if (sys->insn == FPU_INSN_XSAVEC) {
+			fpu_put32(d + FPU_FXSAVE_MXCSR, FPU_MXCSR_DEFAULT);
+			fpu_put32(d + FPU_FXSAVE_MXCSR_MASK, xs->mxcsr_mask);
+		}
+	}
 	fpu_bytes_zero(d + FPU_FXSAVE_SW_RESERVED, FPU_FXSAVE_SIZE - FPU_FXSAVE_SW_RESERVED);
 	for (f = 2; f < FPU_XFEATURE_MAX; f++) {
 		if (!(bv & FPU_XFEATURE_MASK(f)))

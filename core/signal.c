@@ -89,6 +89,30 @@ static uint64_t frame_mask(const struct fpu_system *sys)
 	return mask;
 }
 
+/* Bytes an XSAVE or XRSTOR of a frame moves (docs/design.md, "Bytes"): the
+ * header, MXCSR where the format moves it, the components of rfbm the image
+ * marks present in bv (a plain XSAVE writes all of rfbm: bv = rfbm). The
+ * components past SSE come from the system's tables; PKRU, which context
+ * buffers do not hold, is added apart. */
+static uint32_t frame_bytes(const struct fpu_system *sys, uint64_t rfbm, uint64_t bv, bool compacted)
+{
+	const uint64_t x87 = FPU_XFEATURE_MASK(FPU_XFEATURE_X87), sse = FPU_XFEATURE_MASK(FPU_XFEATURE_SSE);
+	const uint64_t avx = FPU_XFEATURE_MASK(FPU_XFEATURE_AVX), pkru = FPU_XFEATURE_MASK(FPU_XFEATURE_PKRU);
+	uint64_t m = rfbm & bv;
+	uint32_t n = FPU_XSAVE_HDR_SIZE;
+
+	if (compacted ? (m & sse) : (rfbm & (sse | avx)))
+		n += FPU_MXCSR_BYTES;
+	if (m & x87)
+		n += sys->xs.size[FPU_XFEATURE_X87] - FPU_MXCSR_BYTES;
+	if (m & sse)
+		n += sys->xs.size[FPU_XFEATURE_SSE];
+	if (m & pkru)
+		n += sys->xs.size[FPU_XFEATURE_PKRU];
+	m &= sys->bytes.mask & ~FPU_XFEATURE_MASK_FPSSE;
+	return n + fpu_xstate_bytes(&sys->bytes, m) - sys->bytes.fixed;
+}
+
 void fpu_signal_reset(struct fpu_cpu *cpu, struct fpu_ctx *ctx)
 {
 	struct fpu_system *sys = cpu->sys;
@@ -109,8 +133,10 @@ void fpu_signal_reset(struct fpu_cpu *cpu, struct fpu_ctx *ctx)
 
 /* XSAVE (or FXSAVE) of the live state to user memory, retrying after a
  * fault-in. Which CPU we are on, and whether the registers are ours, is asked
- * again on every try. Returns the CPU it finished on, or NULL. */
-static struct fpu_cpu *save_to_user(struct fpu_system *sys, struct fpu_ctx *ctx, uintptr_t buf)
+ * again on every try. Returns the CPU it finished on, or NULL; *bytes: what
+ * the save wrote. */
+static struct fpu_cpu *save_to_user(struct fpu_system *sys, struct fpu_ctx *ctx, uintptr_t buf,
+				    uint32_t *bytes)
 {
 	struct fpu_cpu *cpu;
 	uint32_t trap;
@@ -134,10 +160,15 @@ static struct fpu_cpu *save_to_user(struct fpu_system *sys, struct fpu_ctx *ctx,
 			if (!fpu__regs_live(sys, ctx))
 				fpu__make_regs_live(cpu, ctx);
 		}
-		if (has_xsave(sys))
-			trap = fpu_xsave_safe((void *)buf, frame_mask(sys));
-		else
+		if (has_xsave(sys)) {
+			uint64_t mask = frame_mask(sys);
+
+			trap = fpu_xsave_safe((void *)buf, mask);
+			*bytes = frame_bytes(sys, mask, mask, false);
+		} else {
 			trap = fpu_fxsave_safe((void *)buf);
+			*bytes = FPU_FXSAVE_SIZE;
+		}
 		fpu__unlock(cpu);
 		if (!trap)
 			return cpu;
@@ -152,7 +183,7 @@ int fpu_signal_save(struct fpu_system *sys, struct fpu_ctx *ctx, uintptr_t buf)
 	const struct fpu_port_ops *port = sys->port;
 	struct fpu_cpu *cpu;
 	struct fpu_sw_bytes sw;
-	uint32_t magic2 = FPU_FP_XSTATE_MAGIC2, bv;
+	uint32_t magic2 = FPU_FP_XSTATE_MAGIC2, bv, bytes = 0;
 
 	fpu_bytes_zero(&sw, sizeof(sw));
 	/* XSAVE writes XSTATE_BV only: the rest of the header must read as zero. */
@@ -160,10 +191,10 @@ int fpu_signal_save(struct fpu_system *sys, struct fpu_ctx *ctx, uintptr_t buf)
 	    port->copy_to_user(sys->port_data, buf + FPU_XSAVE_HDR_OFFSET, init_std + FPU_XSAVE_HDR_OFFSET,
 			       FPU_XSAVE_HDR_SIZE))
 		goto fault;
-	cpu = save_to_user(sys, ctx, buf);
+	cpu = save_to_user(sys, ctx, buf, &bytes);
 	if (!cpu)
 		goto fault;
-	fpu__count_save(cpu, ctx, fpu_sigframe_size(sys));
+	fpu__count_save(cpu, ctx, bytes, fpu_sigframe_size(sys));
 	if (has_xsave(sys)) {
 		sw.magic1 = FPU_FP_XSTATE_MAGIC1;
 		sw.extended_size = sys->user_size + FPU_FP_XSTATE_MAGIC2_SIZE;
@@ -182,8 +213,7 @@ int fpu_signal_save(struct fpu_system *sys, struct fpu_ctx *ctx, uintptr_t buf)
 		if (port->copy_to_user(sys->port_data, buf + FPU_XSAVE_HDR_OFFSET, &bv, 4))
 			goto fault;
 	}
-	fpu__emit(port->current_cpu(sys->port_data), FPU_EV_SIGFRAME_SAVE, ctx, 0,
-		  fpu_sigframe_size(sys), buf);
+	fpu__emit(port->current_cpu(sys->port_data), FPU_EV_SIGFRAME_SAVE, ctx, 0, bytes, buf);
 	return 0;
 fault:
 	fpu__emit(port->current_cpu(sys->port_data), FPU_EV_SIGFRAME_FAULT, ctx, 0, 0, buf);
@@ -194,7 +224,9 @@ fault:
 
 struct frame_check {
 	bool fx_only;
+	bool compacted;       /* XCOMP_BV bit 63 (validate) */
 	uint64_t xrestore;
+	uint64_t xstate_bv;   /* the frame's, as validate read it */
 };
 
 /* Linux's rules: a frame without a valid extended part is not an error, it
@@ -207,7 +239,9 @@ static enum fpu_sigreturn read_sw_bytes(struct fpu_system *sys, uintptr_t buf,
 	uint32_t magic2;
 
 	fc->fx_only = true;
+	fc->compacted = false;
 	fc->xrestore = FPU_XFEATURE_MASK_FPSSE;
+	fc->xstate_bv = 0;
 	if (!has_xsave(sys))
 		return FPU_SIGRETURN_OK;
 	if (port->copy_from_user(sys->port_data, &sw, buf + FPU_SW_BYTES_OFFSET, sizeof(sw)))
@@ -234,7 +268,7 @@ static bool bytes_zero(const uint8_t *p, uint32_t n)
 
 /* Everything XRSTOR/FXRSTOR would raise #GP for, checked before using it. */
 static enum fpu_sigreturn validate(struct fpu_system *sys, uintptr_t buf,
-				   const struct frame_check *fc)
+				   struct frame_check *fc)
 {
 	const struct fpu_port_ops *port = sys->port;
 	uint8_t hdr[FPU_XSAVE_HDR_SIZE];
@@ -252,6 +286,8 @@ static enum fpu_sigreturn validate(struct fpu_system *sys, uintptr_t buf,
 		return FPU_SIGRETURN_FAULT;
 	xstate_bv = fpu_get64(hdr);
 	xcomp_bv = fpu_get64(hdr + 8);
+	fc->xstate_bv = xstate_bv;
+	fc->compacted = xcomp_bv & FPU_XCOMP_BV_COMPACTED;
 	if (!(xcomp_bv & FPU_XCOMP_BV_COMPACTED)) {
 		/* Standard form: bytes 8-23 must be zero, 24-63 are not looked at;
 		 * MXCSR is loaded whenever SSE or AVX is requested. */
@@ -310,7 +346,7 @@ enum fpu_sigreturn fpu_signal_restore(struct fpu_system *sys, struct fpu_ctx *ct
 	struct fpu_cpu *cpu;
 	struct frame_check fc;
 	enum fpu_sigreturn r;
-	uint32_t trap;
+	uint32_t trap, bytes;
 
 	if (!buf) {
 		fpu_signal_reset(sys->port->current_cpu(sys->port_data), ctx);
@@ -353,8 +389,9 @@ enum fpu_sigreturn fpu_signal_restore(struct fpu_system *sys, struct fpu_ctx *ct
 		fpu_wrpkru(FPU_PKRU_DEFAULT);
 	if (sys->has_pkru)
 		ctx->pkru = fpu_rdpkru();
-	fpu__count_restore(cpu, ctx, fpu_sigframe_size(sys));
-	fpu__emit(cpu, FPU_EV_SIGRETURN, ctx, 0, fpu_sigframe_size(sys), fc.fx_only);
+	bytes = fc.fx_only ? FPU_FXSAVE_SIZE : frame_bytes(sys, fc.xrestore, fc.xstate_bv, fc.compacted);
+	fpu__count_restore(cpu, ctx, bytes, fpu_sigframe_size(sys));
+	fpu__emit(cpu, FPU_EV_SIGRETURN, ctx, 0, bytes, fc.fx_only);
 	fpu__unlock(cpu);
 	return fc.fx_only ? FPU_SIGRETURN_OK_FX_ONLY : FPU_SIGRETURN_OK;
 }

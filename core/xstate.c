@@ -221,3 +221,42 @@ void fpu_xstate_init_image(const struct fpu_xstate_info *xs, enum fpu_insn insn,
 	if (insn == FPU_INSN_XSAVEC)
 		fpu_put64(a + FPU_XSAVE_HDR_OFFSET + 8, FPU_XCOMP_BV_COMPACTED | mask);
 }
+
+/* One component's bytes in an image of the format `insn` writes (header "Bytes"). */
+static uint32_t component_bytes(const struct fpu_xstate_info *xs, enum fpu_insn insn, unsigned f)
+{
+	if (f == FPU_XFEATURE_X87)
+		return xs->size[f] - FPU_MXCSR_BYTES;
+	if (f == FPU_XFEATURE_SSE)
+		return xs->size[f] + (insn == FPU_INSN_XSAVEC ? FPU_MXCSR_BYTES : 0);
+	return xs->size[f];
+}
+
+void fpu_xstate_bytes_init(const struct fpu_xstate_info *xs, enum fpu_insn insn, uint64_t mask,
+			   struct fpu_xstate_bytes *b)
+{
+	unsigned t, i, bit, f;
+
+	fpu_bytes_zero(b, sizeof(*b));
+	if (insn == FPU_INSN_FXSAVE) {
+		b->fixed = FPU_FXSAVE_SIZE; /* no header: mask stays 0, the tables unused */
+		return;
+	}
+	b->mask = mask;
+	b->fixed = FPU_XSAVE_HDR_SIZE;
+	if (insn != FPU_INSN_XSAVEC && (mask & (FPU_XFEATURE_MASK(FPU_XFEATURE_SSE) |
+						FPU_XFEATURE_MASK(FPU_XFEATURE_AVX))))
+		b->fixed += FPU_MXCSR_BYTES;
+	for (f = 0; f < FPU_XFEATURE_MAX; f++) {
+		if (!(mask & FPU_XFEATURE_MASK(f)))
+			continue;
+		b->offset[f] = fpu_xstate_offset(xs, insn, mask, f);
+		if (f >= 8 * FPU_XSTATE_BYTES_TABLES)
+			b->high_size[f - 8 * FPU_XSTATE_BYTES_TABLES] = component_bytes(xs, insn, f);
+	}
+	for (t = 0; t < FPU_XSTATE_BYTES_TABLES; t++)
+		for (i = 0; i < 256; i++)
+			for (bit = 0; bit < 8; bit++)
+				if ((i & (1u << bit)) && (mask & FPU_XFEATURE_MASK(8 * t + bit)))
+					b->by_bv[t][i] += component_bytes(xs, insn, 8 * t + bit);
+}

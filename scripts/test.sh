@@ -184,8 +184,10 @@ d=json.load(sys.stdin)[\"policies\"]
 assert (d[\"linux\"][\"saves\"], d[\"linux\"][\"restores\"]) == (1, 0), d[\"linux\"]
 assert d[\"eager\"][\"saves\"] > 1 and d[\"eager\"][\"restores\"] > 0, d[\"eager\"]
 for p in d.values():
-    for k in (\"saves\",\"restores\",\"skipped_restores\",\"bytes_saved\",\"bytes_restored\",\"violations\"):
+    for k in (\"saves\",\"restores\",\"skipped_restores\",\"bytes_saved\",\"bytes_restored\",
+              \"bytes_saved_full\",\"bytes_restored_full\",\"violations\"):
         assert k in p, k
+    assert p[\"bytes_saved\"] <= p[\"bytes_saved_full\"] and p[\"bytes_restored\"] <= p[\"bytes_restored_full\"], p
 '"
 	t "every save instruction passes the mix" 0 sh -c "
 		for x in xsave xsaveopt xsavec fxsave; do

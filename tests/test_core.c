@@ -21,6 +21,7 @@
 #include "fpuctx/api.h"
 #include "fpuctx/insn.h"
 #include "fpuctx/kvm.h"
+#include "fpuctx/regset.h"
 #include "fpuctx/sched.h"
 #include "fpuctx/testing.h"
 #include "fpuctx/signal.h"
@@ -522,18 +523,25 @@ static void check_stats(const char *file, int line, const char *name, const stru
 			const struct fpu_stats *s, uint64_t saves, uint64_t restores, uint64_t skipped)
 {
 	uint64_t size = fx->sys.state_size;
+	/* In use: at least the header (FXSAVE: the legacy area) per operation,
+	 * at most the whole buffer; test_bytes_in_use pins the exact figures. */
+	uint64_t least = fx->sys.insn == FPU_INSN_FXSAVE ? FPU_FXSAVE_SIZE : FPU_XSAVE_HDR_SIZE;
 
 	if (s->saves == saves && s->restores == restores && s->skipped_restores == skipped &&
-	    s->bytes_saved == saves * size && s->bytes_restored == restores * size)
+	    s->bytes_saved_full == saves * size && s->bytes_restored_full == restores * size &&
+	    s->bytes_saved >= saves * least && s->bytes_saved <= s->bytes_saved_full &&
+	    s->bytes_restored >= restores * least && s->bytes_restored <= s->bytes_restored_full)
 		return;
 	check_failed(file, line,
-		     "%s: saves/restores/skipped %llu/%llu/%llu bytes %llu/%llu, expected "
-		     "%llu/%llu/%llu bytes %llu/%llu",
+		     "%s: saves/restores/skipped %llu/%llu/%llu bytes %llu/%llu full %llu/%llu, "
+		     "expected %llu/%llu/%llu full %llu/%llu, in use between %llu/%llu and full",
 		     name, (unsigned long long)s->saves, (unsigned long long)s->restores,
 		     (unsigned long long)s->skipped_restores, (unsigned long long)s->bytes_saved,
-		     (unsigned long long)s->bytes_restored, (unsigned long long)saves,
+		     (unsigned long long)s->bytes_restored, (unsigned long long)s->bytes_saved_full,
+		     (unsigned long long)s->bytes_restored_full, (unsigned long long)saves,
 		     (unsigned long long)restores, (unsigned long long)skipped,
-		     (unsigned long long)(saves * size), (unsigned long long)(restores * size));
+		     (unsigned long long)(saves * size), (unsigned long long)(restores * size),
+		     (unsigned long long)(saves * least), (unsigned long long)(restores * least));
 }
 
 #define CHECK_STATS(fx, stats, saves, restores, skipped) \
@@ -552,6 +560,69 @@ static void check_owner(const char *file, int line, const char *name, const stru
 static bool areas_equal(const struct fixture *fx, const void *x, const void *y)
 {
 	return memcmp(x, y, fx->sys.state_size) == 0;
+}
+
+/* The same image for every reader: the legacy area and the header, and the
+ * components XSTATE_BV marks present (the others are never read). */
+static bool images_equal(const struct fixture *fx, const void *x, const void *y)
+{
+	const struct fpu_system *sys = &fx->sys;
+	const uint8_t *a = x, *b = y;
+	uint64_t bv;
+	unsigned f;
+
+	if (sys->insn == FPU_INSN_FXSAVE)
+		return memcmp(a, b, FPU_FXSAVE_SIZE) == 0;
+	if (memcmp(a, b, FPU_XSAVE_EXT_OFFSET) != 0)
+		return false;
+	memcpy(&bv, a + FPU_XSAVE_HDR_OFFSET, sizeof(bv));
+	for (f = 2; f < FPU_XFEATURE_MAX; f++) {
+		uint32_t off = fpu_xstate_offset(&sys->xs, sys->insn, sys->mask, f);
+
+		if ((bv & sys->mask & FPU_XFEATURE_MASK(f)) &&
+		    memcmp(a + off, b + off, sys->xs.size[f]) != 0)
+			return false;
+	}
+	return true;
+}
+
+/* What a save (save: the XSTATE_BV it wrote; plain XSAVE: RFBM) or a restore
+ * of this image moves, worked out from the layout alone, component by
+ * component (the library uses tables built at init; this checks them). */
+static uint32_t bv_bytes(const struct fpu_system *sys, uint64_t bv)
+{
+	bool compacted = sys->insn == FPU_INSN_XSAVEC;
+	uint32_t n = FPU_XSAVE_HDR_SIZE + (compacted ? 0 : 8); /* standard: MXCSR always */
+	unsigned f;
+
+	if (sys->insn == FPU_INSN_FXSAVE)
+		return FPU_FXSAVE_SIZE;
+	for (f = 0; f < FPU_XFEATURE_MAX; f++) {
+		if (!(bv & sys->mask & FPU_XFEATURE_MASK(f)))
+			continue;
+		if (f == FPU_XFEATURE_X87)
+			n += 160 - 8;                     /* MXCSR and MXCSR_MASK apart */
+		else if (f == FPU_XFEATURE_SSE)
+			n += 256 + (compacted ? 8 : 0);   /* compacted: MXCSR goes with SSE */
+		else
+			n += sys->xs.size[f];
+	}
+	return n;
+}
+
+static uint64_t header_bv(const void *area)
+{
+	uint64_t bv;
+
+	memcpy(&bv, (const uint8_t *)area + FPU_XSAVE_HDR_OFFSET, sizeof(bv));
+	return bv;
+}
+
+static uint32_t image_bytes(const struct fpu_system *sys, const void *area, bool save)
+{
+	if (sys->insn == FPU_INSN_FXSAVE)
+		return FPU_FXSAVE_SIZE;
+	return bv_bytes(sys, save && sys->insn == FPU_INSN_XSAVE ? sys->mask : header_bv(area));
 }
 
 /* Does this CPU have the save instruction? */
@@ -1244,7 +1315,8 @@ static void test_fork_live(void)
 	CHECK_EVENT(0, FPU_EV_SAVE, CTX_ID(CTX_A), STATE_ID(CTX_C));
 	CHECK_EVENT(1, FPU_EV_STATE_RESET, CTX_ID(CTX_C), STATE_ID(CTX_C));
 	ev = event_at(0);
-	CHECK_EQ(ev ? ev->bytes : 0, fx.sys.state_size);
+	CHECK_EQ(ev ? ev->bytes : 0, image_bytes(&fx.sys, fx.sc->area, true));
+	CHECK_EQ(fx.a->stats.bytes_saved, image_bytes(&fx.sys, fx.sc->area, true));
 	CHECK_EQ(ev ? ev->arg : 0, CTX_ID(CTX_C));
 	CHECK_STATS(&fx, fx.a->stats, 1, 1, 0);
 	CHECK_STATS(&fx, fx.c0->stats, 1, 1, 0);
@@ -1284,7 +1356,7 @@ static void test_fork_need_load(void)
 	CHECK_EVENTS_LOCKED();
 	CHECK_STATS(&fx, fx.a->stats, 1, 1, 0);
 	CHECK_STATS(&fx, fx.c0->stats, 1, 1, 0);
-	CHECK(areas_equal(&fx, fx.sc->area, fx.sa->area), "child area differs from parent's");
+	CHECK(images_equal(&fx, fx.sc->area, fx.sa->area), "child image differs from parent's");
 	CHECK_EQ(rd(fx.sc->area, FPU_FXSAVE_MXCSR, 4), MXCSR_USER);
 	CHECK_EQ(fx.c->flags, FPU_CTX_NEED_LOAD);
 	CHECK_EQ_INT(fx.sc->last_cpu, -1);
@@ -1302,7 +1374,7 @@ static void test_fork_from_kthread(void)
 		return;
 	memset(fx.sc->area, 0x11, 64); /* not init */
 	fpu_fork(fx.c0, fx.k0, fx.c);
-	CHECK(areas_equal(&fx, fx.sc->area, fx.init_area), "child area is not the init image");
+	CHECK(images_equal(&fx, fx.sc->area, fx.init_area), "child area is not the init image");
 	CHECK_STATS(&fx, fx.k0->stats, 0, 0, 0);
 	CHECK_EQ(fx.c0->stats.saves, 0);
 	CHECK_EQ(fx.c->flags, FPU_CTX_NEED_LOAD);
@@ -1364,7 +1436,7 @@ static void test_exec(void)
 	CHECK_OWNER(fx.c0, NULL);
 	CHECK_EQ(fx.a->flags, FPU_CTX_NEED_LOAD);
 	CHECK_EQ(fx.a->pkru, FPU_PKRU_DEFAULT);
-	CHECK(areas_equal(&fx, fx.sa->area, fx.init_area), "area after exec is not the init image");
+	CHECK(images_equal(&fx, fx.sa->area, fx.init_area), "area after exec is not the init image");
 
 	events_clear();
 	fpu_exit_to_user(fx.c0, fx.a);
@@ -1384,7 +1456,7 @@ static void test_bug_exec_keeps_owner(void)
 	a_live_dirty(&fx);
 	fpu_exec(fx.c0, fx.a);
 	CHECK_OWNER(fx.c0, fx.sa);
-	CHECK(areas_equal(&fx, fx.sa->area, fx.init_area), "area after exec is not the init image");
+	CHECK(images_equal(&fx, fx.sa->area, fx.init_area), "area after exec is not the init image");
 	events_clear();
 	fpu_exit_to_user(fx.c0, fx.a);
 	EXPECT_EVENTS(FPU_EV_SKIP_RESTORE);
@@ -1493,7 +1565,7 @@ static void test_trace(void)
 	ev = event_at(0);
 	CHECK_EQ(ev ? ev->arg : 0, CTX_ID(CTX_B));
 	ev = event_at(1);
-	CHECK_EQ(ev ? ev->bytes : 0, fx.sys.state_size);
+	CHECK_EQ(ev ? ev->bytes : 0, image_bytes(&fx.sys, fx.sa->area, true));
 	for (unsigned i = 0; i < port.nev; i++)
 		CHECK_EQ_INT(port.ev[i].ev.cpu, 1);
 
@@ -1502,7 +1574,7 @@ static void test_trace(void)
 	EXPECT_EVENTS(FPU_EV_RESTORE);
 	CHECK_EVENT(0, FPU_EV_RESTORE, CTX_ID(CTX_B), STATE_ID(CTX_B));
 	ev = event_at(0);
-	CHECK_EQ(ev ? ev->bytes : 0, fx.sys.state_size);
+	CHECK_EQ(ev ? ev->bytes : 0, image_bytes(&fx.sys, fx.sb->area, false));
 	CHECK_EVENTS_LOCKED();
 
 	CHECK(strcmp(fpu_event_name(FPU_EV_SAVE), "save") == 0, "fpu_event_name(SAVE) is %s",
@@ -1932,6 +2004,334 @@ static void test_sigreturn_legacy_mxcsr(void)
 }
 
 /* ------------------------------------------------------------------------
+ * Bytes by what is in use (docs/design.md, "Bytes")
+ * ---------------------------------------------------------------------- */
+
+/* A standard-format image of the components in m: header, MXCSR, x87
+ * without MXCSR, XMM, the others at their CPUID sizes. */
+static uint32_t std_image_bytes(const struct fpu_system *sys, uint64_t m)
+{
+	uint32_t n = FPU_XSAVE_HDR_SIZE + 8;
+	unsigned f;
+
+	for (f = 0; f < FPU_XFEATURE_MAX; f++)
+		if (m & FPU_XFEATURE_MASK(f))
+			n += f == FPU_XFEATURE_X87 ? 160 - 8 : f == FPU_XFEATURE_SSE ? 256 : sys->xs.size[f];
+	return n;
+}
+
+/* A signal frame: XSAVE writes every component it is asked for (AMX tiles
+ * in init state are not asked for), sigreturn's XRSTOR reads those the
+ * frame marks present; the full figures count the frame's size. */
+static void test_signal_frame_bytes(void)
+{
+	const uint64_t amx = FPU_XFEATURE_MASK(FPU_XFEATURE_XTILECFG) |
+			     FPU_XFEATURE_MASK(FPU_XFEATURE_XTILEDATA);
+	struct fixture fx;
+	uint32_t size, pkru = 0;
+	uint64_t before, before_full, want, m;
+	enum fpu_sigreturn r;
+	uint8_t *frame;
+	unsigned i;
+
+	if (!fx_setup(&fx, "linux", FPU_INSN__COUNT, 0))
+		return;
+	size = fpu_sigframe_size(&fx.sys);
+	frame = area_alloc(size);
+	if (fx.sys.has_pkru)
+		pkru = fpu_rdpkru();
+	port.running_on = fx.c0;
+	run_a_on_cpu0(&fx);
+	set_mxcsr(MXCSR_USER);
+	before = fx.a->stats.bytes_saved;
+	before_full = fx.a->stats.bytes_saved_full;
+	events_clear();
+	CHECK_EQ_INT(fpu_signal_save(&fx.sys, fx.a, (uintptr_t)frame), 0);
+	m = fx.sys.user_features;
+	if (fx.sys.xs.has_xgetbv1)
+		m &= fpu_xinuse() | ~amx; /* this process never uses the tiles */
+	want = fx.sys.xs.has_xsave ? std_image_bytes(&fx.sys, m) : FPU_FXSAVE_SIZE;
+	CHECK_EQ(fx.a->stats.bytes_saved - before, want);
+	CHECK_EQ(fx.a->stats.bytes_saved_full - before_full, size);
+	for (i = 0; i < port.nev; i++)
+		if (port.ev[i].ev.type == FPU_EV_SIGFRAME_SAVE)
+			CHECK_EQ(port.ev[i].ev.bytes, want);
+
+	set_mxcsr(FPU_MXCSR_DEFAULT);
+	before = fx.a->stats.bytes_restored;
+	before_full = fx.a->stats.bytes_restored_full;
+	r = fpu_signal_restore(&fx.sys, fx.a, (uintptr_t)frame);
+	CHECK(r == (fx.sys.xs.has_xsave ? FPU_SIGRETURN_OK : FPU_SIGRETURN_OK_FX_ONLY), "sigreturn: %s",
+	      fpu_sigreturn_str(r));
+	CHECK_EQ(get_mxcsr(), MXCSR_USER);
+	want = fx.sys.xs.has_xsave ? std_image_bytes(&fx.sys, header_bv(frame) & fx.sys.user_features)
+				   : FPU_FXSAVE_SIZE;
+	CHECK_EQ(fx.a->stats.bytes_restored - before, want);
+	CHECK_EQ(fx.a->stats.bytes_restored_full - before_full, size);
+	if (fx.sys.has_pkru)
+		fpu_wrpkru(pkru);
+	set_mxcsr(FPU_MXCSR_DEFAULT);
+	free(frame);
+	fx_teardown(&fx);
+}
+
+/* The tables built at init agree with the layout, for every subset of the
+ * managed components, under every save instruction this CPU has. */
+static void test_bytes_tables(void)
+{
+	enum fpu_insn insn;
+	struct fixture fx;
+	uint64_t sub;
+
+	for (insn = FPU_INSN_FXSAVE; insn < FPU_INSN__COUNT; insn++) {
+		if (!insn_usable(insn) || !fx_setup(&fx, "linux", insn, 0))
+			continue;
+		sub = 0;
+		do { /* every subset of the mask, the empty one and the mask included */
+			CHECK(fpu_xstate_bytes(&fx.sys.bytes, sub) == bv_bytes(&fx.sys, sub),
+			      "%s: bytes for XSTATE_BV 0x%llx are %u, expected %u", fpu_insn_name(insn),
+			      (unsigned long long)sub, fpu_xstate_bytes(&fx.sys.bytes, sub),
+			      bv_bytes(&fx.sys, sub));
+			sub = (sub - fx.sys.mask) & fx.sys.mask;
+		} while (sub);
+		/* Bits the system does not manage never count. */
+		CHECK_EQ(fpu_xstate_bytes(&fx.sys.bytes, ~fx.sys.mask), bv_bytes(&fx.sys, 0));
+		CHECK_EQ(fx.sys.state_size, fpu_xstate_size(&fx.sys.xs, insn, fx.sys.mask));
+		fx_teardown(&fx);
+	}
+	CHECK(sizeof(struct fpu_system) < 4096 + 1024, "struct fpu_system is %zu bytes",
+	      sizeof(struct fpu_system));
+}
+
+/* Registers -> the init state, the way a task that has done nothing holds
+ * them. Returns XINUSE right after, or ~0 when the CPU cannot say (then an
+ * init-optimizing save may still write everything: QEMU's TCG does). */
+static __attribute__((noinline)) uint64_t regs_to_init(const struct fpu_system *sys)
+{
+	if (sys->insn == FPU_INSN_FXSAVE) {
+		fpu_fxrstor(sys->init_state->area);
+		return ~0ull;
+	}
+	fpu_xrstor(sys->init_state->area, sys->mask);
+	return sys->xs.has_xgetbv1 ? fpu_xinuse() : ~0ull;
+}
+
+/* A ymm register's upper half in use (AVX), or an xmm register (SSE only).
+ * AVX1 instructions only: Sandy Bridge has no 256-bit integer compare. */
+static __attribute__((noinline)) void dirty_vector(const struct fpu_system *sys)
+{
+	if (sys->mask & FPU_XFEATURE_MASK(FPU_XFEATURE_AVX))
+		__asm__ volatile("vpcmpeqd %%xmm2, %%xmm2, %%xmm2\n\t"
+				 "vinsertf128 $1, %%xmm2, %%ymm2, %%ymm2" ::: "xmm2");
+	else
+		__asm__ volatile("pcmpeqd %%xmm2, %%xmm2" ::: "xmm2");
+}
+
+/* Exact counts: a context in init state, then with AVX in use, saved and
+ * restored; the full figures are the buffer size per operation whatever is
+ * in use. Expectations come from the layout of the CPU at hand. */
+static void test_bytes_in_use(void)
+{
+	enum fpu_insn insn;
+	struct fixture fx;
+
+	for (insn = FPU_INSN_FXSAVE; insn < FPU_INSN__COUNT; insn++) {
+		const struct fpu_event *ev;
+		uint64_t inuse, before, init_save, avx_save;
+		bool fxsave = insn == FPU_INSN_FXSAVE;
+		uint32_t hdr = fxsave ? FPU_FXSAVE_SIZE
+				      : FPU_XSAVE_HDR_SIZE + (insn == FPU_INSN_XSAVEC ? 0 : 8);
+
+		if (!insn_usable(insn) || !fx_setup(&fx, "linux", insn, 0))
+			continue;
+		/* The first entry restores the init image: XSTATE_BV 0, the header alone. */
+		run_a_on_cpu0(&fx);
+		CHECK_EQ(fx.a->stats.bytes_restored, hdr);
+		CHECK_EQ(fx.a->stats.bytes_restored_full, fx.sys.state_size);
+
+		/* Init state, saved. */
+		inuse = regs_to_init(&fx.sys);
+		events_clear();
+		fpu_sync_to_memory(fx.c0, fx.a);
+		init_save = fx.a->stats.bytes_saved;
+		CHECK_EQ(init_save, image_bytes(&fx.sys, fx.sa->area, true));
+		ev = event_at(0);
+		CHECK_EQ(ev ? ev->bytes : 0, init_save);
+		if (fxsave)
+			CHECK_EQ(init_save, FPU_FXSAVE_SIZE);
+		else if (insn == FPU_INSN_XSAVE)
+			CHECK_EQ(init_save, bv_bytes(&fx.sys, fx.sys.mask)); /* writes all it is asked */
+		else if (!(inuse & fx.sys.mask))
+			CHECK_EQ(init_save, hdr); /* XSAVEC 64, XSAVEOPT 72: nothing else in use */
+		CHECK_EQ(fx.a->stats.bytes_saved_full, fx.sys.state_size);
+
+		/* AVX (SSE without it) in use: more, by its components' sizes. */
+		dirty_vector(&fx.sys);
+		fpu_sync_to_memory(fx.c0, fx.a);
+		avx_save = fx.a->stats.bytes_saved - init_save;
+		CHECK_EQ(avx_save, image_bytes(&fx.sys, fx.sa->area, true));
+		if (!fxsave) {
+			uint64_t want = fx.sys.mask & (FPU_XFEATURE_MASK(FPU_XFEATURE_SSE) |
+						       FPU_XFEATURE_MASK(FPU_XFEATURE_AVX));
+
+			CHECK((header_bv(fx.sa->area) & want) == want, "%s: XSTATE_BV 0x%llx",
+			      fpu_insn_name(insn), (unsigned long long)header_bv(fx.sa->area));
+			CHECK(avx_save >= bv_bytes(&fx.sys, want), "%s: %llu bytes with AVX in use",
+			      fpu_insn_name(insn), (unsigned long long)avx_save);
+			if (insn != FPU_INSN_XSAVE && !(inuse & fx.sys.mask))
+				CHECK(avx_save > init_save, "%s: AVX in use saved %llu bytes, init %llu",
+				      fpu_insn_name(insn), (unsigned long long)avx_save,
+				      (unsigned long long)init_save);
+		} else {
+			CHECK_EQ(avx_save, FPU_FXSAVE_SIZE);
+		}
+		CHECK_EQ(fx.a->stats.bytes_saved_full, 2ull * fx.sys.state_size);
+
+		/* Away and back: the restore reads what the buffer marks present. */
+		fpu_switch(fx.c0, fx.a, fx.b);
+		fpu_exit_to_user(fx.c0, fx.b);
+		fpu_switch(fx.c0, fx.b, fx.a);
+		before = fx.a->stats.bytes_restored;
+		events_clear();
+		fpu_exit_to_user(fx.c0, fx.a);
+		EXPECT_EVENTS(FPU_EV_RESTORE);
+		ev = event_at(0);
+		CHECK_EQ(fx.a->stats.bytes_restored - before, image_bytes(&fx.sys, fx.sa->area, false));
+		CHECK_EQ(ev ? ev->bytes : 0, fx.a->stats.bytes_restored - before);
+		if (!fxsave)
+			CHECK(fx.a->stats.bytes_restored - before > hdr, "%s: restored %llu bytes",
+			      fpu_insn_name(insn),
+			      (unsigned long long)(fx.a->stats.bytes_restored - before));
+		CHECK_STATS(&fx, fx.a->stats, 3, 2, 0);
+		CHECK_STATS(&fx, fx.c0->stats, 4, 3, 0);
+		fx_teardown(&fx);
+	}
+}
+
+/* Nothing reads a component whose XSTATE_BV bit is clear: a buffer full of
+ * garbage but for its header (XSTATE_BV 0) reads back, through a get and
+ * through a restore, as the init state. That is what lets fork, exec and
+ * the init paths copy only the components present. */
+static void test_absent_components_unread(void)
+{
+	enum fpu_insn insn;
+	struct fixture fx;
+
+	for (insn = FPU_INSN_XSAVE; insn < FPU_INSN__COUNT; insn++) {
+		bool compacted = insn == FPU_INSN_XSAVEC;
+		uint32_t std_size, mxcsr = compacted ? FPU_MXCSR_DEFAULT : MXCSR_USER, i;
+		uint64_t xcomp;
+		uint8_t *std, *regs;
+		unsigned f;
+
+		if (!insn_usable(insn) || !fx_setup(&fx, "linux", insn, 0))
+			continue;
+		std_size = fpu_xstate_size(&fx.sys.xs, FPU_INSN_XSAVE, fx.sys.mask);
+		std = area_alloc(std_size);
+		regs = area_alloc(std_size);
+		memset(fx.sa->area, 0xa5, fx.sys.state_size);
+		memset((uint8_t *)fx.sa->area + FPU_XSAVE_HDR_OFFSET, 0, FPU_XSAVE_HDR_SIZE);
+		xcomp = compacted ? FPU_XCOMP_BV_COMPACTED | fx.sys.mask : 0;
+		memcpy((uint8_t *)fx.sa->area + FPU_XSAVE_HDR_OFFSET + 8, &xcomp, 8);
+		/* Standard format: MXCSR is always moved, so it is state; compacted:
+		 * absent with SSE, and XRSTOR loads 0x1f80. */
+		memcpy((uint8_t *)fx.sa->area + FPU_FXSAVE_MXCSR,
+		       compacted ? &(uint32_t){ 0x1fc0 } : &(uint32_t){ MXCSR_USER }, 4);
+
+		/* get */
+		fpu_regset_to_standard(&fx.sys, fx.sa->area, fx.sys.mask, std);
+		CHECK_EQ(rd(std, FPU_FXSAVE_FCW, 2), FPU_FCW_DEFAULT);
+		for (i = 2; i < FPU_FXSAVE_MXCSR; i++)
+			CHECK(std[i] == 0, "%s: get: legacy byte %u is 0x%02x", fpu_insn_name(insn), i, std[i]);
+		CHECK_EQ(rd(std, FPU_FXSAVE_MXCSR, 4), mxcsr);
+		for (i = FPU_FXSAVE_ST; i < FPU_FXSAVE_SW_RESERVED - 48; i++)
+			CHECK(std[i] == 0, "%s: get: legacy byte %u is 0x%02x", fpu_insn_name(insn), i, std[i]);
+		CHECK_EQ(header_bv(std), 0);
+		for (f = 2; f < FPU_XFEATURE_MAX; f++)
+			if (fx.sys.mask & FPU_XFEATURE_MASK(f))
+				for (i = 0; i < fx.sys.xs.size[f]; i++)
+					if (std[fx.sys.xs.offset[f] + i]) {
+						check_failed(__FILE__, __LINE__, "%s: get: %s byte %u is 0x%02x",
+							     fpu_insn_name(insn), fpu_xfeature_name(f), i,
+							     std[fx.sys.xs.offset[f] + i]);
+						break;
+					}
+
+		/* restore, then what the registers hold (XMM aside: the test's own
+		 * code between the two may use them) */
+		memset(regs, 0, std_size); /* XSAVE leaves reserved bytes (ST slots' last 6) as they are */
+		fpu_exit_to_user(fx.c0, fx.a);
+		fpu_xsave(regs, fx.sys.mask);
+		CHECK_EQ(get_mxcsr(), mxcsr);
+		CHECK_EQ(get_fcw(), FPU_FCW_DEFAULT);
+		for (i = FPU_FXSAVE_ST; i < FPU_FXSAVE_XMM; i++)
+			CHECK(regs[i] == 0, "%s: restored: x87 byte %u is 0x%02x", fpu_insn_name(insn), i,
+			      regs[i]);
+		for (f = 2; f < FPU_XFEATURE_MAX; f++) {
+			if (!(fx.sys.mask & FPU_XFEATURE_MASK(f)))
+				continue;
+			if (header_bv(regs) & FPU_XFEATURE_MASK(f))
+				for (i = 0; i < fx.sys.xs.size[f]; i++)
+					if (regs[fx.sys.xs.offset[f] + i]) {
+						check_failed(__FILE__, __LINE__, "%s: restored: %s byte %u is 0x%02x",
+							     fpu_insn_name(insn), fpu_xfeature_name(f), i,
+							     regs[fx.sys.xs.offset[f] + i]);
+						break;
+					}
+		}
+		set_mxcsr(FPU_MXCSR_DEFAULT);
+		free(std);
+		free(regs);
+		fx_teardown(&fx);
+	}
+}
+
+/* fork and exec copy the legacy area, the header and the components
+ * present; what the child reads back is the parent's state all the same. */
+static void test_copy_in_use(void)
+{
+	enum fpu_insn insn;
+	struct fixture fx;
+
+	for (insn = FPU_INSN_FXSAVE; insn < FPU_INSN__COUNT; insn++) {
+		uint32_t std_size;
+		uint8_t *pa, *ch;
+
+		if (!insn_usable(insn) || !fx_setup(&fx, "linux", insn, 0))
+			continue;
+		std_size = fx.sys.xs.has_xsave ? fpu_xstate_size(&fx.sys.xs, FPU_INSN_XSAVE, fx.sys.mask)
+					       : FPU_FXSAVE_SIZE;
+		pa = area_alloc(std_size);
+		ch = area_alloc(std_size);
+		run_a_on_cpu0(&fx);
+		set_mxcsr(MXCSR_USER);
+		dirty_vector(&fx.sys);
+		fpu_switch(fx.c0, fx.a, fx.k0);  /* A's buffer is authoritative now */
+		fpu_switch(fx.c0, fx.k0, fx.a);
+		memset(fx.sc->area, 0x3c, fx.sys.state_size); /* the child's buffer: garbage */
+		fpu_fork(fx.c0, fx.a, fx.c);
+		CHECK(images_equal(&fx, fx.sc->area, fx.sa->area), "%s: child image differs",
+		      fpu_insn_name(insn));
+		if (fx.sys.xs.has_xsave) {
+			fpu_regset_to_standard(&fx.sys, fx.sa->area, fx.sys.mask, pa);
+			fpu_regset_to_standard(&fx.sys, fx.sc->area, fx.sys.mask, ch);
+			CHECK(memcmp(pa, ch, std_size) == 0, "%s: the child's get differs from the parent's",
+			      fpu_insn_name(insn));
+		}
+		/* exec: the init image again, whatever the buffer held */
+		fpu_exec(fx.c0, fx.c);
+		CHECK(images_equal(&fx, fx.sc->area, fx.init_area), "%s: exec did not reset",
+		      fpu_insn_name(insn));
+		fpu_switch(fx.c0, fx.a, fx.c);
+		fpu_exit_to_user(fx.c0, fx.c);
+		CHECK_EQ(get_mxcsr(), FPU_MXCSR_DEFAULT);
+		free(pa);
+		free(ch);
+		fx_teardown(&fx);
+	}
+}
+
+/* ------------------------------------------------------------------------
  * Runner
  * ---------------------------------------------------------------------- */
 
@@ -2250,12 +2650,15 @@ static const struct test tests[] = {
 	TEST(test_deferred_exec_discards),
 	TEST(test_deferred_fork_and_sync),
 	TEST(test_deferred_needs_flush_remote),
+	TEST(test_bytes_tables),
+	TEST(test_bytes_in_use),
+	TEST(test_signal_frame_bytes),
+	TEST(test_absent_components_unread),
+	TEST(test_copy_in_use),
 };
 
 int main(void)
 {
-
-
 	unsigned passed = 0, failed = 0, i;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);

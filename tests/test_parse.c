@@ -912,7 +912,8 @@ static void test_bad_signals(void)
 	/* New keys are listed in the unknown-key message. */
 	BAD(TH "expect all sigsegvs=1\n", 7, 12,
 	    "unknown key 'sigsegvs' (expected one of: saves, restores, skipped_restores, "
-	    "bytes_saved, bytes_restored, violations, switches, kfpu_sections, signals, "
+	    "bytes_saved, bytes_restored, bytes_saved_full, bytes_restored_full, violations, "
+	    "switches, kfpu_sections, signals, "
 	    "sigreturns, sigsegv, killed, host_saves, host_restores, guest_saves, "
 	    "guest_restores, exits, remote_flushes, ipis)");
 }

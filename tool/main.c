@@ -227,6 +227,11 @@ static int cmd_info(int argc, char **argv)
 	}
 	printf("context buffer       %u bytes (%s format, PKRU excluded)\n", sys.state_size,
 	       sys.insn == FPU_INSN_XSAVEC ? "compacted" : sys.insn == FPU_INSN_FXSAVE ? "legacy" : "standard");
+	printf("bytes moved          %u in init state, %u all in use (per save or restore; %s)\n",
+	       fpu_xstate_bytes(&sys.bytes, 0), fpu_xstate_bytes(&sys.bytes, sys.mask),
+	       sys.insn == FPU_INSN_FXSAVE ? "FXSAVE moves the legacy area whatever is in use"
+	       : sys.insn == FPU_INSN_XSAVE ? "plain XSAVE writes all, XRSTOR reads what is in use"
+					    : "the header, and what XSTATE_BV marks in use");
 	printf("\n%-3s %-10s %6s %8s %10s %6s\n", "bit", "component", "size", "offset", "compacted", "align");
 	for (f = 0; f < FPU_XFEATURE_MAX; f++) {
 		if (!(sys.xs.features & FPU_XFEATURE_MASK(f)))

@@ -53,6 +53,8 @@ static const char *const key_names[KEY__COUNT] = {
 	[KEY_SKIPPED_RESTORES] = "skipped_restores",
 	[KEY_BYTES_SAVED] = "bytes_saved",
 	[KEY_BYTES_RESTORED] = "bytes_restored",
+	[KEY_BYTES_SAVED_FULL] = "bytes_saved_full",
+	[KEY_BYTES_RESTORED_FULL] = "bytes_restored_full",
 	[KEY_VIOLATIONS] = "violations",
 	[KEY_SWITCHES] = "switches",
 	[KEY_KFPU_SECTIONS] = "kfpu_sections",
@@ -1102,7 +1104,7 @@ static size_t parse_cmp(const char *s, size_t n, uint8_t *cmp)
 /* One KEY=VALUE (or <=, >=, <, >) token into e. */
 static int parse_pair(struct parser *ps, const struct tok *t, struct scn_expect *e)
 {
-	char a[SHOW_LEN], what[SHOW_LEN], list[256];
+	char a[SHOW_LEN], what[SHOW_LEN], list[512];
 	size_t k = 0, c;
 	struct tok num;
 	int key;

@@ -22,6 +22,8 @@ void result_fill(struct policy_result *pr)
 		s.skipped_restores = end->skipped_restores - r->win_begin.skipped_restores;
 		s.bytes_saved = end->bytes_saved - r->win_begin.bytes_saved;
 		s.bytes_restored = end->bytes_restored - r->win_begin.bytes_restored;
+		s.bytes_saved_full = end->bytes_saved_full - r->win_begin.bytes_saved_full;
+		s.bytes_restored_full = end->bytes_restored_full - r->win_begin.bytes_restored_full;
 		s.kfpu_sections = end->kfpu_sections - r->win_begin.kfpu_sections;
 		s.remote_flushes = end->remote_flushes - r->win_begin.remote_flushes;
 		s.ipis = end->ipis - r->win_begin.ipis;
@@ -32,6 +34,8 @@ void result_fill(struct policy_result *pr)
 	pr->value[KEY_SKIPPED_RESTORES] = s.skipped_restores;
 	pr->value[KEY_BYTES_SAVED] = s.bytes_saved;
 	pr->value[KEY_BYTES_RESTORED] = s.bytes_restored;
+	pr->value[KEY_BYTES_SAVED_FULL] = s.bytes_saved_full;
+	pr->value[KEY_BYTES_RESTORED_FULL] = s.bytes_restored_full;
 	pr->value[KEY_VIOLATIONS] = r->nviolations + (pr->run.out_of_steps ? 1 : 0);
 	pr->value[KEY_SWITCHES] = switches;
 	pr->value[KEY_KFPU_SECTIONS] = s.kfpu_sections;
@@ -91,19 +95,20 @@ uint32_t check_expects(const struct scenario *scn, const char *path, struct poli
 
 void print_table_header(FILE *out)
 {
-	fprintf(out, "%-8s %8s %9s %8s %12s %14s %6s %9s %7s %5s %10s\n", "policy", "saves", "restores",
-		"skipped", "bytes_saved", "bytes_restored", "kfpu", "switches", "flushes", "ipis",
-		"violations");
+	fprintf(out, "%-8s %8s %9s %8s %12s %14s %11s %14s %6s %9s %7s %5s %10s\n", "policy", "saves",
+		"restores", "skipped", "bytes_saved", "bytes_restored", "saved_full", "restored_full", "kfpu",
+		"switches", "flushes", "ipis", "violations");
 }
 
 void print_table_row(FILE *out, const struct policy_result *pr)
 {
 	const uint64_t *v = pr->value;
 
-	fprintf(out, "%-8s %8llu %9llu %8llu %12llu %14llu %6llu %9llu %7llu %5llu %10llu\n", pr->policy->name,
-		(unsigned long long)v[KEY_SAVES], (unsigned long long)v[KEY_RESTORES],
+	fprintf(out, "%-8s %8llu %9llu %8llu %12llu %14llu %11llu %14llu %6llu %9llu %7llu %5llu %10llu\n",
+		pr->policy->name, (unsigned long long)v[KEY_SAVES], (unsigned long long)v[KEY_RESTORES],
 		(unsigned long long)v[KEY_SKIPPED_RESTORES], (unsigned long long)v[KEY_BYTES_SAVED],
-		(unsigned long long)v[KEY_BYTES_RESTORED], (unsigned long long)v[KEY_KFPU_SECTIONS],
+		(unsigned long long)v[KEY_BYTES_RESTORED], (unsigned long long)v[KEY_BYTES_SAVED_FULL],
+		(unsigned long long)v[KEY_BYTES_RESTORED_FULL], (unsigned long long)v[KEY_KFPU_SECTIONS],
 		(unsigned long long)v[KEY_SWITCHES], (unsigned long long)v[KEY_REMOTE_FLUSHES],
 		(unsigned long long)v[KEY_IPIS], (unsigned long long)v[KEY_VIOLATIONS]);
 }

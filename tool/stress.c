@@ -264,6 +264,7 @@ void stress_scenario(struct scenario *scn, uint64_t seed, uint32_t ncpus, uint64
 
 struct stress_totals {
 	uint64_t steps, switches, saves, restores, skipped, kfpu, refused, checks, irqs, violations;
+	uint64_t bytes_saved, bytes_restored, bytes_saved_full, bytes_restored_full;
 	uint64_t signals, sigreturns, sigsegv, killed;
 	uint64_t exits, run_calls, vm_gets;
 	uint64_t remote_flushes, ipis;
@@ -279,6 +280,10 @@ static void add_totals(struct stress_totals *t, const struct run *r)
 	t->saves += k->total.saves;
 	t->restores += k->total.restores;
 	t->skipped += k->total.skipped_restores;
+	t->bytes_saved += k->total.bytes_saved;
+	t->bytes_restored += k->total.bytes_restored;
+	t->bytes_saved_full += k->total.bytes_saved_full;
+	t->bytes_restored_full += k->total.bytes_restored_full;
 	t->kfpu += k->total.kfpu_sections;
 	t->refused += k->total.kfpu_refused;
 	t->checks += k->checks;
@@ -452,6 +457,9 @@ static void emit(const struct stress_ctx *c, struct stress_state *st, const stru
 
 		t->steps += u->steps; t->switches += u->switches; t->saves += u->saves;
 		t->restores += u->restores; t->skipped += u->skipped; t->kfpu += u->kfpu;
+		t->bytes_saved += u->bytes_saved; t->bytes_restored += u->bytes_restored;
+		t->bytes_saved_full += u->bytes_saved_full;
+		t->bytes_restored_full += u->bytes_restored_full;
 		t->refused += u->refused; t->checks += u->checks; t->irqs += u->irqs;
 		t->violations += u->violations; t->signals += u->signals; t->sigreturns += u->sigreturns;
 		t->sigsegv += u->sigsegv; t->killed += u->killed; t->exits += u->exits;
@@ -684,14 +692,18 @@ int cmd_stress(int argc, char **argv, bool replay)
 		struct stress_totals *t = &st.tot[i];
 		if (o->json)
 			printf("    \"%s\": {\"events\": %llu, \"switches\": %llu, \"saves\": %llu, \"restores\": %llu, "
-			       "\"skipped_restores\": %llu, \"kfpu_sections\": %llu, \"kfpu_refused\": %llu, "
+			       "\"skipped_restores\": %llu, \"bytes_saved\": %llu, \"bytes_restored\": %llu, "
+			       "\"bytes_saved_full\": %llu, \"bytes_restored_full\": %llu, "
+			       "\"kfpu_sections\": %llu, \"kfpu_refused\": %llu, "
 			       "\"checks\": %llu, \"irqs\": %llu, \"signals\": %llu, \"sigreturns\": %llu, "
 			       "\"sigsegv\": %llu, \"killed\": %llu, \"vm_exits\": %llu, \"run_calls\": %llu, "
 			       "\"vm_gets\": %llu, \"remote_flushes\": %llu, \"ipis\": %llu, "
 			       "\"violations\": %llu, \"failed_seeds\": %u}%s\n",
 			       c.pols[i]->name, (unsigned long long)t->steps, (unsigned long long)t->switches,
 			       (unsigned long long)t->saves, (unsigned long long)t->restores,
-			       (unsigned long long)t->skipped, (unsigned long long)t->kfpu,
+			       (unsigned long long)t->skipped, (unsigned long long)t->bytes_saved,
+			       (unsigned long long)t->bytes_restored, (unsigned long long)t->bytes_saved_full,
+			       (unsigned long long)t->bytes_restored_full, (unsigned long long)t->kfpu,
 			       (unsigned long long)t->refused, (unsigned long long)t->checks,
 			       (unsigned long long)t->irqs, (unsigned long long)t->signals,
 			       (unsigned long long)t->sigreturns, (unsigned long long)t->sigsegv,
@@ -701,12 +713,14 @@ int cmd_stress(int argc, char **argv, bool replay)
 			       (unsigned long long)t->violations, t->failed_seeds, i + 1 < c.np ? "," : "");
 		else
 			printf("%-6s seeds %llu events %llu switches %llu saves %llu restores %llu skipped %llu "
-			       "kfpu %llu refused %llu irqs %llu checks %llu signals %llu sigreturns %llu "
-			       "sigsegv %llu killed %llu vm_exits %llu run_calls %llu vm_gets %llu "
-			       "remote_flushes %llu ipis %llu violations %llu\n",
+			       "bytes_saved %llu bytes_restored %llu (full %llu %llu) kfpu %llu refused %llu irqs %llu "
+			       "checks %llu signals %llu sigreturns %llu sigsegv %llu killed %llu vm_exits %llu "
+			       "run_calls %llu vm_gets %llu remote_flushes %llu ipis %llu violations %llu\n",
 			       c.pols[i]->name, (unsigned long long)st.done, (unsigned long long)t->steps,
 			       (unsigned long long)t->switches, (unsigned long long)t->saves,
 			       (unsigned long long)t->restores, (unsigned long long)t->skipped,
+			       (unsigned long long)t->bytes_saved, (unsigned long long)t->bytes_restored,
+			       (unsigned long long)t->bytes_saved_full, (unsigned long long)t->bytes_restored_full,
 			       (unsigned long long)t->kfpu, (unsigned long long)t->refused,
 			       (unsigned long long)t->irqs, (unsigned long long)t->checks,
 			       (unsigned long long)t->signals, (unsigned long long)t->sigreturns,

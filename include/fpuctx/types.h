@@ -17,13 +17,28 @@
 #include "port.h"
 #include "xstate.h"
 
-/* Exact, deterministic operation counts. */
+/* Exact, deterministic operation counts.
+ *
+ * bytes_saved/bytes_restored count what the instructions move, by what is in
+ * use (docs/design.md, "Bytes"): a save counts the 64-byte header, plus the
+ * components whose bit is set in the XSTATE_BV it wrote (plain XSAVE: every
+ * requested component); a restore the header plus the components whose bit
+ * is set in the XSTATE_BV it read. x87 is its 152 bytes without MXCSR, SSE
+ * the 256 of XMM0-15; MXCSR and MXCSR_MASK (8) count with the header in
+ * standard format (always moved there) and with SSE in compacted format
+ * (moved only with it). FXSAVE and FXRSTOR count 512. Signal frames follow
+ * the same rule in standard format (a frame's XSAVE writes all it is asked
+ * for; sigreturn's XRSTOR reads what the frame marks present; a legacy-only
+ * sigreturn 512). The _full figures count the whole buffer per operation
+ * (fpu_state_size(), or the frame size), as if nothing were skipped. */
 struct fpu_stats {
 	uint64_t saves;
 	uint64_t restores;
 	uint64_t skipped_restores;  /* restore not needed: registers were still valid */
-	uint64_t bytes_saved;
-	uint64_t bytes_restored;
+	uint64_t bytes_saved;       /* in use: what the saves wrote */
+	uint64_t bytes_restored;    /* in use: what the restores read */
+	uint64_t bytes_saved_full;  /* the whole buffer per save */
+	uint64_t bytes_restored_full;
 	uint64_t kfpu_sections;
 	uint64_t kfpu_refused;      /* kernel FPU asked for where it may not be used */
 	uint64_t pkru_writes;
@@ -99,6 +114,7 @@ struct fpu_system {
 	uint64_t user_features;     /* what user space sees: mask plus PKRU (signal frames) */
 	uint32_t user_size;         /* standard-format bytes of user_features, as in a frame */
 	uint32_t state_size;        /* bytes of each fpu_state area */
+	struct fpu_xstate_bytes bytes; /* in-use byte counts and component offsets of those areas */
 	const struct fpu_port_ops *port;
 	void *port_data;
 	struct fpu_state *init_state; /* read-only init image (embedder-allocated area) */

@@ -43,6 +43,7 @@ enum fpu_xfeature {
 #define FPU_FXSAVE_ST      32   /* 8 slots of 16 bytes, 10 used */
 #define FPU_FXSAVE_XMM     160  /* 16 x 16 bytes */
 #define FPU_FXSAVE_SW_RESERVED 464
+#define FPU_MXCSR_BYTES    8    /* MXCSR and MXCSR_MASK, as the saves move them */
 
 #define FPU_FCW_DEFAULT    0x037f
 #define FPU_MXCSR_DEFAULT  0x1f80
@@ -98,6 +99,45 @@ struct fpu_xstate_info {
 	struct fpu_x87_info x87;   /* what survives of FOP/FIP/FDP, and the leak */
 	bool has_fxsr, has_xsave, has_xsaveopt, has_xsavec, has_xsaves, has_ospke, has_xgetbv1;
 };
+
+/*
+ * Bytes a save or restore moves, by what is in use (docs/design.md, "Bytes").
+ * Built once per system; answering takes three table lookups, not a walk
+ * over the components. An XSAVE-family image moves `fixed` bytes (the 64-byte
+ * header, and in standard format the 8 bytes of MXCSR and MXCSR_MASK, which
+ * standard XSAVE/XRSTOR always move when SSE is requested), plus, for each
+ * bit set in XSTATE_BV: x87 152 (FCW..FDP and ST0-7), SSE 256 (XMM0-15; in
+ * compacted format also MXCSR and MXCSR_MASK: 264), any other component its
+ * CPUID size (alignment padding is not moved). FXSAVE/FXRSTOR: 512 always.
+ */
+#define FPU_XSTATE_BYTES_TABLES 3   /* XSTATE_BV bits 0-23, one table per byte */
+
+struct fpu_xstate_bytes {
+	uint32_t fixed;       /* moved whatever XSTATE_BV says */
+	uint32_t high_size[FPU_XFEATURE_MAX - 8 * FPU_XSTATE_BYTES_TABLES]; /* bits 24-31 (none known) */
+	uint64_t mask;        /* the components the system's buffers hold */
+	uint32_t offset[FPU_XFEATURE_MAX]; /* where each lies in them (compacted or standard) */
+	uint32_t by_bv[FPU_XSTATE_BYTES_TABLES][256];
+};
+
+/* Fills *b for buffers of `mask` in the format `insn` writes. */
+void fpu_xstate_bytes_init(const struct fpu_xstate_info *xs, enum fpu_insn insn, uint64_t mask,
+			   struct fpu_xstate_bytes *b);
+
+/* Bytes moved for an image whose XSTATE_BV (or, for plain XSAVE, RFBM) is bv. */
+static inline uint32_t fpu_xstate_bytes(const struct fpu_xstate_bytes *b, uint64_t bv)
+{
+	uint32_t n;
+	unsigned f;
+
+	bv &= b->mask;
+	n = b->fixed + b->by_bv[0][bv & 0xff] + b->by_bv[1][(bv >> 8) & 0xff] +
+	    b->by_bv[2][(bv >> 16) & 0xff];
+	for (bv >>= 8 * FPU_XSTATE_BYTES_TABLES, f = 0; bv; bv >>= 1, f++) /* never taken today */
+		if (bv & 1)
+			n += b->high_size[f];
+	return n;
+}
 
 /* What the embedder can ask for and what the CPU may refuse. */
 enum fpu_setup_error {

@@ -126,8 +126,10 @@ struct scn_task {
 
 /* Keys an expectation can test; same order as the names in tool/report.c. */
 enum scn_key {
-	KEY_SAVES, KEY_RESTORES, KEY_SKIPPED_RESTORES, KEY_BYTES_SAVED,
-	KEY_BYTES_RESTORED, KEY_VIOLATIONS, KEY_SWITCHES, KEY_KFPU_SECTIONS,
+	KEY_SAVES, KEY_RESTORES, KEY_SKIPPED_RESTORES,
+	KEY_BYTES_SAVED, KEY_BYTES_RESTORED,            /* by what is in use (fpu_stats) */
+	KEY_BYTES_SAVED_FULL, KEY_BYTES_RESTORED_FULL,  /* the whole buffer per operation */
+	KEY_VIOLATIONS, KEY_SWITCHES, KEY_KFPU_SECTIONS,
 	KEY_SIGNALS,          /* signal frames set up (handlers entered) */
 	KEY_SIGRETURNS,       /* sigreturns that succeeded */
 	KEY_SIGSEGV,          /* SIGSEGVs the kernel forced (bad frame, frame not writable) */
