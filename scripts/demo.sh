@@ -60,6 +60,16 @@ for bug in guest-save-to-vmm guest-scratch; do
 		<"$tmp/bug" 2>/dev/null) || n='?'
 	printf '%-17s %-8s with --inject-bug %-18s %4s violations: %s\n' seed-kvm-preempt linux "$bug" "$n" "$verdict"
 done
+# The deferred policy's own failure modes, each against its regression scenario.
+for pair in "deferred-remote-flush no-remote-flush" "deferred-guest-swap flush-active-buffer" \
+	    "deferred-kfpu-flush kfpu-no-flush" "deferred-exec exec-keeps-unsaved"; do
+	set -- $pair
+	verdict=$(caught "$tmp/bug" "$2" "$fpuctx" run "scenarios/$1.scn" --policy deferred --json) ||
+		echo "$1 deferred with --inject-bug $2: $verdict" >>"$tmp/failed"
+	n=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["policies"]["deferred"]["violations"])' \
+		<"$tmp/bug" 2>/dev/null) || n='?'
+	printf '%-22s %-8s with --inject-bug %-20s %4s violations: %s\n' "$1" deferred "$2" "$n" "$verdict"
+done
 echo
 printf '%-28s %-7s %7s %9s %8s %9s %6s %6s  %s\n' scenario policy saves restores skipped switches kfpu viol expect
 for f in scenarios/*.scn; do
