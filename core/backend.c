@@ -131,12 +131,6 @@ uint32_t fpu_hw_restore(const struct fpu_system *sys, const void *area, uint64_t
 	return fpu_hw_restore_as(sys, area, mask, sys->insn == FPU_INSN_FXSAVE);
 }
 
-uint32_t fpu_hw_bytes(const struct fpu_system *sys, uint64_t mask)
-{
-	if (mask == sys->mask)
-		return sys->state_size; /* every context buffer: computed once at init */
-	return fpu_xstate_size(&sys->xs, sys->insn, mask);
-}
 
 /* XSAVEC: compact buffers and the init optimization. Xen measured XSAVEOPT
  * faster on some parts; `make bench` prints both so the choice can be checked. */

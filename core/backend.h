@@ -16,8 +16,12 @@ uint32_t fpu_hw_restore(const struct fpu_system *sys, const void *area, uint64_t
 uint32_t fpu_hw_restore_as(const struct fpu_system *sys, const void *area, uint64_t mask, bool fx);
 /* Bytes an XRSTOR (FXRSTOR) of `mask` from area will read: call it before the restore. */
 uint32_t fpu_hw_restore_bytes(const struct fpu_system *sys, const void *area, uint64_t mask);
-/* Bytes of the whole buffer for `mask`: a save or restore that skipped nothing. */
-uint32_t fpu_hw_bytes(const struct fpu_system *sys, uint64_t mask);
+/* Bytes of the whole buffer for `mask`: a save or restore that skipped nothing.
+ * A context buffer's own mask is the common case: computed once, at init. */
+static inline uint32_t fpu_hw_bytes(const struct fpu_system *sys, uint64_t mask)
+{
+	return mask == sys->mask ? sys->state_size : fpu_xstate_size(&sys->xs, sys->insn, mask);
+}
 /* dst <- src, two buffers of the system's format holding `mask`: the legacy
  * area, the header and the components set in src's XSTATE_BV; the others are
  * left as they were in dst (every reader honours XSTATE_BV). Returns the bytes copied. */

@@ -54,14 +54,12 @@
  *     itself, so waits never form a cycle.
  * ------------------------------------------------------------------------- */
 
-void fpu__emit(struct fpu_cpu *cpu, unsigned type, const struct fpu_ctx *ctx,
-		 const struct fpu_state *state, uint32_t bytes, uint64_t arg)
+void fpu__emit_event(struct fpu_cpu *cpu, unsigned type, const struct fpu_ctx *ctx,
+		     const struct fpu_state *state, uint32_t bytes, uint64_t arg)
 {
 	const struct fpu_system *sys = cpu->sys;
 	struct fpu_event ev;
 
-	if (!sys->port || !sys->port->trace)
-		return;
 	ev.type = (uint16_t)type;
 	ev.cpu = (int16_t)cpu->id;
 	ev.ctx = ctx ? ctx->id : 0;
@@ -142,11 +140,11 @@ void fpu__count_restore(struct fpu_cpu *cpu, struct fpu_ctx *ctx, uint32_t bytes
 
 /* I8: about to restore s (NULL: a frame or an init image). Only the image
  * the registers hold already may keep its pointers. */
-void fpu__scrub_x87_pointers(struct fpu_cpu *cpu, const struct fpu_state *s)
+void fpu__scrub_x87_pointers_slow(struct fpu_cpu *cpu, const struct fpu_state *s)
 {
 	const struct fpu_system *sys = cpu->sys;
 
-	if (!sys->xs.x87.leaks || FPU_BUG(sys, X87_NO_SCRUB))
+	if (FPU_BUG(sys, X87_NO_SCRUB))
 		return;
 	if (s && cpu->owner == s && s->last_cpu == cpu->id)
 		return;
@@ -193,11 +191,11 @@ void fpu__load_regs(struct fpu_cpu *cpu, struct fpu_ctx *ctx, struct fpu_state *
 /* I9: the registers are about to take something else: write the unsaved
  * image they hold back into the buffer it belongs to (the owner, whichever
  * buffer its context has active now). */
-void fpu__flush_owner(struct fpu_cpu *cpu)
+void fpu__flush_owner_slow(struct fpu_cpu *cpu)
 {
 	struct fpu_state *s = cpu->owner;
 
-	if (!s || !s->unsaved || s->last_cpu != cpu->id)
+	if (s->last_cpu != cpu->id)
 		return;
 #ifdef FPUCTX_TESTING
 	if (FPU_BUG(cpu->sys, FLUSH_ACTIVE_BUFFER) && cpu->unsaved_ctx &&
@@ -216,12 +214,10 @@ void fpu__flush_owner(struct fpu_cpu *cpu)
 
 /* I9: S's buffer is about to be read or loaded on this CPU: if another CPU
  * holds S's newest image, have it written back (by IPI, through the port). */
-void fpu__sync_buffer(struct fpu_cpu *cpu, struct fpu_state *s)
+void fpu__sync_buffer_slow(struct fpu_cpu *cpu, struct fpu_state *s)
 {
 	struct fpu_system *sys = cpu->sys;
 
-	if (!s->unsaved)
-		return;
 	if (s->last_cpu == cpu->id) {
 		fpu__flush_owner(cpu);
 		return;
@@ -638,6 +634,7 @@ enum fpu_setup_error fpu_system_init(struct fpu_system *sys, const struct fpu_po
 	sys->insn = insn;
 	sys->port = port;
 	sys->port_data = port_data;
+	sys->trace_on = port->trace != 0;
 	sys->has_pkru = (sys->xs.features & FPU_XFEATURE_MASK(FPU_XFEATURE_PKRU)) && sys->xs.has_ospke;
 	/* PKRU is switched eagerly (I7), so it is not part of the deferred image. */
 	sys->mask = sys->xs.features & ~FPU_XFEATURE_MASK(FPU_XFEATURE_PKRU);

@@ -10,8 +10,16 @@
 #include "fpuctx/trace.h"
 #include "fpuctx/testing.h"
 
-void fpu__emit(struct fpu_cpu *cpu, unsigned type, const struct fpu_ctx *ctx,
-	       const struct fpu_state *state, uint32_t bytes, uint64_t arg);
+/* A trace event, when the port takes them: with tracing off, the hot paths
+ * pay one predictable branch per event, no call. */
+void fpu__emit_event(struct fpu_cpu *cpu, unsigned type, const struct fpu_ctx *ctx,
+		     const struct fpu_state *state, uint32_t bytes, uint64_t arg);
+static inline void fpu__emit(struct fpu_cpu *cpu, unsigned type, const struct fpu_ctx *ctx,
+			     const struct fpu_state *state, uint32_t bytes, uint64_t arg)
+{
+	if (__builtin_expect(cpu->sys->trace_on, 0))
+		fpu__emit_event(cpu, type, ctx, state, bytes, arg);
+}
 void fpu__warn(struct fpu_cpu *cpu, const char *what);
 void fpu__lock(struct fpu_cpu *cpu);
 void fpu__unlock(struct fpu_cpu *cpu);
@@ -24,9 +32,19 @@ void fpu__drop_cpu_owner(struct fpu_cpu *cpu);
 /* I1: S is rewritten or released. */
 void fpu__forget_state(struct fpu_cpu *cpu, struct fpu_state *s);
 /* I9: write back the unsaved image the registers hold, if any. */
-void fpu__flush_owner(struct fpu_cpu *cpu);
+void fpu__flush_owner_slow(struct fpu_cpu *cpu);
+static inline void fpu__flush_owner(struct fpu_cpu *cpu)
+{
+	if (cpu->owner && cpu->owner->unsaved)
+		fpu__flush_owner_slow(cpu);
+}
 /* I9: make S's buffer current: write back its unsaved image, here or by IPI. */
-void fpu__sync_buffer(struct fpu_cpu *cpu, struct fpu_state *s);
+void fpu__sync_buffer_slow(struct fpu_cpu *cpu, struct fpu_state *s);
+static inline void fpu__sync_buffer(struct fpu_cpu *cpu, struct fpu_state *s)
+{
+	if (s->unsaved)
+		fpu__sync_buffer_slow(cpu, s);
+}
 /* I9: leave prev's live image in the registers as S's, unsaved. */
 void fpu__defer_save(struct fpu_cpu *cpu, struct fpu_ctx *prev, struct fpu_state *s);
 /* I9: ctx's state is replaced in the registers: drop any unsaved image of it. */
@@ -40,6 +58,11 @@ void fpu__set_need_load(struct fpu_cpu *cpu, struct fpu_ctx *ctx);
 void fpu__make_regs_live(struct fpu_cpu *cpu, struct fpu_ctx *ctx);
 void fpu__write_pkru(struct fpu_cpu *cpu, const struct fpu_ctx *ctx, uint32_t value);
 /* I8: x87 pointers cleared before restoring s (NULL: not a context buffer). */
-void fpu__scrub_x87_pointers(struct fpu_cpu *cpu, const struct fpu_state *s);
+void fpu__scrub_x87_pointers_slow(struct fpu_cpu *cpu, const struct fpu_state *s);
+static inline void fpu__scrub_x87_pointers(struct fpu_cpu *cpu, const struct fpu_state *s)
+{
+	if (cpu->sys->xs.x87.leaks)
+		fpu__scrub_x87_pointers_slow(cpu, s);
+}
 
 #endif

@@ -123,6 +123,7 @@ struct fpu_system {
 	uint32_t pretend;           /* FPU_PRETEND_* bits (testing.h) */
 #endif
 	bool has_pkru;
+	bool trace_on;              /* port->trace is set: events are built (else one branch each) */
 };
 
 #endif
