@@ -266,6 +266,14 @@ static bool bytes_zero(const uint8_t *p, uint32_t n)
 	return true;
 }
 
+/* The alignment the restore instruction demands of its operand (#GP if
+ * not): 64 bytes for XRSTOR, 16 for FXRSTOR, which restores legacy-only
+ * frames, and every frame on CPUs without XSAVE. */
+static uintptr_t frame_align(const struct frame_check *fc)
+{
+	return fc->fx_only ? 16 : 64;
+}
+
 /* Everything XRSTOR/FXRSTOR would raise #GP for, checked before using it. */
 static enum fpu_sigreturn validate(struct fpu_system *sys, uintptr_t buf,
 				   struct frame_check *fc)
@@ -278,6 +286,9 @@ static enum fpu_sigreturn validate(struct fpu_system *sys, uintptr_t buf,
 	const uint64_t sse = FPU_XFEATURE_MASK(FPU_XFEATURE_SSE), avx = FPU_XFEATURE_MASK(FPU_XFEATURE_AVX);
 	bool mxcsr_loaded;
 
+	/* The frame pointer is the user's to change (uc_mcontext.fpregs). */
+	if (buf & (frame_align(fc) - 1))
+		return FPU_SIGRETURN_MISALIGNED;
 	if (port->copy_from_user(sys->port_data, &mxcsr, buf + FPU_FXSAVE_MXCSR, 4))
 		return FPU_SIGRETURN_FAULT;
 	if (fc->fx_only)
@@ -411,6 +422,7 @@ const char *fpu_sigreturn_str(enum fpu_sigreturn r)
 	case FPU_SIGRETURN_BAD_XSTATE_BV: return "XSTATE_BV names components not enabled";
 	case FPU_SIGRETURN_BAD_MXCSR: return "reserved MXCSR bits set";
 	case FPU_SIGRETURN_REFUSED: return "the CPU refused the frame";
+	case FPU_SIGRETURN_MISALIGNED: return "frame misaligned (XRSTOR: 64 bytes, FXRSTOR: 16)";
 	}
 	return "unknown";
 }

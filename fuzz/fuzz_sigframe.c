@@ -704,7 +704,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		broken("the CPU refused (XRSTOR/FXRSTOR fault) a frame that validation accepted");
 	if (port_warns)
 		broken("the library warned: %s", port_warn_what ? port_warn_what : "?");
-	if ((unsigned)g_r > FPU_SIGRETURN_REFUSED)
+	if ((unsigned)g_r > FPU_SIGRETURN_MISALIGNED)
 		broken("unknown result %d", g_r);
 	if (cpu.owner)
 		broken("the CPU still names buffer %u as owner after sigreturn changed the registers",

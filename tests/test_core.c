@@ -2003,6 +2003,71 @@ static void test_sigreturn_legacy_mxcsr(void)
 	}
 }
 
+/* A handler may point sigreturn at any address (uc_mcontext.fpregs). Linux
+ * hands it to XRSTOR (64-byte alignment) or, for a legacy-only frame and on
+ * CPUs without XSAVE, to FXRSTOR (16 bytes); either faults on a misaligned
+ * operand and the task gets SIGSEGV. The library must say so in validation,
+ * never by a refused XRSTOR (and its warning). The frame's bytes are intact,
+ * only moved: nothing else could make it fail. */
+static void test_sigreturn_misaligned(void)
+{
+	static const uint32_t offs[] = { 0, 8, 16, 32, 48 };
+	struct fixture fx;
+	uint32_t size, pkru = 0, align, off;
+	uint8_t *ref, *buf, *frame;
+	enum fpu_sigreturn r, want;
+	unsigned i, j, legacy, nfail;
+
+	if (!fx_setup(&fx, "linux", FPU_INSN__COUNT, 0))
+		return;
+	size = fpu_sigframe_size(&fx.sys);
+	ref = area_alloc(size);
+	buf = area_alloc(size + 64);
+	if (fx.sys.has_pkru)
+		pkru = fpu_rdpkru();
+	port.running_on = fx.c0;
+	run_a_on_cpu0(&fx);
+	set_mxcsr(MXCSR_USER);
+	CHECK_EQ_INT(fpu_signal_save(&fx.sys, fx.a, (uintptr_t)ref), 0);
+	for (legacy = 0; legacy < 2; legacy++) {
+		/* Legacy-only: magic1 gone (on CPUs without XSAVE every frame is). */
+		if (legacy)
+			memset(ref + FPU_SW_BYTES_OFFSET, 0, 4);
+		align = legacy || !fx.sys.xs.has_xsave ? 16 : 64;
+		for (i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
+			off = offs[i];
+			frame = buf + off;
+			memcpy(frame, ref, size);
+			want = off % align ? FPU_SIGRETURN_MISALIGNED
+			       : align == 16 ? FPU_SIGRETURN_OK_FX_ONLY : FPU_SIGRETURN_OK;
+			set_mxcsr(want == FPU_SIGRETURN_MISALIGNED ? MXCSR_USER : FPU_MXCSR_DEFAULT);
+			events_clear();
+			r = fpu_signal_restore(&fx.sys, fx.a, (uintptr_t)frame);
+			CHECK(r == want, "%s frame at +%u (alignment %u): %s, expected %s",
+			      legacy ? "legacy-only" : "full", off, align, fpu_sigreturn_str(r),
+			      fpu_sigreturn_str(want));
+			CHECK(port.nwarn == 0, "frame at +%u: warning \"%s\"", off, port.warn[0]);
+			for (nfail = 0, j = 0; j < port.nev; j++)
+				nfail += port.ev[j].ev.type == FPU_EV_SIGRETURN_FAILED;
+			CHECK_EQ(nfail, want == FPU_SIGRETURN_MISALIGNED);
+			if (want == FPU_SIGRETURN_MISALIGNED)
+				CHECK_EQ(get_mxcsr(), FPU_MXCSR_DEFAULT); /* the reset state */
+			else if (!legacy && fx.sys.xs.has_xsave)
+				CHECK_EQ(get_mxcsr(), MXCSR_USER);      /* the frame's */
+			CHECK_EQ(fx.a->flags & FPU_CTX_NEED_LOAD, 0);
+			CHECK(!memcmp(frame, ref, size), "sigreturn wrote the frame at +%u", off);
+		}
+	}
+	CHECK(strstr(fpu_sigreturn_str(FPU_SIGRETURN_MISALIGNED), "aligned") != NULL,
+	      "message: %s", fpu_sigreturn_str(FPU_SIGRETURN_MISALIGNED));
+	if (fx.sys.has_pkru)
+		fpu_wrpkru(pkru);
+	set_mxcsr(FPU_MXCSR_DEFAULT);
+	free(buf);
+	free(ref);
+	fx_teardown(&fx);
+}
+
 /* ------------------------------------------------------------------------
  * Bytes by what is in use (docs/design.md, "Bytes")
  * ---------------------------------------------------------------------- */
@@ -2641,6 +2706,7 @@ static const struct test tests[] = {
 	TEST(test_state_buffer_checks),
 	TEST(test_xstate_layout),
 	TEST(test_sigreturn_legacy_mxcsr),
+	TEST(test_sigreturn_misaligned),
 	TEST(test_deferred_kthread_round_trip),
 	TEST(test_deferred_pingpong),
 	TEST(test_deferred_kfpu_flushes),

@@ -54,12 +54,15 @@ enum fpu_sigreturn {
 	FPU_SIGRETURN_BAD_XSTATE_BV,/* XSTATE_BV names components the CPU does not enable */
 	FPU_SIGRETURN_BAD_MXCSR,    /* reserved MXCSR bits set */
 	FPU_SIGRETURN_REFUSED,      /* the CPU refused what validation accepted */
+	FPU_SIGRETURN_MISALIGNED,   /* not 64-byte aligned (16 for a legacy-only frame) */
 };
 
 /* sigreturn: restores ctx's user state from the frame at buf (0: none, which
  * gives the init state). May sleep, like fpu_signal_save. On an error the task is left in the reset state, no
  * other context's bytes are in its registers or buffer, and the caller must
- * deliver SIGSEGV. Validation happens in software before any XRSTOR. */
+ * deliver SIGSEGV. Validation happens in software before any XRSTOR,
+ * including buf's alignment: 64 bytes when the frame has a valid extended
+ * part (XRSTOR), 16 when it is read as the legacy area only (FXRSTOR). */
 enum fpu_sigreturn fpu_signal_restore(struct fpu_system *sys, struct fpu_ctx *ctx, uintptr_t buf);
 bool fpu_sigreturn_ok(enum fpu_sigreturn r);
 const char *fpu_sigreturn_str(enum fpu_sigreturn r);
