@@ -15,9 +15,11 @@
  * frames are handed to the host kernel (a forked child's SIGUSR1 handler
  * copies the frame over its own and returns; the kernel's rt_sigreturn
  * accepts it, or kills the child with SIGSEGV) and to fpu_signal_restore()
- * in this process. Verdicts must agree; for accepted frames the resulting
- * registers (saved with XSAVE straight after the restore) must be equal
- * once components reported in init state are given their init values.
+ * in this process; some are handed over misaligned (the child's handler
+ * points uc_mcontext.fpregs at a moved copy). Verdicts must agree; for
+ * accepted frames the resulting registers (saved with XSAVE straight after
+ * the restore) must be equal once components reported in init state are
+ * given their init values.
  *
  * Registers hold test state between an XRSTOR and the XSAVE that follows
  * it. Nothing in between may use SIMD (glibc's memcpy/memset use ZMM16-31
@@ -157,6 +159,11 @@ static uint8_t host_frame[FRAME_MAX] __attribute__((aligned(64)));
 static volatile uint32_t host_frame_len;
 static volatile uintptr_t host_frame_addr;
 static uint8_t mut[FRAME_MAX] __attribute__((aligned(64)));   /* the frame the child installs */
+/* Where the frame is handed to sigreturn: its own place (0), or a copy at
+ * this offset from a 64-byte boundary, the child's handler pointing
+ * uc_mcontext.fpregs at it (Linux takes the pointer as it is). */
+static uint32_t shift;
+static uint8_t moved_frame[FRAME_MAX] __attribute__((aligned(64)));
 
 /* Shared with the forked child: it XSAVEs here right after its sigreturn. */
 struct shared {
@@ -180,6 +187,10 @@ static void on_usr1(int sig, siginfo_t *si, void *ucv)
 	if (sig_mode == MODE_OVERWRITE) {
 		rep_movsb((void *)&shm->frame_xsize, fp + SW_XSIZE, 4);
 		rep_movsb((void *)&shm->frame_xfeat, fp + SW_XFEAT, 8);
+		if (shift) {
+			fp = moved_frame + shift;
+			uc->uc_mcontext.fpregs = (fpregset_t)(void *)fp;
+		}
 		rep_movsb(fp, mut, flen);
 		return;
 	}
@@ -551,13 +562,13 @@ static void part1(void)
 enum mkind {
 	MK_MAGIC1, MK_MAGIC2, MK_XSTATE_SIZE, MK_EXT_SIZE, MK_SW_XFEAT, MK_XSTATE_BV,
 	MK_XCOMP_BV, MK_HDR_RSVD, MK_MXCSR, MK_FCW, MK_FTW, MK_X87ENV, MK_ST, MK_XMM,
-	MK_COMPONENT, MK_RSVD, MK__N, MK_TARGETED = MK__N
+	MK_COMPONENT, MK_RSVD, MK_MISALIGN, MK__N, MK_TARGETED = MK__N
 };
 
 static const char *const mk_names[MK__N + 1] = {
 	"magic1", "magic2", "xstate_size", "extended_size", "sw.xfeatures", "xstate_bv",
 	"xcomp_bv", "hdr_reserved", "mxcsr", "fcw", "ftw", "x87_env", "st_regs", "xmm",
-	"component", "legacy/sw reserved", "targeted",
+	"component", "legacy/sw reserved", "misaligned", "targeted",
 };
 
 enum hv { HOST_ACCEPTED, HOST_REJECTED, HOST_ERROR };
@@ -723,8 +734,8 @@ static struct outcome run_frame(void)
 	}
 	if (pid == 0)
 		child_main();
-	memcpy(lib_buf, mut, flen);
-	o.lib = lib_restore(pre_img, lib_buf, lib_img, umask);
+	memcpy(lib_buf + shift, mut, flen); /* flen <= FRAME_MAX - 64 (setup) */
+	o.lib = lib_restore(pre_img, lib_buf + shift, lib_img, umask);
 	do
 		w = waitpid(pid, &status, 0);
 	while (w < 0 && errno == EINTR);
@@ -801,6 +812,8 @@ static bool judge(long idx, const char *desc, unsigned kinds, bool verbose_dump,
 		printf("    mutated frame, bytes 0-575 (legacy area, sw_reserved, XSAVE header):\n");
 		hexdump(mut, 0, FPU_XSAVE_EXT_OFFSET);
 		printf("    MAGIC2 slot at %u: %08x\n", usize, get32(mut + usize));
+		if (shift)
+			printf("    handed to sigreturn at +%u from a 64-byte boundary\n", shift);
 	}
 	return false;
 }
@@ -1056,6 +1069,10 @@ static void mutate_one(struct mctx *m, uint8_t *f, enum mkind kind)
 		say(m, "reserved bytes %u-%u random", o, o + n - 1);
 		break;
 	}
+	case MK_MISALIGN: /* 16-byte multiples half the time: FXRSTOR takes those */
+		shift = rnd_below(m, 2) ? 16 * (1 + rnd_below(m, 3)) : 1 + rnd_below(m, 63);
+		say(m, "frame at +%u from a 64-byte boundary", shift);
+		break;
 	default:
 		break;
 	}
@@ -1069,6 +1086,7 @@ struct targeted {
 	int expect_lib;      /* -1: only agreement is checked */
 	bool check_fx_state; /* legacy from the frame, the rest init */
 	bool check_exact;    /* registers == the frame's pattern */
+	uint32_t shift;      /* the frame handed over at this offset from a 64-byte boundary */
 };
 
 static void t_none(uint8_t *f) { (void)f; }
@@ -1156,38 +1174,47 @@ static void t_tilecfg_rsvd(uint8_t *f) { f[sys.xs.offset[FPU_XFEATURE_XTILECFG] 
 static void t_xfeat_outside(uint8_t *f) { put64(f + SW_XFEAT, get64(f + SW_XFEAT) | 1ull << 40); }
 
 static const struct targeted targeted[] = {
-	{ "unmodified frame", t_none, FPU_SIGRETURN_OK, false, true },
-	{ "magic1 wrong", t_magic1, FPU_SIGRETURN_OK_FX_ONLY, true, false },
-	{ "xstate_size 575", t_xsize575, -1, false, false },
-	{ "magic2 wrong", t_magic2, -1, false, false },
-	{ "XCOMP_BV=1", t_xcomp1, -1, false, false },
-	{ "header word 2 (bytes 16-23) nonzero", t_word2, -1, false, false },
-	{ "header word 3 (bytes 24-31) nonzero", t_word3, -1, false, false },
-	{ "header word 7 (bytes 56-63) bit 63", t_word7, -1, false, false },
-	{ "XSTATE_BV bit 8 (not in XCR0)", t_bv8, -1, false, false },
-	{ "MXCSR bit 16 set", t_mxcsr16, -1, false, false },
-	{ "XSTATE_BV=0", t_bv0, -1, false, false },
-	{ "valid compacted header (xcomp_bv=bit63|XSTATE_BV)", t_compact, -1, false, false },
-	{ "valid compacted header without AMX", t_compact_noamx, -1, false, false },
-	{ "compacted, XCOMP_BV=bit63, XSTATE_BV=0", t_compact_empty, -1, false, false },
-	{ "compacted, XSTATE_BV=0, MXCSR bit 16", t_compact_bv0_mxcsr, -1, false, false },
-	{ "compacted, XSTATE_BV has AVX not SSE, MXCSR bit 16", t_compact_avx_nosse_mxcsr, -1, false, false },
-	{ "compacted, XSTATE_BV has SSE, MXCSR bit 16", t_compact_sse_mxcsr, -1, false, false },
-	{ "compacted, XSTATE_BV has SSE, sw.xfeatures x87|AVX, MXCSR bit 16", t_compact_rfbm_nosse_mxcsr, -1, false, false },
-	{ "compacted without AMX, header word 3 nonzero", t_compact_word3, -1, false, false },
-	{ "compacted, XSTATE_BV=XCOMP_BV (bit 63 set in both)", t_compact_bv63, -1, false, false },
-	{ "xstate_size=user_size-64, MAGIC2 moved there", t_moved_magic2, -1, false, false },
-	{ "xstate_size=1024, MAGIC2 left at user_size", t_small_xsize, -1, false, false },
-	{ "xstate_size=user_size+4", t_big_xsize, -1, false, false },
-	{ "extended_size < xstate_size", t_ext_small, -1, false, false },
-	{ "sw.xfeatures=FP|SSE", t_fpsse, -1, false, false },
-	{ "sw.xfeatures=x87 only, MXCSR bit 16", t_x87_only_mxcsr, -1, false, false },
-	{ "sw.xfeatures bit 40 (not in XCR0)", t_xfeat_outside, -1, false, false },
-	{ "sw.xfeatures=x87|AVX (no SSE), MXCSR bit 16", t_avx_only_xfeat_mxcsr, -1, false, false },
-	{ "magic1 wrong and MXCSR bit 16", t_magic1_mxcsr, -1, false, false },
-	{ "XSTATE_BV without SSE/AVX, MXCSR bit 16", t_bv_no_sse_mxcsr, -1, false, false },
-	{ "TILECFG palette 2", t_tilecfg_palette2, -1, false, false },
-	{ "TILECFG reserved byte 2 nonzero", t_tilecfg_rsvd, -1, false, false },
+	{ "unmodified frame", t_none, FPU_SIGRETURN_OK, false, true, 0 },
+	{ "magic1 wrong", t_magic1, FPU_SIGRETURN_OK_FX_ONLY, true, false, 0 },
+	{ "xstate_size 575", t_xsize575, -1, false, false, 0 },
+	{ "magic2 wrong", t_magic2, -1, false, false, 0 },
+	{ "XCOMP_BV=1", t_xcomp1, -1, false, false, 0 },
+	{ "header word 2 (bytes 16-23) nonzero", t_word2, -1, false, false, 0 },
+	{ "header word 3 (bytes 24-31) nonzero", t_word3, -1, false, false, 0 },
+	{ "header word 7 (bytes 56-63) bit 63", t_word7, -1, false, false, 0 },
+	{ "XSTATE_BV bit 8 (not in XCR0)", t_bv8, -1, false, false, 0 },
+	{ "MXCSR bit 16 set", t_mxcsr16, -1, false, false, 0 },
+	{ "XSTATE_BV=0", t_bv0, -1, false, false, 0 },
+	{ "valid compacted header (xcomp_bv=bit63|XSTATE_BV)", t_compact, -1, false, false, 0 },
+	{ "valid compacted header without AMX", t_compact_noamx, -1, false, false, 0 },
+	{ "compacted, XCOMP_BV=bit63, XSTATE_BV=0", t_compact_empty, -1, false, false, 0 },
+	{ "compacted, XSTATE_BV=0, MXCSR bit 16", t_compact_bv0_mxcsr, -1, false, false, 0 },
+	{ "compacted, XSTATE_BV has AVX not SSE, MXCSR bit 16", t_compact_avx_nosse_mxcsr, -1, false, false, 0 },
+	{ "compacted, XSTATE_BV has SSE, MXCSR bit 16", t_compact_sse_mxcsr, -1, false, false, 0 },
+	{ "compacted, XSTATE_BV has SSE, sw.xfeatures x87|AVX, MXCSR bit 16", t_compact_rfbm_nosse_mxcsr, -1, false, false, 0 },
+	{ "compacted without AMX, header word 3 nonzero", t_compact_word3, -1, false, false, 0 },
+	{ "compacted, XSTATE_BV=XCOMP_BV (bit 63 set in both)", t_compact_bv63, -1, false, false, 0 },
+	{ "xstate_size=user_size-64, MAGIC2 moved there", t_moved_magic2, -1, false, false, 0 },
+	{ "xstate_size=1024, MAGIC2 left at user_size", t_small_xsize, -1, false, false, 0 },
+	{ "xstate_size=user_size+4", t_big_xsize, -1, false, false, 0 },
+	{ "extended_size < xstate_size", t_ext_small, -1, false, false, 0 },
+	{ "sw.xfeatures=FP|SSE", t_fpsse, -1, false, false, 0 },
+	{ "sw.xfeatures=x87 only, MXCSR bit 16", t_x87_only_mxcsr, -1, false, false, 0 },
+	{ "sw.xfeatures bit 40 (not in XCR0)", t_xfeat_outside, -1, false, false, 0 },
+	{ "sw.xfeatures=x87|AVX (no SSE), MXCSR bit 16", t_avx_only_xfeat_mxcsr, -1, false, false, 0 },
+	{ "magic1 wrong and MXCSR bit 16", t_magic1_mxcsr, -1, false, false, 0 },
+	{ "XSTATE_BV without SSE/AVX, MXCSR bit 16", t_bv_no_sse_mxcsr, -1, false, false, 0 },
+	{ "TILECFG palette 2", t_tilecfg_palette2, -1, false, false, 0 },
+	{ "TILECFG reserved byte 2 nonzero", t_tilecfg_rsvd, -1, false, false, 0 },
+	/* XRSTOR needs 64-byte alignment, FXRSTOR (legacy-only frames) 16. */
+	{ "frame at +8", t_none, FPU_SIGRETURN_MISALIGNED, false, false, 8 },
+	{ "frame at +16", t_none, FPU_SIGRETURN_MISALIGNED, false, false, 16 },
+	{ "frame at +32", t_none, FPU_SIGRETURN_MISALIGNED, false, false, 32 },
+	{ "frame at +48", t_none, FPU_SIGRETURN_MISALIGNED, false, false, 48 },
+	{ "frame at +64", t_none, FPU_SIGRETURN_OK, false, true, 64 },
+	{ "magic1 wrong, frame at +8", t_magic1, FPU_SIGRETURN_MISALIGNED, false, false, 8 },
+	{ "magic1 wrong, frame at +16", t_magic1, FPU_SIGRETURN_OK_FX_ONLY, true, false, 16 },
+	{ "magic1 wrong, frame at +48", t_magic1, FPU_SIGRETURN_OK_FX_ONLY, true, false, 48 },
 };
 
 static void run_targeted(void)
@@ -1208,8 +1235,10 @@ static void run_targeted(void)
 		}
 		memcpy(mut, base_frame, flen);
 		c->mutate(mut);
+		shift = c->shift;
 		snprintf(desc, sizeof(desc), "targeted: %s", c->name);
 		ok = judge(-1 - (long)t, desc, 1u << MK_TARGETED, true, &o);
+		shift = 0;
 		/* judge() left the images of the sides that accepted, normalized. */
 		if (c->expect_lib >= 0 && (int)o.lib != c->expect_lib) {
 			printf("    expected fpuctx %s, got %s\n",
@@ -1266,6 +1295,7 @@ static void run_random(unsigned long n, uint64_t seed)
 		m.kinds = 0;
 		desc[0] = 0;
 		memcpy(mut, base_frame, flen);
+		shift = 0;
 		nm = 1 + rnd_below(&m, 3);
 		for (j = 0; j < nm; j++)
 			mutate_one(&m, mut, (enum mkind)rnd_below(&m, MK__N));
@@ -1273,6 +1303,7 @@ static void run_random(unsigned long n, uint64_t seed)
 			passed++;
 		else
 			failed++;
+		shift = 0;
 	}
 }
 
