@@ -25,7 +25,12 @@
  *                fault_in() fails, the sigreturn must fail cleanly (FAULT)
  *             3: the frame ends less than 64 bytes before an inaccessible
  *                page: XRSTOR must not read past the frame
- *   bits 6-7  K (modulo the frame's page count)
+ *   bits 6-7  placements 1 and 2: K (modulo the frame's page count);
+ *             placements 0 and 3: the frame's offset from a 64-byte
+ *             boundary, 0, 8, 16, 32 (placement 0) or 0, 16, 48, 24
+ *             (placement 3), as a handler that moved uc_mcontext.fpregs
+ *             would hand it over: XRSTOR needs 64-byte alignment, FXRSTOR
+ *             (legacy-only frames) 16
  * An input of one zero byte is the unmodified saved frame.
  *
  * Invariants (abort() with a message when one breaks):
@@ -49,7 +54,10 @@
  *   f. fpu_signal_restore() never writes the user frame;
  *   g. FPU_SIGRETURN_FAULT only when part of the frame cannot be read
  *      (placement 2): with evicted pages the retry after fault_in()
- *      succeeds, and a frame that is all there is never reported unreadable.
+ *      succeeds, and a frame that is all there is never reported unreadable;
+ *   h. FPU_SIGRETURN_MISALIGNED never for a 64-byte aligned frame, and
+ *      always for one that is not even 16-byte aligned (no instruction
+ *      could restore it); in between, a refusal by the CPU is caught by a.
  *
  * Registers hold test state between the XRSTOR of the pre-state and the
  * XSAVE after the sigreturn. Nothing in between may use SIMD (glibc's
@@ -217,7 +225,9 @@ static uint32_t isize;     /* standard-format XSAVE image for user_features */
 static uint64_t umask;     /* sys.user_features */
 static uint8_t *clean_img, *pre_img, *pat_img, *out_img;
 static uint8_t *base[NBASE];
-static uint8_t *heap_frame; /* exactly fsize bytes: ASan sees reads past it */
+/* Frame offsets from a 64-byte boundary (bits 6-7): placements 0 and 3. */
+static const uint32_t misalign[2][4] = { { 0, 8, 16, 32 }, { 0, 16, 48, 24 } };
+static uint8_t *heap_block[4]; /* fsize + misalign[0][i] bytes: ASan sees reads past the frame */
 static uint8_t *frame;      /* this input's frame, as the test reads and writes it */
 static uintptr_t uframe;    /* ... and its user address, given to the library */
 static uint8_t *frame_copy;
@@ -416,7 +426,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	memcpy(base[V_COMPACTED], base[V_SAVED], fsize);
 	if (sys.xs.has_xsavec)
 		put64(base[V_COMPACTED] + HDR_COMP, FPU_XCOMP_BV_COMPACTED | get64(base[V_SAVED] + HDR_BV));
-	heap_frame = frame = alloc64(fsize);
+	for (b = 0; b < 4; b++)
+		heap_block[b] = alloc64(fsize + misalign[0][b]);
+	frame = heap_block[0];
 	frame_copy = alloc64(fsize);
 	setup_user_memory();
 
@@ -465,12 +477,13 @@ static void broken(const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\n  variant %u, live %d, pre-state %s, placement %u (K %u of %u pages, %u fault-ins);"
+	fprintf(stderr, "\n  variant %u, live %d, pre-state %s, placement %u (K %u of %u pages, %u fault-ins,"
+			" frame at +%u);"
 			" fpu_signal_restore: %s (%d)\n"
 			"  frame: MXCSR 0x%08x, sw.magic1 0x%08x xfeatures 0x%llx xstate_size %u, "
 			"XSTATE_BV 0x%llx XCOMP_BV 0x%llx\n",
 		g_sel & 3, !!(g_sel & 4), (g_sel & 8) ? "init" : "pattern", mem_mode, (g_sel >> 6) % npages,
-		npages, fault_ins, fpu_sigreturn_str(g_r), g_r,
+		npages, fault_ins, (unsigned)(uframe & 63), fpu_sigreturn_str(g_r), g_r,
 		get32(frame + FPU_FXSAVE_MXCSR), get32(frame + FPU_SW_BYTES_OFFSET),
 		(unsigned long long)get64(frame + SW_XFEAT), get32(frame + FPU_SW_BYTES_OFFSET + 16),
 		(unsigned long long)get64(frame + HDR_BV), (unsigned long long)get64(frame + HDR_COMP));
@@ -654,7 +667,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	mem_mode = (sel >> 4) & 3;
 	switch (mem_mode) {
 	case M_HEAP:
-		frame = heap_frame;
+		frame = heap_block[sel >> 6] + misalign[0][sel >> 6];
 		uframe = (uintptr_t)frame;
 		break;
 	case M_EVICTED:
@@ -664,8 +677,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		prot_lo = (uintptr_t)uview + (uintptr_t)((sel >> 6) % npages) * 4096;
 		prot_hi = (uintptr_t)uview + (uintptr_t)npages * 4096;
 		break;
-	case M_GUARD:
-		i = ((size_t)npages * 4096 - fsize) & ~(size_t)63;
+	case M_GUARD: /* the end less than 64 bytes before the page */
+		i = misalign[1][sel >> 6];
+		if (i > (size_t)npages * 4096 - fsize)
+			i = 0; /* no room on these pages */
+		i += ((size_t)npages * 4096 - fsize - i) & ~(size_t)63;
 		frame = kview + i;
 		uframe = (uintptr_t)uview + i;
 		break;
@@ -696,16 +712,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	obv = get64(out_img + HDR_BV);
 	if (verbose)
-		fprintf(stderr, "fuzz_sigframe: %zu bytes: variant %u live %d pre %s placement %u K %u: %s, "
+		fprintf(stderr, "fuzz_sigframe: %zu bytes: variant %u live %d pre %s placement %u K %u at +%u: %s, "
 				"%u fault-ins, XSTATE_BV after 0x%llx, MXCSR 0x%x FCW 0x%x\n", size, variant,
 			live, pre_init ? "init" : "pattern", mem_mode, (sel >> 6) % npages,
-			fpu_sigreturn_str(g_r), fault_ins, (unsigned long long)obv, c.mxcsr, c.fcw);
+			(unsigned)(uframe & 63), fpu_sigreturn_str(g_r), fault_ins, (unsigned long long)obv, c.mxcsr, c.fcw);
 	if (g_r == FPU_SIGRETURN_REFUSED)
 		broken("the CPU refused (XRSTOR/FXRSTOR fault) a frame that validation accepted");
 	if (port_warns)
 		broken("the library warned: %s", port_warn_what ? port_warn_what : "?");
 	if ((unsigned)g_r > FPU_SIGRETURN_MISALIGNED)
 		broken("unknown result %d", g_r);
+	if (g_r == FPU_SIGRETURN_MISALIGNED && !(uframe & 63))
+		broken("a 64-byte aligned frame rejected as misaligned");
+	if ((uframe & 15) && g_r != FPU_SIGRETURN_MISALIGNED)
+		broken("a frame at +%u from a 64-byte boundary not rejected as misaligned",
+		       (unsigned)(uframe & 63));
 	if (cpu.owner)
 		broken("the CPU still names buffer %u as owner after sigreturn changed the registers",
 		       cpu.owner->id);
