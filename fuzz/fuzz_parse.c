@@ -269,8 +269,10 @@ static void check_op(const struct scenario *s, const struct block *b, uint32_t i
 			broken("op %u: frame edit %u", i, op->arg);
 		if ((op->arg == FRAME_DIRTY || op->arg == FRAME_CLEAR) && !component_ok(op->arg2))
 			broken("op %u: frame dirty/clear of component %u", i, op->arg2);
+		if (op->arg == FRAME_MISALIGN && (op->arg2 < 1 || op->arg2 > 63))
+			broken("op %u: frame misalign %u", i, op->arg2);
 		if (op->arg != FRAME_DIRTY && op->arg != FRAME_CLEAR && op->arg != FRAME_MXCSR &&
-		    op->arg != FRAME_PKRU && op->arg2)
+		    op->arg != FRAME_PKRU && op->arg != FRAME_MISALIGN && op->arg2)
 			broken("op %u: frame edit %u with operand %u", i, op->arg, op->arg2);
 		break;
 	}

@@ -612,6 +612,9 @@ static void test_signal_words(void)
 		{ "frame corrupt xstate_bv", FRAME_CORRUPT_XSTATE_BV, 0 },
 		{ "frame evict", FRAME_EVICT, 0 },
 		{ "frame unmap", FRAME_UNMAP, 0 },
+		{ "frame misalign 8", FRAME_MISALIGN, 8 },
+		{ "frame misalign 1", FRAME_MISALIGN, 1 },
+		{ "frame misalign 63", FRAME_MISALIGN, 63 },
 		{ "frame mxcsr 8064", FRAME_MXCSR, 0x1f80 },
 		{ "frame mxcsr 0x00000ffff", FRAME_MXCSR, 0xffff },
 		{ "frame pkru 0XfFfFfFfF", FRAME_PKRU, 0xffffffffu },
@@ -865,7 +868,7 @@ static void test_bad_signals(void)
 	/* frame arguments. */
 	BAD(H1(" frame"), 8, 7, "expected a frame edit after 'frame'");
 	BAD(H1(" frame poke"), 8, 8, "unknown frame edit 'poke' (expected one of: mxcsr, pkru, "
-	    "dirty, clear, corrupt, evict, unmap)");
+	    "dirty, clear, corrupt, evict, unmap, misalign)");
 	BAD(H1(" frame dirty avx2"), 8, 14,
 	    "unknown component 'avx2' (expected one of: x87, sse, avx, opmask, zmm_hi256, "
 	    "hi16_zmm, pkru, xtilecfg, xtiledata, bndregs, bndcsr)");
@@ -885,6 +888,13 @@ static void test_bad_signals(void)
 	BAD(H1(" frame pkru"), 8, 12, "expected a number after 'frame pkru'");
 	BAD(H1(" frame evict now"), 8, 14, "trailing text 'now' after 'frame evict'");
 	BAD(H1(" frame dirty sse avx"), 8, 18, "trailing text 'avx' after 'frame dirty sse'");
+	BAD(H1(" frame misalign"), 8, 16, "expected a number after 'frame misalign'");
+	BAD(H1(" frame misalign 0"), 8, 17, "number out of range (1..63)");
+	BAD(H1(" frame misalign 64"), 8, 17, "number out of range (1..63)");
+	BAD(H1(" frame misalign 0x10"), 8, 17, "invalid number '0x10' (unsigned decimal digits only)");
+	BAD(H1(" frame misalign -8"), 8, 17, "expected a number after 'frame misalign', got '-8'");
+	BAD(H1(" frame misalign 8 16"), 8, 19, "trailing text '16' after 'frame misalign 8'");
+	BAD(T1(" frame misalign 8"), 2, 2, "'frame' is only allowed in a handler");
 	/* signal, altstack, stack. */
 	BAD(TH "task B user {\n signal K usr1\n}\n", 8, 9,
 	    "signals go to user tasks: 'K' is a kthread");

@@ -164,6 +164,7 @@ static const struct word_val frame_words[] = {
 	{ "dirty", FRAME_DIRTY }, { "clear", FRAME_CLEAR },
 	{ "corrupt", FRAME_CORRUPT_MAGIC1 },
 	{ "evict", FRAME_EVICT }, { "unmap", FRAME_UNMAP },
+	{ "misalign", FRAME_MISALIGN },
 };
 
 static const struct word_val corrupt_words[] = {
@@ -1337,6 +1338,15 @@ static int op_frame(struct parser *ps, struct scn_op *op, const char *start)
 		              start, &edit))
 			return -1;
 		break;
+	case FRAME_MISALIGN: {      /* bytes past a 64-byte boundary */
+		struct tok t;
+		uint64_t v;
+
+		if (read_num(ps, "frame misalign", 1, 63, &v, &t))
+			return -1;
+		op->arg2 = (uint32_t)v;
+		break;
+	}
 	default:
 		break;
 	}

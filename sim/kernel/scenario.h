@@ -92,6 +92,7 @@ enum scn_frame_edit {
 	FRAME_CORRUPT_XSTATE_BV,
 	FRAME_EVICT,           /* the frame's pages are not resident: sigreturn must fault them in */
 	FRAME_UNMAP,           /* the frame's pages are gone: sigreturn fails, SIGSEGV */
+	FRAME_MISALIGN,        /* arg2 = 1..63: the frame moved to that offset from a 64-byte boundary */
 	FRAME__COUNT
 };
 

@@ -164,10 +164,16 @@ static bool frame_unreadable(const struct kernel *k, uintptr_t fp)
 
 static enum sig_predict predict(const struct kernel *k, const struct sig_frame *f)
 {
+	/* Without XSAVE every frame is the legacy area alone. */
+	bool fx_only = f->fx_only_edit || !k->fpu.xs.has_xsave;
+
 	if (frame_unreadable(k, f->fp) || f->mxcsr_bad)
 		return PREDICT_FAIL;
-	/* Without XSAVE every frame is the legacy area alone. */
-	if (f->fx_only_edit || !k->fpu.xs.has_xsave)
+	/* Linux hands the pointer to FXRSTOR (legacy-only) or XRSTOR, which
+	 * fault on an operand not 16- or 64-byte aligned. */
+	if (f->fp & (fx_only ? 15 : 63))
+		return PREDICT_FAIL;
+	if (fx_only)
 		return PREDICT_FX_ONLY; /* the header is not looked at then */
 	return f->header_bad ? PREDICT_FAIL : PREDICT_OK;
 }
@@ -272,6 +278,23 @@ static bool frame_dirty(struct kernel *k, struct task *t, uintptr_t fp, unsigned
 	       set_bv(k, fp, bits, 0);
 }
 
+/* The handler moves its frame down to `off` bytes past a 64-byte boundary,
+ * into the 64 bytes between its stack pointer and where the kernel put the
+ * frame (`home`, which every such move leaves behind), and points the
+ * frame pointer at it, as a real one would change uc_mcontext.fpregs. */
+static bool frame_misalign(struct kernel *k, struct task *t, struct sig_frame *f, uint32_t off)
+{
+	uint32_t size = fpu_sigframe_size(&k->fpu), n = size < k->fpu.user_size ? size : k->fpu.user_size;
+	uintptr_t home = (f->fp + 63) & ~(uintptr_t)63, to = home - 64 + off;
+	uint8_t tail[FPU_FP_XSTATE_MAGIC2_SIZE];
+
+	if (!uread(k, t->frame_buf, f->fp, n) || (size > n && !uread(k, tail, f->fp + n, size - n)) ||
+	    !uwrite(k, to, t->frame_buf, n) || (size > n && !uwrite(k, to + n, tail, size - n)))
+		return false;
+	f->fp = to;
+	return true;
+}
+
 /* A component bit (above x87/SSE) the CPU does not enable: XRSTOR faults on it. */
 static uint64_t lowest_disabled_component(const struct kernel *k)
 {
@@ -337,6 +360,9 @@ void frame_edit(struct kernel *k, struct task *t, const struct scn_op *op)
 		break;
 	case FRAME_UNMAP:
 		user_set_pages(k, fp, fp + size, PG_UNMAPPED);
+		break;
+	case FRAME_MISALIGN:
+		ok = frame_misalign(k, t, f, op->arg2);
 		break;
 	}
 	if (!ok)
