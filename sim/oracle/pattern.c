@@ -211,6 +211,10 @@ static uint32_t component_spans(const struct oracle *o, unsigned f, struct span 
 		s[n++] = (struct span){ FPU_FXSAVE_XMM, 256 };
 	} else if (f == FPU_XFEATURE_PKRU) {
 		s[n++] = (struct span){ o->xs->offset[f], 4 };
+	} else if (f == FPU_XFEATURE_BNDCSR) {
+		/* BNDCFGU and BNDSTATUS; the other 48 of the 64 bytes CPUID gives
+		 * are no state (QEMU's XSAVE leaves them as they were). */
+		s[n++] = (struct span){ o->xs->offset[f], 16 };
 	} else {
 		s[n++] = (struct span){ o->xs->offset[f], o->xs->size[f] };
 	}
