@@ -81,11 +81,18 @@ static void run_common(struct kernel *k, struct task *t, const struct scn_op *op
 		break;
 	case OP_KFPU: {
 		struct kcpu *c = this_cpu(k);
+		uint64_t sections;
 		/* A bottom-half-off region with a defined point in it: an interrupt
-		 * arriving here must not get kernel FPU (FPU_PORT_FPREGS_HELD). */
+		 * arriving here must not get kernel FPU (FPU_PORT_FPREGS_HELD), and
+		 * one that wants it arrives at every such point. */
 		c->fpu.sys->port->lock(k, (int)c->id);
+		send_ipi(k, c->id, IRQ_KFPU);
+		sections = c->fpu.stats.kfpu_sections;
 		kernel_point(k, false);
 		c = this_cpu(k);
+		if (c->fpu.stats.kfpu_sections != sections)
+			kviolation(k, VIOL_WARN, 0, c->id, t->id, op->line,
+				   "a kernel FPU section ran in an interrupt that hit code holding the FPU lock", NULL);
 		c->fpu.sys->port->unlock(k, (int)c->id);
 		kfpu_section(k, c, t, true);
 		break;
