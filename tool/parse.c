@@ -89,6 +89,7 @@ enum arg_kind {
 	ARG_IPI,     /* CPU 'kfpu' | CPU 'balance' CPU | CPU 'steal' CPU */
 	ARG_CPU,     /* CPU */
 	ARG_TASK,    /* task name */
+	ARG_FORK,    /* task name [N]: N (arg2) in 1..SCN_MAX_COUNT; 0 when absent */
 	ARG_WINDOW,  /* begin|end */
 	ARG_REPEAT,  /* N '{' */
 	ARG_SIGNAL,  /* task name, signal */
@@ -125,7 +126,7 @@ static const struct op_def op_defs[] = {
 	{ "kfpu",     OP_KFPU,         ARG_NONE,   0, IN_BOTH },
 	{ "ipi",      OP_IPI_KFPU,     ARG_IPI,    0, IN_BOTH },
 	{ "migrate",  OP_MIGRATE,      ARG_CPU,    0, IN_BOTH },
-	{ "fork",     OP_FORK,         ARG_TASK,   1, NO_HANDLER },
+	{ "fork",     OP_FORK,         ARG_FORK,   1, NO_HANDLER },
 	{ "exec",     OP_EXEC,         ARG_OPT_COUNT, 1, NO_HANDLER },
 	{ "exit",     OP_EXIT,         ARG_NONE,   0, IN_BOTH },
 	{ "wake",     OP_WAKE,         ARG_TASK,   0, IN_BOTH },
@@ -1417,6 +1418,17 @@ static int op_args(struct parser *ps, const struct op_def *d, struct scn_op *op,
 		return op_cpu(ps, op, d->word);
 	case ARG_TASK:
 		return op_task(ps, d->word);
+	case ARG_FORK:
+		if (op_task(ps, d->word))
+			return -1;
+		stop = ps->cur;
+		if (!next_tok(ps, &t))
+			return 0;
+		ps->cur = stop;
+		if (read_num(ps, d->word, 1, SCN_MAX_COUNT, &v, &t))
+			return -1;
+		op->arg2 = (uint32_t)v;
+		return 0;
 	case ARG_WINDOW:
 		return op_window(ps, op);
 	case ARG_REPEAT:

@@ -106,7 +106,13 @@ static void random_op(struct gen *g, bool user, int fork_task)
 		case 9: op(g, OP_KFPU, 0); return;
 		case 10: op(g, OP_IPI_KFPU, below(g, ncpus)); return;
 		case 11: op(g, OP_MIGRATE, below(g, ncpus)); return;
-		case 12: if (user && fork_task >= 0) { op(g, OP_FORK, (uint32_t)fork_task); return; } break;
+		case 12:
+			if (!user || fork_task < 0)
+				break;
+			op(g, OP_FORK, (uint32_t)fork_task);
+			/* half of them block first: the parent forks while NEED_LOAD */
+			g->scn->ops[g->scn->nops - 1].arg2 = below(g, 2) ? 0 : 1 + below(g, 10);
+			return;
 		case 13: if (user && below(g, 4) == 0) { op(g, OP_EXEC, below(g, 2) ? 0 : 1 + below(g, 10)); return; } break;
 		case 14: op(g, OP_WAKE, g->first + below(g, g->count)); return;
 		case 15: if (user) { op(g, OP_COMPUTE, 1 + below(g, 50)); return; } break;

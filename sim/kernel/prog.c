@@ -46,8 +46,18 @@ void runtime_error(struct kernel *k, struct task *t, const struct scn_op *op, co
 
 static void do_fork(struct kernel *k, struct task *parent, const struct scn_op *op)
 {
-	struct kcpu *c = this_cpu(k);
-	struct task *child = task_create(k, op->arg, (int)c->id);
+	struct kcpu *c;
+	struct task *child;
+
+	/* `fork NAME N`: copying the address space blocks for N steps first
+	 * (memory allocation), so the parent's FPU state is switched out and
+	 * may no longer be in the registers when it is copied (NEED_LOAD). */
+	if (op->arg2) {
+		sleep_for(k, op->arg2);
+		kernel_point(k, false);
+	}
+	c = this_cpu(k);
+	child = task_create(k, op->arg, (int)c->id);
 
 	if (!child) {
 		k->res.forks_failed++;
