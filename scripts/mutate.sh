@@ -112,7 +112,7 @@ declare -A listed
 while read -r n rest; do
 	case "$n" in '' | '#'*) continue ;; esac
 	listed[$n]=1
-	selected "$n" && echo "bug $n $rest" >>"$list"
+	selected "$n" && echo "bug $n${rest:+ $rest}" >>"$list"
 done <"$root/mutants/bugs.list"
 unshowable=()
 while read -r n rest; do
