@@ -127,8 +127,10 @@ static void random_op(struct gen *g, bool user, int fork_task)
 	}
 }
 
-/* usr1 edits its frame and may nest usr2; usr2 edits; segv only checks. */
-static void add_handlers(struct gen *g, uint32_t task)
+/* usr1 edits its frame and may nest usr2; usr2 edits; segv only checks.
+ * With evict, usr1's frame is paged out last: its sigreturn sleeps in the
+ * fault-in while other tasks use the registers. */
+static void add_handlers(struct gen *g, uint32_t task, bool evict)
 {
 	struct scenario *scn = g->scn;
 	uint32_t j, n;
@@ -151,6 +153,8 @@ static void add_handlers(struct gen *g, uint32_t task)
 			else
 				op(g, OP_SPIN, 1 + below(g, 4));
 		}
+		if (evict && sig == SIG_USR1)
+			frame_op(g, FRAME_EVICT, 0);
 		op(g, OP_CHECK, 0);
 		h->nops = scn->nops - h->first_op;
 	}
@@ -225,12 +229,12 @@ static void add_vm(struct gen *g, uint32_t index, uint32_t host_cpus, uint64_t h
 		end_task(g);
 	}
 	for (i = first; i < scn->ntasks; i++)
-		add_handlers(g, i);
+		add_handlers(g, i, false);
 	g->vm = (uint8_t)(index + 1);
 	g->ncpus = vm->nvcpus;
 	add_tasks(g, 1 + below(g, 3), below(g, 2), -1);
 	for (i = 0; i < g->nuser; i++)
-		add_handlers(g, g->first + i);
+		add_handlers(g, g->first + i, false);
 }
 
 void stress_scenario(struct scenario *scn, uint64_t seed, uint32_t ncpus, uint64_t host_features)
@@ -247,10 +251,13 @@ void stress_scenario(struct scenario *scn, uint64_t seed, uint32_t ncpus, uint64
 	g.ncpus = ncpus;
 	add_tasks(&g, nuser, nk, fork_task);
 	for (i = 0; i < nuser; i++)
-		add_handlers(&g, i);
+		add_handlers(&g, i, false);
 	for (i = 0; i < nvms && i < SCN_MAX_VMS; i++)
 		add_vm(&g, i, ncpus, host_features);
-	/* The fork template: short-lived children, so slots get recycled. */
+	/* The fork template: short-lived children, so slots get recycled.
+	 * Each ends with a signal whose sigreturn sleeps (the frame is paged
+	 * out) and then exits: the registers another task's image was loaded
+	 * into meanwhile are what it leaves behind on that CPU. */
 	g.vm = 0;
 	g.ncpus = ncpus;
 	g.first = 0;
@@ -260,8 +267,11 @@ void stress_scenario(struct scenario *scn, uint64_t seed, uint32_t ncpus, uint64
 	add_task(&g, "child", TASK_USER, true);
 	for (i = 0; i < 1 + below(&g, 6); i++)
 		random_op(&g, true, -1);
+	op(&g, OP_SIGNAL, (uint32_t)fork_task);
+	scn->ops[scn->nops - 1].arg2 = SIG_USR1;
 	op(&g, OP_CHECK, 0);
 	end_task(&g);
+	add_handlers(&g, (uint32_t)fork_task, true);
 	/* Host ops that named the template before it had its index. */
 	for (i = 0; i < scn->nops; i++)
 		if (scn->ops[i].code == OP_FORK)
