@@ -113,7 +113,14 @@ static void random_op(struct gen *g, bool user, int fork_task)
 			/* half of them block first: the parent forks while NEED_LOAD */
 			g->scn->ops[g->scn->nops - 1].arg2 = below(g, 2) ? 0 : 1 + below(g, 10);
 			return;
-		case 13: if (user && below(g, 4) == 0) { op(g, OP_EXEC, below(g, 2) ? 0 : 1 + below(g, 10)); return; } break;
+		case 13:
+			if (!user || below(g, 4) != 0)
+				break;
+			op(g, OP_EXEC, below(g, 2) ? 0 : 1 + below(g, 10));
+			/* a third run on another CPU and come back (exec balancing) */
+			if (below(g, 3) == 0)
+				g->scn->ops[g->scn->nops - 1].arg2 = 1 + below(g, ncpus);
+			return;
 		case 14: op(g, OP_WAKE, g->first + below(g, g->count)); return;
 		case 15: if (user) { op(g, OP_COMPUTE, 1 + below(g, 50)); return; } break;
 		case 16: case 17:

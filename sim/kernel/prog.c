@@ -204,7 +204,16 @@ static void run_user(struct kernel *k, struct task *t, const struct scn_op *op)
 	case OP_VSET:
 		vm_get_set(k, t, op);
 		break;
-	case OP_EXEC:
+	case OP_EXEC: {
+		uint32_t home = this_cpu(k)->id;
+
+		/* `exec N on C`: exec balancing (Linux's sched_exec) runs the
+		 * exec on CPU C, and the task is moved back to its own CPU
+		 * before the new program starts: the old image is dropped on a
+		 * CPU where it was never loaded, and the new one starts where
+		 * it was. */
+		if (op->arg2 && op->arg2 - 1 < k->ncpus)
+			migrate_self(k, op->arg2 - 1);
 		/* Reading the new program takes time (`exec N`: N steps asleep,
 		 * as on a page-cache miss): the old image may be switched out,
 		 * unsaved, by the time it is discarded. */
@@ -214,7 +223,10 @@ static void run_user(struct kernel *k, struct task *t, const struct scn_op *op)
 		fpu_exec(&this_cpu(k)->fpu, &t->fpu);
 		t->exp_owner = OWNER_INIT;
 		t->exp_gen = 0;
+		if (op->arg2)
+			migrate_self(k, home);
 		break;
+	}
 	default:
 		run_common(k, t, op, true);
 	}
