@@ -274,6 +274,7 @@ void stress_scenario(struct scenario *scn, uint64_t seed, uint32_t ncpus, uint64
 	add_task(&g, "child", TASK_USER, true);
 	for (i = 0; i < 1 + below(&g, 6); i++)
 		random_op(&g, true, -1);
+	op(&g, OP_EXEC, 1 + below(&g, 3)); /* a short read: often nobody else ran meanwhile */
 	op(&g, OP_SIGNAL, (uint32_t)fork_task);
 	scn->ops[scn->nops - 1].arg2 = SIG_USR1;
 	op(&g, OP_CHECK, 0);
