@@ -9,7 +9,8 @@
 # of `fpuctx bugs`, run with --inject-bug). For each one: a scratch copy of
 # the tracked files, the patch, `make build/bin/fpuctx`, then every scenario
 # under every policy and the stress budget below. Killed: any of them exits
-# nonzero. A patch that does not build, or a bug `fpuctx bugs` lists and
+# nonzero. The table names the scenarios that kill each mutant, and how many
+# stress seeds fail (out of --seeds). A patch that does not build, or a bug `fpuctx bugs` lists and
 # bugs.list does not, is an error of the list. Exit 0 only if every mutant
 # is killed (1: survivors, 2: errors or a baseline that fails).
 #
@@ -54,12 +55,15 @@ if [ "${1:-}" = --one ]; then
 		timeout 120 "$bin" run "$f" --policy all --quiet "${opts[@]}" >>"$log" 2>&1 ||
 			killers+=("$(basename "$f" .scn)")
 	done
+	# The stress column: how many seeds fail (under any policy), or why it died.
+	rc=0
 	# shellcheck disable=SC2086
-	if timeout 600 "$bin" stress $stress_opts -j 1 "${opts[@]}" >"$log.stress" 2>&1; then
-		st=-
-	else
-		st=$(grep -c '^seed [0-9]* policy' "$log.stress")
-		st="${st} failing"
+	timeout 600 "$bin" stress $stress_opts -j 1 "${opts[@]}" >"$log.stress" 2>&1 || rc=$?
+	seeds=$(grep -o '^seed [0-9]*' "$log.stress" | sort -u | wc -l)
+	if [ $rc -eq 0 ]; then st=-
+	elif [ $rc -eq 124 ]; then st=timeout
+	elif [ "$seeds" -gt 0 ]; then st="$seeds seeds"
+	else st="exit $rc"
 	fi
 	sc=-
 	[ ${#killers[@]} -gt 0 ] && sc="${killers[*]}"
