@@ -6,6 +6,7 @@
 #   make demo       run the main job: every seed scenario, saves/restores per policy
 #   make test       build and run every test (also the ASan/UBSan build), as TAP
 #   make test T=unit,traces   only those sections (an unknown one lists them all)
+#   make mutate     every mutant of mutants/ must be killed by scenarios or stress (~6 min)
 #   make bench      cycle benchmarks (not a test): build/bench/bench.{txt,json,svg}
 #   make difftest N=100000   more signal frames against the host kernel
 #   make fuzz SECONDS=600    a long libFuzzer run of both targets
@@ -53,9 +54,10 @@ LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/lib/%.o)
 LIBFPUCTX  := $(BUILD)/lib/libfpuctx.a
 
 FPUCTX     := $(BUILD)/bin/fpuctx
+comma      := ,
 TESTS      := $(BUILD)/tests/test_xstate $(BUILD)/tests/test_core $(BUILD)/tests/test_guest $(BUILD)/tests/test_parse $(BUILD)/tests/difftest
 
-.PHONY: all demo test test-asan bench clean nolibc setup difftest fuzz install uninstall
+.PHONY: all demo test test-asan bench clean nolibc setup difftest fuzz install uninstall mutate
 all: $(FPUCTX) $(LIBFPUCTX) $(BUILD)/nolibc.ok
 
 $(CORE_OBJ) $(KERNEL_COBJ): $(BUILD)/%.o: %.c
@@ -160,6 +162,11 @@ demo: setup
 test: setup
 	@$(MAKE) --no-print-directory all $(TESTS)
 	@scripts/test.sh $(BUILD) '$(T)'
+
+# Every mutant of mutants/ killed by the scenarios and CI's stress seeds
+# (not by the unit tests); M=NAME,... runs only those.
+mutate:
+	@scripts/mutate.sh $(subst $(comma), ,$(M))
 
 test-asan:
 	@$(MAKE) --no-print-directory BUILD=build-asan SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" OPT=-O1 all build-asan/tests/test_core build-asan/tests/test_guest build-asan/tests/test_parse build-asan/tests/test_xstate build-asan/tests/difftest

@@ -454,6 +454,16 @@ sec_bugs() {
 	done
 }
 
+section mutants "the mutants of make mutate still apply, and bugs.list names every injected bug"
+sec_mutants() {
+	for p in mutants/*.patch; do
+		t "mutant $(basename "$p" .patch) applies" 0 patch -p1 --dry-run -s -i "$p"
+	done
+	for bug in $("$fpuctx" bugs | awk '{print $1}'); do
+		t "bugs.list names $bug" 0 grep -q "^$bug\( \|\$\)" mutants/bugs.list
+	done
+}
+
 section x87 "x87 pointers: the leak of older AMD CPUs (CVE-2006-1056), emulated where the CPU keeps them"
 sec_x87() {
 	if "$fpuctx" info | grep -q '^x87 FOP/FIP/FDP *kept without'; then

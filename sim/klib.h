@@ -16,6 +16,13 @@ static inline void kzero(void *p, size_t n)
 		*d++ = 0;
 }
 
+static inline void kfill(void *p, uint8_t byte, size_t n)
+{
+	volatile uint8_t *d = p;
+	while (n--)
+		*d++ = byte;
+}
+
 static inline void kcopy(void *dst, const void *src, size_t n)
 {
 	volatile uint8_t *d = dst;

@@ -362,7 +362,19 @@ static void test_valid_misc(void)
 	if (OK("task A user fork cpu=3 {\r\n  dirty#x\r\n}\r\n"
 	       "task B user {\r\n  fork A\r\n}\r\ncpus 4\r\n")) {
 		CHECK(scn.ncpus == 4 && scn.tasks[0].cpu == 3 && scn.tasks[0].forked);
-		CHECK(scn.ops[1].code == OP_FORK && scn.ops[1].arg == 0);
+		CHECK(scn.ops[1].code == OP_FORK && scn.ops[1].arg == 0 && scn.ops[1].arg2 == 0);
+		CHECK(well_formed(&scn));
+	}
+	/* exec: [N] [on CPU]; the CPU goes to arg2 plus one (0: none). */
+	if (OK("cpus 2\ntask A user {\n exec\n exec 3\n exec on 1\n exec 4 on 0\n}\n")) {
+		CHECK(scn.ops[0].arg == 0 && scn.ops[0].arg2 == 0);
+		CHECK(scn.ops[1].arg == 3 && scn.ops[1].arg2 == 0);
+		CHECK(scn.ops[2].arg == 0 && scn.ops[2].arg2 == 2);
+		CHECK(scn.ops[3].arg == 4 && scn.ops[3].arg2 == 1);
+	}
+	/* fork with a sleep first: N goes to arg2, the task to arg. */
+	if (OK("task A user fork {\n dirty\n}\ntask B user {\n fork A 7 # slow\n}\n")) {
+		CHECK(scn.ops[1].code == OP_FORK && scn.ops[1].arg == 0 && scn.ops[1].arg2 == 7);
 		CHECK(well_formed(&scn));
 	}
 	/* No trailing newline, zero tick, leading zeros are decimal. */
@@ -695,6 +707,11 @@ static void test_bad_ops(void)
 	BAD(T1("  spin"), 2, 7, "expected a number after 'spin'");
 	BAD(T1("  spin   # c"), 2, 7, "expected a number after 'spin'");
 	BAD(T1("  spin 0"), 2, 8, "number out of range (1..1000000)");
+	BAD(T1("  exec 5 x"), 2, 10, "expected 'on CPU' after 'exec N', got 'x'");
+	BAD(T1("  exec on"), 2, 10, "expected a number after 'on'");
+	BAD(T1("  exec on 1"), 2, 11, "cpu 1 out of range: cpus is 1");
+	BAD("task C user fork {\n dirty\n}\n" T1("  fork C 0"), 5, 10, "number out of range (1..1000000)");
+	BAD("task C user fork {\n dirty\n}\n" T1("  fork C x"), 5, 10, "expected a number after 'fork', got 'x'");
 	BAD(T1("  sleep 1000001"), 2, 9, "number out of range (1..1000000)");
 	BAD(T1("  spin 99999999999999999999999"), 2, 8, "number out of range (1..1000000)");
 	BAD(T1("  spin -5"), 2, 8, "expected a number after 'spin', got '-5'");

@@ -89,6 +89,8 @@ enum arg_kind {
 	ARG_IPI,     /* CPU 'kfpu' | CPU 'balance' CPU | CPU 'steal' CPU */
 	ARG_CPU,     /* CPU */
 	ARG_TASK,    /* task name */
+	ARG_FORK,    /* task name [N]: N (arg2) in 1..SCN_MAX_COUNT; 0 when absent */
+	ARG_EXEC,    /* [N] ['on' CPU]: arg as ARG_OPT_COUNT, arg2 CPU + 1 (0 when absent) */
 	ARG_WINDOW,  /* begin|end */
 	ARG_REPEAT,  /* N '{' */
 	ARG_SIGNAL,  /* task name, signal */
@@ -125,8 +127,8 @@ static const struct op_def op_defs[] = {
 	{ "kfpu",     OP_KFPU,         ARG_NONE,   0, IN_BOTH },
 	{ "ipi",      OP_IPI_KFPU,     ARG_IPI,    0, IN_BOTH },
 	{ "migrate",  OP_MIGRATE,      ARG_CPU,    0, IN_BOTH },
-	{ "fork",     OP_FORK,         ARG_TASK,   1, NO_HANDLER },
-	{ "exec",     OP_EXEC,         ARG_OPT_COUNT, 1, NO_HANDLER },
+	{ "fork",     OP_FORK,         ARG_FORK,   1, NO_HANDLER },
+	{ "exec",     OP_EXEC,         ARG_EXEC,   1, NO_HANDLER },
 	{ "exit",     OP_EXIT,         ARG_NONE,   0, IN_BOTH },
 	{ "wake",     OP_WAKE,         ARG_TASK,   0, IN_BOTH },
 	{ "wait",     OP_WAIT,         ARG_NONE,   0, IN_BOTH },
@@ -202,7 +204,7 @@ struct tok {
 	uint32_t col;  /* 1-based; for a missing token: where it should be */
 };
 
-enum fix_kind { FIX_TASK_CPU, FIX_OP_CPU, FIX_OP_CPU2, FIX_OP_TASK, FIX_HANDLER_TASK };
+enum fix_kind { FIX_TASK_CPU, FIX_OP_CPU, FIX_OP_CPU2, FIX_OP_CPU2_PLUS1, FIX_OP_TASK, FIX_HANDLER_TASK };
 
 /* A check that needs the whole file: the final 'cpus' or later tasks. */
 struct fixup {
@@ -1427,6 +1429,43 @@ static int op_args(struct parser *ps, const struct op_def *d, struct scn_op *op,
 		return op_cpu(ps, op, d->word);
 	case ARG_TASK:
 		return op_task(ps, d->word);
+	case ARG_EXEC:
+		stop = ps->cur;
+		if (!next_tok(ps, &t))
+			return 0;
+		if (!tok_is(&t, "on")) {
+			ps->cur = stop;
+			if (read_num(ps, d->word, 1, SCN_MAX_COUNT, &v, &t))
+				return -1;
+			op->arg = (uint32_t)v;
+			stop = ps->cur;
+			if (!next_tok(ps, &t))
+				return 0;
+			if (!tok_is(&t, "on"))
+				return fail(ps, ps->line, t.col, "expected 'on CPU' after 'exec N', got '%s'",
+				            show_tok(&t, a));
+		}
+		if (read_num(ps, "on", 0, UINT64_MAX, &v, &t))
+			return -1;
+		{
+			struct fixup *f = add_fixup(ps, FIX_OP_CPU2_PLUS1, ps->scn->nops, &t);
+
+			if (!f)
+				return -1;
+			f->cpu = v;
+		}
+		return 0;
+	case ARG_FORK:
+		if (op_task(ps, d->word))
+			return -1;
+		stop = ps->cur;
+		if (!next_tok(ps, &t))
+			return 0;
+		ps->cur = stop;
+		if (read_num(ps, d->word, 1, SCN_MAX_COUNT, &v, &t))
+			return -1;
+		op->arg2 = (uint32_t)v;
+		return 0;
 	case ARG_WINDOW:
 		return op_window(ps, op);
 	case ARG_REPEAT:
@@ -1615,6 +1654,8 @@ static int fix_cpu(struct parser *ps, const struct fixup *f)
 		scn->tasks[f->index].cpu = (int16_t)f->cpu;
 	else if (f->kind == FIX_OP_CPU2)
 		scn->ops[f->index].arg2 = (uint32_t)f->cpu;
+	else if (f->kind == FIX_OP_CPU2_PLUS1)
+		scn->ops[f->index].arg2 = (uint32_t)f->cpu + 1;
 	else
 		scn->ops[f->index].arg = (uint32_t)f->cpu;
 	return 0;

@@ -106,8 +106,21 @@ static void random_op(struct gen *g, bool user, int fork_task)
 		case 9: op(g, OP_KFPU, 0); return;
 		case 10: op(g, OP_IPI_KFPU, below(g, ncpus)); return;
 		case 11: op(g, OP_MIGRATE, below(g, ncpus)); return;
-		case 12: if (user && fork_task >= 0) { op(g, OP_FORK, (uint32_t)fork_task); return; } break;
-		case 13: if (user && below(g, 4) == 0) { op(g, OP_EXEC, below(g, 2) ? 0 : 1 + below(g, 10)); return; } break;
+		case 12:
+			if (!user || fork_task < 0)
+				break;
+			op(g, OP_FORK, (uint32_t)fork_task);
+			/* half of them block first: the parent forks while NEED_LOAD */
+			g->scn->ops[g->scn->nops - 1].arg2 = below(g, 2) ? 0 : 1 + below(g, 10);
+			return;
+		case 13:
+			if (!user || below(g, 4) != 0)
+				break;
+			op(g, OP_EXEC, below(g, 2) ? 0 : 1 + below(g, 10));
+			/* a third run on another CPU and come back (exec balancing) */
+			if (below(g, 3) == 0)
+				g->scn->ops[g->scn->nops - 1].arg2 = 1 + below(g, ncpus);
+			return;
 		case 14: op(g, OP_WAKE, g->first + below(g, g->count)); return;
 		case 15: if (user) { op(g, OP_COMPUTE, 1 + below(g, 50)); return; } break;
 		case 16: case 17:
@@ -121,8 +134,10 @@ static void random_op(struct gen *g, bool user, int fork_task)
 	}
 }
 
-/* usr1 edits its frame and may nest usr2; usr2 edits; segv only checks. */
-static void add_handlers(struct gen *g, uint32_t task)
+/* usr1 edits its frame and may nest usr2; usr2 edits; segv only checks.
+ * With evict, usr1's frame is paged out last: its sigreturn sleeps in the
+ * fault-in while other tasks use the registers. */
+static void add_handlers(struct gen *g, uint32_t task, bool evict)
 {
 	struct scenario *scn = g->scn;
 	uint32_t j, n;
@@ -145,6 +160,8 @@ static void add_handlers(struct gen *g, uint32_t task)
 			else
 				op(g, OP_SPIN, 1 + below(g, 4));
 		}
+		if (evict && sig == SIG_USR1)
+			frame_op(g, FRAME_EVICT, 0);
 		op(g, OP_CHECK, 0);
 		h->nops = scn->nops - h->first_op;
 	}
@@ -219,12 +236,12 @@ static void add_vm(struct gen *g, uint32_t index, uint32_t host_cpus, uint64_t h
 		end_task(g);
 	}
 	for (i = first; i < scn->ntasks; i++)
-		add_handlers(g, i);
+		add_handlers(g, i, false);
 	g->vm = (uint8_t)(index + 1);
 	g->ncpus = vm->nvcpus;
 	add_tasks(g, 1 + below(g, 3), below(g, 2), -1);
 	for (i = 0; i < g->nuser; i++)
-		add_handlers(g, g->first + i);
+		add_handlers(g, g->first + i, false);
 }
 
 void stress_scenario(struct scenario *scn, uint64_t seed, uint32_t ncpus, uint64_t host_features)
@@ -241,10 +258,13 @@ void stress_scenario(struct scenario *scn, uint64_t seed, uint32_t ncpus, uint64
 	g.ncpus = ncpus;
 	add_tasks(&g, nuser, nk, fork_task);
 	for (i = 0; i < nuser; i++)
-		add_handlers(&g, i);
+		add_handlers(&g, i, false);
 	for (i = 0; i < nvms && i < SCN_MAX_VMS; i++)
 		add_vm(&g, i, ncpus, host_features);
-	/* The fork template: short-lived children, so slots get recycled. */
+	/* The fork template: short-lived children, so slots get recycled.
+	 * Each ends with a signal whose sigreturn sleeps (the frame is paged
+	 * out) and then exits: the registers another task's image was loaded
+	 * into meanwhile are what it leaves behind on that CPU. */
 	g.vm = 0;
 	g.ncpus = ncpus;
 	g.first = 0;
@@ -254,8 +274,12 @@ void stress_scenario(struct scenario *scn, uint64_t seed, uint32_t ncpus, uint64
 	add_task(&g, "child", TASK_USER, true);
 	for (i = 0; i < 1 + below(&g, 6); i++)
 		random_op(&g, true, -1);
+	op(&g, OP_EXEC, 1 + below(&g, 3)); /* a short read: often nobody else ran meanwhile */
+	op(&g, OP_SIGNAL, (uint32_t)fork_task);
+	scn->ops[scn->nops - 1].arg2 = SIG_USR1;
 	op(&g, OP_CHECK, 0);
 	end_task(&g);
+	add_handlers(&g, (uint32_t)fork_task, true);
 	/* Host ops that named the template before it had its index. */
 	for (i = 0; i < scn->nops; i++)
 		if (scn->ops[i].code == OP_FORK)

@@ -23,8 +23,22 @@ void *kalloc(struct kernel *k, size_t size)
 	return p;
 }
 
+/* A register image buffer, poisoned rather than zeroed, as a slab allocator
+ * with poisoning leaves it: all-zero bytes would restore as the init state
+ * (XSTATE_BV 0), so a buffer the library forgot to initialise would pass.
+ * Poison makes the restore fault, or the check find bytes nobody loaded. */
+void *kalloc_fpstate(struct kernel *k, size_t size)
+{
+	void *p = kalloc_raw(k, size, 64);
+
+	if (p)
+		kfill(p, KPOISON, size);
+	return p;
+}
+
 /* A free slot: never used, or dead (its stack and buffers are recycled, as a
- * kernel recycles task structs: stale ownership must not make it look loaded). */
+ * kernel recycles task structs: stale ownership must not make it look loaded,
+ * and the dead task's image is still in its register buffer, not zeroed). */
 static struct task *find_slot(struct kernel *k)
 {
 	uint32_t i;
@@ -67,7 +81,7 @@ static bool task_buffers(struct kernel *k, struct task *t)
 	t->alt_lo = ualloc(k, ALTSTACK_PAGES);
 	t->ustack_hi = t->ustack_lo + USTACK_PAGES * PAGE_SIZE;
 	t->alt_hi = t->alt_lo + ALTSTACK_PAGES * PAGE_SIZE;
-	return fpu_state_setup(&k->fpu, &t->fpstate, kalloc(k, fpu_state_size(&k->fpu)),
+	return fpu_state_setup(&k->fpu, &t->fpstate, kalloc_fpstate(k, fpu_state_size(&k->fpu)),
 			       fpu_state_size(&k->fpu), t->id) &&
 	       t->kstack && t->user_buf && t->exp_image && t->frame_buf && t->ustack_lo && t->alt_lo;
 }

@@ -175,6 +175,9 @@ const char *kernel_boot(struct kernel *k, struct hw_machine *hw, const struct ke
 			uint64_t *missing);
 void *kalloc(struct kernel *k, size_t size);
 void *kalloc_raw(struct kernel *k, size_t size, size_t align);
+/* Register image buffers: filled with KPOISON, never zeroed. */
+#define KPOISON 0x6b
+void *kalloc_fpstate(struct kernel *k, size_t size);
 uintptr_t ualloc(struct kernel *k, uint32_t pages);
 struct task *task_create(struct kernel *k, uint32_t scn_index, int cpu);
 void kernel_collect(struct kernel *k);   /* fills res.total etc. at the end */

@@ -46,8 +46,18 @@ void runtime_error(struct kernel *k, struct task *t, const struct scn_op *op, co
 
 static void do_fork(struct kernel *k, struct task *parent, const struct scn_op *op)
 {
-	struct kcpu *c = this_cpu(k);
-	struct task *child = task_create(k, op->arg, (int)c->id);
+	struct kcpu *c;
+	struct task *child;
+
+	/* `fork NAME N`: copying the address space blocks for N steps first
+	 * (memory allocation), so the parent's FPU state is switched out and
+	 * may no longer be in the registers when it is copied (NEED_LOAD). */
+	if (op->arg2) {
+		sleep_for(k, op->arg2);
+		kernel_point(k, false);
+	}
+	c = this_cpu(k);
+	child = task_create(k, op->arg, (int)c->id);
 
 	if (!child) {
 		k->res.forks_failed++;
@@ -81,11 +91,18 @@ static void run_common(struct kernel *k, struct task *t, const struct scn_op *op
 		break;
 	case OP_KFPU: {
 		struct kcpu *c = this_cpu(k);
+		uint64_t sections;
 		/* A bottom-half-off region with a defined point in it: an interrupt
-		 * arriving here must not get kernel FPU (FPU_PORT_FPREGS_HELD). */
+		 * arriving here must not get kernel FPU (FPU_PORT_FPREGS_HELD), and
+		 * one that wants it arrives at every such point. */
 		c->fpu.sys->port->lock(k, (int)c->id);
+		send_ipi(k, c->id, IRQ_KFPU);
+		sections = c->fpu.stats.kfpu_sections;
 		kernel_point(k, false);
 		c = this_cpu(k);
+		if (c->fpu.stats.kfpu_sections != sections)
+			kviolation(k, VIOL_WARN, 0, c->id, t->id, op->line,
+				   "a kernel FPU section ran in an interrupt that hit code holding the FPU lock", NULL);
 		c->fpu.sys->port->unlock(k, (int)c->id);
 		kfpu_section(k, c, t, true);
 		break;
@@ -187,7 +204,16 @@ static void run_user(struct kernel *k, struct task *t, const struct scn_op *op)
 	case OP_VSET:
 		vm_get_set(k, t, op);
 		break;
-	case OP_EXEC:
+	case OP_EXEC: {
+		uint32_t home = this_cpu(k)->id;
+
+		/* `exec N on C`: exec balancing (Linux's sched_exec) runs the
+		 * exec on CPU C, and the task is moved back to its own CPU
+		 * before the new program starts: the old image is dropped on a
+		 * CPU where it was never loaded, and the new one starts where
+		 * it was. */
+		if (op->arg2 && op->arg2 - 1 < k->ncpus)
+			migrate_self(k, op->arg2 - 1);
 		/* Reading the new program takes time (`exec N`: N steps asleep,
 		 * as on a page-cache miss): the old image may be switched out,
 		 * unsaved, by the time it is discarded. */
@@ -197,7 +223,10 @@ static void run_user(struct kernel *k, struct task *t, const struct scn_op *op)
 		fpu_exec(&this_cpu(k)->fpu, &t->fpu);
 		t->exp_owner = OWNER_INIT;
 		t->exp_gen = 0;
+		if (op->arg2)
+			migrate_self(k, home);
 		break;
+	}
 	default:
 		run_common(k, t, op, true);
 	}

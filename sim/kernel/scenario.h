@@ -32,8 +32,10 @@ enum op_code {
 	OP_KFPU,         /* kernel FPU section (a syscall that does one when run by a user task) */
 	OP_IPI_KFPU,     /* interrupt CPU arg; its handler runs a kernel FPU section */
 	OP_MIGRATE,      /* move self to CPU arg */
-	OP_FORK,         /* start task arg (declared with 'fork') as a child with a copy of our state */
-	OP_EXEC,         /* user: replace the program image (after arg steps asleep reading it); FPU state becomes init */
+	OP_FORK,         /* start task arg (declared with 'fork') as a child with a copy of our state
+	                  * (after arg2 steps asleep in the kernel, when arg2 is not 0) */
+	OP_EXEC,         /* user: replace the program image (after arg steps asleep reading it); FPU state becomes init;
+	                  * arg2 != 0: run it on CPU arg2 - 1, then move back */
 	OP_EXIT,         /* end the task (also implied at the end of every program) */
 	OP_WAKE,         /* wake task arg if it waits */
 	OP_WAIT,         /* block until woken by OP_WAKE */

@@ -70,7 +70,7 @@ static const char *vm_setup(struct kernel *k, struct vm *vm, const struct kernel
 		return msg;
 	for (i = 0; i < sv->nvcpus; i++) {
 		struct vcpu *v = &vm->vcpu[i];
-		void *area = kalloc(k, k->fpu.state_size);
+		void *area = kalloc_fpstate(k, k->fpu.state_size);
 
 		v->vm = vm;
 		v->index = i;
