@@ -55,7 +55,7 @@ LIBFPUCTX  := $(BUILD)/lib/libfpuctx.a
 FPUCTX     := $(BUILD)/bin/fpuctx
 TESTS      := $(BUILD)/tests/test_xstate $(BUILD)/tests/test_core $(BUILD)/tests/test_guest $(BUILD)/tests/test_parse $(BUILD)/tests/difftest
 
-.PHONY: all demo test test-asan bench clean nolibc setup difftest fuzz install uninstall
+.PHONY: all demo test test-asan bench clean nolibc setup difftest fuzz install uninstall model model-full
 all: $(FPUCTX) $(LIBFPUCTX) $(BUILD)/nolibc.ok
 
 $(CORE_OBJ) $(KERNEL_COBJ): $(BUILD)/%.o: %.c
@@ -176,6 +176,15 @@ N    ?= 10000
 SEED ?= 1
 difftest: $(BUILD)/tests/difftest
 	@$(BUILD)/tests/difftest $(N) $(SEED)
+
+# The Promela model of the ownership protocol, checked with SPIN (model/run.sh):
+# the clean model under every policy, and every mutant, as a table.
+model: setup
+	@model/run.sh
+
+# The clean model with every feature on at once, per policy (long).
+model-full: setup
+	@model/run.sh full
 
 # Fuzzing with clang/libFuzzer (fuzz/README.md): make fuzz SECONDS=600
 SECONDS ?= 60
