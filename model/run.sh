@@ -84,8 +84,9 @@ if [ $# -gt 0 ]; then
 fi
 
 # One run: spin -a, pan compiled for a safety check (assertions and invalid
-# end states: a deadlock of the remote flushes), exhaustive with state
-# compression; then the trail's length if pan found an error.
+# end states: a deadlock of the remote flushes), exhaustive: depth first
+# with state compression for the clean model, breadth first for a mutant
+# (its shortest counterexample); then the trail's length (steps).
 one() {
 	IFS='|' read -r name expect pol feat bug <<<"$1"
 	local d="$out/$name" t0 t1 res
@@ -96,8 +97,8 @@ one() {
 		spin -DPOL_${pol^^} -DNV=$nv $feat $bug -a fpu.pml &&
 		if [ "$expect" = clean ]; then
 			gcc -O2 -DSAFETY -DCOLLAPSE -o pan pan.c && ./pan -m10000000 -w26
-		else	# a counterexample is near: compiling dominates
-			gcc -O0 -DSAFETY -DCOLLAPSE -o pan pan.c && ./pan -m10000000 -w22
+		else	# breadth first: the shortest counterexample; compiling dominates
+			gcc -O0 -DSAFETY -DBFS -o pan pan.c && ./pan -w24
 		fi
 	} >pan.out 2>&1
 	t1=$(date +%s.%N)
