@@ -221,10 +221,11 @@ d_step {
 		:: else -> skip
 		fi;
 		/* I2: a running context with NEED_LOAD clear has its live state
-		 * in the registers (whatever it is doing in the kernel) */
+		 * in the registers (whatever it is doing in the kernel); an
+		 * exited one has none (eager's kernel_end may reload its buffer) */
 		k = cur[i];
 		if
-		:: HAS_FPU(k) && !nl[k] -> assert(REGS_ARE(i, act[k]))
+		:: (alive[k] || k == KT) && HAS_FPU(k) && !nl[k] -> assert(REGS_ARE(i, act[k]))
 		:: else -> skip
 		fi
 	}

@@ -95,7 +95,7 @@ one() {
 		spin -DPOL_${pol^^} -DNV=$nv $feat $bug -a fpu.pml &&
 		if [ "$expect" = clean ] || [ "$bug" = -DBUG_WAIT_HOLDING_UNSAVED=1 ]; then
 			# depth first: the clean model, and the deadlock (deep for breadth first)
-			gcc -O2 -DSAFETY -DCOLLAPSE -o pan pan.c && ./pan -m10000000 -w26
+			gcc -O1 -DSAFETY -DCOLLAPSE -o pan pan.c && ./pan -m10000000 -w26
 		else	# breadth first: the shortest counterexample; compiling dominates
 			gcc -O0 -DSAFETY -DBFS -o pan pan.c && ./pan -w24
 		fi
