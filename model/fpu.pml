@@ -628,7 +628,11 @@ end:	do
 		forget_state(c, act[x]);
 		nl[x] = 1;
 		if :: last_user[c] == x -> last_user[c] = NOCTX :: else -> skip fi;
-		alive[x] = 0; has_frame[x] = 0; x = 0;
+		alive[x] = 0; has_frame[x] = 0;
+		/* its state is nobody's now: whatever the buffer holds is "true"
+		 * (eager's kernel_end may reload it, and a later section save it) */
+		tid[act[x]] = bid[act[x]]; tv[act[x]] = bv[act[x]];
+		x = 0;
 		check() }
 
 #endif
