@@ -55,7 +55,7 @@ LIBFPUCTX  := $(BUILD)/lib/libfpuctx.a
 FPUCTX     := $(BUILD)/bin/fpuctx
 TESTS      := $(BUILD)/tests/test_xstate $(BUILD)/tests/test_core $(BUILD)/tests/test_guest $(BUILD)/tests/test_parse $(BUILD)/tests/difftest
 
-.PHONY: all demo test test-asan bench clean nolibc setup difftest fuzz install uninstall model model-full
+.PHONY: all demo test test-asan bench clean nolibc setup difftest fuzz install uninstall model model-large model-full
 all: $(FPUCTX) $(LIBFPUCTX) $(BUILD)/nolibc.ok
 
 $(CORE_OBJ) $(KERNEL_COBJ): $(BUILD)/%.o: %.c
@@ -182,7 +182,10 @@ difftest: $(BUILD)/tests/difftest
 model: setup
 	@model/run.sh
 
-# The clean model with every feature on at once, per policy (long).
+# The clean model with fork/exec/exit, signals, the vCPU, each apart (long),
+# and with all of them at once (longer).
+model-large: setup
+	@model/run.sh large
 model-full: setup
 	@model/run.sh full
 

@@ -5,7 +5,9 @@
 # Exit status 0 only if every clean run has no error and every mutant has one.
 #
 #   model/run.sh           the default configurations (a few minutes on 2 cores)
-#   model/run.sh full      the clean model with every feature on, per policy
+#   model/run.sh large     the clean model with fork/exec/exit, with signals, with
+#                          the vCPU (each apart, per policy: long)
+#   model/run.sh full      the clean model with every feature on, per policy (longer)
 #   model/run.sh NAME...   only the runs named (or: clean, mutant)
 #
 # Environment: BUILD (default build), JOBS (default 2), NV (versions, default 2).
@@ -40,12 +42,16 @@ if [ "${1:-}" = full ]; then
 	for p in eager rfc2015 linux deferred; do
 		clean "full-$p" "$p" "$FULL"
 	done
-else
+elif [ "${1:-}" = large ]; then
+	shift
 	for p in eager rfc2015 linux deferred; do
-		clean "clean-$p-base" "$p" "$BASE"
 		clean "clean-$p-life" "$p" "$LIFE"
 		clean "clean-$p-signal" "$p" "$SIG"
 		clean "clean-$p-guest" "$p" "$GUEST"
+	done
+else
+	for p in eager rfc2015 linux deferred; do
+		clean "clean-$p-base" "$p" "$BASE"
 	done
 	# the --inject-bug switches that concern the protocol
 	mutant skip-owner-check        linux    "$BASE"    BUG_SKIP_OWNER_CHECK
@@ -97,7 +103,7 @@ one() {
 		spin -DPOL_${pol^^} -DNV=$nv $feat $bug -a fpu.pml &&
 		if [ "$expect" = clean ] || [ "$bug" = -DBUG_WAIT_HOLDING_UNSAVED=1 ]; then
 			# depth first: the clean model, and the deadlock (deep for breadth first)
-			gcc -O1 -DSAFETY -DCOLLAPSE -o pan pan.c && ./pan -m10000000 -w26
+			gcc -O1 -DSAFETY -DCOLLAPSE -o pan pan.c && ./pan -m50000000 -w26
 		else	# breadth first: the shortest counterexample; compiling dominates
 			gcc -O0 -DSAFETY -DBFS -o pan pan.c && ./pan -w24
 		fi
