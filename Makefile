@@ -57,7 +57,7 @@ FPUCTX     := $(BUILD)/bin/fpuctx
 comma      := ,
 TESTS      := $(BUILD)/tests/test_xstate $(BUILD)/tests/test_core $(BUILD)/tests/test_guest $(BUILD)/tests/test_parse $(BUILD)/tests/difftest
 
-.PHONY: all demo test test-asan bench clean nolibc setup difftest fuzz install uninstall mutate
+.PHONY: all demo test test-asan bench clean nolibc setup difftest fuzz install uninstall mutate model model-large model-full
 all: $(FPUCTX) $(LIBFPUCTX) $(BUILD)/nolibc.ok
 
 $(CORE_OBJ) $(KERNEL_COBJ): $(BUILD)/%.o: %.c
@@ -183,6 +183,18 @@ N    ?= 10000
 SEED ?= 1
 difftest: $(BUILD)/tests/difftest
 	@$(BUILD)/tests/difftest $(N) $(SEED)
+
+# The Promela model of the ownership protocol, checked with SPIN (model/run.sh):
+# the clean model under every policy, and every mutant, as a table.
+model: setup
+	@model/run.sh
+
+# The clean model with fork/exec/exit, signals, the vCPU, each apart (long),
+# and with all of them at once (longer).
+model-large: setup
+	@model/run.sh large
+model-full: setup
+	@model/run.sh full
 
 # Fuzzing with clang/libFuzzer (fuzz/README.md): make fuzz SECONDS=600
 SECONDS ?= 60

@@ -10,6 +10,7 @@ command -v qemu-x86_64 >/dev/null || need+=(qemu-user)   # the CPU matrix of mak
 command -v pkg-config >/dev/null || need+=(pkg-config)    # the embedding test: the installed fpuctx.pc
 command -v groff >/dev/null || need+=(groff-base)         # ... and its man pages
 command -v man >/dev/null || need+=(man-db)
+command -v spin >/dev/null || need+=(spin)               # make model: the Promela model
 if [ ${#need[@]} -gt 0 ]; then
 	if [ "$(id -u)" -ne 0 ]; then echo "setup: please install: ${need[*]}" >&2; exit 1; fi
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
