@@ -535,18 +535,6 @@ static void bench_library(struct bench *b, const struct fpu_system *sys)
 	b->state_size = sys->state_size;
 }
 
-static void print_mask(FILE *out, uint64_t mask)
-{
-	const char *sep = "";
-	unsigned f;
-
-	for (f = 0; f < FPU_XFEATURE_MAX; f++)
-		if (mask & FPU_XFEATURE_MASK(f)) {
-			fprintf(out, "%s%s", sep, fpu_xfeature_name(f));
-			sep = ",";
-		}
-}
-
 static int policy_index(const struct bench *b, const char *name)
 {
 	unsigned i;

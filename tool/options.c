@@ -515,7 +515,7 @@ void default_options(struct run_options *o)
 	o->want = ~0ull;
 }
 
-static void print_mask(FILE *out, uint64_t mask)
+void print_mask(FILE *out, uint64_t mask)
 {
 	const char *sep = "";
 	unsigned f;

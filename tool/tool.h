@@ -75,6 +75,8 @@ void trace_path(char *buf, size_t len, const char *file, const char *scn, const 
 /* Says why machine_run failed (a VM that cannot boot: at `where`, the
  * scenario's file or name, and its 'vm' line); returns EXIT_BADINPUT. */
 int start_error(const struct run *r, const char *where);
+/* Feature names of mask, comma-separated: "x87,sse,avx". */
+void print_mask(FILE *out, uint64_t mask);
 extern const char *tool_argv0;
 extern uint64_t tool_want;    /* --features as asked (~0: all), for start_error */
 extern unsigned tool_cmd;     /* the CMD_* being run */
