@@ -304,6 +304,12 @@ sec_runtime() {
 	printf 'task A user {\n    spin 1000000\n}\n' >"$log/long.scn"
 	tgrep "a scenario that does not finish is reported" 'did not finish within 1000 steps' \
 		"$fpuctx" run "$log/long.scn" --max-steps 1000
+	# An edit needs a guest task whose state the vCPU's registers hold.
+	printf 'cpus 1\nvm G vcpus=1\ntask q user {\n    run G 0\n    vget G 0\n    vset G 0 edit\n}\ntask g kthread vm=G {\n    io\n}\n' >"$log/vedit.scn"
+	tgrep "vset edit without a live guest task is reported at its line" \
+		'vedit.scn:6: vset edit: the guest task on this vCPU has no live FPU state to edit' \
+		"$fpuctx" run "$log/vedit.scn"
+	t "vset edit without a live guest task exits 1" 1 "$fpuctx" run "$log/vedit.scn"
 }
 
 section input "bad input: exit 2 and a message naming what and where"

@@ -962,6 +962,14 @@ static void test_vms(void)
 		CHECK(scn.ops[2].code == OP_VGET && scn.ops[3].code == OP_VSET);
 		CHECK(scn.expects[0].key == KEY_GUEST_SAVES && scn.expects[2].key == KEY_EXITS);
 	}
+	if (CHECK(OK(VMH "task q user {\n vget G 1\n vset G 1 edit # the VMM edits it\n}\n"
+	             "task g user vm=G {\n io\n}\n")))
+		CHECK(scn.ops[1].code == OP_VSET_EDIT && scn.ops[1].arg == 0 && scn.ops[1].arg2 == 1);
+	BAD(VMH "task q user {\n vget G 0\n vset G 0 edti\n}\n", 5, 11,
+	    "expected 'edit' or the end of the line after 'vset G 0', got 'edti'");
+	BAD(VMH "task q user {\n vget G 0\n vset G 0 edit now\n}\n", 5, 16,
+	    "trailing text 'now' after 'vset G 0 edit'");
+	BAD(VMH "task q user {\n run G 0 edit\n}\n", 4, 10, "trailing text 'edit' after 'run G 0'");
 	BAD("vm G\ntask A user {\n yield\n}\n", 1, 5, "'vm G' needs vcpus=N");
 	BAD("vm G vcpus=5\n", 1, 12, "number out of range (1..4)");
 	BAD("vm G vcpus=1 cpus=2\n", 1, 14, "unknown VM option 'cpus=2'");

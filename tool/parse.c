@@ -45,6 +45,7 @@ static const char *const op_names[OP__COUNT] = {
 	[OP_VGET] = "vget",           [OP_VSET] = "vset",
 	[OP_IPI_BALANCE] = "ipi balance",
 	[OP_IPI_STEAL] = "ipi steal",
+	[OP_VSET_EDIT] = "vset edit",
 };
 
 static const char *const key_names[KEY__COUNT] = {
@@ -1376,6 +1377,14 @@ static int op_vcpu(struct parser *ps, struct scn_op *op, const char *what)
 		            v, ps->scn->vms[vm].name, ps->scn->vms[vm].nvcpus);
 	op->arg = (uint32_t)vm;
 	op->arg2 = (uint32_t)v;
+	if (op->code == OP_VSET) { /* vset VM VCPU [edit] */
+		if (!next_tok(ps, &t))
+			return 0;
+		if (!tok_is(&t, "edit"))
+			return fail(ps, ps->line, t.col, "expected 'edit' or the end of the line after "
+			            "'vset %s %" PRIu64 "', got '%s'", ps->scn->vms[vm].name, v, show_tok(&t, a));
+		op->code = OP_VSET_EDIT;
+	}
 	return 0;
 }
 

@@ -202,6 +202,7 @@ static void run_user(struct kernel *k, struct task *t, const struct scn_op *op)
 		break;
 	case OP_VGET:
 	case OP_VSET:
+	case OP_VSET_EDIT:
 		vm_get_set(k, t, op);
 		break;
 	case OP_EXEC: {

@@ -54,6 +54,7 @@ enum op_code {
 	OP_VSET,         /* host user: set it back from what the last get returned */
 	OP_IPI_BALANCE,  /* interrupt CPU arg; its handler moves its last queued task to CPU arg2 */
 	OP_IPI_STEAL,    /* interrupt CPU arg; its handler pulls the last queued task of CPU arg2 */
+	OP_VSET_EDIT,    /* host user: OP_VSET with new XMM registers for the guest task on the vCPU */
 	OP__COUNT
 };
 

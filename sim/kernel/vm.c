@@ -338,6 +338,33 @@ void vm_io_exit(struct kernel *k)
 	hw_yield(k->hw);
 }
 
+/* `vset ... edit`: the VMM writes new XMM registers into the image it sets,
+ * as a debugger's register write does (a restored snapshot differs the same
+ * way). They are the registers of the guest task running on the vCPU, whose
+ * state must be live there (else they would be nobody's); that task is told
+ * to expect them. The image then differs from what the vCPU's registers held
+ * at the last exit: a set that leaves the buffer looking loaded shows. */
+static bool vcpu_edit(struct kernel *k, struct vcpu *v)
+{
+	struct kernel *g = v->vm->guest;
+	struct kcpu *gc = &g->cpus[v->index];
+	struct task *gt = gc->curr;
+	uint8_t *fresh = gc->expect_buf;
+	uint32_t i;
+
+	if (gt->kind != KT_USER || (gt->fpu.flags & FPU_CTX_NEED_LOAD) || gt->exp_owner == OWNER_UNKNOWN)
+		return false;
+	if (gt->exp_owner != OWNER_IMAGE)
+		pattern_build(&g->oracle, gt->exp_image, gt->exp_owner, gt->exp_gen, g->oracle.user_mask);
+	gt->exp_owner = OWNER_IMAGE;
+	pattern_build(&g->oracle, fresh, gt->id, ++gt->next_gen, g->oracle.user_mask);
+	for (i = FPU_FXSAVE_XMM; i < FPU_FXSAVE_XMM + 256; i++)
+		gt->exp_image[i] = v->xsave[i] = fresh[i];
+	if (k->fpu.xs.has_xsave)
+		v->xsave[FPU_XSAVE_HDR_OFFSET] |= (uint8_t)FPU_XFEATURE_MASK(FPU_XFEATURE_SSE);
+	return true;
+}
+
 /* KVM_GET_XSAVE / KVM_SET_XSAVE, the way a VMM migrates a vCPU: get waits
  * for the run call to end and keeps the vCPU paused; set puts the state
  * back and lets it run. A get must hold the guest's own state only. */
@@ -358,6 +385,9 @@ void vm_get_set(struct kernel *k, struct task *t, const struct scn_op *op)
 		}
 	} else if (v->thread != t || !v->have_xsave) {
 		runtime_error(k, t, op, "vset without a vget: this task has not paused the vCPU");
+		return;
+	} else if (op->code == OP_VSET_EDIT && !vcpu_edit(k, v)) {
+		runtime_error(k, t, op, "vset edit: the guest task on this vCPU has no live FPU state to edit");
 		return;
 	} else {
 		e = fpu_guest_set(&k->fpu, &v->fpu, v->xsave);
