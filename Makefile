@@ -187,7 +187,7 @@ difftest: $(BUILD)/tests/difftest
 # The Promela model of the ownership protocol, checked with SPIN (model/run.sh):
 # the clean model under every policy, and every mutant, as a table.
 model: setup
-	@model/run.sh
+	@model/run.sh && model/replay.sh
 
 # The clean model with fork/exec/exit, signals, the vCPU, each apart (long),
 # and with all of them at once (longer).

@@ -182,6 +182,8 @@ byte act[NCTX], stashed[NCTX];
 byte on[NCTX];              /* the CPU running it */
 bool pk[NCTX];              /* ctx->pkru, written at switch-out */
 bool tpk[NCTX];             /* its true PKRU */
+bool fresh[NCTX];           /* SIM_ORDER: switched in, not yet back in user space */
+bool forking[NCTX];         /* a fork into this dead slot is under way (it may wait) */
 bool has_frame[NCTX];       /* a signal frame on its stack, holding ... */
 byte fid[NCTX], fv[NCTX];   /* ... this image */
 
@@ -200,8 +202,33 @@ byte i, k;                  /* loop counters of check() and init (reset to 0 aft
 #endif
 #define NEXTV(v)         (((v) + 1) % NV)
 
+#ifndef SIM_ORDER
+#define SIM_ORDER 0
+#endif
+/* SIM_ORDER keeps to the interleavings the simulated kernel can take in the
+ * same order, for model/trail2scn.py: a task switched in returns to user
+ * space before it does anything in the kernel (its ops start from user
+ * space), kernel FPU sections come from a task's op (kfpu, ipi CPU kfpu),
+ * and the scheduler's write-back of a migrating task is part of the switch
+ * that migrates it. */
+#define SETTLED(c)       (!SIM_ORDER || !fresh[cur[c]])
+/* SIM_ORDER: the task whose op (ipi C kfpu) raises CPU c's interrupt: the
+ * one running there, or, on an idle CPU, the other CPU's */
+#define SENDS(c)         (cur[c] != KT && !fresh[cur[c]] && mode[c] != GUEST)
+#define CAN_SEND(c)      (SENDS(c) || SENDS(1 - (c)))
+
 /* ---- the invariants, checked after every step ------------------------- */
 
+#ifndef VISIBLE_ONLY
+#define VISIBLE_ONLY 0
+#endif
+
+#if VISIBLE_ONLY
+/* Only what user code, guest code or the VMM can see is asserted: a
+ * counterexample then ends where the simulator's checks fail too (its
+ * shortest path to a wrong register seen, for model/trail2scn.py). */
+inline check() { skip }
+#else
 inline check()
 {
 d_step {
@@ -262,13 +289,14 @@ d_step {
 	i = 0; k = 0
 }
 }
+#endif
 
 /* ---- core/fpu.c, section 1: the helpers ------------------------------- */
 
 /* Every save: the registers' true owner into that owner's buffer. */
 inline write_regs(c, b)
 {
-	assert(REGS_ARE(c, b));
+	assert(VISIBLE_ONLY || REGS_ARE(c, b));
 	bid[b] = rid[c]; bv[b] = rv[c]
 }
 
@@ -504,9 +532,24 @@ inline kernel_end(c, x)
 
 /* ---- the CPUs ---------------------------------------------------------- */
 
+/* fpu_exit_to_user() and the return to user space */
+inline to_user(c, x)
+{
+	printf("@ %d user %d\n", c, x);
+	if
+	:: nl[x] -> held[c] = 1; make_regs_live(c, x); held[c] = 0
+	:: else -> skip
+	fi;
+	fresh[x] = 0;
+	assert(!nl[x]);				/* I5 */
+	assert(REGS_ARE(c, act[x]));		/* user code runs on its own newest image */
+	assert(pkreg[c] == tpk[x]);		/* I7 */
+	mode[c] = USER
+}
+
 #define CAN_RUN(c, d)  ((d) != cur[c] && on[d] == NOCPU && (alive[d] || (d) == KT))
 #define CAN_PUSH(c, d) (on[d] == NOCPU && alive[d] && unsaved[act[d]] && last_cpu[act[d]] == (c))
-#define CAN_FORK(c)    (mode[c] == KERNEL && !in_kfpu[c] && cur[c] != KT && alive[cur[c]] && \
+#define CAN_FORK(c)    (mode[c] == KERNEL && !in_kfpu[c] && cur[c] != KT && alive[cur[c]] && SETTLED(c) && \
 			!(cur[c] == VMM && in_run))
 
 proctype Cpu(byte c)
@@ -518,15 +561,19 @@ end:	do
 	 * mode too); a run call's switch-out notifier first (sim/kernel/sched.c) */
 	:: atomic {
 		if
-		:: !in_kfpu[c] && CAN_RUN(c, 0) -> d = 0
-		:: !in_kfpu[c] && CAN_RUN(c, 1) -> d = 1
-		:: !in_kfpu[c] && CAN_RUN(c, 2) -> d = 2
-		:: !in_kfpu[c] && CAN_RUN(c, 3) -> d = 3
+		:: !in_kfpu[c] && SETTLED(c) && CAN_RUN(c, 0) -> d = 0
+		:: !in_kfpu[c] && SETTLED(c) && CAN_RUN(c, 1) -> d = 1
+		:: !in_kfpu[c] && SETTLED(c) && CAN_RUN(c, 2) -> d = 2
+		:: !in_kfpu[c] && SETTLED(c) && CAN_RUN(c, 3) -> d = 3
 		fi;
 		x = cur[c];
+		printf("@ %d switch %d %d\n", c, x, d);
 		if :: x == VMM && in_run -> guest_sched_out(c) :: else -> skip fi;
 		fpu_switch(c, x, d);
 		on[x] = NOCPU; on[d] = c; cur[c] = d; mode[c] = KERNEL;
+		/* SIM_ORDER: a task the simulator switches in goes back to user space
+		 * at once (it resumes where its op blocked, or starts) */
+		if :: SIM_ORDER && d != KT -> to_user(c, d) :: else -> skip fi;
 		x = 0; d = 0;
 		check() }
 
@@ -534,10 +581,11 @@ end:	do
 	 * elsewhere and writes back the image this CPU holds of it */
 	:: atomic {
 		if
-		:: !in_kfpu[c] && !BUG_NO_REMOTE_FLUSH && CAN_PUSH(c, 0) -> d = 0
-		:: !in_kfpu[c] && !BUG_NO_REMOTE_FLUSH && CAN_PUSH(c, 1) -> d = 1
-		:: !in_kfpu[c] && !BUG_NO_REMOTE_FLUSH && CAN_PUSH(c, 2) -> d = 2
+		:: !in_kfpu[c] && !SIM_ORDER && !BUG_NO_REMOTE_FLUSH && CAN_PUSH(c, 0) -> d = 0
+		:: !in_kfpu[c] && !SIM_ORDER && !BUG_NO_REMOTE_FLUSH && CAN_PUSH(c, 1) -> d = 1
+		:: !in_kfpu[c] && !SIM_ORDER && !BUG_NO_REMOTE_FLUSH && CAN_PUSH(c, 2) -> d = 2
 		fi;
+		printf("@ %d push %d\n", c, d);
 		flush_for_remote(c, act[d]);
 		d = 0;
 		check() }
@@ -546,19 +594,14 @@ end:	do
 	:: atomic { mode[c] == KERNEL && !in_kfpu[c] && cur[c] != KT && alive[cur[c]] &&
 		    !(cur[c] == VMM && in_run) ->
 		x = cur[c];
-		if
-		:: nl[x] -> held[c] = 1; make_regs_live(c, x); held[c] = 0
-		:: else -> skip
-		fi;
-		assert(!nl[x]);				/* I5 */
-		assert(REGS_ARE(c, act[x]));		/* user code runs on its own newest image */
-		assert(pkreg[c] == tpk[x]);		/* I7 */
-		mode[c] = USER; x = 0;
+		to_user(c, x);
+		x = 0;
 		check() }
 
 	/* user code changes its registers */
 	:: atomic { mode[c] == USER ->
 		x = cur[c];
+		printf("@ %d dirty %d\n", c, x);
 		assert(REGS_ARE(c, act[x]));
 		assert(pkreg[c] == tpk[x]);
 		tid[act[x]] = act[x]; tv[act[x]] = NEXTV(tv[act[x]]);
@@ -569,29 +612,36 @@ end:	do
 #if F_PKRU
 	/* user code writes PKRU (ctx 0 only, to keep the state space small) */
 	:: atomic { mode[c] == USER && cur[c] == 0 ->
+		printf("@ %d pkru 0\n", c);
 		pkreg[c] = !pkreg[c]; tpk[0] = pkreg[c];
 		check() }
 
 #endif
 	/* a system call, a fault: into the kernel */
-	:: atomic { mode[c] == USER -> mode[c] = KERNEL }
+	:: atomic { mode[c] == USER -> printf("@ %d syscall %d\n", c, cur[c]); mode[c] = KERNEL }
 
 	/* a kernel FPU section in task context: begin, (interrupts), end */
-	:: atomic { mode[c] == KERNEL && !in_kfpu[c] ->
+	:: atomic { mode[c] == KERNEL && !in_kfpu[c] && SETTLED(c) && (!SIM_ORDER || cur[c] != KT) ->
+		printf("@ %d kfpu_begin %d\n", c, cur[c]);
 		kernel_begin(c, cur[c]);
 		check() };
 	   atomic {
+		printf("@ %d kfpu_end %d\n", c, cur[c]);
 		kernel_end(c, cur[c]);
+		if :: cur[c] != KT -> fresh[cur[c]] = SIM_ORDER :: else -> skip fi;
 		check() }
 
 #if F_LIFE
 	/* fork: a task forks into a dead one (fpu_fork) */
 	:: atomic {
 		if
-		:: CAN_FORK(c) && !alive[0] && on[0] == NOCPU -> d = 0
-		:: CAN_FORK(c) && !alive[1] && on[1] == NOCPU -> d = 1
+		:: CAN_FORK(c) && !alive[0] && !forking[0] && on[0] == NOCPU -> d = 0
+		:: CAN_FORK(c) && !alive[1] && !forking[1] && on[1] == NOCPU -> d = 1
 		fi;
+		/* the slot is taken now: the copy below may wait for a remote flush */
+		forking[d] = 1;
 		x = cur[c];
+		printf("@ %d fork %d %d\n", c, x, d);
 		held[c] = 1;
 		forget_state(c, d);
 		nl[d] = 1;
@@ -606,25 +656,27 @@ end:	do
 			write_regs(c, d)
 		fi;
 		pk[d] = pkreg[c]; tpk[d] = pkreg[c];
-		alive[d] = 1; has_frame[d] = 0;
+		alive[d] = 1; has_frame[d] = 0; forking[d] = 0; fresh[x] = SIM_ORDER;
 		held[c] = 0; x = 0; d = 0;
 		check() }
 
 	/* exec (fpu_exec) */
-	:: atomic { mode[c] == KERNEL && !in_kfpu[c] && cur[c] != KT && alive[cur[c]] &&
+	:: atomic { mode[c] == KERNEL && !in_kfpu[c] && cur[c] != KT && alive[cur[c]] && SETTLED(c) &&
 		    !(cur[c] == VMM && in_run) ->
 		x = cur[c];
+		printf("@ %d exec %d\n", c, x);
 		forget_state(c, act[x]);
 		bid[act[x]] = INIT; bv[act[x]] = 0;
 		tid[act[x]] = INIT; tv[act[x]] = 0;
 		nl[x] = 1;
 		pk[x] = 0; tpk[x] = 0; pkreg[c] = 0;
-		has_frame[x] = 0; x = 0;
+		has_frame[x] = 0; fresh[x] = SIM_ORDER; x = 0;
 		check() }
 
 	/* exit (fpu_exit); the CPU then switches away */
-	:: atomic { mode[c] == KERNEL && !in_kfpu[c] && cur[c] < VMM && alive[cur[c]] ->
+	:: atomic { mode[c] == KERNEL && !in_kfpu[c] && cur[c] < VMM && alive[cur[c]] && SETTLED(c) ->
 		x = cur[c];
+		printf("@ %d exit %d\n", c, x);
 		forget_state(c, act[x]);
 		nl[x] = 1;
 		if :: last_user[c] == x -> last_user[c] = NOCTX :: else -> skip fi;
@@ -641,15 +693,17 @@ end:	do
 	 * first if NEED_LOAD (save_to_user), a hard interrupt may come before
 	 * the XSAVE; then the handler starts from the reset state
 	 * (fpu_signal_reset) */
-	:: atomic { mode[c] == KERNEL && !in_kfpu[c] && cur[c] != KT && alive[cur[c]] &&
+	:: atomic { mode[c] == KERNEL && !in_kfpu[c] && cur[c] != KT && alive[cur[c]] && SETTLED(c) &&
 		    !(cur[c] == VMM && in_run) && !has_frame[cur[c]] ->
 		x = cur[c];
+		printf("@ %d signal %d\n", c, x);
 		held[c] = 1;
 		if :: !REGS_LIVE(x) -> make_regs_live(c, x) :: else -> skip fi;
 		x = 0;
 		check() };
 	   atomic {
 		x = cur[c];
+		printf("@ %d signal_frame %d\n", c, x);
 		assert(REGS_ARE(c, act[x]));		/* the frame gets the live state */
 		fid[x] = rid[c]; fv[x] = rv[c]; has_frame[x] = 1;
 		held[c] = 0;
@@ -659,26 +713,28 @@ end:	do
 		drop_owner(c);
 		rid[c] = INIT; rv[c] = 0; pkreg[c] = 0; pk[x] = 0; tpk[x] = 0;
 		tid[act[x]] = INIT; tv[act[x]] = 0;
-		nl[x] = 0; x = 0;
+		nl[x] = 0; fresh[x] = SIM_ORDER; x = 0;
 		check() }
 
 	/* sigreturn (fpu_signal_restore): the frame becomes the live state */
-	:: atomic { mode[c] == KERNEL && !in_kfpu[c] && cur[c] != KT && alive[cur[c]] &&
+	:: atomic { mode[c] == KERNEL && !in_kfpu[c] && cur[c] != KT && alive[cur[c]] && SETTLED(c) &&
 		    !(cur[c] == VMM && in_run) && has_frame[cur[c]] ->
 		x = cur[c];
+		printf("@ %d sigreturn %d\n", c, x);
 		supersede(c, x);
 		flush_owner(c);
 		if :: !BUG_SIGRETURN_KEEPS_OWNER -> drop_owner(c) :: else -> skip fi;
 		rid[c] = fid[x]; rv[c] = fv[x];
 		tid[act[x]] = fid[x]; tv[act[x]] = fv[x];
 		has_frame[x] = 0; fid[x] = 0; fv[x] = 0;
-		nl[x] = 0; x = 0;
+		nl[x] = 0; fresh[x] = SIM_ORDER; x = 0;
 		check() }
 
 #endif
 #if F_GUEST
 	/* the VMM creates its vCPU (fpu_guest_init) */
 	:: atomic { mode[c] == KERNEL && !in_kfpu[c] && cur[c] == VMM && !in_run ->
+		printf("@ %d guest_init\n", c);
 		last_cpu[GB] = NOCPU; unsaved[GB] = 0;		/* fpu_state_setup() */
 		if :: !BUG_GUEST_INIT_NO_COPY -> bid[GB] = INIT; bv[GB] = 0 :: else -> skip fi;
 		tid[GB] = INIT; tv[GB] = 0;
@@ -686,6 +742,7 @@ end:	do
 
 	/* the VMM sets the guest's registers (fpu_guest_set) */
 	:: atomic { mode[c] == KERNEL && !in_kfpu[c] && cur[c] == VMM && !in_run ->
+		printf("@ %d guest_set\n", c);
 		if :: !BUG_GUEST_SET_KEEPS_LAST_CPU -> last_cpu[GB] = NOCPU :: else -> skip fi;
 		unsaved[GB] = 0;
 		tid[GB] = GB; tv[GB] = NEXTV(tv[GB]);
@@ -694,6 +751,7 @@ end:	do
 
 	/* the VMM reads the guest's registers (fpu_guest_get) */
 	:: atomic { mode[c] == KERNEL && !in_kfpu[c] && cur[c] == VMM && !in_run ->
+		printf("@ %d guest_get\n", c);
 		held[c] = 1;
 		sync_buffer(c, GB);
 		assert(BUF_IS_TRUE(GB));
@@ -702,6 +760,7 @@ end:	do
 
 	/* fpu_guest_run_begin() */
 	:: atomic { mode[c] == KERNEL && !in_kfpu[c] && cur[c] == VMM && !in_run ->
+		printf("@ %d run_begin\n", c);
 		in_run = 1;
 		if
 		:: !PER_ENTRY ->
@@ -713,6 +772,7 @@ end:	do
 
 	/* fpu_guest_enter() and VM entry */
 	:: atomic { mode[c] == KERNEL && !in_kfpu[c] && cur[c] == VMM && in_run ->
+		printf("@ %d guest_enter\n", c);
 		if
 		:: PER_ENTRY ->
 			if :: stashed[VMM] == NOBUF -> swap_in(c) :: else -> skip fi;
@@ -731,16 +791,18 @@ end:	do
 
 	/* guest code changes its registers */
 	:: atomic { mode[c] == GUEST ->
+		printf("@ %d guest_dirty\n", c);
 		assert(REGS_ARE(c, GB));
 		tid[GB] = GB; tv[GB] = NEXTV(tv[GB]);
 		rid[c] = tid[GB]; rv[c] = tv[GB];
 		check() }
 
 	/* VM exit */
-	:: atomic { mode[c] == GUEST -> mode[c] = KERNEL }
+	:: atomic { mode[c] == GUEST -> printf("@ %d vm_exit\n", c); mode[c] = KERNEL }
 
 	/* fpu_guest_run_end() */
 	:: atomic { mode[c] == KERNEL && !in_kfpu[c] && cur[c] == VMM && in_run ->
+		printf("@ %d run_end\n", c);
 		if :: stashed[VMM] != NOBUF -> swap_out(c) :: else -> skip fi;
 		in_run = 0;
 		check() }
@@ -757,14 +819,21 @@ proctype Irq(byte c)
 	byte fo, t, ml, la, x;
 
 end:	do
-	:: atomic { USABLE_IN_IRQ(c) ->
+	:: atomic { USABLE_IN_IRQ(c) && (!SIM_ORDER || CAN_SEND(c)) ->
 		x = cur[c];
+		printf("@ %d irq_kfpu %d\n", c, x);
 		kernel_begin(c, x);
 		kernel_end(c, x);
+		if
+		:: SIM_ORDER && SENDS(c) -> fresh[cur[c]] = 1
+		:: SIM_ORDER && !SENDS(c) -> fresh[cur[1 - c]] = 1
+		:: else -> skip
+		fi;
 		if :: mode[c] != KERNEL -> mode[c] = KERNEL :: else -> skip fi;	/* VM exit or entry from user */
 		x = 0;
 		check() }
 	:: atomic { req[c] != NOBUF && !held[c] ->
+		printf("@ %d irq_flush %d\n", c, req[c]);
 		flush_for_remote(c, req[c]);
 		req[c] = NOBUF;
 		check() }
@@ -785,7 +854,7 @@ init {
 			rid[i] = SCRATCH; owner[i] = NOBUF; unsaved_ctx[i] = NOCTX;
 			last_user[i] = NOCTX; req[i] = NOBUF
 		}
-		cur[0] = 0; on[0] = 0;
+		cur[0] = 0; on[0] = 0; fresh[0] = SIM_ORDER;
 		cur[1] = KT; on[KT] = 1;
 		i = 0; k = 0;
 		run Cpu(0); run Cpu(1); run Irq(0); run Irq(1)

@@ -548,6 +548,25 @@ sec_model() {
 		case $ok in PASS) ok "model: $name" ;; FAIL) echo "$name" >"$log/one"; grep -- " $name " "$log/model" >>"$log/one"; bad "model: $name" "$log/one" ;; esac
 	done < <(grep -E '^(PASS|FAIL) ' "$log/model")
 	t "model: the runner's verdict" 0 test $st -eq 0
+	# From the model to the hardware: counterexamples replayed as scenarios.
+	model/replay.sh >"$log/replay" 2>&1
+	st=$?
+	while read -r name pol _ _ clean bug verdict; do
+		case $verdict in
+		ok) ok "replay: $name's counterexample passes clean, fails with the bug ($pol)" ;;
+		*) grep -- "^$name " "$log/replay" >"$log/one"; bad "replay: $name" "$log/one" ;;
+		esac
+		t "replay: scenarios/model-$name.scn is what trail2scn produces" 0 \
+			cmp -s "build/model/replay/$name/model-$name.scn" "scenarios/model-$name.scn"
+	done < <(grep -E '^[a-z-]+ +(linux|deferred|eager|rfc2015) ' "$log/replay")
+	t "replay: the runner's verdict" 0 test $st -eq 0
+	printf '@ 0 user 0\n@ 0 run_begin\n' >"$log/guest.steps"
+	tgrep "trail2scn names the step it cannot translate" \
+		'^trail2scn: step 2 \(run_begin on CPU 0\): no scenario op takes this step$' \
+		python3 model/trail2scn.py "$log/guest.steps"
+	t "trail2scn: an untranslatable trail exits 2" 2 python3 model/trail2scn.py "$log/guest.steps"
+	printf 'nothing here\n' >"$log/empty.steps"
+	t "trail2scn: a file without steps exits 2" 2 python3 model/trail2scn.py "$log/empty.steps"
 }
 
 section cli "the command line"
