@@ -10,7 +10,9 @@
 #   model/run.sh full      the clean model with every feature on, per policy (longer)
 #   model/run.sh NAME...   only the runs named (or: clean, mutant)
 #
-# Environment: BUILD (default build), JOBS (default 2), NV (versions, default 2).
+# Environment: BUILD (default build), JOBS (default 2), NV (versions, default 2),
+# TIMEOUT (seconds per run, default none: a run stopped by it reports how far
+# it got, and fails: it proves nothing).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -96,7 +98,8 @@ fi
 # (its shortest counterexample); then the trail's length (steps).
 one() {
 	IFS='|' read -r name expect pol feat bug nv <<<"$1"
-	local d="$out/$name" t0 t1 res
+	local d="$out/$name" t0 t1 res limit=
+	[ -n "$timeout" ] && limit="timeout $timeout"
 	rm -rf "$d"; mkdir -p "$d"; cp "$here/fpu.pml" "$d/"
 	cd "$d" || return
 	t0=$(date +%s.%N)
@@ -104,7 +107,7 @@ one() {
 		spin -DPOL_${pol^^} -DNV=$nv $feat $bug -a fpu.pml &&
 		if [ "$expect" = clean ]; then
 			# depth first, the states compressed: the clean model
-			gcc -O1 -DSAFETY -DCOLLAPSE -o pan pan.c && ./pan -m50000000 -w26
+			gcc -O1 -DSAFETY -DCOLLAPSE -o pan pan.c && $limit ./pan -m50000000 -w26
 		else	# breadth first: the shortest counterexample; compiling dominates
 			gcc -O0 -DSAFETY -DBFS -o pan pan.c && ./pan -w24
 		fi
@@ -125,6 +128,13 @@ one() {
 	else
 		verdict="no error"
 	fi
+	if [ -z "$errors" ] && [ -n "$timeout" ] && grep -q '^Depth=' pan.out; then
+		# stopped by TIMEOUT: how far it got (pan's last progress line)
+		states=$(sed -n 's/.*States= *\([0-9.e+]*\).*/\1/p' pan.out | tail -1)
+		depth=$(sed -n 's/^Depth= *\([0-9]*\).*/\1/p' pan.out | tail -1)
+		verdict="not finished in $timeout s: more than $states states"
+		errors=-
+	fi
 	[ -n "$errors" ] || { verdict="pan failed"; errors=-; }
 	if [ "$expect" = clean ]; then
 		[ "$errors" = 0 ] && ! grep -q 'max search depth too small' pan.out && ok=PASS || ok=FAIL
@@ -135,7 +145,8 @@ one() {
 		"$(awk "BEGIN{print $t1 - $t0}")" "$verdict" >"$d/result"
 }
 export -f one
-export here out nv
+timeout=${TIMEOUT:-}
+export here out nv timeout
 
 t0=$(date +%s)
 printf '%s\n' "${runs[@]}" | xargs -d '\n' -P "$jobs" -I{} bash -c 'one "$@"' _ {}
