@@ -1,0 +1,442 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The kernel proper: the library's port, tasks, a round-robin scheduler
+ * driven by the local APIC timer and by yield, the system calls, and the
+ * bounded run that ends with one summary line and QEMU's exit status.
+ *
+ * Every FPU decision is libfpuctx's: fpu_switch() at each context switch,
+ * fpu_exit_to_user() on every return to ring 3, fpu_exit() when a task
+ * ends. The kernel's C is built -mgeneral-regs-only, so a task's registers
+ * stay live through interrupts and system calls until the library saves
+ * them. Interrupts are off whenever ring 0 runs.
+ */
+#include "kernel.h"
+#ifdef FPUCTX_TESTING
+#include <fpuctx/testing.h>
+#endif
+
+#define NUSER_TASKS      3
+#define KSTACK_SIZE      16384
+#define USER_STACK_SIZE  16384
+#define STATE_ARENA_SIZE (256 * 1024)
+#define DEFAULT_INTERRUPTS 10000
+#define DEFAULT_APIC_COUNT 10000     /* divide by 16: about 6 kHz on QEMU's 1 GHz APIC clock */
+#define RESPAWN_GENERATIONS 64       /* the last task exits after this many, and a new one starts */
+#define VIOLATIONS_PRINTED 5
+
+static struct fpu_system fpu_sys;
+static struct fpu_state init_state;
+static struct task idle_task;        /* the boot flow: a kernel thread, the first prev */
+static struct task user_tasks[NUSER_TASKS];
+static uint8_t kstacks[NUSER_TASKS][KSTACK_SIZE] __attribute__((aligned(16)));
+static uint8_t exception_stack[KSTACK_SIZE] __attribute__((aligned(16)));
+static uint8_t state_arena[STATE_ARENA_SIZE] __attribute__((aligned(64)));
+static uint32_t state_arena_used;
+static uint64_t interrupt_limit = DEFAULT_INTERRUPTS;
+static uint32_t apic_count = DEFAULT_APIC_COUNT;
+static uint32_t next_task_id = 1;
+static bool has_avx;
+extern char user_stacks[];
+
+/* ---- the port (include/fpuctx/port.h) ---- */
+
+static void port_lock(void *data, int cpu)
+{
+	struct percpu *c = data;
+	uint64_t flags;
+
+	(void)cpu;
+	__asm__ volatile("pushfq; popq %0; cli" : "=r"(flags) : : "memory");
+	if (c->lock_depth++ == 0)
+		c->lock_flags = flags;
+}
+
+static void port_unlock(void *data, int cpu)
+{
+	struct percpu *c = data;
+
+	(void)cpu;
+	if (--c->lock_depth == 0 && (c->lock_flags & 0x200))
+		__asm__ volatile("sti" : : : "memory");
+}
+
+static unsigned port_context(void *data, int cpu)
+{
+	struct percpu *c = data;
+	unsigned where = 0;
+
+	(void)cpu;
+	if (c->in_irq) {
+		where |= FPU_PORT_IN_HARDIRQ;
+		if (c->irq_hit_lock)
+			where |= FPU_PORT_FPREGS_HELD;
+	}
+	return where;
+}
+
+static void port_warn(void *data, int cpu, const char *what)
+{
+	struct percpu *c = data;
+
+	c->warnings++;
+	kprintf("ring0: library warning on cpu %d: %s\n", cpu, what);
+}
+
+/* Needed by the deferred policy; with one CPU the library never asks
+ * another CPU for an image, so a call is a bug. */
+static void port_flush_remote(void *data, int cpu, struct fpu_state *state)
+{
+	struct percpu *c = data;
+
+	c->warnings++;
+	kprintf("ring0: flush_remote to cpu %d for state %u on a one-CPU kernel\n", cpu, state->id);
+}
+
+static const struct fpu_port_ops port_ops = {
+	.lock = port_lock,
+	.unlock = port_unlock,
+	.context = port_context,
+	.warn = port_warn,
+	.flush_remote = port_flush_remote,
+};
+
+/* ---- command line: policy=NAME interrupts=N apic_count=N [bug=NAME] ---- */
+
+static bool word_is(const char *s, const char *end, const char *w)
+{
+	while (s < end && *w && *s == *w)
+		s++, w++;
+	return s == end && !*w;
+}
+
+#ifdef FPUCTX_TESTING
+static unsigned string_length(const char *s)
+{
+	unsigned n = 0;
+
+	while (s[n])
+		n++;
+	return n;
+}
+#endif
+
+static uint64_t parse_uint(const char *s, const char *end)
+{
+	uint64_t v = 0;
+
+	while (s < end && *s >= '0' && *s <= '9')
+		v = v * 10 + (uint64_t)(*s++ - '0');
+	return v;
+}
+
+struct options {
+	const struct fpu_policy *policy;
+	char policy_name[32];
+	char bug_name[32];
+};
+
+static void copy_word(char *dst, unsigned size, const char *s, const char *end)
+{
+	unsigned n = 0;
+
+	while (s < end && n + 1 < size)
+		dst[n++] = *s++;
+	dst[n] = 0;
+}
+
+static void parse_cmdline(const char *cmd, struct options *o)
+{
+	copy_word(o->policy_name, sizeof(o->policy_name), "linux", "linux" + 5);
+	o->bug_name[0] = 0;
+	while (cmd && *cmd) {
+		const char *w = cmd, *eq, *end;
+
+		while (*cmd && *cmd != ' ')
+			cmd++;
+		end = cmd;
+		while (*cmd == ' ')
+			cmd++;
+		for (eq = w; eq < end && *eq != '='; eq++)
+			;
+		if (eq == end)
+			continue; /* QEMU puts the kernel's file name first */
+		if (word_is(w, eq, "policy"))
+			copy_word(o->policy_name, sizeof(o->policy_name), eq + 1, end);
+		else if (word_is(w, eq, "interrupts"))
+			interrupt_limit = parse_uint(eq + 1, end);
+		else if (word_is(w, eq, "apic_count"))
+			apic_count = (uint32_t)parse_uint(eq + 1, end);
+		else if (word_is(w, eq, "bug"))
+			copy_word(o->bug_name, sizeof(o->bug_name), eq + 1, end);
+		else
+			kprintf("ring0: unknown option ignored\n");
+	}
+	o->policy = fpu_policy_find(o->policy_name);
+}
+
+/* ---- tasks ---- */
+
+static void *state_alloc(void)
+{
+	uint32_t align = fpu_state_align(&fpu_sys);
+	uint32_t size = (fpu_state_size(&fpu_sys) + align - 1) & ~(align - 1);
+	uint32_t at = (state_arena_used + align - 1) & ~(align - 1);
+
+	if (at + size > STATE_ARENA_SIZE) {
+		kprintf("ring0: FAIL: no room for a %u-byte state buffer\n", size);
+		qemu_exit(EXIT_CODE_FAIL);
+	}
+	state_arena_used = at + size;
+	return state_arena + at;
+}
+
+static void task_fpu_init(struct task *t, bool kthread)
+{
+	if (!fpu_state_setup(&fpu_sys, &t->state, t->area, fpu_state_size(&fpu_sys), t->id)) {
+		kprintf("ring0: FAIL: a state buffer was refused\n");
+		qemu_exit(EXIT_CODE_FAIL);
+	}
+	fpu_ctx_init(&fpu_sys, &t->fpu, &t->state, t->id, kthread);
+}
+
+/* A user task's first ring-3 frame: user_task(id, avx, limit). */
+static void user_frame_init(struct task *t, struct trap_frame *f)
+{
+	*f = (struct trap_frame){ 0 };
+	f->rip = (uint64_t)user_task;
+	f->cs = USER_CS;
+	f->rflags = 0x202; /* IF: the timer interrupts user code */
+	f->rsp = t->user_stack_top;
+	f->ss = USER_DS;
+	f->rdi = t->id;
+	f->rsi = has_avx;
+	f->rdx = t->generation_limit;
+}
+
+static void user_task_create(struct task *t, unsigned slot)
+{
+	struct trap_frame *f;
+	uint64_t *sp;
+
+	t->id = next_task_id++;
+	t->kstack_top = kstacks[slot] + KSTACK_SIZE;
+	t->user_stack_top = (uint64_t)user_stacks + (slot + 1) * USER_STACK_SIZE;
+	t->generation_limit = slot == NUSER_TASKS - 1 ? RESPAWN_GENERATIONS : 0;
+	t->area = state_alloc();
+	task_fpu_init(t, false);
+	f = (struct trap_frame *)t->kstack_top - 1;
+	user_frame_init(t, f);
+	/* What switch_stacks pops: r15 r14 r13 r12 rbp rbx, then its return. */
+	sp = (uint64_t *)f - 7;
+	sp[0] = sp[1] = sp[2] = sp[3] = sp[4] = sp[5] = 0;
+	sp[6] = (uint64_t)task_first_return;
+	t->ksp = (uint64_t)sp;
+}
+
+static struct task *pick_next(struct percpu *c)
+{
+	struct task *t = c->curr;
+	unsigned i = t == &idle_task ? NUSER_TASKS - 1 : (unsigned)(t - user_tasks);
+
+	return &user_tasks[(i + 1) % NUSER_TASKS];
+}
+
+static void schedule(struct percpu *c)
+{
+	struct task *prev = c->curr, *next = pick_next(c);
+
+	if (next == prev)
+		return;
+	fpu_switch(&c->fpu, &prev->fpu, &next->fpu);
+	c->curr = next;
+	c->switches++;
+	c->tss.rsp0 = (uint64_t)next->kstack_top;
+	kernel_stack_top = (uint64_t)next->kstack_top;
+	switch_stacks(&prev->ksp, next->ksp);
+}
+
+/* ---- the end of the run ---- */
+
+static void finish(struct percpu *c)
+{
+	struct fpu_stats s = { 0 };
+	bool pass;
+
+	fpu_stats_add(&s, &c->fpu.stats);
+	pass = c->violations == 0 && c->warnings == 0;
+	kprintf("ring0: %lu syscalls, %lu skipped restores, %lu pkru writes, %lu library warnings\n",
+		c->syscalls, s.skipped_restores, s.pkru_writes, c->warnings);
+	kprintf("ring0: %s\n", pass ? "PASS" : "FAIL");
+	kprintf("ring0: policy=%s cpus=1 interrupts=%lu switches=%lu signals=0 saves=%lu restores=%lu violations=%lu\n",
+		fpu_sys.policy->name, c->interrupts, c->switches, s.saves, s.restores, c->violations);
+	qemu_exit(pass ? EXIT_CODE_PASS : EXIT_CODE_FAIL);
+}
+
+/* ---- traps ---- */
+
+static void fatal_exception(struct trap_frame *f)
+{
+	kprintf("ring0: FAIL: exception %u error 0x%lx at rip 0x%lx (cs 0x%lx) cr2 0x%lx\n",
+		(unsigned)f->vector, f->error, f->rip, f->cs, read_cr2());
+	kprintf("ring0: policy=%s cpus=1 interrupts=%lu switches=%lu signals=0 saves=%lu restores=%lu violations=%lu\n",
+		fpu_sys.policy ? fpu_sys.policy->name : "?", this_cpu()->interrupts, this_cpu()->switches,
+		this_cpu()->fpu.stats.saves, this_cpu()->fpu.stats.restores, this_cpu()->violations);
+	qemu_exit(EXIT_CODE_FAIL);
+}
+
+static void syscall_dispatch(struct percpu *c, struct trap_frame *f)
+{
+	struct task *t = c->curr;
+
+	c->syscalls++;
+	switch (f->rax) {
+	case SYS_YIELD:
+		f->rax = 0;
+		schedule(c);
+		break;
+	case SYS_EXIT:
+		/* The slot is reused at once by a new task: new id, fresh
+		 * registers (the old buffer must never look loaded again). */
+		fpu_exit(&c->fpu, &t->fpu);
+		t->id = next_task_id++;
+		task_fpu_init(t, false);
+		user_frame_init(t, f);
+		schedule(c);
+		break;
+	case SYS_VIOLATION:
+		c->violations++;
+		if (c->violations <= VIOLATIONS_PRINTED)
+			kprintf("ring0: violation: task %u found another's registers (qword %u; 64 MXCSR, 65 FCW)\n",
+				(unsigned)f->rdi, (unsigned)f->rsi);
+		f->rax = 0;
+		break;
+	default:
+		f->rax = (uint64_t)-1;
+		break;
+	}
+}
+
+void return_to_user_hook(struct trap_frame *f)
+{
+	struct percpu *c = this_cpu();
+
+	(void)f;
+	fpu_exit_to_user(&c->fpu, &c->curr->fpu);
+}
+
+void trap(struct trap_frame *f)
+{
+	struct percpu *c = this_cpu();
+
+	if (f->vector == SYSCALL_VECTOR) {
+		syscall_dispatch(c, f);
+	} else if (f->vector == TIMER_VECTOR) {
+		c->in_irq = true;
+		c->irq_hit_lock = c->lock_depth > 0;
+		c->interrupts++;
+		apic_eoi();
+		c->in_irq = false;
+		if (c->interrupts >= interrupt_limit)
+			finish(c);
+		schedule(c); /* preemption on the way out of the interrupt */
+	} else if (f->vector == SPURIOUS_VECTOR) {
+		return; /* no EOI for the spurious vector */
+	} else {
+		fatal_exception(f);
+	}
+	if ((f->cs & 3) == 3)
+		return_to_user_hook(f);
+}
+
+/* ---- boot ---- */
+
+static void print_features(uint64_t mask)
+{
+	unsigned f;
+	const char *sep = "";
+
+	for (f = 0; f < FPU_XFEATURE_MAX; f++)
+		if (mask & FPU_XFEATURE_MASK(f)) {
+			kprintf("%s%s", sep, fpu_xfeature_name(f));
+			sep = " ";
+		}
+}
+
+#define MULTIBOOT_BOOTLOADER_MAGIC 0x2badb002u
+#define MULTIBOOT_INFO_CMDLINE     0x4u
+
+void kernel_main(uint32_t magic, uint32_t info_phys);
+
+void kernel_main(uint32_t magic, uint32_t info_phys)
+{
+	struct percpu *c = this_cpu();
+	const uint32_t *info = (const uint32_t *)(uint64_t)info_phys;
+	const char *cmdline = 0;
+	struct options o;
+	enum fpu_setup_error err;
+	uint64_t xcr0, missing = 0;
+	unsigned i;
+
+	serial_init();
+	if (magic == MULTIBOOT_BOOTLOADER_MAGIC && (info[0] & MULTIBOOT_INFO_CMDLINE))
+		cmdline = (const char *)(uint64_t)info[4];
+	kprintf("ring0: booted, command line '%s'\n", cmdline ? cmdline : "");
+	cpu_tables_init(c, (uint64_t)(exception_stack + sizeof(exception_stack)));
+	user_pages_init();
+	xcr0 = fpu_hw_enable();
+	parse_cmdline(cmdline, &o);
+	if (!o.policy) {
+		kprintf("ring0: FAIL: unknown policy '%s' (eager, rfc2015, linux, deferred)\n", o.policy_name);
+		qemu_exit(EXIT_CODE_FAIL);
+	}
+
+	err = fpu_system_init(&fpu_sys, o.policy, ~0ull, FPU_INSN__COUNT, &port_ops, c, &missing);
+	if (err) {
+		kprintf("ring0: FAIL: fpu_system_init: %s (missing 0x%lx)\n", fpu_setup_error_str(err), missing);
+		qemu_exit(EXIT_CODE_FAIL);
+	}
+	if (o.bug_name[0]) {
+#ifdef FPUCTX_TESTING
+		for (i = 0; i < fpu_nbugs; i++)
+			if (word_is(o.bug_name, o.bug_name + string_length(o.bug_name), fpu_bugs[i].name))
+				fpu_sys.bugs |= fpu_bugs[i].bit;
+		if (!fpu_sys.bugs) {
+			kprintf("ring0: FAIL: unknown bug '%s'\n", o.bug_name);
+			qemu_exit(EXIT_CODE_FAIL);
+		}
+		kprintf("ring0: injected bug %s\n", o.bug_name);
+#else
+		kprintf("ring0: FAIL: bug=%s needs the testing build of the library\n", o.bug_name);
+		qemu_exit(EXIT_CODE_FAIL);
+#endif
+	}
+	c->fpu.sys = &fpu_sys;
+	c->fpu.id = 0;
+	has_avx = (fpu_sys.mask & FPU_XFEATURE_MASK(FPU_XFEATURE_AVX)) != 0;
+
+	kprintf("ring0: XCR0 0x%lx; the library manages 0x%lx (", xcr0, fpu_sys.mask);
+	print_features(fpu_sys.mask);
+	kprintf("), PKRU %s\n", fpu_sys.has_pkru ? "switched eagerly" : "not enabled");
+	kprintf("ring0: save instruction %s, context buffer %u bytes (align %u), x87 pointers: %s\n",
+		fpu_insn_name(fpu_sys.insn), fpu_state_size(&fpu_sys), fpu_state_align(&fpu_sys),
+		fpu_x87_describe(&fpu_sys.xs.x87, false));
+	kprintf("ring0: policy %s: %s\n", fpu_sys.policy->name, fpu_sys.policy->summary);
+
+	if (!fpu_system_set_init_area(&fpu_sys, &init_state, state_alloc(), fpu_state_size(&fpu_sys))) {
+		kprintf("ring0: FAIL: the init area was refused\n");
+		qemu_exit(EXIT_CODE_FAIL);
+	}
+	idle_task.id = 0;
+	idle_task.area = state_alloc();
+	task_fpu_init(&idle_task, true);
+	for (i = 0; i < NUSER_TASKS; i++)
+		user_task_create(&user_tasks[i], i);
+	kprintf("ring0: %u user tasks (%s), %lu interrupts, APIC count %u\n", NUSER_TASKS,
+		has_avx ? "XMM, YMM, MXCSR, FCW" : "XMM, MXCSR, FCW", interrupt_limit, apic_count);
+
+	c->curr = &idle_task;
+	apic_timer_start(apic_count);
+	schedule(c); /* never comes back: the idle flow has no user part */
+	kprintf("ring0: FAIL: the boot flow was scheduled again\n");
+	qemu_exit(EXIT_CODE_FAIL);
+}
