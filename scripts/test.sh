@@ -506,6 +506,39 @@ sec_matrix() {
 	fi
 }
 
+section ring0 "ring 0 under QEMU: the installed library switching real ring-3 tasks on the APIC timer, per policy; an injected bug caught"
+sec_ring0() {
+	if ! command -v qemu-system-x86_64 >/dev/null; then
+		skip "ring0" "qemu-system-x86_64 is missing (scripts/setup.sh installs qemu-system-x86)"; return
+	fi
+	local img=$build/ring0/kernel.elf timg=$build/ring0/kernel-testing.elf p last
+	t "ring0: both kernel images build (installed library via pkg-config; testing core)" 0 \
+		make --no-print-directory BUILD="$build" "$img" "$timg"
+	# field NAME: from the summary line in $last
+	field() { echo "$last" | sed -n "s/.* $1=\([0-9]*\).*/\1/p"; }
+	# The run stops at interrupts=10000 (the default), about 2 s of TCG time.
+	for p in eager rfc2015 linux deferred; do
+		t "ring0: policy=$p boots, runs and passes (exit 0)" 0 ring0/boot.sh "$img" "policy=$p"
+		tr -d '\r' <"$log/out" >"$log/ring0.serial"
+		last=$(grep '^ring0: policy=' "$log/ring0.serial" | tail -n 1)
+		t "ring0: policy=$p: the last line is the summary" 0 sh -c \
+			"tail -n 1 '$log/ring0.serial' | grep -qE '^ring0: policy=$p cpus=1 interrupts=[0-9]+ switches=[0-9]+ signals=0 saves=[0-9]+ restores=[0-9]+ violations=[0-9]+\$'"
+		t "ring0: policy=$p: violations=0, interrupts >= 10000, switches > 0, restores > 0" 0 \
+			test "$(field violations)" = 0 -a "$(field interrupts)" -ge 10000 -a "$(field switches)" -gt 0 \
+			-a "$(field restores)" -gt 0
+		if [ "$p" = eager ]; then
+			t "ring0: policy=eager saves at switches (saves > 0)" 0 test "$(field saves)" -gt 0
+		fi
+	done
+	t "ring0: an unknown policy fails the boot" 1 ring0/boot.sh "$img" policy=eagr interrupts=100
+	t "ring0: the installed library refuses bug= (production build)" 1 ring0/boot.sh "$img" bug=skip-owner-check interrupts=100
+	# A bug is caught only when the same run passes clean first.
+	t "ring0: the testing build passes clean (policy=linux)" 0 ring0/boot.sh "$timg" policy=linux interrupts=3000
+	t "ring0: with bug=skip-owner-check the same run fails" 1 ring0/boot.sh "$timg" policy=linux interrupts=3000 bug=skip-owner-check
+	last=$(tr -d '\r' <"$log/out" | grep '^ring0: policy=' | tail -n 1)
+	t "ring0: skip-owner-check: a task saw another's registers (violations > 0)" 0 test "$(field violations)" -gt 0
+}
+
 section asan "sanitizers (ASan+UBSan on hosted code, UBSan on kernel code)"
 sec_asan() {
 	printf 'cpus 1\ntask A user {\n    dirt\n}\n' >"$log/typo.scn"
