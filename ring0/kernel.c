@@ -21,19 +21,29 @@
 #define STATE_ARENA_SIZE (256 * 1024)
 #define DEFAULT_INTERRUPTS 10000
 #define DEFAULT_APIC_COUNT 10000     /* divide by 16: about 6 kHz on QEMU's 1 GHz APIC clock */
-#define RESPAWN_GENERATIONS 64       /* the last task exits after this many, and a new one starts */
+#define EXEC_GENERATIONS 48          /* the second task execs itself after this many */
+#define EXIT_GENERATIONS 64          /* the third exits, and a new task takes its slot */
 #define VIOLATIONS_PRINTED 5
+#define DEFAULT_IRQ_KFPU_EVERY 3     /* interrupts: a kernel SIMD section in the handler */
+#define DEFAULT_KWORKER_EVERY 8      /* interrupts: the kernel worker runs in between */
+#define KWORKER_ID 1000000u
+#define KERNEL_PATTERN 0x6b65726e656c2121ull
 
 static struct fpu_system fpu_sys;
 static struct fpu_state init_state;
 static struct task idle_task;        /* the boot flow: a kernel thread, the first prev */
 static struct task user_tasks[NUSER_TASKS];
+static struct task kworker;          /* a kernel thread: runs, maybe uses SIMD, gives the CPU back */
+static struct task *kworker_return_to;
 static uint8_t kstacks[NUSER_TASKS][KSTACK_SIZE] __attribute__((aligned(16)));
+static uint8_t kworker_stack[KSTACK_SIZE] __attribute__((aligned(16)));
 static uint8_t exception_stack[KSTACK_SIZE] __attribute__((aligned(16)));
 static uint8_t state_arena[STATE_ARENA_SIZE] __attribute__((aligned(64)));
 static uint32_t state_arena_used;
 static uint64_t interrupt_limit = DEFAULT_INTERRUPTS;
 static uint32_t apic_count = DEFAULT_APIC_COUNT;
+static uint64_t irq_kfpu_every = DEFAULT_IRQ_KFPU_EVERY;
+static uint64_t kworker_every = DEFAULT_KWORKER_EVERY;
 static uint32_t next_task_id = 1;
 static bool has_avx;
 extern char user_stacks[];
@@ -100,7 +110,8 @@ static const struct fpu_port_ops port_ops = {
 	.flush_remote = port_flush_remote,
 };
 
-/* ---- command line: policy=NAME interrupts=N apic_count=N [bug=NAME] ---- */
+/* ---- command line: policy=NAME interrupts=N apic_count=N irq_kfpu_every=N
+ *      kworker_every=N [bug=NAME] (0 turns an _every off) ---- */
 
 static bool word_is(const char *s, const char *end, const char *w)
 {
@@ -166,6 +177,10 @@ static void parse_cmdline(const char *cmd, struct options *o)
 			interrupt_limit = parse_uint(eq + 1, end);
 		else if (word_is(w, eq, "apic_count"))
 			apic_count = (uint32_t)parse_uint(eq + 1, end);
+		else if (word_is(w, eq, "irq_kfpu_every"))
+			irq_kfpu_every = parse_uint(eq + 1, end);
+		else if (word_is(w, eq, "kworker_every"))
+			kworker_every = parse_uint(eq + 1, end);
 		else if (word_is(w, eq, "bug"))
 			copy_word(o->bug_name, sizeof(o->bug_name), eq + 1, end);
 		else
@@ -211,6 +226,7 @@ static void user_frame_init(struct task *t, struct trap_frame *f)
 	f->rdi = t->id;
 	f->rsi = has_avx;
 	f->rdx = t->generation_limit;
+	f->rcx = t->end_syscall;
 }
 
 static void user_task_create(struct task *t, unsigned slot)
@@ -221,7 +237,8 @@ static void user_task_create(struct task *t, unsigned slot)
 	t->id = next_task_id++;
 	t->kstack_top = kstacks[slot] + KSTACK_SIZE;
 	t->user_stack_top = (uint64_t)user_stacks + (slot + 1) * USER_STACK_SIZE;
-	t->generation_limit = slot == NUSER_TASKS - 1 ? RESPAWN_GENERATIONS : 0;
+	t->generation_limit = slot == 1 ? EXEC_GENERATIONS : slot == 2 ? EXIT_GENERATIONS : 0;
+	t->end_syscall = slot == 1 ? SYS_EXEC : SYS_EXIT;
 	t->area = state_alloc();
 	task_fpu_init(t, false);
 	f = (struct trap_frame *)t->kstack_top - 1;
@@ -241,9 +258,9 @@ static struct task *pick_next(struct percpu *c)
 	return &user_tasks[(i + 1) % NUSER_TASKS];
 }
 
-static void schedule(struct percpu *c)
+static void switch_to(struct percpu *c, struct task *next)
 {
-	struct task *prev = c->curr, *next = pick_next(c);
+	struct task *prev = c->curr;
 
 	if (next == prev)
 		return;
@@ -255,6 +272,54 @@ static void schedule(struct percpu *c)
 	switch_stacks(&prev->ksp, next->ksp);
 }
 
+static void schedule(struct percpu *c)
+{
+	switch_to(c, pick_next(c));
+}
+
+/* A kernel SIMD section: the library puts the interrupted or switched-out
+ * user state away first (or refuses, and the work is done without SIMD). */
+static void kernel_simd_work(struct percpu *c, struct task *current, uint64_t salt)
+{
+	if (!fpu_kernel_begin(&c->fpu, &current->fpu, FPU_KFPU_MXCSR | FPU_KFPU_387))
+		return;
+	kernel_simd_clobber(KERNEL_PATTERN ^ salt, has_avx);
+	fpu_kernel_end(&c->fpu, &current->fpu);
+}
+
+/* The kernel worker: every other run uses SIMD; either way it gives the CPU
+ * back to the task it interrupted, so that task's registers may still be
+ * valid (a skipped restore) or not. */
+static void kworker_main(void) __attribute__((noreturn));
+static void kworker_main(void)
+{
+	for (;;) {
+		struct percpu *c = this_cpu();
+
+		if (c->kworker_runs++ & 1)
+			kernel_simd_work(c, &kworker, c->kworker_runs);
+		switch_to(c, kworker_return_to);
+	}
+}
+
+static void kworker_create(void)
+{
+	uint64_t *sp = (uint64_t *)(kworker_stack + KSTACK_SIZE);
+
+	kworker.id = KWORKER_ID;
+	kworker.kthread = true;
+	kworker.kstack_top = kworker_stack + KSTACK_SIZE;
+	kworker.area = state_alloc();
+	task_fpu_init(&kworker, true);
+	/* switch_stacks pops six registers and returns into kworker_main with
+	 * the stack as a call leaves it (a dummy return address above). */
+	sp -= 8;
+	sp[0] = sp[1] = sp[2] = sp[3] = sp[4] = sp[5] = 0;
+	sp[6] = (uint64_t)kworker_main;
+	sp[7] = 0;
+	kworker.ksp = (uint64_t)sp;
+}
+
 /* ---- the end of the run ---- */
 
 static void finish(struct percpu *c)
@@ -264,8 +329,11 @@ static void finish(struct percpu *c)
 
 	fpu_stats_add(&s, &c->fpu.stats);
 	pass = c->violations == 0 && c->warnings == 0;
-	kprintf("ring0: %lu syscalls, %lu skipped restores, %lu pkru writes, %lu library warnings\n",
-		c->syscalls, s.skipped_restores, s.pkru_writes, c->warnings);
+	kprintf("ring0: %lu syscalls (%lu execs, %lu exits), %lu kernel worker runs, "
+		"%lu kernel SIMD sections (%lu refused), %lu skipped restores, %lu x87 pointer scrubs, "
+		"%lu pkru writes, %lu library warnings\n",
+		c->syscalls, c->execs, c->exits, c->kworker_runs, s.kfpu_sections, s.kfpu_refused, s.skipped_restores,
+		s.x87_scrubs, s.pkru_writes, c->warnings);
 	kprintf("ring0: %s\n", pass ? "PASS" : "FAIL");
 	kprintf("ring0: policy=%s cpus=1 interrupts=%lu switches=%lu signals=0 saves=%lu restores=%lu violations=%lu\n",
 		fpu_sys.policy->name, c->interrupts, c->switches, s.saves, s.restores, c->violations);
@@ -295,13 +363,23 @@ static void syscall_dispatch(struct percpu *c, struct trap_frame *f)
 		schedule(c);
 		break;
 	case SYS_EXIT:
-		/* The slot is reused at once by a new task: new id, fresh
-		 * registers (the old buffer must never look loaded again). */
+		/* The slot is reused at once by a new task, which runs next:
+		 * its first check is that it starts in the init state, not
+		 * with the registers of the task that just ended there (the
+		 * old buffer must never look loaded again). */
+		c->exits++;
 		fpu_exit(&c->fpu, &t->fpu);
 		t->id = next_task_id++;
 		task_fpu_init(t, false);
 		user_frame_init(t, f);
-		schedule(c);
+		break;
+	case SYS_EXEC:
+		/* A new program (and pattern id) in the same task and buffer;
+		 * its registers start in the init state, which it checks. */
+		c->execs++;
+		fpu_exec(&c->fpu, &t->fpu);
+		t->id = next_task_id++;
+		user_frame_init(t, f);
 		break;
 	case SYS_VIOLATION:
 		c->violations++;
@@ -335,10 +413,20 @@ void trap(struct trap_frame *f)
 		c->irq_hit_lock = c->lock_depth > 0;
 		c->interrupts++;
 		apic_eoi();
+		if (irq_kfpu_every && c->interrupts % irq_kfpu_every == 0) {
+			c->irq_kfpu_runs++;
+			kernel_simd_work(c, c->curr, c->interrupts);
+		}
 		c->in_irq = false;
 		if (c->interrupts >= interrupt_limit)
 			finish(c);
-		schedule(c); /* preemption on the way out of the interrupt */
+		/* preemption on the way out of the interrupt */
+		if (kworker_every && c->interrupts % kworker_every == 0) {
+			kworker_return_to = c->curr;
+			switch_to(c, &kworker);
+		} else {
+			schedule(c);
+		}
 	} else if (f->vector == SPURIOUS_VECTOR) {
 		return; /* no EOI for the spurious vector */
 	} else {
@@ -431,8 +519,11 @@ void kernel_main(uint32_t magic, uint32_t info_phys)
 	task_fpu_init(&idle_task, true);
 	for (i = 0; i < NUSER_TASKS; i++)
 		user_task_create(&user_tasks[i], i);
-	kprintf("ring0: %u user tasks (%s), %lu interrupts, APIC count %u\n", NUSER_TASKS,
-		has_avx ? "XMM, YMM, MXCSR, FCW" : "XMM, MXCSR, FCW", interrupt_limit, apic_count);
+	kworker_create();
+	kprintf("ring0: %u user tasks (%s), %lu interrupts, APIC count %u; kernel SIMD in the handler "
+		"every %lu interrupts, the kernel worker every %lu\n", NUSER_TASKS,
+		has_avx ? "XMM, YMM, MXCSR, FCW" : "XMM, MXCSR, FCW", interrupt_limit, apic_count,
+		irq_kfpu_every, kworker_every);
 
 	c->curr = &idle_task;
 	apic_timer_start(apic_count);

@@ -22,6 +22,7 @@
 #define SYS_YIELD     0
 #define SYS_EXIT      1
 #define SYS_VIOLATION 2
+#define SYS_EXEC      3
 
 /* Exit codes written to QEMU's isa-debug-exit port; QEMU exits with
  * (code << 1) | 1, so 1 is success and 3 failure (ring0/run.sh maps them
@@ -56,6 +57,7 @@ struct percpu {
 	bool in_irq;
 	bool irq_hit_lock;         /* the interrupted code held the port lock */
 	uint64_t interrupts, switches, syscalls, violations, warnings;
+	uint64_t irq_kfpu_runs, kworker_runs, execs, exits;
 	struct tss tss;
 };
 
@@ -68,6 +70,7 @@ struct task {
 	void *area;
 	uint32_t id;
 	uint64_t generation_limit;
+	uint64_t end_syscall;      /* what user_task calls at the limit: SYS_EXIT or SYS_EXEC */
 	bool kthread;
 };
 
@@ -95,6 +98,9 @@ void switch_stacks(uint64_t *prev_rsp, uint64_t next_rsp);
 void task_first_return(void);
 void syscall_entry(void);
 void user_task(void);
+
+/* kfpu.S */
+void kernel_simd_clobber(uint64_t pattern, uint64_t avx);
 
 /* kernel.c */
 void trap(struct trap_frame *f);

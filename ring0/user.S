@@ -4,22 +4,25 @@
  * generation a task writes a pattern unique to (task, generation) into every
  * XMM register (YMM with AVX), MXCSR and the x87 control word, then reads
  * them back again and again while timer interrupts switch tasks; now and
- * then it yields, and checks once more after the yield. Any difference is
- * reported with the violation syscall. Written in assembly: the kernel's C
+ * then it yields, and checks once more after the yield. A new task first
+ * checks that it starts from the init state. Any difference is reported
+ * with the violation syscall. Written in assembly: the kernel's C
  * is built without SIMD registers.
  *
  *   user_task(rdi = task id, rsi = 1 if AVX is enabled, rdx = generations
- *             before exit, 0 for never)
+ *             before it ends, 0 for never, rcx = how: SYS_EXIT or SYS_EXEC)
  */
 #define SYS_YIELD     0
 #define SYS_EXIT      1
 #define SYS_VIOLATION 2
+#define SYS_EXEC      3
 #define CHECKS_PER_GENERATION 400
 #define YIELD_EVERY   4                /* generations; a power of two */
 #define REF     0                      /* the pattern: 16 x 32 bytes */
 #define SEEN    512                    /* what the registers held */
 #define MXCSR   1024
 #define FCW     1028
+#define HOW_IT_ENDS 1032               /* the syscall at the generation limit */
 
 	.section .user.text, "ax"
 	.globl user_task
@@ -31,6 +34,17 @@ user_task:
 	sub $1088, %rsp
 	and $-64, %rsp
 	mov %rsp, %rbx
+	mov %rcx, HOW_IT_ENDS(%rbx)
+	/* A new task starts from the init state: zero registers, default
+	 * MXCSR and FCW. */
+	xor %ecx, %ecx
+1:	movq $0, REF(%rbx, %rcx, 8)
+	inc %ecx
+	cmp $64, %ecx
+	jne 1b
+	movl $0x1f80, MXCSR(%rbx)
+	movw $0x037f, FCW(%rbx)
+	call check_registers
 
 next_generation:
 	/* qword k of the pattern: (task << 56 | generation << 8 | k) ^ k * golden */
@@ -92,10 +106,10 @@ check_loop:
 	jz next_generation
 	cmp %r14, %r15
 	jb next_generation
-	mov $SYS_EXIT, %eax
+	mov HOW_IT_ENDS(%rbx), %rax       /* exit, or exec: both start a new task */
 	mov %r12, %rdi
 	syscall
-5:	jmp 5b                            /* exit does not return */
+	ud2                               /* neither returns */
 
 /* Compares the registers with the pattern; a mismatch makes the violation
  * syscall (rdi = task, rsi = first differing qword, 64 MXCSR, 65 FCW) and
