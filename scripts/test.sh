@@ -512,7 +512,7 @@ sec_ring0() {
 		skip "ring0" "qemu-system-x86_64 is missing (scripts/setup.sh installs qemu-system-x86)"; return
 	fi
 	local img=$build/ring0/kernel.elf timg=$build/ring0/kernel-testing.elf p last
-	local -A saves skipped
+	local -A saves restores_skipped
 	t "ring0: both kernel images build (installed library via pkg-config; testing core)" 0 \
 		make --no-print-directory BUILD="$build" "$img" "$timg"
 	# field NAME: from the summary line in $last
@@ -531,23 +531,23 @@ sec_ring0() {
 			t "ring0: policy=eager saves at switches (saves > 0)" 0 test "$(field saves)" -gt 0
 		fi
 		saves[$p]=$(field saves)
-		skipped[$p]=$(sed -n 's/.* \([0-9]*\) skipped restores.*/\1/p' "$log/ring0.serial")
+		restores_skipped[$p]=$(sed -n 's/.* \([0-9]*\) skipped restores.*/\1/p' "$log/ring0.serial")
 	done
 	# The kernel worker and the kernel SIMD sections make the policies differ.
 	t "ring0: eager saves more than linux (it saves the kernel worker's context too)" 0 \
 		test "${saves[eager]:-0}" -gt "${saves[linux]:-0}"
 	t "ring0: linux skips restores (a task back from the kernel worker still owns the registers)" 0 \
-		test "${skipped[linux]:-0}" -gt 0 -a "${skipped[eager]:-1}" -eq 0
+		test "${restores_skipped[linux]:-0}" -gt 0 -a "${restores_skipped[eager]:-1}" -eq 0
 	t "ring0: an unknown policy fails the boot" 1 ring0/boot.sh "$img" policy=eagr interrupts=100
 	t "ring0: the installed library refuses bug= (production build)" 1 ring0/boot.sh "$img" bug=skip-owner-check interrupts=100
 	# A bug is caught only when the same run passes clean first.
 	local pb pol bug
 	for pol in linux deferred; do
-		t "ring0: the testing build passes clean (policy=$pol)" 0 ring0/boot.sh "$timg" policy=$pol interrupts=3000
+		t "ring0: the testing build passes clean (policy=$pol)" 0 ring0/boot.sh "$timg" "policy=$pol" interrupts=3000
 	done
 	for pb in linux:skip-owner-check linux:kfpu-no-save linux:kthread-save linux:drop-keeps-owner deferred:kfpu-no-flush; do
 		pol=${pb%%:*} bug=${pb#*:}
-		t "ring0: with bug=$bug the same run fails (policy=$pol)" 1 ring0/boot.sh "$timg" policy=$pol interrupts=3000 bug=$bug
+		t "ring0: with bug=$bug the same run fails (policy=$pol)" 1 ring0/boot.sh "$timg" "policy=$pol" interrupts=3000 "bug=$bug"
 		last=$(tr -d '\r' <"$log/out" | grep '^ring0: policy=' | tail -n 1)
 		t "ring0: $bug: a task saw registers not its own (violations > 0)" 0 test "$(field violations)" -gt 0
 	done
