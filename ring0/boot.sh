@@ -8,11 +8,18 @@
 # exits with (value << 1) | 1. Exits 0 for pass, 1 for fail, 2 when there is
 # no verdict: a reset (triple fault), a timeout (RING0_TIMEOUT seconds,
 # default 120) or QEMU failing to start.
+#
+# The guest clock follows the instruction count (-icount shift=1: 2 ns per
+# instruction), so the timer interrupts land at the same instructions on
+# every run, whatever the load of the host: a run is reproducible, counts
+# included. RING0_ICOUNT=off uses the host clock instead (timing varies).
 set -u
 image=${1:?usage: ring0/boot.sh IMAGE [COMMAND LINE...]}
 shift
+clock=(-icount "shift=${RING0_ICOUNT:-1}")
+[ "${RING0_ICOUNT:-}" = off ] && clock=()
 timeout "${RING0_TIMEOUT:-120}" qemu-system-x86_64 -cpu max -smp 1 -m 128M \
-	-display none -no-reboot -serial stdio -monitor none \
+	-display none -no-reboot -serial stdio -monitor none "${clock[@]}" \
 	-device isa-debug-exit,iobase=0xf4,iosize=0x04 \
 	-kernel "$image" -append "$*" </dev/null
 st=$?

@@ -538,6 +538,11 @@ sec_ring0() {
 		test "${saves[eager]:-0}" -gt "${saves[linux]:-0}"
 	t "ring0: linux skips restores (a task back from the kernel worker still owns the registers)" 0 \
 		test "${restores_skipped[linux]:-0}" -gt 0 -a "${restores_skipped[eager]:-1}" -eq 0
+	# summary IMAGE OPTIONS...: the last line of one boot
+	ring0_summary() { ring0/boot.sh "$@" 2>&1 | tr -d '\r' | tail -n 1; }
+	t "ring0: two boots give the same summary line (the guest clock counts instructions)" 0 \
+		test "$(ring0_summary "$img" policy=deferred interrupts=3000)" = \
+		"$(ring0_summary "$img" policy=deferred interrupts=3000)"
 	t "ring0: an unknown policy fails the boot" 1 ring0/boot.sh "$img" policy=eagr interrupts=100
 	t "ring0: the installed library refuses bug= (production build)" 1 ring0/boot.sh "$img" bug=skip-owner-check interrupts=100
 	# A bug is caught only when the same run passes clean first.
