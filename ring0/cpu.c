@@ -18,7 +18,7 @@
 #define MSR_FMASK 0xc0000084u
 #define EFER_SCE  0x1ull
 
-struct percpu cpu0;
+struct percpu cpus[MAX_CPUS];
 
 struct idt_gate {
 	uint16_t offset_lo, selector;

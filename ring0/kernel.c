@@ -5,8 +5,9 @@
  * bounded run that ends with one summary line and QEMU's exit status.
  *
  * Every FPU decision is libfpuctx's: fpu_switch() at each context switch,
- * fpu_exit_to_user() on every return to ring 3, fpu_exit() when a task
- * ends. The kernel's C is built -mgeneral-regs-only, so a task's registers
+ * fpu_exit_to_user() on every return to ring 3, fpu_exec() and fpu_exit()
+ * as programs change and end, fpu_kernel_begin()/fpu_kernel_end() around
+ * the kernel's own SIMD use. The kernel's C is built -mgeneral-regs-only, so a task's registers
  * stay live through interrupts and system calls until the library saves
  * them. Interrupts are off whenever ring 0 runs.
  */
@@ -48,14 +49,16 @@ static uint32_t next_task_id = 1;
 static bool has_avx;
 extern char user_stacks[];
 
-/* ---- the port (include/fpuctx/port.h) ---- */
+/* ---- the port (include/fpuctx/port.h) ----
+ * Every operation finds its CPU by the id the library passes (fpu_cpu.id =
+ * index in cpus[]), never by "where am I", so it holds with SMP too. */
 
 static void port_lock(void *data, int cpu)
 {
-	struct percpu *c = data;
+	struct percpu *c = &cpus[cpu];
 	uint64_t flags;
 
-	(void)cpu;
+	(void)data;
 	__asm__ volatile("pushfq; popq %0; cli" : "=r"(flags) : : "memory");
 	if (c->lock_depth++ == 0)
 		c->lock_flags = flags;
@@ -63,19 +66,19 @@ static void port_lock(void *data, int cpu)
 
 static void port_unlock(void *data, int cpu)
 {
-	struct percpu *c = data;
+	struct percpu *c = &cpus[cpu];
 
-	(void)cpu;
+	(void)data;
 	if (--c->lock_depth == 0 && (c->lock_flags & 0x200))
 		__asm__ volatile("sti" : : : "memory");
 }
 
 static unsigned port_context(void *data, int cpu)
 {
-	struct percpu *c = data;
+	struct percpu *c = &cpus[cpu];
 	unsigned where = 0;
 
-	(void)cpu;
+	(void)data;
 	if (c->in_irq) {
 		where |= FPU_PORT_IN_HARDIRQ;
 		if (c->irq_hit_lock)
@@ -86,8 +89,9 @@ static unsigned port_context(void *data, int cpu)
 
 static void port_warn(void *data, int cpu, const char *what)
 {
-	struct percpu *c = data;
+	struct percpu *c = &cpus[cpu];
 
+	(void)data;
 	c->warnings++;
 	kprintf("ring0: library warning on cpu %d: %s\n", cpu, what);
 }
@@ -96,8 +100,9 @@ static void port_warn(void *data, int cpu, const char *what)
  * another CPU for an image, so a call is a bug. */
 static void port_flush_remote(void *data, int cpu, struct fpu_state *state)
 {
-	struct percpu *c = data;
+	struct percpu *c = this_cpu(); /* the asking CPU; `cpu` is the holder */
 
+	(void)data;
 	c->warnings++;
 	kprintf("ring0: flush_remote to cpu %d for state %u on a one-CPU kernel\n", cpu, state->id);
 }
@@ -478,7 +483,7 @@ void kernel_main(uint32_t magic, uint32_t info_phys)
 		qemu_exit(EXIT_CODE_FAIL);
 	}
 
-	err = fpu_system_init(&fpu_sys, o.policy, ~0ull, FPU_INSN__COUNT, &port_ops, c, &missing);
+	err = fpu_system_init(&fpu_sys, o.policy, ~0ull, FPU_INSN__COUNT, &port_ops, 0, &missing);
 	if (err) {
 		kprintf("ring0: FAIL: fpu_system_init: %s (missing 0x%lx)\n", fpu_setup_error_str(err), missing);
 		qemu_exit(EXIT_CODE_FAIL);

@@ -83,8 +83,10 @@ void *memcpy(void *d, const void *s, unsigned long n);
 void qemu_exit(unsigned code) __attribute__((noreturn));
 
 /* cpu.c */
-extern struct percpu cpu0;
-static inline struct percpu *this_cpu(void) { return &cpu0; }
+#define MAX_CPUS 1
+extern struct percpu cpus[MAX_CPUS];
+/* One CPU for now; with SMP this reads a per-CPU pointer (GS base). */
+static inline struct percpu *this_cpu(void) { return &cpus[0]; }
 void cpu_tables_init(struct percpu *c, uint64_t ist_top);
 void user_pages_init(void);
 uint64_t fpu_hw_enable(void);
