@@ -12,6 +12,8 @@
  * them. Interrupts are off whenever ring 0 runs.
  */
 #include "kernel.h"
+#include <fpuctx/extable.h>
+#include <fpuctx/insn.h>
 #ifdef FPUCTX_TESTING
 #include <fpuctx/testing.h>
 #endif
@@ -24,7 +26,7 @@
 #define DEFAULT_APIC_COUNT 10000     /* divide by 16: about 6 kHz on QEMU's 1 GHz APIC clock */
 #define EXEC_GENERATIONS 48          /* the second task execs itself after this many */
 #define EXIT_GENERATIONS 64          /* the third exits, and a new task takes its slot */
-#define VIOLATIONS_PRINTED 5
+#define MESSAGES_PRINTED 5           /* of each kind: violations, warnings, library faults */
 #define DEFAULT_IRQ_KFPU_EVERY 3     /* interrupts: a kernel SIMD section in the handler */
 #define DEFAULT_KWORKER_EVERY 8      /* interrupts: the kernel worker runs in between */
 #define KWORKER_ID 1000000u
@@ -45,6 +47,7 @@ static uint64_t interrupt_limit = DEFAULT_INTERRUPTS;
 static uint32_t apic_count = DEFAULT_APIC_COUNT;
 static uint64_t irq_kfpu_every = DEFAULT_IRQ_KFPU_EVERY;
 static uint64_t kworker_every = DEFAULT_KWORKER_EVERY;
+static bool corrupt_state;           /* a test of the fault path: see kworker_main */
 static uint32_t next_task_id = 1;
 static bool has_avx;
 extern char user_stacks[];
@@ -92,8 +95,8 @@ static void port_warn(void *data, int cpu, const char *what)
 	struct percpu *c = &cpus[cpu];
 
 	(void)data;
-	c->warnings++;
-	kprintf("ring0: library warning on cpu %d: %s\n", cpu, what);
+	if (++c->warnings <= MESSAGES_PRINTED)
+		kprintf("ring0: library warning on cpu %d: %s\n", cpu, what);
 }
 
 /* Needed by the deferred policy; with one CPU the library never asks
@@ -116,7 +119,7 @@ static const struct fpu_port_ops port_ops = {
 };
 
 /* ---- command line: policy=NAME interrupts=N apic_count=N irq_kfpu_every=N
- *      kworker_every=N [bug=NAME] (0 turns an _every off) ---- */
+ *      kworker_every=N corrupt_state=0|1 [bug=NAME] (0 turns an _every off) ---- */
 
 static bool word_is(const char *s, const char *end, const char *w)
 {
@@ -186,6 +189,8 @@ static void parse_cmdline(const char *cmd, struct options *o)
 			irq_kfpu_every = parse_uint(eq + 1, end);
 		else if (word_is(w, eq, "kworker_every"))
 			kworker_every = parse_uint(eq + 1, end);
+		else if (word_is(w, eq, "corrupt_state"))
+			corrupt_state = parse_uint(eq + 1, end) != 0;
 		else if (word_is(w, eq, "bug"))
 			copy_word(o->bug_name, sizeof(o->bug_name), eq + 1, end);
 		else
@@ -292,6 +297,22 @@ static void kernel_simd_work(struct percpu *c, struct task *current, uint64_t sa
 	fpu_kernel_end(&c->fpu, &current->fpu);
 }
 
+/* Makes a switched-out task's saved image one that XRSTOR (or FXRSTOR)
+ * refuses with #GP: a reserved byte of the XSAVE header, or reserved MXCSR
+ * bits. Its restore then faults, the library's fixup loads the init state
+ * and warns, and the task sees init registers: the run must fail, through
+ * the fault path, not by a crash. */
+static void corrupt_saved_image(struct task *t)
+{
+	uint8_t *area = t->state.area;
+
+	if (fpu_sys.insn == FPU_INSN_FXSAVE)
+		*(uint32_t *)(area + FPU_FXSAVE_MXCSR) = 0xffffffffu;
+	else
+		area[FPU_XSAVE_HDR_OFFSET + 16] = 1;
+	kprintf("ring0: corrupted the saved image of task %u\n", t->id);
+}
+
 /* The kernel worker: every other run uses SIMD; either way it gives the CPU
  * back to the task it interrupted, so that task's registers may still be
  * valid (a skipped restore) or not. */
@@ -301,6 +322,11 @@ static void kworker_main(void)
 	for (;;) {
 		struct percpu *c = this_cpu();
 
+		if (corrupt_state && c->kworker_runs == 0) {
+			/* not the task we return to: its image is in memory, not live */
+			unsigned i = (unsigned)(kworker_return_to - user_tasks);
+			corrupt_saved_image(&user_tasks[(i + 1) % NUSER_TASKS]);
+		}
 		if (c->kworker_runs++ & 1)
 			kernel_simd_work(c, &kworker, c->kworker_runs);
 		switch_to(c, kworker_return_to);
@@ -333,12 +359,12 @@ static void finish(struct percpu *c)
 	bool pass;
 
 	fpu_stats_add(&s, &c->fpu.stats);
-	pass = c->violations == 0 && c->warnings == 0;
+	pass = c->violations == 0 && c->warnings == 0 && c->library_faults == 0;
 	kprintf("ring0: %lu syscalls (%lu execs, %lu exits), %lu kernel worker runs, "
 		"%lu kernel SIMD sections (%lu refused), %lu skipped restores, %lu x87 pointer scrubs, "
-		"%lu pkru writes, %lu library warnings\n",
+		"%lu pkru writes, %lu library warnings, %lu library faults\n",
 		c->syscalls, c->execs, c->exits, c->kworker_runs, s.kfpu_sections, s.kfpu_refused, s.skipped_restores,
-		s.x87_scrubs, s.pkru_writes, c->warnings);
+		s.x87_scrubs, s.pkru_writes, c->warnings, c->library_faults);
 	kprintf("ring0: %s\n", pass ? "PASS" : "FAIL");
 	kprintf("ring0: policy=%s cpus=1 interrupts=%lu switches=%lu signals=0 saves=%lu restores=%lu violations=%lu\n",
 		fpu_sys.policy->name, c->interrupts, c->switches, s.saves, s.restores, c->violations);
@@ -346,6 +372,24 @@ static void finish(struct percpu *c)
 }
 
 /* ---- traps ---- */
+
+/* A fault on one of the library's XSAVE/XRSTOR instructions resumes at its
+ * fixup (include/fpuctx/extable.h), and the library recovers. Here every
+ * buffer is the kernel's own, so such a fault still fails the run. */
+static bool library_fault_fixup(struct percpu *c, struct trap_frame *f)
+{
+	const struct fpu_extable_entry *e;
+
+	if ((f->cs & 3) != 0 || !(e = fpu_extable_search(f->rip)))
+		return false;
+	if (++c->library_faults <= MESSAGES_PRINTED)
+		kprintf("ring0: exception %u on the library's instruction at 0x%lx: resumed at its fixup\n",
+			(unsigned)f->vector, f->rip);
+	if (e->kind == FPU_EX_TRAPNR)
+		f->rcx = f->vector;
+	f->rip = fpu_extable_fixup(e);
+	return true;
+}
 
 static void fatal_exception(struct trap_frame *f)
 {
@@ -388,7 +432,7 @@ static void syscall_dispatch(struct percpu *c, struct trap_frame *f)
 		break;
 	case SYS_VIOLATION:
 		c->violations++;
-		if (c->violations <= VIOLATIONS_PRINTED)
+		if (c->violations <= MESSAGES_PRINTED)
 			kprintf("ring0: violation: task %u found another's registers (qword %u; 64 MXCSR, 65 FCW)\n",
 				(unsigned)f->rdi, (unsigned)f->rsi);
 		f->rax = 0;
@@ -434,7 +478,7 @@ void trap(struct trap_frame *f)
 		}
 	} else if (f->vector == SPURIOUS_VECTOR) {
 		return; /* no EOI for the spurious vector */
-	} else {
+	} else if (!library_fault_fixup(c, f)) {
 		fatal_exception(f);
 	}
 	if ((f->cs & 3) == 3)

@@ -58,6 +58,7 @@ struct percpu {
 	bool irq_hit_lock;         /* the interrupted code held the port lock */
 	uint64_t interrupts, switches, syscalls, violations, warnings;
 	uint64_t irq_kfpu_runs, kworker_runs, execs, exits;
+	uint64_t library_faults;   /* exceptions resumed at a library fixup */
 	struct tss tss;
 };
 

@@ -543,6 +543,12 @@ sec_ring0() {
 	t "ring0: two boots give the same summary line (the guest clock counts instructions)" 0 \
 		test "$(ring0_summary "$img" policy=deferred interrupts=3000)" = \
 		"$(ring0_summary "$img" policy=deferred interrupts=3000)"
+	t "ring0: a corrupted saved image fails the run (exit 1), not the machine" 1 \
+		ring0/boot.sh "$img" policy=linux interrupts=3000 corrupt_state=1
+	cp "$log/out" "$log/ring0.corrupt"
+	t "ring0: its XRSTOR fault resumes at the library's fixup, which loads the init state" 0 sh -c \
+		"grep -q 'exception 13 on the library.s instruction at 0x[0-9a-f]*: resumed at its fixup' '$log/ring0.corrupt' &&
+		 grep -q 'restoring a context buffer faulted: loaded the init state instead' '$log/ring0.corrupt'"
 	t "ring0: an unknown policy fails the boot" 1 ring0/boot.sh "$img" policy=eagr interrupts=100
 	t "ring0: the installed library refuses bug= (production build)" 1 ring0/boot.sh "$img" bug=skip-owner-check interrupts=100
 	# A bug is caught only when the same run passes clean first.
