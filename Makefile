@@ -10,6 +10,7 @@
 #   make bench      cycle benchmarks (not a test): build/bench/bench.{txt,json,svg}
 #   make difftest N=100000   more signal frames against the host kernel
 #   make fuzz SECONDS=600    a long libFuzzer run of both targets
+#   make ring0      a ring-0 kernel on the installed library, booted under QEMU per policy
 #   make install PREFIX=/usr/local DESTDIR=   libfpuctx.a, headers, fpuctx.pc, fpuctx, man pages
 #   make uninstall (same PREFIX/DESTDIR)      removes exactly those files
 
@@ -57,7 +58,7 @@ FPUCTX     := $(BUILD)/bin/fpuctx
 comma      := ,
 TESTS      := $(BUILD)/tests/test_xstate $(BUILD)/tests/test_core $(BUILD)/tests/test_guest $(BUILD)/tests/test_parse $(BUILD)/tests/difftest
 
-.PHONY: all demo test test-asan bench clean nolibc setup difftest fuzz install uninstall mutate model model-large model-full
+.PHONY: all demo test test-asan bench clean nolibc setup difftest fuzz install uninstall mutate model model-large model-full ring0
 all: $(FPUCTX) $(LIBFPUCTX) $(BUILD)/nolibc.ok
 
 $(CORE_OBJ) $(KERNEL_COBJ): $(BUILD)/%.o: %.c
@@ -200,6 +201,50 @@ model-full: setup
 SECONDS ?= 60
 fuzz: setup
 	@fuzz/run.sh $(SECONDS)
+
+# A ring-0 kernel booted under QEMU (ring0/README.md). It is built against
+# the INSTALLED library, through pkg-config, as an outside kernel would be:
+# make install into a scratch root, then its fpuctx.pc. A second image links
+# the testing build of the core (build/core), for the injected-bug run.
+RING0      := $(BUILD)/ring0
+RING0_ROOT := $(abspath $(RING0))/sysroot
+RING0_PC    = PKG_CONFIG_SYSROOT_DIR=$(RING0_ROOT) PKG_CONFIG_LIBDIR=$(RING0_ROOT)/usr/lib/pkgconfig pkg-config
+RING0_CFLAGS := -std=c11 -O2 -g $(WARN) -MMD -MP -ffreestanding -fno-builtin -mgeneral-regs-only \
+            -mno-red-zone -fno-stack-protector -fno-pic -fno-pie -fno-tree-loop-distribute-patterns
+RING0_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,ring0/linker.ld -Wl,-z,max-page-size=0x1000 -Wl,--build-id=none -Wl,--no-warn-rwx-segments
+RING0_C    := ring0/kernel.c ring0/cpu.c ring0/console.c
+RING0_ASM  := ring0/boot.S ring0/entry.S ring0/user.S ring0/kfpu.S
+RING0_AOBJ := $(RING0_ASM:ring0/%.S=$(RING0)/%.o)
+RING0_POBJ := $(RING0_C:ring0/%.c=$(RING0)/installed/%.o)
+RING0_TOBJ := $(RING0_C:ring0/%.c=$(RING0)/testing/%.o)
+RING0_POLICIES ?= eager rfc2015 linux deferred
+
+$(RING0)/sysroot.stamp: $(LIBFPUCTX) $(FPUCTX) $(PUBLIC_HEADERS)
+	@rm -rf $(RING0_ROOT)
+	@$(MAKE) --no-print-directory install DESTDIR=$(RING0_ROOT) PREFIX=/usr >/dev/null
+	@touch $@
+$(RING0_AOBJ): $(RING0)/%.o: ring0/%.S
+	@mkdir -p $(dir $@)
+	$(CC) -c $< -o $@
+$(RING0_POBJ): $(RING0)/installed/%.o: ring0/%.c $(RING0)/sysroot.stamp
+	@mkdir -p $(dir $@)
+	$(CC) $(RING0_CFLAGS) $$($(RING0_PC) --cflags fpuctx) -c $< -o $@
+$(RING0_TOBJ): $(RING0)/testing/%.o: ring0/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(RING0_CFLAGS) -DFPUCTX_TESTING -Iinclude -c $< -o $@
+$(RING0)/libfpuctx-testing.a: $(CORE_OBJ)
+	rm -f $@
+	$(AR) rcs $@ $^
+# QEMU's multiboot loader takes 32-bit ELF only: the 64-bit link is converted.
+$(RING0)/kernel.elf: $(RING0_AOBJ) $(RING0_POBJ) ring0/linker.ld $(RING0)/sysroot.stamp
+	$(CC) $(RING0_LDFLAGS) -o $@.64 $(RING0_AOBJ) $(RING0_POBJ) $$($(RING0_PC) --libs --static fpuctx)
+	objcopy -O elf32-i386 $@.64 $@
+$(RING0)/kernel-testing.elf: $(RING0_AOBJ) $(RING0_TOBJ) ring0/linker.ld $(RING0)/libfpuctx-testing.a
+	$(CC) $(RING0_LDFLAGS) -o $@.64 $(RING0_AOBJ) $(RING0_TOBJ) $(RING0)/libfpuctx-testing.a
+	objcopy -O elf32-i386 $@.64 $@
+
+ring0: setup $(RING0)/kernel.elf $(RING0)/kernel-testing.elf
+	@ring0/boot-all.sh $(RING0) $(RING0_POLICIES)
 
 clean:
 	rm -rf build build-asan build-fuzz

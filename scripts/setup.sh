@@ -7,6 +7,7 @@ command -v make >/dev/null || need+=(make)
 command -v python3 >/dev/null || need+=(python3)
 command -v nm >/dev/null || need+=(binutils)
 command -v qemu-x86_64 >/dev/null || need+=(qemu-user)   # the CPU matrix of make test
+command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)   # make ring0: the kernel under QEMU
 command -v pkg-config >/dev/null || need+=(pkg-config)    # the embedding test: the installed fpuctx.pc
 command -v groff >/dev/null || need+=(groff-base)         # ... and its man pages
 command -v man >/dev/null || need+=(man-db)

@@ -506,6 +506,64 @@ sec_matrix() {
 	fi
 }
 
+section ring0 "ring 0 under QEMU: the installed library switching real ring-3 tasks on the APIC timer, per policy; an injected bug caught"
+sec_ring0() {
+	if ! command -v qemu-system-x86_64 >/dev/null; then
+		skip "ring0" "qemu-system-x86_64 is missing (scripts/setup.sh installs qemu-system-x86)"; return
+	fi
+	local img=$build/ring0/kernel.elf timg=$build/ring0/kernel-testing.elf p last
+	local -A saves restores_skipped
+	t "ring0: both kernel images build (installed library via pkg-config; testing core)" 0 \
+		make --no-print-directory BUILD="$build" "$img" "$timg"
+	# field NAME: from the summary line in $last
+	field() { echo "$last" | sed -n "s/.* $1=\([0-9]*\).*/\1/p"; }
+	# The run stops at interrupts=10000 (the default), about 2 s of TCG time.
+	for p in eager rfc2015 linux deferred; do
+		t "ring0: policy=$p boots, runs and passes (exit 0)" 0 ring0/boot.sh "$img" "policy=$p"
+		tr -d '\r' <"$log/out" >"$log/ring0.serial"
+		last=$(grep '^ring0: policy=' "$log/ring0.serial" | tail -n 1)
+		t "ring0: policy=$p: the last line is the summary" 0 sh -c \
+			"tail -n 1 '$log/ring0.serial' | grep -qE '^ring0: policy=$p cpus=1 interrupts=[0-9]+ switches=[0-9]+ signals=0 saves=[0-9]+ restores=[0-9]+ violations=[0-9]+\$'"
+		t "ring0: policy=$p: violations=0, interrupts >= 10000, switches > 0, restores > 0" 0 \
+			test "$(field violations)" = 0 -a "$(field interrupts)" -ge 10000 -a "$(field switches)" -gt 0 \
+			-a "$(field restores)" -gt 0
+		if [ "$p" = eager ]; then
+			t "ring0: policy=eager saves at switches (saves > 0)" 0 test "$(field saves)" -gt 0
+		fi
+		saves[$p]=$(field saves)
+		restores_skipped[$p]=$(sed -n 's/.* \([0-9]*\) skipped restores.*/\1/p' "$log/ring0.serial")
+	done
+	# The kernel worker and the kernel SIMD sections make the policies differ.
+	t "ring0: eager saves more than linux (it saves the kernel worker's context too)" 0 \
+		test "${saves[eager]:-0}" -gt "${saves[linux]:-0}"
+	t "ring0: linux skips restores (a task back from the kernel worker still owns the registers)" 0 \
+		test "${restores_skipped[linux]:-0}" -gt 0 -a "${restores_skipped[eager]:-1}" -eq 0
+	# summary IMAGE OPTIONS...: the last line of one boot
+	ring0_summary() { ring0/boot.sh "$@" 2>&1 | tr -d '\r' | tail -n 1; }
+	t "ring0: two boots give the same summary line (the guest clock counts instructions)" 0 \
+		test "$(ring0_summary "$img" policy=deferred interrupts=3000)" = \
+		"$(ring0_summary "$img" policy=deferred interrupts=3000)"
+	t "ring0: a corrupted saved image fails the run (exit 1), not the machine" 1 \
+		ring0/boot.sh "$img" policy=linux interrupts=3000 corrupt_state=1
+	cp "$log/out" "$log/ring0.corrupt"
+	t "ring0: its XRSTOR fault resumes at the library's fixup, which loads the init state" 0 sh -c \
+		"grep -q 'exception 13 on the library.s instruction at 0x[0-9a-f]*: resumed at its fixup' '$log/ring0.corrupt' &&
+		 grep -q 'restoring a context buffer faulted: loaded the init state instead' '$log/ring0.corrupt'"
+	t "ring0: an unknown policy fails the boot" 1 ring0/boot.sh "$img" policy=eagr interrupts=100
+	t "ring0: the installed library refuses bug= (production build)" 1 ring0/boot.sh "$img" bug=skip-owner-check interrupts=100
+	# A bug is caught only when the same run passes clean first.
+	local pb pol bug
+	for pol in linux deferred; do
+		t "ring0: the testing build passes clean (policy=$pol)" 0 ring0/boot.sh "$timg" "policy=$pol" interrupts=3000
+	done
+	for pb in linux:skip-owner-check linux:kfpu-no-save linux:kthread-save linux:drop-keeps-owner deferred:kfpu-no-flush; do
+		pol=${pb%%:*} bug=${pb#*:}
+		t "ring0: with bug=$bug the same run fails (policy=$pol)" 1 ring0/boot.sh "$timg" "policy=$pol" interrupts=3000 "bug=$bug"
+		last=$(tr -d '\r' <"$log/out" | grep '^ring0: policy=' | tail -n 1)
+		t "ring0: $bug: a task saw registers not its own (violations > 0)" 0 test "$(field violations)" -gt 0
+	done
+}
+
 section asan "sanitizers (ASan+UBSan on hosted code, UBSan on kernel code)"
 sec_asan() {
 	printf 'cpus 1\ntask A user {\n    dirt\n}\n' >"$log/typo.scn"

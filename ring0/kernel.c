@@ -1,0 +1,582 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The kernel proper: the library's port, tasks, a round-robin scheduler
+ * driven by the local APIC timer and by yield, the system calls, and the
+ * bounded run that ends with one summary line and QEMU's exit status.
+ *
+ * Every FPU decision is libfpuctx's: fpu_switch() at each context switch,
+ * fpu_exit_to_user() on every return to ring 3, fpu_exec() and fpu_exit()
+ * as programs change and end, fpu_kernel_begin()/fpu_kernel_end() around
+ * the kernel's own SIMD use. The kernel's C is built -mgeneral-regs-only, so a task's registers
+ * stay live through interrupts and system calls until the library saves
+ * them. Interrupts are off whenever ring 0 runs.
+ */
+#include "kernel.h"
+#include <fpuctx/extable.h>
+#include <fpuctx/insn.h>
+#ifdef FPUCTX_TESTING
+#include <fpuctx/testing.h>
+#endif
+
+#define NUSER_TASKS      3
+#define KSTACK_SIZE      16384
+#define USER_STACK_SIZE  16384
+#define STATE_ARENA_SIZE (256 * 1024)
+#define DEFAULT_INTERRUPTS 10000
+#define DEFAULT_APIC_COUNT 10000     /* divide by 16: about 6 kHz on QEMU's 1 GHz APIC clock */
+#define EXEC_GENERATIONS 48          /* the second task execs itself after this many */
+#define EXIT_GENERATIONS 64          /* the third exits, and a new task takes its slot */
+#define MESSAGES_PRINTED 5           /* of each kind: violations, warnings, library faults */
+#define DEFAULT_IRQ_KFPU_EVERY 3     /* interrupts: a kernel SIMD section in the handler */
+#define DEFAULT_KWORKER_EVERY 8      /* interrupts: the kernel worker runs in between */
+#define KWORKER_ID 1000000u
+#define KERNEL_PATTERN 0x6b65726e656c2121ull
+
+static struct fpu_system fpu_sys;
+static struct fpu_state init_state;
+static struct task idle_task;        /* the boot flow: a kernel thread, the first prev */
+static struct task user_tasks[NUSER_TASKS];
+static struct task kworker;          /* a kernel thread: runs, maybe uses SIMD, gives the CPU back */
+static struct task *kworker_return_to;
+static uint8_t kstacks[NUSER_TASKS][KSTACK_SIZE] __attribute__((aligned(16)));
+static uint8_t kworker_stack[KSTACK_SIZE] __attribute__((aligned(16)));
+static uint8_t exception_stack[KSTACK_SIZE] __attribute__((aligned(16)));
+static uint8_t state_arena[STATE_ARENA_SIZE] __attribute__((aligned(64)));
+static uint32_t state_arena_used;
+static uint64_t interrupt_limit = DEFAULT_INTERRUPTS;
+static uint32_t apic_count = DEFAULT_APIC_COUNT;
+static uint64_t irq_kfpu_every = DEFAULT_IRQ_KFPU_EVERY;
+static uint64_t kworker_every = DEFAULT_KWORKER_EVERY;
+static bool corrupt_state;           /* a test of the fault path: see kworker_main */
+static uint32_t next_task_id = 1;
+static bool has_avx;
+extern char user_stacks[];
+
+/* ---- the port (include/fpuctx/port.h) ----
+ * Every operation finds its CPU by the id the library passes (fpu_cpu.id =
+ * index in cpus[]), never by "where am I", so it holds with SMP too. */
+
+static void port_lock(void *data, int cpu)
+{
+	struct percpu *c = &cpus[cpu];
+	uint64_t flags;
+
+	(void)data;
+	__asm__ volatile("pushfq; popq %0; cli" : "=r"(flags) : : "memory");
+	if (c->lock_depth++ == 0)
+		c->lock_flags = flags;
+}
+
+static void port_unlock(void *data, int cpu)
+{
+	struct percpu *c = &cpus[cpu];
+
+	(void)data;
+	if (--c->lock_depth == 0 && (c->lock_flags & 0x200))
+		__asm__ volatile("sti" : : : "memory");
+}
+
+static unsigned port_context(void *data, int cpu)
+{
+	struct percpu *c = &cpus[cpu];
+	unsigned where = 0;
+
+	(void)data;
+	if (c->in_irq) {
+		where |= FPU_PORT_IN_HARDIRQ;
+		if (c->irq_hit_lock)
+			where |= FPU_PORT_FPREGS_HELD;
+	}
+	return where;
+}
+
+static void port_warn(void *data, int cpu, const char *what)
+{
+	struct percpu *c = &cpus[cpu];
+
+	(void)data;
+	if (++c->warnings <= MESSAGES_PRINTED)
+		kprintf("ring0: library warning on cpu %d: %s\n", cpu, what);
+}
+
+/* Needed by the deferred policy; with one CPU the library never asks
+ * another CPU for an image, so a call is a bug. */
+static void port_flush_remote(void *data, int cpu, struct fpu_state *state)
+{
+	struct percpu *c = this_cpu(); /* the asking CPU; `cpu` is the holder */
+
+	(void)data;
+	c->warnings++;
+	kprintf("ring0: flush_remote to cpu %d for state %u on a one-CPU kernel\n", cpu, state->id);
+}
+
+static const struct fpu_port_ops port_ops = {
+	.lock = port_lock,
+	.unlock = port_unlock,
+	.context = port_context,
+	.warn = port_warn,
+	.flush_remote = port_flush_remote,
+};
+
+/* ---- command line: policy=NAME interrupts=N apic_count=N irq_kfpu_every=N
+ *      kworker_every=N corrupt_state=0|1 [bug=NAME] (0 turns an _every off) ---- */
+
+static bool word_is(const char *s, const char *end, const char *w)
+{
+	while (s < end && *w && *s == *w)
+		s++, w++;
+	return s == end && !*w;
+}
+
+#ifdef FPUCTX_TESTING
+static unsigned string_length(const char *s)
+{
+	unsigned n = 0;
+
+	while (s[n])
+		n++;
+	return n;
+}
+#endif
+
+static uint64_t parse_uint(const char *s, const char *end)
+{
+	uint64_t v = 0;
+
+	while (s < end && *s >= '0' && *s <= '9')
+		v = v * 10 + (uint64_t)(*s++ - '0');
+	return v;
+}
+
+struct options {
+	const struct fpu_policy *policy;
+	char policy_name[32];
+	char bug_name[32];
+};
+
+static void copy_word(char *dst, unsigned size, const char *s, const char *end)
+{
+	unsigned n = 0;
+
+	while (s < end && n + 1 < size)
+		dst[n++] = *s++;
+	dst[n] = 0;
+}
+
+static void parse_cmdline(const char *cmd, struct options *o)
+{
+	copy_word(o->policy_name, sizeof(o->policy_name), "linux", "linux" + 5);
+	o->bug_name[0] = 0;
+	while (cmd && *cmd) {
+		const char *w = cmd, *eq, *end;
+
+		while (*cmd && *cmd != ' ')
+			cmd++;
+		end = cmd;
+		while (*cmd == ' ')
+			cmd++;
+		for (eq = w; eq < end && *eq != '='; eq++)
+			;
+		if (eq == end)
+			continue; /* QEMU puts the kernel's file name first */
+		if (word_is(w, eq, "policy"))
+			copy_word(o->policy_name, sizeof(o->policy_name), eq + 1, end);
+		else if (word_is(w, eq, "interrupts"))
+			interrupt_limit = parse_uint(eq + 1, end);
+		else if (word_is(w, eq, "apic_count"))
+			apic_count = (uint32_t)parse_uint(eq + 1, end);
+		else if (word_is(w, eq, "irq_kfpu_every"))
+			irq_kfpu_every = parse_uint(eq + 1, end);
+		else if (word_is(w, eq, "kworker_every"))
+			kworker_every = parse_uint(eq + 1, end);
+		else if (word_is(w, eq, "corrupt_state"))
+			corrupt_state = parse_uint(eq + 1, end) != 0;
+		else if (word_is(w, eq, "bug"))
+			copy_word(o->bug_name, sizeof(o->bug_name), eq + 1, end);
+		else
+			kprintf("ring0: unknown option ignored\n");
+	}
+	o->policy = fpu_policy_find(o->policy_name);
+}
+
+/* ---- tasks ---- */
+
+static void *state_alloc(void)
+{
+	uint32_t align = fpu_state_align(&fpu_sys);
+	uint32_t size = (fpu_state_size(&fpu_sys) + align - 1) & ~(align - 1);
+	uint32_t at = (state_arena_used + align - 1) & ~(align - 1);
+
+	if (at + size > STATE_ARENA_SIZE) {
+		kprintf("ring0: FAIL: no room for a %u-byte state buffer\n", size);
+		qemu_exit(EXIT_CODE_FAIL);
+	}
+	state_arena_used = at + size;
+	return state_arena + at;
+}
+
+static void task_fpu_init(struct task *t, bool kthread)
+{
+	if (!fpu_state_setup(&fpu_sys, &t->state, t->area, fpu_state_size(&fpu_sys), t->id)) {
+		kprintf("ring0: FAIL: a state buffer was refused\n");
+		qemu_exit(EXIT_CODE_FAIL);
+	}
+	fpu_ctx_init(&fpu_sys, &t->fpu, &t->state, t->id, kthread);
+}
+
+/* A user task's first ring-3 frame: user_task(id, avx, limit). */
+static void user_frame_init(struct task *t, struct trap_frame *f)
+{
+	*f = (struct trap_frame){ 0 };
+	f->rip = (uint64_t)user_task;
+	f->cs = USER_CS;
+	f->rflags = 0x202; /* IF: the timer interrupts user code */
+	f->rsp = t->user_stack_top;
+	f->ss = USER_DS;
+	f->rdi = t->id;
+	f->rsi = has_avx;
+	f->rdx = t->generation_limit;
+	f->rcx = t->end_syscall;
+}
+
+static void user_task_create(struct task *t, unsigned slot)
+{
+	struct trap_frame *f;
+	uint64_t *sp;
+
+	t->id = next_task_id++;
+	t->kstack_top = kstacks[slot] + KSTACK_SIZE;
+	t->user_stack_top = (uint64_t)user_stacks + (slot + 1) * USER_STACK_SIZE;
+	t->generation_limit = slot == 1 ? EXEC_GENERATIONS : slot == 2 ? EXIT_GENERATIONS : 0;
+	t->end_syscall = slot == 1 ? SYS_EXEC : SYS_EXIT;
+	t->area = state_alloc();
+	task_fpu_init(t, false);
+	f = (struct trap_frame *)t->kstack_top - 1;
+	user_frame_init(t, f);
+	/* What switch_stacks pops: r15 r14 r13 r12 rbp rbx, then its return. */
+	sp = (uint64_t *)f - 7;
+	sp[0] = sp[1] = sp[2] = sp[3] = sp[4] = sp[5] = 0;
+	sp[6] = (uint64_t)task_first_return;
+	t->ksp = (uint64_t)sp;
+}
+
+static struct task *pick_next(struct percpu *c)
+{
+	struct task *t = c->curr;
+	unsigned i = t == &idle_task ? NUSER_TASKS - 1 : (unsigned)(t - user_tasks);
+
+	return &user_tasks[(i + 1) % NUSER_TASKS];
+}
+
+static void switch_to(struct percpu *c, struct task *next)
+{
+	struct task *prev = c->curr;
+
+	if (next == prev)
+		return;
+	fpu_switch(&c->fpu, &prev->fpu, &next->fpu);
+	c->curr = next;
+	c->switches++;
+	c->tss.rsp0 = (uint64_t)next->kstack_top;
+	kernel_stack_top = (uint64_t)next->kstack_top;
+	switch_stacks(&prev->ksp, next->ksp);
+}
+
+static void schedule(struct percpu *c)
+{
+	switch_to(c, pick_next(c));
+}
+
+/* A kernel SIMD section: the library puts the interrupted or switched-out
+ * user state away first (or refuses, and the work is done without SIMD). */
+static void kernel_simd_work(struct percpu *c, struct task *current, uint64_t salt)
+{
+	if (!fpu_kernel_begin(&c->fpu, &current->fpu, FPU_KFPU_MXCSR | FPU_KFPU_387))
+		return;
+	kernel_simd_clobber(KERNEL_PATTERN ^ salt, has_avx);
+	fpu_kernel_end(&c->fpu, &current->fpu);
+}
+
+/* Makes a switched-out task's saved image one that XRSTOR (or FXRSTOR)
+ * refuses with #GP: a reserved byte of the XSAVE header, or reserved MXCSR
+ * bits. Its restore then faults, the library's fixup loads the init state
+ * and warns, and the task sees init registers: the run must fail, through
+ * the fault path, not by a crash. */
+static void corrupt_saved_image(struct task *t)
+{
+	uint8_t *area = t->state.area;
+
+	if (fpu_sys.insn == FPU_INSN_FXSAVE)
+		*(uint32_t *)(area + FPU_FXSAVE_MXCSR) = 0xffffffffu;
+	else
+		area[FPU_XSAVE_HDR_OFFSET + 16] = 1;
+	kprintf("ring0: corrupted the saved image of task %u\n", t->id);
+}
+
+/* The kernel worker: every other run uses SIMD; either way it gives the CPU
+ * back to the task it interrupted, so that task's registers may still be
+ * valid (a skipped restore) or not. */
+static void kworker_main(void) __attribute__((noreturn));
+static void kworker_main(void)
+{
+	for (;;) {
+		struct percpu *c = this_cpu();
+
+		if (corrupt_state && c->kworker_runs == 0) {
+			/* not the task we return to: its image is in memory, not live */
+			unsigned i = (unsigned)(kworker_return_to - user_tasks);
+			corrupt_saved_image(&user_tasks[(i + 1) % NUSER_TASKS]);
+		}
+		if (c->kworker_runs++ & 1)
+			kernel_simd_work(c, &kworker, c->kworker_runs);
+		switch_to(c, kworker_return_to);
+	}
+}
+
+static void kworker_create(void)
+{
+	uint64_t *sp = (uint64_t *)(kworker_stack + KSTACK_SIZE);
+
+	kworker.id = KWORKER_ID;
+	kworker.kthread = true;
+	kworker.kstack_top = kworker_stack + KSTACK_SIZE;
+	kworker.area = state_alloc();
+	task_fpu_init(&kworker, true);
+	/* switch_stacks pops six registers and returns into kworker_main with
+	 * the stack as a call leaves it (a dummy return address above). */
+	sp -= 8;
+	sp[0] = sp[1] = sp[2] = sp[3] = sp[4] = sp[5] = 0;
+	sp[6] = (uint64_t)kworker_main;
+	sp[7] = 0;
+	kworker.ksp = (uint64_t)sp;
+}
+
+/* ---- the end of the run ---- */
+
+static void finish(struct percpu *c)
+{
+	struct fpu_stats s = { 0 };
+	bool pass;
+
+	fpu_stats_add(&s, &c->fpu.stats);
+	pass = c->violations == 0 && c->warnings == 0 && c->library_faults == 0;
+	kprintf("ring0: %lu syscalls (%lu execs, %lu exits), %lu kernel worker runs, "
+		"%lu kernel SIMD sections (%lu refused), %lu skipped restores, %lu x87 pointer scrubs, "
+		"%lu pkru writes, %lu library warnings, %lu library faults\n",
+		c->syscalls, c->execs, c->exits, c->kworker_runs, s.kfpu_sections, s.kfpu_refused, s.skipped_restores,
+		s.x87_scrubs, s.pkru_writes, c->warnings, c->library_faults);
+	kprintf("ring0: %s\n", pass ? "PASS" : "FAIL");
+	kprintf("ring0: policy=%s cpus=1 interrupts=%lu switches=%lu signals=0 saves=%lu restores=%lu violations=%lu\n",
+		fpu_sys.policy->name, c->interrupts, c->switches, s.saves, s.restores, c->violations);
+	qemu_exit(pass ? EXIT_CODE_PASS : EXIT_CODE_FAIL);
+}
+
+/* ---- traps ---- */
+
+/* A fault on one of the library's XSAVE/XRSTOR instructions resumes at its
+ * fixup (include/fpuctx/extable.h), and the library recovers. Here every
+ * buffer is the kernel's own, so such a fault still fails the run. */
+static bool library_fault_fixup(struct percpu *c, struct trap_frame *f)
+{
+	const struct fpu_extable_entry *e;
+
+	if ((f->cs & 3) != 0 || !(e = fpu_extable_search(f->rip)))
+		return false;
+	if (++c->library_faults <= MESSAGES_PRINTED)
+		kprintf("ring0: exception %u on the library's instruction at 0x%lx: resumed at its fixup\n",
+			(unsigned)f->vector, f->rip);
+	if (e->kind == FPU_EX_TRAPNR)
+		f->rcx = f->vector;
+	f->rip = fpu_extable_fixup(e);
+	return true;
+}
+
+static void fatal_exception(struct trap_frame *f)
+{
+	kprintf("ring0: FAIL: exception %u error 0x%lx at rip 0x%lx (cs 0x%lx) cr2 0x%lx\n",
+		(unsigned)f->vector, f->error, f->rip, f->cs, read_cr2());
+	kprintf("ring0: policy=%s cpus=1 interrupts=%lu switches=%lu signals=0 saves=%lu restores=%lu violations=%lu\n",
+		fpu_sys.policy ? fpu_sys.policy->name : "?", this_cpu()->interrupts, this_cpu()->switches,
+		this_cpu()->fpu.stats.saves, this_cpu()->fpu.stats.restores, this_cpu()->violations);
+	qemu_exit(EXIT_CODE_FAIL);
+}
+
+static void syscall_dispatch(struct percpu *c, struct trap_frame *f)
+{
+	struct task *t = c->curr;
+
+	c->syscalls++;
+	switch (f->rax) {
+	case SYS_YIELD:
+		f->rax = 0;
+		schedule(c);
+		break;
+	case SYS_EXIT:
+		/* The slot is reused at once by a new task, which runs next:
+		 * its first check is that it starts in the init state, not
+		 * with the registers of the task that just ended there (the
+		 * old buffer must never look loaded again). */
+		c->exits++;
+		fpu_exit(&c->fpu, &t->fpu);
+		t->id = next_task_id++;
+		task_fpu_init(t, false);
+		user_frame_init(t, f);
+		break;
+	case SYS_EXEC:
+		/* A new program (and pattern id) in the same task and buffer;
+		 * its registers start in the init state, which it checks. */
+		c->execs++;
+		fpu_exec(&c->fpu, &t->fpu);
+		t->id = next_task_id++;
+		user_frame_init(t, f);
+		break;
+	case SYS_VIOLATION:
+		c->violations++;
+		if (c->violations <= MESSAGES_PRINTED)
+			kprintf("ring0: violation: task %u found another's registers (qword %u; 64 MXCSR, 65 FCW)\n",
+				(unsigned)f->rdi, (unsigned)f->rsi);
+		f->rax = 0;
+		break;
+	default:
+		f->rax = (uint64_t)-1;
+		break;
+	}
+}
+
+void return_to_user_hook(struct trap_frame *f)
+{
+	struct percpu *c = this_cpu();
+
+	(void)f;
+	fpu_exit_to_user(&c->fpu, &c->curr->fpu);
+}
+
+void trap(struct trap_frame *f)
+{
+	struct percpu *c = this_cpu();
+
+	if (f->vector == SYSCALL_VECTOR) {
+		syscall_dispatch(c, f);
+	} else if (f->vector == TIMER_VECTOR) {
+		c->in_irq = true;
+		c->irq_hit_lock = c->lock_depth > 0;
+		c->interrupts++;
+		apic_eoi();
+		if (irq_kfpu_every && c->interrupts % irq_kfpu_every == 0) {
+			c->irq_kfpu_runs++;
+			kernel_simd_work(c, c->curr, c->interrupts);
+		}
+		c->in_irq = false;
+		if (c->interrupts >= interrupt_limit)
+			finish(c);
+		/* preemption on the way out of the interrupt */
+		if (kworker_every && c->interrupts % kworker_every == 0) {
+			kworker_return_to = c->curr;
+			switch_to(c, &kworker);
+		} else {
+			schedule(c);
+		}
+	} else if (f->vector == SPURIOUS_VECTOR) {
+		return; /* no EOI for the spurious vector */
+	} else if (!library_fault_fixup(c, f)) {
+		fatal_exception(f);
+	}
+	if ((f->cs & 3) == 3)
+		return_to_user_hook(f);
+}
+
+/* ---- boot ---- */
+
+static void print_features(uint64_t mask)
+{
+	unsigned f;
+	const char *sep = "";
+
+	for (f = 0; f < FPU_XFEATURE_MAX; f++)
+		if (mask & FPU_XFEATURE_MASK(f)) {
+			kprintf("%s%s", sep, fpu_xfeature_name(f));
+			sep = " ";
+		}
+}
+
+#define MULTIBOOT_BOOTLOADER_MAGIC 0x2badb002u
+#define MULTIBOOT_INFO_CMDLINE     0x4u
+
+void kernel_main(uint32_t magic, uint32_t info_phys);
+
+void kernel_main(uint32_t magic, uint32_t info_phys)
+{
+	struct percpu *c = this_cpu();
+	const uint32_t *info = (const uint32_t *)(uint64_t)info_phys;
+	const char *cmdline = 0;
+	struct options o;
+	enum fpu_setup_error err;
+	uint64_t xcr0, missing = 0;
+	unsigned i;
+
+	serial_init();
+	if (magic == MULTIBOOT_BOOTLOADER_MAGIC && (info[0] & MULTIBOOT_INFO_CMDLINE))
+		cmdline = (const char *)(uint64_t)info[4];
+	kprintf("ring0: booted, command line '%s'\n", cmdline ? cmdline : "");
+	cpu_tables_init(c, (uint64_t)(exception_stack + sizeof(exception_stack)));
+	user_pages_init();
+	xcr0 = fpu_hw_enable();
+	parse_cmdline(cmdline, &o);
+	if (!o.policy) {
+		kprintf("ring0: FAIL: unknown policy '%s' (eager, rfc2015, linux, deferred)\n", o.policy_name);
+		qemu_exit(EXIT_CODE_FAIL);
+	}
+
+	err = fpu_system_init(&fpu_sys, o.policy, ~0ull, FPU_INSN__COUNT, &port_ops, 0, &missing);
+	if (err) {
+		kprintf("ring0: FAIL: fpu_system_init: %s (missing 0x%lx)\n", fpu_setup_error_str(err), missing);
+		qemu_exit(EXIT_CODE_FAIL);
+	}
+	if (o.bug_name[0]) {
+#ifdef FPUCTX_TESTING
+		for (i = 0; i < fpu_nbugs; i++)
+			if (word_is(o.bug_name, o.bug_name + string_length(o.bug_name), fpu_bugs[i].name))
+				fpu_sys.bugs |= fpu_bugs[i].bit;
+		if (!fpu_sys.bugs) {
+			kprintf("ring0: FAIL: unknown bug '%s'\n", o.bug_name);
+			qemu_exit(EXIT_CODE_FAIL);
+		}
+		kprintf("ring0: injected bug %s\n", o.bug_name);
+#else
+		kprintf("ring0: FAIL: bug=%s needs the testing build of the library\n", o.bug_name);
+		qemu_exit(EXIT_CODE_FAIL);
+#endif
+	}
+	c->fpu.sys = &fpu_sys;
+	c->fpu.id = 0;
+	has_avx = (fpu_sys.mask & FPU_XFEATURE_MASK(FPU_XFEATURE_AVX)) != 0;
+
+	kprintf("ring0: XCR0 0x%lx; the library manages 0x%lx (", xcr0, fpu_sys.mask);
+	print_features(fpu_sys.mask);
+	kprintf("), PKRU %s\n", fpu_sys.has_pkru ? "switched eagerly" : "not enabled");
+	kprintf("ring0: save instruction %s, context buffer %u bytes (align %u), x87 pointers: %s\n",
+		fpu_insn_name(fpu_sys.insn), fpu_state_size(&fpu_sys), fpu_state_align(&fpu_sys),
+		fpu_x87_describe(&fpu_sys.xs.x87, false));
+	kprintf("ring0: policy %s: %s\n", fpu_sys.policy->name, fpu_sys.policy->summary);
+
+	if (!fpu_system_set_init_area(&fpu_sys, &init_state, state_alloc(), fpu_state_size(&fpu_sys))) {
+		kprintf("ring0: FAIL: the init area was refused\n");
+		qemu_exit(EXIT_CODE_FAIL);
+	}
+	idle_task.id = 0;
+	idle_task.area = state_alloc();
+	task_fpu_init(&idle_task, true);
+	for (i = 0; i < NUSER_TASKS; i++)
+		user_task_create(&user_tasks[i], i);
+	kworker_create();
+	kprintf("ring0: %u user tasks (%s), %lu interrupts, APIC count %u; kernel SIMD in the handler "
+		"every %lu interrupts, the kernel worker every %lu\n", NUSER_TASKS,
+		has_avx ? "XMM, YMM, MXCSR, FCW" : "XMM, MXCSR, FCW", interrupt_limit, apic_count,
+		irq_kfpu_every, kworker_every);
+
+	c->curr = &idle_task;
+	apic_timer_start(apic_count);
+	schedule(c); /* never comes back: the idle flow has no user part */
+	kprintf("ring0: FAIL: the boot flow was scheduled again\n");
+	qemu_exit(EXIT_CODE_FAIL);
+}
