@@ -18,7 +18,7 @@
 #include <fpuctx/testing.h>
 #endif
 
-#define NUSER_TASKS      3
+#define MAX_USER_TASKS   (MAX_CPUS + 2)
 #define KSTACK_SIZE      16384
 #define USER_STACK_SIZE  16384
 #define STATE_ARENA_SIZE (256 * 1024)
@@ -34,13 +34,22 @@
 
 static struct fpu_system fpu_sys;
 static struct fpu_state init_state;
-static struct task idle_task;        /* the boot flow: a kernel thread, the first prev */
-static struct task user_tasks[NUSER_TASKS];
-static struct task kworker;          /* a kernel thread: runs, maybe uses SIMD, gives the CPU back */
-static struct task *kworker_return_to;
-static uint8_t kstacks[NUSER_TASKS][KSTACK_SIZE] __attribute__((aligned(16)));
-static uint8_t kworker_stack[KSTACK_SIZE] __attribute__((aligned(16)));
-static uint8_t exception_stack[KSTACK_SIZE] __attribute__((aligned(16)));
+static unsigned ncpus = 1;
+static unsigned nuser_tasks;         /* two more than CPUs: the run queue is never empty for long */
+static struct task idle_tasks[MAX_CPUS];   /* each CPU's boot flow: a kernel thread, the first prev */
+static struct task user_tasks[MAX_USER_TASKS];
+static struct task kworkers[MAX_CPUS];     /* kernel threads: run, maybe use SIMD, give the CPU back */
+static struct task *kworker_return_to[MAX_CPUS];
+static uint8_t kstacks[MAX_USER_TASKS][KSTACK_SIZE] __attribute__((aligned(16)));
+static uint8_t kworker_stacks[MAX_CPUS][KSTACK_SIZE] __attribute__((aligned(16)));
+static uint8_t exception_stacks[MAX_CPUS][KSTACK_SIZE] __attribute__((aligned(16)));
+static uint8_t ap_stacks[MAX_CPUS][KSTACK_SIZE] __attribute__((aligned(16)));
+/* One run queue for all CPUs (FIFO), so that tasks move between them. */
+static volatile int runq_lock;
+static struct task *runq_head, *runq_tail;
+static volatile uint64_t total_interrupts;
+volatile uint32_t aps_started;
+static volatile bool aps_go;
 static uint8_t state_arena[STATE_ARENA_SIZE] __attribute__((aligned(64)));
 static uint32_t state_arena_used;
 static uint64_t interrupt_limit = DEFAULT_INTERRUPTS;
@@ -48,9 +57,42 @@ static uint32_t apic_count = DEFAULT_APIC_COUNT;
 static uint64_t irq_kfpu_every = DEFAULT_IRQ_KFPU_EVERY;
 static uint64_t kworker_every = DEFAULT_KWORKER_EVERY;
 static bool corrupt_state;           /* a test of the fault path: see kworker_main */
-static uint32_t next_task_id = 1;
+static volatile uint32_t next_task_id = 1;
 static bool has_avx;
 extern char user_stacks[];
+
+static void spin_lock(volatile int *l)
+{
+	while (__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE))
+		while (*l)
+			cpu_relax();
+}
+
+static void spin_unlock(volatile int *l)
+{
+	__atomic_store_n(l, 0, __ATOMIC_RELEASE);
+}
+
+static uint32_t new_task_id(void)
+{
+	return __atomic_fetch_add(&next_task_id, 1, __ATOMIC_RELAXED);
+}
+
+/* Remote flush requests to this CPU, one slot per asking CPU: answered here
+ * by the IPI handler, or by a CPU spinning in ring 0 with interrupts off
+ * (waiting for a flush itself, or for a task to run), so that two CPUs
+ * asking each other both make progress. */
+static void serve_flush_requests(struct percpu *c)
+{
+	unsigned i;
+
+	for (i = 0; i < ncpus; i++) {
+		struct fpu_state *st = c->flush_req[i];
+
+		if (st && fpu_flush_ipi(&c->fpu, st))
+			__atomic_store_n(&c->flush_req[i], (struct fpu_state *)0, __ATOMIC_RELEASE);
+	}
+}
 
 /* ---- the port (include/fpuctx/port.h) ----
  * Every operation finds its CPU by the id the library passes (fpu_cpu.id =
@@ -99,15 +141,23 @@ static void port_warn(void *data, int cpu, const char *what)
 		kprintf("ring0: library warning on cpu %d: %s\n", cpu, what);
 }
 
-/* Needed by the deferred policy; with one CPU the library never asks
- * another CPU for an image, so a call is a bug. */
+/* Needed by the deferred policy: CPU `cpu` holds state's newest image in
+ * its registers. Ask it by IPI (its APIC id is its index) and wait for its
+ * answer, serving requests to this CPU meanwhile (the library wrote this
+ * CPU's own unsaved image back before calling). */
 static void port_flush_remote(void *data, int cpu, struct fpu_state *state)
 {
-	struct percpu *c = this_cpu(); /* the asking CPU; `cpu` is the holder */
+	struct percpu *c = this_cpu(), *h = &cpus[cpu];
 
 	(void)data;
-	c->warnings++;
-	kprintf("ring0: flush_remote to cpu %d for state %u on a one-CPU kernel\n", cpu, state->id);
+	c->remote_flushes++;
+	__atomic_store_n(&h->flush_req[c->id], state, __ATOMIC_RELEASE);
+	c->ipis_sent++;
+	apic_send_ipi((unsigned)cpu, FLUSH_VECTOR);
+	while (__atomic_load_n(&h->flush_req[c->id], __ATOMIC_ACQUIRE)) {
+		serve_flush_requests(c);
+		cpu_relax();
+	}
 }
 
 static const struct fpu_port_ops port_ops = {
@@ -191,6 +241,8 @@ static void parse_cmdline(const char *cmd, struct options *o)
 			kworker_every = parse_uint(eq + 1, end);
 		else if (word_is(w, eq, "corrupt_state"))
 			corrupt_state = parse_uint(eq + 1, end) != 0;
+		else if (word_is(w, eq, "cpus"))
+			ncpus = (unsigned)parse_uint(eq + 1, end);
 		else if (word_is(w, eq, "bug"))
 			copy_word(o->bug_name, sizeof(o->bug_name), eq + 1, end);
 		else
@@ -244,7 +296,8 @@ static void user_task_create(struct task *t, unsigned slot)
 	struct trap_frame *f;
 	uint64_t *sp;
 
-	t->id = next_task_id++;
+	t->id = new_task_id();
+	t->last_cpu = -1;
 	t->kstack_top = kstacks[slot] + KSTACK_SIZE;
 	t->user_stack_top = (uint64_t)user_stacks + (slot + 1) * USER_STACK_SIZE;
 	t->generation_limit = slot == 1 ? EXEC_GENERATIONS : slot == 2 ? EXIT_GENERATIONS : 0;
@@ -260,31 +313,85 @@ static void user_task_create(struct task *t, unsigned slot)
 	t->ksp = (uint64_t)sp;
 }
 
-static struct task *pick_next(struct percpu *c)
+static void runq_put(struct task *t)
 {
-	struct task *t = c->curr;
-	unsigned i = t == &idle_task ? NUSER_TASKS - 1 : (unsigned)(t - user_tasks);
-
-	return &user_tasks[(i + 1) % NUSER_TASKS];
+	spin_lock(&runq_lock);
+	t->next_queued = 0;
+	if (runq_tail)
+		runq_tail->next_queued = t;
+	else
+		runq_head = t;
+	runq_tail = t;
+	spin_unlock(&runq_lock);
 }
 
-static void switch_to(struct percpu *c, struct task *next)
+static struct task *runq_take(void)
+{
+	struct task *t;
+
+	spin_lock(&runq_lock);
+	t = runq_head;
+	if (t) {
+		runq_head = t->next_queued;
+		if (!runq_head)
+			runq_tail = 0;
+	}
+	spin_unlock(&runq_lock);
+	return t;
+}
+
+/* For a kernel thread that must hand the CPU to a task: waits, answering
+ * flush requests (this CPU may hold the image another CPU waits for). */
+static struct task *runq_take_wait(struct percpu *c)
+{
+	struct task *t;
+
+	while (!(t = runq_take())) {
+		serve_flush_requests(c);
+		cpu_relax();
+	}
+	return t;
+}
+
+/* The task switched away from goes back on the run queue only once it is
+ * off its kernel stack: here, on the next task's stack. */
+static void finish_switch(struct percpu *c)
+{
+	struct task *t = c->release;
+
+	c->release = 0;
+	if (t)
+		runq_put(t);
+}
+
+/* Returns on prev's stack when prev runs again, maybe on another CPU:
+ * callers re-read this_cpu(). */
+static void switch_to(struct percpu *c, struct task *next, bool requeue_prev)
 {
 	struct task *prev = c->curr;
 
 	if (next == prev)
 		return;
+	if (next->last_cpu >= 0 && next->last_cpu != c->id)
+		c->migrations++;
+	next->last_cpu = c->id;
 	fpu_switch(&c->fpu, &prev->fpu, &next->fpu);
 	c->curr = next;
 	c->switches++;
 	c->tss.rsp0 = (uint64_t)next->kstack_top;
-	kernel_stack_top = (uint64_t)next->kstack_top;
+	c->kstack_top = (uint64_t)next->kstack_top;
+	c->release = requeue_prev ? prev : 0;
 	switch_stacks(&prev->ksp, next->ksp);
+	finish_switch(this_cpu());
 }
 
+/* Preemption and yield: the next queued task, if any. */
 static void schedule(struct percpu *c)
 {
-	switch_to(c, pick_next(c));
+	struct task *next = runq_take();
+
+	if (next)
+		switch_to(c, next, true);
 }
 
 /* A kernel SIMD section: the library puts the interrupted or switched-out
@@ -316,58 +423,98 @@ static void corrupt_saved_image(struct task *t)
 /* The kernel worker: every other run uses SIMD; either way it gives the CPU
  * back to the task it interrupted, so that task's registers may still be
  * valid (a skipped restore) or not. */
+/* With more than one CPU, every fourth run (one without SIMD) the worker
+ * puts the task back on the run queue instead and takes the next one: the
+ * task may then go on on another CPU while its image is still unsaved in
+ * this one's registers (the deferred policy's remote flush). */
 static void kworker_main(void) __attribute__((noreturn));
 static void kworker_main(void)
 {
+	finish_switch(this_cpu());
 	for (;;) {
 		struct percpu *c = this_cpu();
+		struct task *back = kworker_return_to[c->id];
 
 		if (corrupt_state && c->kworker_runs == 0) {
-			/* not the task we return to: its image is in memory, not live */
-			unsigned i = (unsigned)(kworker_return_to - user_tasks);
-			corrupt_saved_image(&user_tasks[(i + 1) % NUSER_TASKS]);
+			/* not the task we return to: its image is in memory, not live
+			 * (one CPU only: with more, that task may be running) */
+			unsigned i = (unsigned)(back - user_tasks);
+			corrupt_saved_image(&user_tasks[(i + 1) % nuser_tasks]);
 		}
-		if (c->kworker_runs++ & 1)
-			kernel_simd_work(c, &kworker, c->kworker_runs);
-		switch_to(c, kworker_return_to);
+		if (c->kworker_runs & 1)
+			kernel_simd_work(c, c->kworker, c->kworker_runs + 1);
+		if (ncpus > 1 && c->kworker_runs % 4 == 0) {
+			runq_put(back);
+			back = runq_take_wait(c);
+		}
+		c->kworker_runs++;
+		switch_to(c, back, false);
 	}
 }
 
-static void kworker_create(void)
+static void kworker_create(unsigned cpu)
 {
-	uint64_t *sp = (uint64_t *)(kworker_stack + KSTACK_SIZE);
+	struct task *kw = &kworkers[cpu];
+	uint64_t *sp = (uint64_t *)(kworker_stacks[cpu] + KSTACK_SIZE);
 
-	kworker.id = KWORKER_ID;
-	kworker.kthread = true;
-	kworker.kstack_top = kworker_stack + KSTACK_SIZE;
-	kworker.area = state_alloc();
-	task_fpu_init(&kworker, true);
+	kw->id = KWORKER_ID + cpu;
+	kw->kthread = true;
+	kw->last_cpu = -1;
+	kw->kstack_top = kworker_stacks[cpu] + KSTACK_SIZE;
+	kw->area = state_alloc();
+	task_fpu_init(kw, true);
+	cpus[cpu].kworker = kw;
 	/* switch_stacks pops six registers and returns into kworker_main with
 	 * the stack as a call leaves it (a dummy return address above). */
 	sp -= 8;
 	sp[0] = sp[1] = sp[2] = sp[3] = sp[4] = sp[5] = 0;
 	sp[6] = (uint64_t)kworker_main;
 	sp[7] = 0;
-	kworker.ksp = (uint64_t)sp;
+	kw->ksp = (uint64_t)sp;
 }
 
 /* ---- the end of the run ---- */
 
-static void finish(struct percpu *c)
+/* Sums every CPU's counts; the others may still be running, which does not
+ * matter: the counts only grow, and QEMU stops them all at the exit. */
+static void finish(void)
 {
 	struct fpu_stats s = { 0 };
+	struct percpu t = { 0 };
+	unsigned i;
 	bool pass;
 
-	fpu_stats_add(&s, &c->fpu.stats);
-	pass = c->violations == 0 && c->warnings == 0 && c->library_faults == 0;
+	for (i = 0; i < ncpus; i++) {
+		struct percpu *c = &cpus[i];
+
+		fpu_stats_add(&s, &c->fpu.stats);
+		kprintf("ring0: cpu %u: %lu interrupts, %lu switches, %lu migrations in, "
+			"%lu IPIs sent, %lu IPIs taken, %lu remote flushes\n", i, c->interrupts, c->switches,
+			c->migrations, c->ipis_sent, c->ipis_taken, c->remote_flushes);
+		t.interrupts += c->interrupts;
+		t.switches += c->switches;
+		t.syscalls += c->syscalls;
+		t.execs += c->execs;
+		t.exits += c->exits;
+		t.kworker_runs += c->kworker_runs;
+		t.warnings += c->warnings;
+		t.library_faults += c->library_faults;
+		t.violations += c->violations;
+		t.migrations += c->migrations;
+		t.ipis_sent += c->ipis_sent;
+		t.remote_flushes += c->remote_flushes;
+	}
+	pass = t.violations == 0 && t.warnings == 0 && t.library_faults == 0;
 	kprintf("ring0: %lu syscalls (%lu execs, %lu exits), %lu kernel worker runs, "
 		"%lu kernel SIMD sections (%lu refused), %lu skipped restores, %lu x87 pointer scrubs, "
 		"%lu pkru writes, %lu library warnings, %lu library faults\n",
-		c->syscalls, c->execs, c->exits, c->kworker_runs, s.kfpu_sections, s.kfpu_refused, s.skipped_restores,
-		s.x87_scrubs, s.pkru_writes, c->warnings, c->library_faults);
+		t.syscalls, t.execs, t.exits, t.kworker_runs, s.kfpu_sections, s.kfpu_refused, s.skipped_restores,
+		s.x87_scrubs, s.pkru_writes, t.warnings, t.library_faults);
+	kprintf("ring0: %lu migrations, %lu IPIs, %lu remote flushes\n", t.migrations, t.ipis_sent,
+		t.remote_flushes);
 	kprintf("ring0: %s\n", pass ? "PASS" : "FAIL");
-	kprintf("ring0: policy=%s cpus=1 interrupts=%lu switches=%lu signals=0 saves=%lu restores=%lu violations=%lu\n",
-		fpu_sys.policy->name, c->interrupts, c->switches, s.saves, s.restores, c->violations);
+	kprintf("ring0: policy=%s cpus=%u interrupts=%lu switches=%lu signals=0 saves=%lu restores=%lu violations=%lu\n",
+		fpu_sys.policy->name, ncpus, t.interrupts, t.switches, s.saves, s.restores, t.violations);
 	qemu_exit(pass ? EXIT_CODE_PASS : EXIT_CODE_FAIL);
 }
 
@@ -395,8 +542,8 @@ static void fatal_exception(struct trap_frame *f)
 {
 	kprintf("ring0: FAIL: exception %u error 0x%lx at rip 0x%lx (cs 0x%lx) cr2 0x%lx\n",
 		(unsigned)f->vector, f->error, f->rip, f->cs, read_cr2());
-	kprintf("ring0: policy=%s cpus=1 interrupts=%lu switches=%lu signals=0 saves=%lu restores=%lu violations=%lu\n",
-		fpu_sys.policy ? fpu_sys.policy->name : "?", this_cpu()->interrupts, this_cpu()->switches,
+	kprintf("ring0: policy=%s cpus=%u interrupts=%lu switches=%lu signals=0 saves=%lu restores=%lu violations=%lu\n",
+		fpu_sys.policy ? fpu_sys.policy->name : "?", ncpus, this_cpu()->interrupts, this_cpu()->switches,
 		this_cpu()->fpu.stats.saves, this_cpu()->fpu.stats.restores, this_cpu()->violations);
 	qemu_exit(EXIT_CODE_FAIL);
 }
@@ -418,7 +565,7 @@ static void syscall_dispatch(struct percpu *c, struct trap_frame *f)
 		 * old buffer must never look loaded again). */
 		c->exits++;
 		fpu_exit(&c->fpu, &t->fpu);
-		t->id = next_task_id++;
+		t->id = new_task_id();
 		task_fpu_init(t, false);
 		user_frame_init(t, f);
 		break;
@@ -427,7 +574,7 @@ static void syscall_dispatch(struct percpu *c, struct trap_frame *f)
 		 * its registers start in the init state, which it checks. */
 		c->execs++;
 		fpu_exec(&c->fpu, &t->fpu);
-		t->id = next_task_id++;
+		t->id = new_task_id();
 		user_frame_init(t, f);
 		break;
 	case SYS_VIOLATION:
@@ -441,6 +588,13 @@ static void syscall_dispatch(struct percpu *c, struct trap_frame *f)
 		f->rax = (uint64_t)-1;
 		break;
 	}
+}
+
+/* A new task's first run: the switch that brought it here is finished. */
+void task_first_hook(struct trap_frame *f)
+{
+	finish_switch(this_cpu());
+	return_to_user_hook(f);
 }
 
 void return_to_user_hook(struct trap_frame *f)
@@ -458,24 +612,35 @@ void trap(struct trap_frame *f)
 	if (f->vector == SYSCALL_VECTOR) {
 		syscall_dispatch(c, f);
 	} else if (f->vector == TIMER_VECTOR) {
+		bool last;
+
 		c->in_irq = true;
 		c->irq_hit_lock = c->lock_depth > 0;
 		c->interrupts++;
 		apic_eoi();
+		/* all CPUs' timer interrupts count towards the limit */
+		last = __atomic_add_fetch(&total_interrupts, 1, __ATOMIC_RELAXED) == interrupt_limit;
 		if (irq_kfpu_every && c->interrupts % irq_kfpu_every == 0) {
 			c->irq_kfpu_runs++;
 			kernel_simd_work(c, c->curr, c->interrupts);
 		}
 		c->in_irq = false;
-		if (c->interrupts >= interrupt_limit)
-			finish(c);
+		if (last)
+			finish();
 		/* preemption on the way out of the interrupt */
 		if (kworker_every && c->interrupts % kworker_every == 0) {
-			kworker_return_to = c->curr;
-			switch_to(c, &kworker);
+			kworker_return_to[c->id] = c->curr;
+			switch_to(c, c->kworker, false);
 		} else {
 			schedule(c);
 		}
+	} else if (f->vector == FLUSH_VECTOR) {
+		c->in_irq = true;
+		c->irq_hit_lock = c->lock_depth > 0;
+		c->ipis_taken++;
+		apic_eoi();
+		serve_flush_requests(c);
+		c->in_irq = false;
 	} else if (f->vector == SPURIOUS_VECTOR) {
 		return; /* no EOI for the spurious vector */
 	} else if (!library_fault_fixup(c, f)) {
@@ -504,9 +669,37 @@ static void print_features(uint64_t mask)
 
 void kernel_main(uint32_t magic, uint32_t info_phys);
 
+/* A CPU's start once the library is set up: its idle flow hands the CPU to
+ * the first queued task and is never resumed. */
+static void cpu_run(struct percpu *c) __attribute__((noreturn));
+static void cpu_run(struct percpu *c)
+{
+	c->curr = c->idle;
+	apic_timer_start(apic_count);
+	switch_to(c, runq_take_wait(c), false);
+	kprintf("ring0: FAIL: the boot flow was scheduled again\n");
+	qemu_exit(EXIT_CODE_FAIL);
+}
+
+void ap_main(unsigned cpu)
+{
+	struct percpu *c = &cpus[cpu];
+
+	c->id = (int)cpu;
+	cpu_gs_init(c);
+	cpu_tables_init(c, (uint64_t)(exception_stacks[cpu] + KSTACK_SIZE));
+	fpu_hw_enable();
+	c->fpu.sys = &fpu_sys;
+	c->fpu.id = (int32_t)cpu;
+	__atomic_store_n(&aps_started, cpu, __ATOMIC_RELEASE);
+	while (!__atomic_load_n(&aps_go, __ATOMIC_ACQUIRE))
+		cpu_relax();
+	cpu_run(c);
+}
+
 void kernel_main(uint32_t magic, uint32_t info_phys)
 {
-	struct percpu *c = this_cpu();
+	struct percpu *c = &cpus[0];
 	const uint32_t *info = (const uint32_t *)(uint64_t)info_phys;
 	const char *cmdline = 0;
 	struct options o;
@@ -514,11 +707,13 @@ void kernel_main(uint32_t magic, uint32_t info_phys)
 	uint64_t xcr0, missing = 0;
 	unsigned i;
 
+	c->id = 0;
+	cpu_gs_init(c);
 	serial_init();
 	if (magic == MULTIBOOT_BOOTLOADER_MAGIC && (info[0] & MULTIBOOT_INFO_CMDLINE))
 		cmdline = (const char *)(uint64_t)info[4];
 	kprintf("ring0: booted, command line '%s'\n", cmdline ? cmdline : "");
-	cpu_tables_init(c, (uint64_t)(exception_stack + sizeof(exception_stack)));
+	cpu_tables_init(c, (uint64_t)(exception_stacks[0] + KSTACK_SIZE));
 	user_pages_init();
 	xcr0 = fpu_hw_enable();
 	parse_cmdline(cmdline, &o);
@@ -526,6 +721,11 @@ void kernel_main(uint32_t magic, uint32_t info_phys)
 		kprintf("ring0: FAIL: unknown policy '%s' (eager, rfc2015, linux, deferred)\n", o.policy_name);
 		qemu_exit(EXIT_CODE_FAIL);
 	}
+	if (ncpus < 1 || ncpus > MAX_CPUS) {
+		kprintf("ring0: FAIL: cpus=%u (1 to %u)\n", ncpus, MAX_CPUS);
+		qemu_exit(EXIT_CODE_FAIL);
+	}
+	nuser_tasks = ncpus + 2;
 
 	err = fpu_system_init(&fpu_sys, o.policy, ~0ull, FPU_INSN__COUNT, &port_ops, 0, &missing);
 	if (err) {
@@ -563,20 +763,33 @@ void kernel_main(uint32_t magic, uint32_t info_phys)
 		kprintf("ring0: FAIL: the init area was refused\n");
 		qemu_exit(EXIT_CODE_FAIL);
 	}
-	idle_task.id = 0;
-	idle_task.area = state_alloc();
-	task_fpu_init(&idle_task, true);
-	for (i = 0; i < NUSER_TASKS; i++)
+	for (i = 0; i < ncpus; i++) {
+		struct task *idle = &idle_tasks[i];
+
+		idle->id = 0;
+		idle->kthread = true;
+		idle->last_cpu = (int)i;
+		idle->area = state_alloc();
+		task_fpu_init(idle, true);
+		cpus[i].idle = idle;
+		kworker_create(i);
+	}
+	for (i = 0; i < nuser_tasks; i++) {
 		user_task_create(&user_tasks[i], i);
-	kworker_create();
-	kprintf("ring0: %u user tasks (%s), %lu interrupts, APIC count %u; kernel SIMD in the handler "
-		"every %lu interrupts, the kernel worker every %lu\n", NUSER_TASKS,
+		runq_put(&user_tasks[i]);
+	}
+	kprintf("ring0: %u CPUs, %u user tasks (%s), %lu interrupts, APIC count %u; kernel SIMD in the handler "
+		"every %lu interrupts, the kernel worker every %lu\n", ncpus, nuser_tasks,
 		has_avx ? "XMM, YMM, MXCSR, FCW" : "XMM, MXCSR, FCW", interrupt_limit, apic_count,
 		irq_kfpu_every, kworker_every);
 
-	c->curr = &idle_task;
-	apic_timer_start(apic_count);
-	schedule(c); /* never comes back: the idle flow has no user part */
-	kprintf("ring0: FAIL: the boot flow was scheduled again\n");
-	qemu_exit(EXIT_CODE_FAIL);
+	if (ncpus > 1) {
+		uint64_t tops[MAX_CPUS];
+
+		for (i = 0; i < ncpus; i++)
+			tops[i] = (uint64_t)(ap_stacks[i] + KSTACK_SIZE);
+		smp_start_aps(ncpus, tops);
+		__atomic_store_n(&aps_go, true, __ATOMIC_RELEASE);
+	}
+	cpu_run(c);
 }

@@ -9,13 +9,16 @@
 #include <fpuctx/api.h>
 #include <fpuctx/sched.h>
 
+#define MAX_CPUS 4
+
 #define KERNEL_CS 0x08
 #define KERNEL_DS 0x10
 #define USER_DS   (0x18 | 3)
 #define USER_CS   (0x20 | 3)
-#define TSS_SEL   0x28
+#define TSS_SEL(cpu) (0x28 + 16 * (cpu))   /* a TSS descriptor per CPU */
 
 #define TIMER_VECTOR    32
+#define FLUSH_VECTOR    240   /* the deferred policy's remote flush IPI */
 #define SPURIOUS_VECTOR 255
 #define SYSCALL_VECTOR  0x100   /* entry.S marks syscall frames with it */
 
@@ -47,10 +50,20 @@ struct tss {
 	uint16_t iomap_base;
 } __attribute__((packed));
 
-/* One per CPU (one for now): everything a CPU's interrupt and FPU paths
- * touch, so that SMP adds instances, not globals. */
+/* One per CPU, reached through GS base: everything a CPU's interrupt and
+ * FPU paths touch. The first three fields are read by entry.S at fixed
+ * offsets. */
 struct percpu {
+	uint64_t kstack_top;       /* 0: the running task's kernel stack (syscall entry) */
+	uint64_t user_rsp;         /* 8: the user stack pointer at syscall entry */
+	struct percpu *self;       /* 16: what this_cpu() reads */
+	int id;
 	struct fpu_cpu fpu;
+	struct task *idle;         /* the CPU's boot flow: a kernel thread, never queued */
+	struct task *kworker;
+	struct task *release;      /* the task switched away from, queued once off its stack */
+	/* remote flush requests from CPU i: the state it needs written back */
+	struct fpu_state *volatile flush_req[MAX_CPUS];
 	struct task *curr;
 	int lock_depth;            /* port lock nesting */
 	uint64_t lock_flags;       /* RFLAGS at the outermost lock */
@@ -59,6 +72,7 @@ struct percpu {
 	uint64_t interrupts, switches, syscalls, violations, warnings;
 	uint64_t irq_kfpu_runs, kworker_runs, execs, exits;
 	uint64_t library_faults;   /* exceptions resumed at a library fixup */
+	uint64_t migrations, ipis_sent, ipis_taken, remote_flushes;
 	struct tss tss;
 };
 
@@ -72,8 +86,14 @@ struct task {
 	uint32_t id;
 	uint64_t generation_limit;
 	uint64_t end_syscall;      /* what user_task calls at the limit: SYS_EXIT or SYS_EXEC */
+	int last_cpu;              /* where it ran last, -1 before its first run */
 	bool kthread;
+	struct task *next_queued;  /* the run queue's link */
 };
+
+/* In a spin loop. Not PAUSE: QEMU's TCG ends the vCPU's time slice at
+ * every PAUSE, and under -icount the spinning CPU then hardly runs. */
+static inline void cpu_relax(void) { __asm__ volatile("" : : : "memory"); }
 
 /* console.c */
 void serial_init(void);
@@ -84,11 +104,20 @@ void *memcpy(void *d, const void *s, unsigned long n);
 void qemu_exit(unsigned code) __attribute__((noreturn));
 
 /* cpu.c */
-#define MAX_CPUS 1
 extern struct percpu cpus[MAX_CPUS];
-/* One CPU for now; with SMP this reads a per-CPU pointer (GS base). */
-static inline struct percpu *this_cpu(void) { return &cpus[0]; }
+/* GS base holds the CPU's struct percpu in ring 0 and ring 3 alike (the
+ * tasks never load GS, and FSGSBASE is off), so no swapgs is needed. */
+static inline struct percpu *this_cpu(void)
+{
+	struct percpu *c;
+	__asm__ volatile("mov %%gs:16, %0" : "=r"(c));
+	return c;
+}
 void cpu_tables_init(struct percpu *c, uint64_t ist_top);
+void cpu_gs_init(struct percpu *c);
+void apic_send_ipi(unsigned apic_id, uint32_t icr_low);
+unsigned apic_id(void);
+void smp_start_aps(unsigned ncpus, uint64_t *stack_tops);
 void user_pages_init(void);
 uint64_t fpu_hw_enable(void);
 void apic_timer_start(uint32_t initial_count);
@@ -96,7 +125,6 @@ void apic_eoi(void);
 uint64_t read_cr2(void);
 
 /* entry.S */
-extern uint64_t kernel_stack_top;
 void switch_stacks(uint64_t *prev_rsp, uint64_t next_rsp);
 void task_first_return(void);
 void syscall_entry(void);
@@ -106,6 +134,8 @@ void user_task(void);
 void kernel_simd_clobber(uint64_t pattern, uint64_t avx);
 
 /* kernel.c */
+void ap_main(unsigned cpu);
+void task_first_hook(struct trap_frame *f);
 void trap(struct trap_frame *f);
 void return_to_user_hook(struct trap_frame *f);
 

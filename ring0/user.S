@@ -162,6 +162,6 @@ mismatch:
 	.align 4096
 	.globl user_stacks
 user_stacks:
-	.skip 4 * 16384
+	.skip 8 * 16384
 
 	.section .note.GNU-stack, "", @progbits
