@@ -30,6 +30,7 @@
 #define DEFAULT_IRQ_KFPU_EVERY 3     /* interrupts: a kernel SIMD section in the handler */
 #define DEFAULT_KWORKER_EVERY 8      /* interrupts: the kernel worker runs in between */
 #define KWORKER_ID 1000000u
+#define HANDOFF_WAIT 20000           /* spins (about a timer period): see kworker_main */
 #define KERNEL_PATTERN 0x6b65726e656c2121ull
 
 static struct fpu_system fpu_sys;
@@ -325,6 +326,17 @@ static void runq_put(struct task *t)
 	spin_unlock(&runq_lock);
 }
 
+/* Ahead of the others: the next CPU to look takes it. */
+static void runq_put_front(struct task *t)
+{
+	spin_lock(&runq_lock);
+	t->next_queued = runq_head;
+	runq_head = t;
+	if (!runq_tail)
+		runq_tail = t;
+	spin_unlock(&runq_lock);
+}
+
 static struct task *runq_take(void)
 {
 	struct task *t;
@@ -424,9 +436,11 @@ static void corrupt_saved_image(struct task *t)
  * back to the task it interrupted, so that task's registers may still be
  * valid (a skipped restore) or not. */
 /* With more than one CPU, every fourth run (one without SIMD) the worker
- * puts the task back on the run queue instead and takes the next one: the
- * task may then go on on another CPU while its image is still unsaved in
- * this one's registers (the deferred policy's remote flush). */
+ * puts the task at the head of the run queue instead and waits a while
+ * for another CPU to take it before taking one itself: the task then goes
+ * on on another CPU while its image is still unsaved in this one's
+ * registers (the deferred policy's remote flush). The wait is bounded:
+ * the other CPUs' workers may be waiting the same way. */
 static void kworker_main(void) __attribute__((noreturn));
 static void kworker_main(void)
 {
@@ -444,7 +458,13 @@ static void kworker_main(void)
 		if (c->kworker_runs & 1)
 			kernel_simd_work(c, c->kworker, c->kworker_runs + 1);
 		if (ncpus > 1 && c->kworker_runs % 4 == 0) {
-			runq_put(back);
+			unsigned tries = HANDOFF_WAIT;
+
+			runq_put_front(back);
+			while (tries-- && __atomic_load_n(&runq_head, __ATOMIC_ACQUIRE) == back) {
+				serve_flush_requests(c);
+				cpu_relax();
+			}
 			back = runq_take_wait(c);
 		}
 		c->kworker_runs++;
