@@ -517,21 +517,35 @@ sec_ring0() {
 		make --no-print-directory BUILD="$build" "$img" "$timg"
 	# field NAME: from the summary line in $last
 	field() { echo "$last" | sed -n "s/.* $1=\([0-9]*\).*/\1/p"; }
-	# The run stops at interrupts=10000 (the default), about 2 s of TCG time.
-	for p in eager rfc2015 linux deferred; do
-		t "ring0: policy=$p boots, runs and passes (exit 0)" 0 ring0/boot.sh "$img" "policy=$p"
+	# The run stops at interrupts=10000 (the default, all CPUs' timer
+	# interrupts together), about 2 s of TCG time. Two CPUs for every
+	# policy, four for linux and deferred.
+	local pn nc migr flushes
+	for pn in eager:2 rfc2015:2 linux:2 deferred:2 linux:4 deferred:4; do
+		p=${pn%%:*} nc=${pn#*:}
+		t "ring0: policy=$p cpus=$nc boots, runs and passes (exit 0)" 0 ring0/boot.sh "$img" "policy=$p" "cpus=$nc"
 		tr -d '\r' <"$log/out" >"$log/ring0.serial"
 		last=$(grep '^ring0: policy=' "$log/ring0.serial" | tail -n 1)
-		t "ring0: policy=$p: the last line is the summary" 0 sh -c \
-			"tail -n 1 '$log/ring0.serial' | grep -qE '^ring0: policy=$p cpus=1 interrupts=[0-9]+ switches=[0-9]+ signals=0 saves=[0-9]+ restores=[0-9]+ violations=[0-9]+\$'"
-		t "ring0: policy=$p: violations=0, interrupts >= 10000, switches > 0, restores > 0" 0 \
+		t "ring0: policy=$p cpus=$nc: the last line is the summary" 0 sh -c \
+			"tail -n 1 '$log/ring0.serial' | grep -qE '^ring0: policy=$p cpus=$nc interrupts=[0-9]+ switches=[0-9]+ signals=0 saves=[0-9]+ restores=[0-9]+ violations=[0-9]+\$'"
+		t "ring0: policy=$p cpus=$nc: violations=0, interrupts >= 10000, switches > 0, restores > 0" 0 \
 			test "$(field violations)" = 0 -a "$(field interrupts)" -ge 10000 -a "$(field switches)" -gt 0 \
 			-a "$(field restores)" -gt 0
+		migr=$(sed -n 's/^ring0: \([0-9]*\) migrations, .*/\1/p' "$log/ring0.serial")
+		flushes=$(sed -n 's/^ring0: [0-9]* migrations, .* \([0-9]*\) remote flushes$/\1/p' "$log/ring0.serial")
+		t "ring0: policy=$p cpus=$nc: every CPU took timer interrupts, tasks migrated (migrations > 0)" 0 \
+			test "$(grep -cE "^ring0: cpu [0-9]+: [1-9][0-9]* interrupts" "$log/ring0.serial")" = "$nc" -a "${migr:-0}" -gt 0
+		if [ "$p" = deferred ]; then
+			t "ring0: policy=deferred cpus=$nc: images left unsaved on another CPU were fetched by IPI (remote flushes > 0)" 0 \
+				test "${flushes:-0}" -gt 0
+		fi
 		if [ "$p" = eager ]; then
 			t "ring0: policy=eager saves at switches (saves > 0)" 0 test "$(field saves)" -gt 0
 		fi
-		saves[$p]=$(field saves)
-		restores_skipped[$p]=$(sed -n 's/.* \([0-9]*\) skipped restores.*/\1/p' "$log/ring0.serial")
+		if [ "$nc" = 2 ]; then
+			saves[$p]=$(field saves)
+			restores_skipped[$p]=$(sed -n 's/.* \([0-9]*\) skipped restores.*/\1/p' "$log/ring0.serial")
+		fi
 	done
 	# The kernel worker and the kernel SIMD sections make the policies differ.
 	t "ring0: eager saves more than linux (it saves the kernel worker's context too)" 0 \
@@ -554,11 +568,12 @@ sec_ring0() {
 	# A bug is caught only when the same run passes clean first.
 	local pb pol bug
 	for pol in linux deferred; do
-		t "ring0: the testing build passes clean (policy=$pol)" 0 ring0/boot.sh "$timg" "policy=$pol" interrupts=3000
+		t "ring0: the testing build passes clean (policy=$pol cpus=2)" 0 ring0/boot.sh "$timg" "policy=$pol" cpus=2 interrupts=3000
 	done
-	for pb in linux:skip-owner-check linux:kfpu-no-save linux:kthread-save linux:drop-keeps-owner deferred:kfpu-no-flush; do
+	for pb in linux:skip-owner-check linux:kfpu-no-save linux:kthread-save linux:drop-keeps-owner deferred:kfpu-no-flush \
+		deferred:no-remote-flush; do
 		pol=${pb%%:*} bug=${pb#*:}
-		t "ring0: with bug=$bug the same run fails (policy=$pol)" 1 ring0/boot.sh "$timg" "policy=$pol" interrupts=3000 "bug=$bug"
+		t "ring0: with bug=$bug the same run fails (policy=$pol cpus=2)" 1 ring0/boot.sh "$timg" "policy=$pol" cpus=2 interrupts=3000 "bug=$bug"
 		last=$(tr -d '\r' <"$log/out" | grep '^ring0: policy=' | tail -n 1)
 		t "ring0: $bug: a task saw registers not its own (violations > 0)" 0 test "$(field violations)" -gt 0
 	done
