@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The kernel proper: the library's port, tasks, a round-robin scheduler
- * driven by the local APIC timer and by yield, the system calls, and the
- * bounded run that ends with one summary line and QEMU's exit status.
+ * The kernel proper: the library's port, tasks, a scheduler with one run
+ * queue for all CPUs driven by each CPU's local APIC timer and by yield,
+ * the APs' start, the system calls, and the bounded run that ends with one
+ * summary line and QEMU's exit status.
  *
  * Every FPU decision is libfpuctx's: fpu_switch() at each context switch,
  * fpu_exit_to_user() on every return to ring 3, fpu_exec() and fpu_exit()

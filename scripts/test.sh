@@ -506,7 +506,7 @@ sec_matrix() {
 	fi
 }
 
-section ring0 "ring 0 under QEMU: the installed library switching real ring-3 tasks on the APIC timer, per policy; an injected bug caught"
+section ring0 "ring 0 under QEMU: the installed library switching real ring-3 tasks on the APIC timers of 2 and 4 CPUs, per policy; injected bugs caught"
 sec_ring0() {
 	if ! command -v qemu-system-x86_64 >/dev/null; then
 		skip "ring0" "qemu-system-x86_64 is missing (scripts/setup.sh installs qemu-system-x86)"; return
