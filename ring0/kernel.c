@@ -80,19 +80,20 @@ static uint32_t new_task_id(void)
 	return __atomic_fetch_add(&next_task_id, 1, __ATOMIC_RELAXED);
 }
 
-/* Remote flush requests to this CPU, one slot per asking CPU: answered here
- * by the IPI handler, or by a CPU spinning in ring 0 with interrupts off
- * (waiting for a flush itself, or for a task to run), so that two CPUs
- * asking each other both make progress. */
+/* Remote flush requests to this CPU, one slot per asking CPU: answered by
+ * the IPI handler, or by this CPU's spin loops outside the library (waiting
+ * for a task to run). A slot is cleared only if it still names the state
+ * answered: its CPU may have stopped waiting and asked again. */
 static void serve_flush_requests(struct percpu *c)
 {
 	unsigned i;
 
 	for (i = 0; i < ncpus; i++) {
-		struct fpu_state *st = c->flush_req[i];
+		struct fpu_state *st = __atomic_load_n(&c->flush_req[i], __ATOMIC_ACQUIRE);
 
 		if (st && fpu_flush_ipi(&c->fpu, st))
-			__atomic_store_n(&c->flush_req[i], (struct fpu_state *)0, __ATOMIC_RELEASE);
+			__atomic_compare_exchange_n(&c->flush_req[i], &st, (struct fpu_state *)0, false,
+						    __ATOMIC_RELEASE, __ATOMIC_RELAXED);
 	}
 }
 
@@ -144,9 +145,10 @@ static void port_warn(void *data, int cpu, const char *what)
 }
 
 /* Needed by the deferred policy: CPU `cpu` holds state's newest image in
- * its registers. Ask it by IPI (its APIC id is its index) and wait for its
- * answer, serving requests to this CPU meanwhile (the library wrote this
- * CPU's own unsaved image back before calling). */
+ * its registers. Ask it by IPI (its APIC id is its index) and wait until the
+ * image is written back (port.h: state->unsaved clear). This CPU answers
+ * nobody meanwhile, and need not: the library wrote its own unsaved image
+ * back before calling, so no CPU waits for it. */
 static void port_flush_remote(void *data, int cpu, struct fpu_state *state)
 {
 	struct percpu *c = this_cpu(), *h = &cpus[cpu];
@@ -156,10 +158,8 @@ static void port_flush_remote(void *data, int cpu, struct fpu_state *state)
 	__atomic_store_n(&h->flush_req[c->id], state, __ATOMIC_RELEASE);
 	c->ipis_sent++;
 	apic_send_ipi((unsigned)cpu, FLUSH_VECTOR);
-	while (__atomic_load_n(&h->flush_req[c->id], __ATOMIC_ACQUIRE)) {
-		serve_flush_requests(c);
+	while (__atomic_load_n(&state->unsaved, __ATOMIC_ACQUIRE))
 		cpu_relax();
-	}
 }
 
 static const struct fpu_port_ops port_ops = {
