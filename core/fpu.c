@@ -104,13 +104,22 @@ static bool state_valid(const struct fpu_cpu *cpu, const struct fpu_state *s)
 }
 
 #ifdef FPUCTX_TESTING
-/* Long enough, under QEMU, for another CPU to run a time slice. */
-static void bug_delay(void)
+/* The bug publish-unordered with its window held open, as an adversarial
+ * scheduler would: "saved" is visible, the store of last_cpu waits. If
+ * another CPU takes the image meanwhile (its last_cpu changes), the store
+ * waits on until that CPU has switched the task out again (unsaved), then
+ * lands over its last_cpu. Bounded: spins, not a sleep. */
+static void publish_unordered(struct fpu_state *s, int32_t cpu)
 {
-	volatile uint32_t n = 0;
+	volatile uint32_t n;
 
-	while (n < 100000)
-		n = n + 1;
+	__atomic_store_n(&s->unsaved, FPU_SAVED, __ATOMIC_RELAXED);
+	for (n = 0; n < 20000 && fpu__last_cpu(s) == cpu; n = n + 1)
+		;
+	if (fpu__last_cpu(s) != cpu)
+		for (n = 0; n < 400000 && !fpu__unsaved(s); n = n + 1)
+			;
+	__atomic_store_n(&s->last_cpu, cpu, __ATOMIC_RELAXED);
 }
 #endif
 
@@ -215,13 +224,9 @@ void fpu__save_regs(struct fpu_cpu *cpu, struct fpu_ctx *ctx, struct fpu_state *
 
 	cpu->owner = s;
 #ifdef FPUCTX_TESTING
-	if (FPU_BUG(cpu->sys, PUBLISH_UNORDERED) && fpu__unsaved(s)) {
-		/* a write-back in the order a compiler may pick for plain
-		 * stores, the window held open for another CPU to run in it */
-		__atomic_store_n(&s->unsaved, FPU_SAVED, __ATOMIC_RELAXED);
-		bug_delay();
-		__atomic_store_n(&s->last_cpu, cpu->id, __ATOMIC_RELAXED);
-	} else
+	if (FPU_BUG(cpu->sys, PUBLISH_UNORDERED) && fpu__unsaved(s))
+		publish_unordered(s, cpu->id); /* a write-back, stores in the wrong order */
+	else
 #endif
 	fpu__publish(s, cpu->id, FPU_SAVED);
 	fpu__count_save(cpu, ctx, bytes, fpu_hw_bytes(cpu->sys, s->mask));
@@ -476,6 +481,9 @@ bool fpu_kernel_begin(struct fpu_cpu *cpu, struct fpu_ctx *current, unsigned kfp
 		return false;
 	}
 	cpu->in_kernel_fpu = true;
+	/* An interrupt's section is refused from here on; one that came before
+	 * has ended, and what it changed is read below, not before. */
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	if (fpu__regs_live(sys, current)) {
 		if (!FPU_BUG(sys, KFPU_NO_SAVE))
 			fpu__save_regs(cpu, current, current->active);
@@ -500,11 +508,15 @@ void fpu_kernel_end(struct fpu_cpu *cpu, struct fpu_ctx *current)
 		fpu__warn(cpu, "kernel_fpu_end without kernel_fpu_begin");
 		return;
 	}
+	/* Locked: an interrupt's section must not come between the end of
+	 * this one and the restore (I6). */
+	fpu__lock(cpu);
 	cpu->in_kernel_fpu = false;
 	fpu__emit(cpu, FPU_EV_KFPU_END, current, 0, 0, 0);
 	if (sys->policy->kfpu_end_restores && fpu__has_fpu(sys, current) &&
 	    (current->flags & FPU_CTX_NEED_LOAD))
 		fpu__make_regs_live(cpu, current);
+	fpu__unlock(cpu);
 }
 
 /* ---------------------------------------------------------------------------
