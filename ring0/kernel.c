@@ -10,7 +10,14 @@
  * as programs change and end, fpu_kernel_begin()/fpu_kernel_end() around
  * the kernel's own SIMD use. The kernel's C is built -mgeneral-regs-only, so a task's registers
  * stay live through interrupts and system calls until the library saves
- * them. Interrupts are off whenever ring 0 runs.
+ * them.
+ *
+ * Ring 0 runs with interrupts on, except in interrupt handlers and around a
+ * context switch, so that the timer lands inside the library's saves and
+ * restores too. The kernel is not preemptible: an interrupt that hit ring 0
+ * never switches tasks, so the port lock is only a count the interrupt
+ * reads (FPU_PORT_FPREGS_HELD: the library then refuses kernel FPU and
+ * defers a flush answer to the unlock).
  */
 #include "kernel.h"
 #include <fpuctx/extable.h>
@@ -75,6 +82,40 @@ static void spin_unlock(volatile int *l)
 	__atomic_store_n(l, 0, __ATOMIC_RELEASE);
 }
 
+static uint64_t irq_save(void)
+{
+	uint64_t flags;
+
+	__asm__ volatile("pushfq; popq %0; cli" : "=r"(flags) : : "memory");
+	return flags;
+}
+
+static void irq_restore(uint64_t flags)
+{
+	if (flags & 0x200)
+		__asm__ volatile("sti" : : : "memory");
+}
+
+static void irq_enable(void) { __asm__ volatile("sti" : : : "memory"); }
+static void irq_disable(void) { __asm__ volatile("cli" : : : "memory"); }
+
+/* The run queue is never touched by an interrupt that hit ring 0, but its
+ * lock is still taken with interrupts off: a handler that did would spin
+ * on its own CPU forever. */
+static uint64_t runq_lock_take(void)
+{
+	uint64_t flags = irq_save();
+
+	spin_lock(&runq_lock);
+	return flags;
+}
+
+static void runq_lock_drop(uint64_t flags)
+{
+	spin_unlock(&runq_lock);
+	irq_restore(flags);
+}
+
 static uint32_t new_task_id(void)
 {
 	return __atomic_fetch_add(&next_task_id, 1, __ATOMIC_RELAXED);
@@ -91,9 +132,15 @@ static void serve_flush_requests(struct percpu *c)
 	for (i = 0; i < ncpus; i++) {
 		struct fpu_state *st = __atomic_load_n(&c->flush_req[i], __ATOMIC_ACQUIRE);
 
-		if (st && fpu_flush_ipi(&c->fpu, st))
+		if (!st)
+			continue;
+		if (fpu_flush_ipi(&c->fpu, st)) {
 			__atomic_compare_exchange_n(&c->flush_req[i], &st, (struct fpu_state *)0, false,
 						    __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+		} else {
+			c->flush_deferred = true; /* answered at the unlock (port_unlock) */
+			c->flush_answers_deferred++;
+		}
 	}
 }
 
@@ -101,24 +148,28 @@ static void serve_flush_requests(struct percpu *c)
  * Every operation finds its CPU by the id the library passes (fpu_cpu.id =
  * index in cpus[]), never by "where am I", so it holds with SMP too. */
 
+/* The interrupt that reads lock_depth runs on this CPU, between two of its
+ * instructions: compiler barriers order the count, no atomics needed. */
 static void port_lock(void *data, int cpu)
 {
-	struct percpu *c = &cpus[cpu];
-	uint64_t flags;
-
 	(void)data;
-	__asm__ volatile("pushfq; popq %0; cli" : "=r"(flags) : : "memory");
-	if (c->lock_depth++ == 0)
-		c->lock_flags = flags;
+	cpus[cpu].lock_depth++;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 }
 
+/* A flush request the IPI handler could not answer (it hit the lock) is
+ * answered now, by an IPI to this CPU: taken as soon as interrupts are on,
+ * outside the library call that is ending. */
 static void port_unlock(void *data, int cpu)
 {
 	struct percpu *c = &cpus[cpu];
 
 	(void)data;
-	if (--c->lock_depth == 0 && (c->lock_flags & 0x200))
-		__asm__ volatile("sti" : : : "memory");
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	if (--c->lock_depth == 0 && c->flush_deferred) {
+		c->flush_deferred = false;
+		apic_send_ipi((unsigned)cpu, FLUSH_VECTOR);
+	}
 }
 
 static unsigned port_context(void *data, int cpu)
@@ -317,39 +368,42 @@ static void user_task_create(struct task *t, unsigned slot)
 
 static void runq_put(struct task *t)
 {
-	spin_lock(&runq_lock);
+	uint64_t flags = runq_lock_take();
+
 	t->next_queued = 0;
 	if (runq_tail)
 		runq_tail->next_queued = t;
 	else
 		runq_head = t;
 	runq_tail = t;
-	spin_unlock(&runq_lock);
+	runq_lock_drop(flags);
 }
 
 /* Ahead of the others: the next CPU to look takes it. */
 static void runq_put_front(struct task *t)
 {
-	spin_lock(&runq_lock);
+	uint64_t flags = runq_lock_take();
+
 	t->next_queued = runq_head;
 	runq_head = t;
 	if (!runq_tail)
 		runq_tail = t;
-	spin_unlock(&runq_lock);
+	runq_lock_drop(flags);
 }
 
 static struct task *runq_take(void)
 {
 	struct task *t;
 
-	spin_lock(&runq_lock);
+	uint64_t flags = runq_lock_take();
+
 	t = runq_head;
 	if (t) {
 		runq_head = t->next_queued;
 		if (!runq_head)
 			runq_tail = 0;
 	}
-	spin_unlock(&runq_lock);
+	runq_lock_drop(flags);
 	return t;
 }
 
@@ -378,13 +432,16 @@ static void finish_switch(struct percpu *c)
 }
 
 /* Returns on prev's stack when prev runs again, maybe on another CPU:
- * callers re-read this_cpu(). */
+ * callers re-read this_cpu(). Interrupts are off from fpu_switch() to the
+ * stack switch (sched.h); prev gets its own state of them back. */
 static void switch_to(struct percpu *c, struct task *next, bool requeue_prev)
 {
 	struct task *prev = c->curr;
+	uint64_t flags;
 
 	if (next == prev)
 		return;
+	flags = irq_save();
 	if (next->last_cpu >= 0 && next->last_cpu != c->id)
 		c->migrations++;
 	next->last_cpu = c->id;
@@ -396,6 +453,7 @@ static void switch_to(struct percpu *c, struct task *next, bool requeue_prev)
 	c->release = requeue_prev ? prev : 0;
 	switch_stacks(&prev->ksp, next->ksp);
 	finish_switch(this_cpu());
+	irq_restore(flags);
 }
 
 /* Preemption and yield: the next queued task, if any. */
@@ -449,6 +507,8 @@ static void kworker_main(void)
 	for (;;) {
 		struct percpu *c = this_cpu();
 		struct task *back = kworker_return_to[c->id];
+
+		irq_enable(); /* a kernel thread's work may be interrupted, its SIMD section too */
 
 		if (corrupt_state && c->kworker_runs == 0) {
 			/* not the task we return to: its image is in memory, not live
@@ -522,6 +582,10 @@ static void finish(void)
 		t.library_faults += c->library_faults;
 		t.violations += c->violations;
 		t.migrations += c->migrations;
+		t.irqs_in_kernel += c->irqs_in_kernel;
+		t.irqs_in_library += c->irqs_in_library;
+		t.irqs_in_fpu_lock += c->irqs_in_fpu_lock;
+		t.flush_answers_deferred += c->flush_answers_deferred;
 		t.ipis_sent += c->ipis_sent;
 		t.remote_flushes += c->remote_flushes;
 	}
@@ -531,6 +595,9 @@ static void finish(void)
 		"%lu pkru writes, %lu library warnings, %lu library faults\n",
 		t.syscalls, t.execs, t.exits, t.kworker_runs, s.kfpu_sections, s.kfpu_refused, s.skipped_restores,
 		s.x87_scrubs, s.pkru_writes, t.warnings, t.library_faults);
+	kprintf("ring0: %lu timer interrupts hit ring 0: %lu in the library's code, %lu while it held "
+		"the FPU lock; %lu flush answers deferred to the unlock\n", t.irqs_in_kernel, t.irqs_in_library,
+		t.irqs_in_fpu_lock, t.flush_answers_deferred);
 	kprintf("ring0: %lu migrations, %lu IPIs, %lu remote flushes\n", t.migrations, t.ipis_sent,
 		t.remote_flushes);
 	kprintf("ring0: %s\n", pass ? "PASS" : "FAIL");
@@ -563,6 +630,9 @@ static void fatal_exception(struct trap_frame *f)
 {
 	kprintf("ring0: FAIL: exception %u error 0x%lx at rip 0x%lx (cs 0x%lx) cr2 0x%lx\n",
 		(unsigned)f->vector, f->error, f->rip, f->cs, read_cr2());
+	kprintf("ring0: rdi 0x%lx rsi 0x%lx rdx 0x%lx rax 0x%lx rsp 0x%lx; stack 0x%lx 0x%lx 0x%lx 0x%lx\n",
+		f->rdi, f->rsi, f->rdx, f->rax, f->rsp, ((uint64_t *)f->rsp)[0], ((uint64_t *)f->rsp)[1],
+		((uint64_t *)f->rsp)[2], ((uint64_t *)f->rsp)[3]);
 	kprintf("ring0: policy=%s cpus=%u interrupts=%lu switches=%lu signals=0 saves=%lu restores=%lu violations=%lu\n",
 		fpu_sys.policy ? fpu_sys.policy->name : "?", ncpus, this_cpu()->interrupts, this_cpu()->switches,
 		this_cpu()->fpu.stats.saves, this_cpu()->fpu.stats.restores, this_cpu()->violations);
@@ -572,6 +642,7 @@ static void fatal_exception(struct trap_frame *f)
 static void syscall_dispatch(struct percpu *c, struct trap_frame *f)
 {
 	struct task *t = c->curr;
+	uint64_t flags;
 
 	c->syscalls++;
 	switch (f->rax) {
@@ -586,8 +657,12 @@ static void syscall_dispatch(struct percpu *c, struct trap_frame *f)
 		 * old buffer must never look loaded again). */
 		c->exits++;
 		fpu_exit(&c->fpu, &t->fpu);
+		/* The running task's context is rebuilt in place: an interrupt's
+		 * kernel SIMD section must not find it half cleared. */
+		flags = irq_save();
 		t->id = new_task_id();
 		task_fpu_init(t, false);
+		irq_restore(flags);
 		user_frame_init(t, f);
 		break;
 	case SYS_EXEC:
@@ -618,12 +693,63 @@ void task_first_hook(struct trap_frame *f)
 	return_to_user_hook(f);
 }
 
+/* The restore runs with interrupts on, so that they land in it too. A
+ * kernel SIMD section of an interrupt after it would undo it: the last call
+ * is made with interrupts off, and returns at once if nothing changed. The
+ * CPU stays the same: an interrupt that hit ring 0 never switches tasks. */
 void return_to_user_hook(struct trap_frame *f)
 {
 	struct percpu *c = this_cpu();
 
 	(void)f;
+	irq_enable();
 	fpu_exit_to_user(&c->fpu, &c->curr->fpu);
+	irq_disable();
+	fpu_exit_to_user(&c->fpu, &c->curr->fpu);
+}
+
+extern char fpuctx_text_start[], fpuctx_text_end[]; /* the library's code (linker.ld) */
+
+/* What an interrupt tells the library through port_context(), and where
+ * the timer's landed: in ring 0, in the library's code, in its FPU lock. */
+static void irq_enter(struct percpu *c, const struct trap_frame *f, bool count)
+{
+	c->in_irq = true;
+	c->irq_hit_lock = c->lock_depth > 0;
+	if (!count || (f->cs & 3) == 3)
+		return;
+	c->irqs_in_kernel++;
+	if (f->rip >= (uint64_t)fpuctx_text_start && f->rip < (uint64_t)fpuctx_text_end)
+		c->irqs_in_library++;
+	if (c->irq_hit_lock)
+		c->irqs_in_fpu_lock++;
+}
+
+static void timer_interrupt(struct percpu *c, struct trap_frame *f)
+{
+	bool last;
+
+	irq_enter(c, f, true);
+	c->interrupts++;
+	apic_eoi();
+	/* all CPUs' timer interrupts count towards the limit */
+	last = __atomic_add_fetch(&total_interrupts, 1, __ATOMIC_RELAXED) == interrupt_limit;
+	if (irq_kfpu_every && c->interrupts % irq_kfpu_every == 0) {
+		c->irq_kfpu_runs++;
+		kernel_simd_work(c, c->curr, c->interrupts);
+	}
+	c->in_irq = false;
+	if (last)
+		finish();
+	if ((f->cs & 3) != 3)
+		return; /* the kernel is not preemptible */
+	/* preemption on the way back to user mode */
+	if (kworker_every && c->interrupts % kworker_every == 0) {
+		kworker_return_to[c->id] = c->curr;
+		switch_to(c, c->kworker, false);
+	} else {
+		schedule(c);
+	}
 }
 
 void trap(struct trap_frame *f)
@@ -631,33 +757,12 @@ void trap(struct trap_frame *f)
 	struct percpu *c = this_cpu();
 
 	if (f->vector == SYSCALL_VECTOR) {
+		irq_enable(); /* system calls run with interrupts on */
 		syscall_dispatch(c, f);
 	} else if (f->vector == TIMER_VECTOR) {
-		bool last;
-
-		c->in_irq = true;
-		c->irq_hit_lock = c->lock_depth > 0;
-		c->interrupts++;
-		apic_eoi();
-		/* all CPUs' timer interrupts count towards the limit */
-		last = __atomic_add_fetch(&total_interrupts, 1, __ATOMIC_RELAXED) == interrupt_limit;
-		if (irq_kfpu_every && c->interrupts % irq_kfpu_every == 0) {
-			c->irq_kfpu_runs++;
-			kernel_simd_work(c, c->curr, c->interrupts);
-		}
-		c->in_irq = false;
-		if (last)
-			finish();
-		/* preemption on the way out of the interrupt */
-		if (kworker_every && c->interrupts % kworker_every == 0) {
-			kworker_return_to[c->id] = c->curr;
-			switch_to(c, c->kworker, false);
-		} else {
-			schedule(c);
-		}
+		timer_interrupt(c, f);
 	} else if (f->vector == FLUSH_VECTOR) {
-		c->in_irq = true;
-		c->irq_hit_lock = c->lock_depth > 0;
+		irq_enter(c, f, false);
 		c->ipis_taken++;
 		apic_eoi();
 		serve_flush_requests(c);

@@ -66,13 +66,17 @@ struct percpu {
 	struct fpu_state *volatile flush_req[MAX_CPUS];
 	struct task *curr;
 	int lock_depth;            /* port lock nesting */
-	uint64_t lock_flags;       /* RFLAGS at the outermost lock */
 	bool in_irq;
 	bool irq_hit_lock;         /* the interrupted code held the port lock */
+	bool flush_deferred;       /* a flush request waits for the unlock */
 	uint64_t interrupts, switches, syscalls, violations, warnings;
 	uint64_t irq_kfpu_runs, kworker_runs, execs, exits;
 	uint64_t library_faults;   /* exceptions resumed at a library fixup */
 	uint64_t migrations, ipis_sent, ipis_taken, remote_flushes;
+	uint64_t irqs_in_kernel;   /* timer interrupts that hit ring 0 */
+	uint64_t irqs_in_library;  /* ...in the library's code */
+	uint64_t irqs_in_fpu_lock; /* ...while it held the FPU lock (saves, restores, write-backs) */
+	uint64_t flush_answers_deferred;
 	struct tss tss;
 };
 
