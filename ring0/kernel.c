@@ -709,6 +709,7 @@ void ap_main(unsigned cpu)
 	c->id = (int)cpu;
 	cpu_gs_init(c);
 	cpu_tables_init(c, (uint64_t)(exception_stacks[cpu] + KSTACK_SIZE));
+	paging_cpu_init();
 	fpu_hw_enable();
 	c->fpu.sys = &fpu_sys;
 	c->fpu.id = (int32_t)cpu;
@@ -735,7 +736,8 @@ void kernel_main(uint32_t magic, uint32_t info_phys)
 		cmdline = (const char *)(uint64_t)info[4];
 	kprintf("ring0: booted, command line '%s'\n", cmdline ? cmdline : "");
 	cpu_tables_init(c, (uint64_t)(exception_stacks[0] + KSTACK_SIZE));
-	user_pages_init();
+	paging_init();
+	paging_cpu_init();
 	xcr0 = fpu_hw_enable();
 	parse_cmdline(cmdline, &o);
 	if (!o.policy) {

@@ -118,7 +118,6 @@ void cpu_gs_init(struct percpu *c);
 void apic_send_ipi(unsigned apic_id, uint32_t icr_low);
 unsigned apic_id(void);
 void smp_start_aps(unsigned ncpus, uint64_t *stack_tops);
-void user_pages_init(void);
 uint64_t fpu_hw_enable(void);
 void apic_timer_start(uint32_t initial_count);
 void apic_eoi(void);
@@ -129,6 +128,21 @@ void switch_stacks(uint64_t *prev_rsp, uint64_t next_rsp);
 void task_first_return(void);
 void syscall_entry(void);
 void user_task(void);
+
+/* paging.c */
+void paging_init(void);
+void paging_cpu_init(void);
+bool user_page_ok(uint64_t va);
+uint64_t user_page_get(uint64_t va);
+void user_page_put(uint64_t va, uint64_t pte);
+void user_page_unmap(uint64_t va);
+void user_page_map(uint64_t va);
+void user_page_writable(uint64_t va, bool writable);
+void user_page_set_key(uint64_t va, unsigned key);
+unsigned user_page_key(uint64_t va);
+bool user_page_present(uint64_t va);
+bool user_page_is_writable(uint64_t va);
+void user_page_flush(uint64_t va);
 
 /* kfpu.S */
 void kernel_simd_clobber(uint64_t pattern, uint64_t avx);
