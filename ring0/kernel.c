@@ -196,12 +196,22 @@ static unsigned string_length(const char *s)
 }
 #endif
 
-static uint64_t parse_uint(const char *s, const char *end)
+/* The value of option NAME=VALUE (w at NAME, eq at '='): a decimal number,
+ * the whole value; anything else fails the boot, naming the option. */
+static uint64_t parse_uint(const char *w, const char *eq, const char *end)
 {
+	const char *s = eq + 1;
 	uint64_t v = 0;
 
 	while (s < end && *s >= '0' && *s <= '9')
 		v = v * 10 + (uint64_t)(*s++ - '0');
+	if (s != end || s == eq + 1) {
+		kprintf("ring0: FAIL: option '");
+		while (w < end)
+			kprintf("%c", *w++);
+		kprintf("': the value must be a decimal number\n");
+		qemu_exit(EXIT_CODE_FAIL);
+	}
 	return v;
 }
 
@@ -239,19 +249,19 @@ static void parse_cmdline(const char *cmd, struct options *o)
 		if (word_is(w, eq, "policy"))
 			copy_word(o->policy_name, sizeof(o->policy_name), eq + 1, end);
 		else if (word_is(w, eq, "interrupts"))
-			interrupt_limit = parse_uint(eq + 1, end);
+			interrupt_limit = parse_uint(w, eq, end);
 		else if (word_is(w, eq, "apic_count"))
-			apic_count = (uint32_t)parse_uint(eq + 1, end);
+			apic_count = (uint32_t)parse_uint(w, eq, end);
 		else if (word_is(w, eq, "irq_kfpu_every"))
-			irq_kfpu_every = parse_uint(eq + 1, end);
+			irq_kfpu_every = parse_uint(w, eq, end);
 		else if (word_is(w, eq, "kworker_every"))
-			kworker_every = parse_uint(eq + 1, end);
+			kworker_every = parse_uint(w, eq, end);
 		else if (word_is(w, eq, "signal_every"))
-			signal_every = parse_uint(eq + 1, end);
+			signal_every = parse_uint(w, eq, end);
 		else if (word_is(w, eq, "corrupt_state"))
-			corrupt_state = parse_uint(eq + 1, end) != 0;
+			corrupt_state = parse_uint(w, eq, end) != 0;
 		else if (word_is(w, eq, "cpus"))
-			ncpus = (unsigned)parse_uint(eq + 1, end);
+			ncpus = (unsigned)parse_uint(w, eq, end);
 		else if (word_is(w, eq, "bug"))
 			copy_word(o->bug_name, sizeof(o->bug_name), eq + 1, end);
 		else
