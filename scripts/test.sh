@@ -518,10 +518,13 @@ sec_ring0() {
 	# field NAME: from the summary line in $last
 	field() { echo "$last" | sed -n "s/.* $1=\([0-9]*\).*/\1/p"; }
 	# The run stops at interrupts=10000 (the default, all CPUs' timer
-	# interrupts together), about 2 s of TCG time. Two CPUs for every
-	# policy, four for linux and deferred.
-	local pn nc migr flushes
-	for pn in eager:2 rfc2015:2 linux:2 deferred:2 linux:4 deferred:4; do
+	# interrupts together), about 2 s of TCG time. One and two CPUs for
+	# every policy, four for linux and deferred.
+	local pn nc migr flushes sig pk
+	# sigcount NAME: the count before NAME on the signals line, pkcount on the pkru line
+	sigcount() { echo "$sig" | sed -n "s/.* \([0-9]*\) $1.*/\1/p"; }
+	pkcount() { echo "$pk" | sed -n "s/.* \([0-9]*\) $1.*/\1/p"; }
+	for pn in eager:1 eager:2 rfc2015:1 rfc2015:2 linux:1 linux:2 deferred:1 deferred:2 linux:4 deferred:4; do
 		p=${pn%%:*} nc=${pn#*:}
 		t "ring0: policy=$p cpus=$nc boots, runs and passes (exit 0)" 0 ring0/boot.sh "$img" "policy=$p" "cpus=$nc"
 		tr -d '\r' <"$log/out" >"$log/ring0.serial"
@@ -533,9 +536,25 @@ sec_ring0() {
 			-a "$(field restores)" -gt 0
 		migr=$(sed -n 's/^ring0: \([0-9]*\) migrations, .*/\1/p' "$log/ring0.serial")
 		flushes=$(sed -n 's/^ring0: [0-9]* migrations, .* \([0-9]*\) remote flushes$/\1/p' "$log/ring0.serial")
-		t "ring0: policy=$p cpus=$nc: every CPU took timer interrupts, tasks migrated (migrations > 0)" 0 \
-			test "$(grep -cE "^ring0: cpu [0-9]+: [1-9][0-9]* interrupts" "$log/ring0.serial")" = "$nc" -a "${migr:-0}" -gt 0
-		if [ "$p" = deferred ]; then
+		if [ "$nc" -gt 1 ]; then
+			t "ring0: policy=$p cpus=$nc: every CPU took timer interrupts, tasks migrated (migrations > 0)" 0 \
+				test "$(grep -cE "^ring0: cpu [0-9]+: [1-9][0-9]* interrupts" "$log/ring0.serial")" = "$nc" -a "${migr:-0}" -gt 0
+		fi
+		# Signals (ring0/signal.c): delivered and returned from, corrupted
+		# frames refused, frames faulted in by the library's fault_in after
+		# a real #PF on its XSAVE, PKRU checked; frames on a page whose key
+		# the task write-disabled refused with a PK fault.
+		sig=$(grep '^ring0: signals: ' "$log/ring0.serial")
+		pk=$(grep '^ring0: pkru: ' "$log/ring0.serial")
+		t "ring0: policy=$p cpus=$nc: signals=G on the summary line is the count delivered, and > 0" 0 \
+			test "$(field signals)" -gt 0 -a "$(field signals)" = "$(sigcount delivered)"
+		t "ring0: policy=$p cpus=$nc: sigreturns, rejected frames and frames faulted in > 0" 0 \
+			test "$(sigcount sigreturns)" -gt 0 -a "$(sigcount 'frames rejected')" -gt 0 \
+			-a "$(sigcount 'frames faulted in')" -gt 0
+		t "ring0: policy=$p cpus=$nc: PKRU checks, PK faults and frames refused by PKRU > 0" 0 \
+			test "$(pkcount 'PKRU checks')" -gt 0 -a "$(pkcount 'PK faults')" -gt 0 \
+			-a "$(pkcount 'frames refused by PKRU')" -gt 0
+		if [ "$p" = deferred ] && [ "$nc" -gt 1 ]; then
 			t "ring0: policy=deferred cpus=$nc: images left unsaved on another CPU were fetched by IPI (remote flushes > 0)" 0 \
 				test "${flushes:-0}" -gt 0
 		fi
@@ -575,8 +594,13 @@ sec_ring0() {
 	t "ring0: the testing build passes clean (policy=deferred cpus=2 interrupts=10000)" 0 \
 		ring0/boot.sh "$timg" policy=deferred cpus=2 interrupts=10000
 	local irqs
+	# sigreturn-pkru-default: a frame with PKRU 0 (init) comes back with
+	# the default PKRU; sigreturn-unvalidated: the frame goes to the
+	# kernel buffer unchecked, and PKRU (not in the buffer) stays the
+	# handler's. Both are seen by the kernel's and the task's PKRU checks.
 	for pb in linux:skip-owner-check linux:kfpu-no-save linux:kthread-save linux:drop-keeps-owner deferred:kfpu-no-flush \
-		deferred:no-remote-flush; do
+		deferred:no-remote-flush linux:sigreturn-pkru-default deferred:sigreturn-pkru-default \
+		linux:sigreturn-unvalidated; do
 		pol=${pb%%:*} bug=${pb#*:} irqs=3000
 		[ "$bug" = no-remote-flush ] && irqs=10000
 		t "ring0: with bug=$bug the same run fails (policy=$pol cpus=2)" 1 ring0/boot.sh "$timg" "policy=$pol" cpus=2 interrupts=$irqs "bug=$bug"
