@@ -425,6 +425,16 @@ static void schedule(struct percpu *c)
 		switch_to(c, next, true);
 }
 
+/* For a kernel path that may sleep (the port's fault_in): another task
+ * runs, and this one may come back on another CPU. */
+void task_sleep(void)
+{
+	struct percpu *c = this_cpu();
+
+	c->sleeps++;
+	schedule(c);
+}
+
 /* A kernel SIMD section: the library puts the interrupted or switched-out
  * user state away first (or refuses, and the work is done without SIMD). */
 static void kernel_simd_work(struct percpu *c, struct task *current, uint64_t salt)
@@ -553,6 +563,7 @@ static void finish(void)
 		t.user_faults += c->user_faults;
 		t.segvs += c->segvs;
 		t.pkru_checks += c->pkru_checks;
+		t.sleeps += c->sleeps;
 	}
 	pass = t.violations == 0 && t.warnings == 0 && t.library_faults == 0;
 	kprintf("ring0: %lu syscalls (%lu execs, %lu exits), %lu kernel worker runs, "
@@ -562,9 +573,10 @@ static void finish(void)
 		s.x87_scrubs, s.pkru_writes, t.warnings, t.library_faults);
 	kprintf("ring0: %lu migrations, %lu IPIs, %lu remote flushes\n", t.migrations, t.ipis_sent,
 		t.remote_flushes);
-	kprintf("ring0: signals: %lu delivered, %lu sigreturns, %lu frames rejected, %lu frames faulted in, "
-		"%lu user-copy faults, %lu spurious faults, %lu ring-3 faults, %lu SIGSEGVs\n", t.signals, t.sigreturns,
-		t.frames_rejected, t.frames_faulted_in, t.copy_faults, t.spurious_faults, t.user_faults, t.segvs);
+	kprintf("ring0: signals: %lu delivered, %lu sigreturns, %lu frames rejected, %lu frames faulted in "
+		"(%lu slept), %lu user-copy faults, %lu spurious faults, %lu ring-3 faults, %lu SIGSEGVs\n", t.signals,
+		t.sigreturns, t.frames_rejected, t.frames_faulted_in, t.sleeps, t.copy_faults, t.spurious_faults,
+		t.user_faults, t.segvs);
 	kprintf("ring0: pkru: %lu PK faults, %lu frames refused by PKRU, %lu PKRU checks, %lu pkru writes\n",
 		t.pk_faults, t.pk_refused, t.pkru_checks, s.pkru_writes);
 	kprintf("ring0: %s\n", pass ? "PASS" : "FAIL");

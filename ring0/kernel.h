@@ -82,7 +82,7 @@ struct percpu {
 	uint64_t migrations, ipis_sent, ipis_taken, remote_flushes;
 	/* signals (signal.c) */
 	uint64_t signals, sigreturns, frames_rejected, frames_faulted_in, copy_faults;
-	uint64_t pk_faults, pk_refused, spurious_faults, user_faults, segvs, pkru_checks;
+	uint64_t pk_faults, pk_refused, spurious_faults, user_faults, segvs, pkru_checks, sleeps;
 	uint64_t last_pf_error;    /* of the last #PF on a user page, for fault_in */
 	struct tss tss;
 };
@@ -202,5 +202,6 @@ extern struct fpu_system fpu_sys;
 extern bool has_avx;
 void task_violation(struct percpu *c, struct task *t, const char *what, uint64_t detail);
 void task_segv(struct percpu *c, struct task *t, struct trap_frame *f);
+void task_sleep(void);
 
 #endif

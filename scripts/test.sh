@@ -598,9 +598,12 @@ sec_ring0() {
 	# the default PKRU; sigreturn-unvalidated: the frame goes to the
 	# kernel buffer unchecked, and PKRU (not in the buffer) stays the
 	# handler's. Both are seen by the kernel's and the task's PKRU checks.
+	# sigframe-stale-owner: the frame is written from registers that are
+	# another task's after the port's fault_in slept (the handler's frame
+	# check sees them).
 	for pb in linux:skip-owner-check linux:kfpu-no-save linux:kthread-save linux:drop-keeps-owner deferred:kfpu-no-flush \
 		deferred:no-remote-flush linux:sigreturn-pkru-default deferred:sigreturn-pkru-default \
-		linux:sigreturn-unvalidated; do
+		linux:sigreturn-unvalidated linux:sigframe-stale-owner; do
 		pol=${pb%%:*} bug=${pb#*:} irqs=3000
 		[ "$bug" = no-remote-flush ] && irqs=10000
 		t "ring0: with bug=$bug the same run fails (policy=$pol cpus=2)" 1 ring0/boot.sh "$timg" "policy=$pol" cpus=2 interrupts=$irqs "bug=$bug"
