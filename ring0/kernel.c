@@ -573,8 +573,8 @@ static void finish(void)
 		s.x87_scrubs, s.pkru_writes, t.warnings, t.library_faults);
 	kprintf("ring0: %lu migrations, %lu IPIs, %lu remote flushes\n", t.migrations, t.ipis_sent,
 		t.remote_flushes);
-	kprintf("ring0: signals: %lu delivered, %lu sigreturns, %lu frames rejected, %lu frames faulted in "
-		"(%lu slept), %lu user-copy faults, %lu spurious faults, %lu ring-3 faults, %lu SIGSEGVs\n", t.signals,
+	kprintf("ring0: signals: %lu delivered, %lu sigreturns, %lu frames rejected, %lu frames faulted in, "
+		"%lu sleeps, %lu user-copy faults, %lu spurious faults, %lu ring-3 faults, %lu SIGSEGVs\n", t.signals,
 		t.sigreturns, t.frames_rejected, t.frames_faulted_in, t.sleeps, t.copy_faults, t.spurious_faults,
 		t.user_faults, t.segvs);
 	kprintf("ring0: pkru: %lu PK faults, %lu frames refused by PKRU, %lu PKRU checks, %lu pkru writes\n",
@@ -677,7 +677,8 @@ static void syscall_dispatch(struct percpu *c, struct trap_frame *f)
 		if (c->violations <= MESSAGES_PRINTED)
 			kprintf("ring0: violation: task %u found another's registers (qword %u; 64 MXCSR, 65 FCW, "
 				"66 PKRU; in a signal handler: 100+ not init, 170-172 MXCSR/FCW/PKRU not default, "
-				"200+ the frame's qword, 264-266 its MXCSR/FCW/PKRU)\n",
+				"200+ the frame's qword, 264-266 its MXCSR/FCW/PKRU; in a SIGSEGV handler: 300+ the frame's qword "
+				"not reset, 364-366 its MXCSR/FCW/PKRU)\n",
 				(unsigned)f->rdi, (unsigned)f->rsi);
 		f->rax = 0;
 		break;

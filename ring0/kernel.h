@@ -119,6 +119,7 @@ struct sig_info {
 #define SIG_EDIT          2ull  /* write the next generation into the frame */
 #define SIG_CORRUPT_HDR   4ull  /* make the frame invalid: a reserved header byte */
 #define SIG_CORRUPT_MXCSR 8ull  /* ... or a reserved MXCSR bit */
+#define SIG_SEGV         16ull  /* the SIGSEGV after a refused sigreturn: check the frame is reset */
 
 /* In a spin loop. Not PAUSE: QEMU's TCG ends the vCPU's time slice at
  * every PAUSE, and under -icount the spinning CPU then hardly runs. */

@@ -353,6 +353,40 @@ void signal_deliver(struct percpu *c, struct task *t, struct trap_frame *f)
 	f->rflags = 0x202;
 }
 
+/* The SIGSEGV after a refused sigreturn, delivered as a signal whose
+ * handler checks that the frame holds the reset state (the library's
+ * promise after a failed fpu_signal_restore) and then execs. If it cannot
+ * be delivered, the program ends (task_segv). */
+static void deliver_segv(struct percpu *c, struct task *t, struct trap_frame *f)
+{
+	uint64_t fp = (f->rsp - RED_ZONE - frame_size) & ~63ull, info;
+	struct sig_info si = { 0 };
+
+	info = ((fp - sizeof(si)) & ~15ull) - 8;
+	if (info < t->user_stack_top - USER_STACK_SIZE || fpu_signal_save(&fpu_sys, &t->fpu, fp)) {
+		task_segv(this_cpu(), t, f);
+		return;
+	}
+	c = this_cpu();
+	si.ret = (uint64_t)user_sigreturn;
+	si.flags = SIG_SEGV;
+	si.fp = fp;
+	si.pkru_off = pkru_off;
+	si.avx_off = avx_off;
+	memcpy(si.regs, f, sizeof(si.regs));
+	if (port_copy_to_user(0, info, &si, sizeof(si))) {
+		task_segv(c, t, f);
+		return;
+	}
+	fpu_signal_reset(&c->fpu, &t->fpu);
+	t->in_handler = true;
+	c->segvs++;
+	f->rip = (uint64_t)user_signal_handler;
+	f->rsp = info;
+	f->rdi = info;
+	f->rflags = 0x202;
+}
+
 /* Every fourth sigreturn the frame's last page is unmapped first: the
  * kernel's reads of the frame fault and bring it back. Returns the page's
  * entry to put back, with *page; 0 if nothing was done. */
@@ -385,6 +419,13 @@ void signal_return(struct percpu *c, struct task *t, struct trap_frame *f)
 	corrupt = si.flags & (SIG_CORRUPT_HDR | SIG_CORRUPT_MXCSR);
 	if (pkru_off && frame_pkru(si.fp, &want))
 		task_violation(c, t, "the frame's PKRU could not be read at", si.fp);
+	/* Every fourth sigreturn sleeps first, as one reading its frame from
+	 * disk would: the registers then hold another task's state, which the
+	 * restore must put away and stop calling its own. */
+	if (c->sigreturns % 4 == 1) {
+		task_sleep();
+		c = this_cpu();
+	}
 	old = unmap_frame_end(c, si.fp, &page);
 	r = fpu_signal_restore(&fpu_sys, &t->fpu, si.fp);
 	c = this_cpu();
@@ -395,7 +436,7 @@ void signal_return(struct percpu *c, struct task *t, struct trap_frame *f)
 		c->frames_rejected++;
 		if (!corrupt)
 			task_violation(c, t, fpu_sigreturn_str(r), si.fp);
-		task_segv(c, t, f);          /* Linux: reset state, then SIGSEGV */
+		deliver_segv(c, t, f);       /* Linux: reset state, then SIGSEGV */
 		return;
 	}
 	if (corrupt)

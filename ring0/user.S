@@ -235,7 +235,9 @@ user_steady_end:
  *      buffer and into the frame (registers, MXCSR, FCW, PKRU), and makes
  *      the task go on at resume_generation with that generation: after
  *      sigreturn its checks find the edit in its registers, or report it;
- *  (d) SIG_CORRUPT_*: makes the frame one sigreturn must refuse.
+ *  (d) SIG_CORRUPT_*: makes the frame one sigreturn must refuse, and
+ *      fills the registers with values no program state has.
+ * With SIG_SEGV it is the SIGSEGV after such a refusal: see segv_handler.
  */
 #define SI_FLAGS    8
 #define SI_FP       16
@@ -250,6 +252,7 @@ user_steady_end:
 #define SIG_EDIT    2
 #define SIG_CORRUPT_HDR   4
 #define SIG_CORRUPT_MXCSR 8
+#define SIG_SEGV    16
 #define FX_XMM      160
 #define XSAVE_BV    512
 
@@ -300,7 +303,9 @@ user_signal_handler:
 	je 8f
 	mov $172, %esi
 	call h_report
-8:	/* (b) */
+8:	testq $SIG_SEGV, SI_FLAGS(%r14)
+	jnz segv_handler
+	/* (b) */
 	testq $SIG_CHECK, SI_FLAGS(%r14)
 	jz 20f
 	mov SI_RBX(%r14), %rbx            /* the task's pattern buffer */
@@ -413,8 +418,95 @@ user_signal_handler:
 31:	testq $SIG_CORRUPT_MXCSR, SI_FLAGS(%r14)
 	jz 32f
 	orl $0x80000000, 24(%r13)         /* a reserved MXCSR bit */
-32:	mov %r14, %rsp
+32:	testq $(SIG_CORRUPT_HDR | SIG_CORRUPT_MXCSR), SI_FLAGS(%r14)
+	jz 33f
+	call dirty_registers              /* a refused sigreturn must not leave them */
+33:	mov %r14, %rsp
 	ret
+
+/* Registers no program state has: all-ones XMM/YMM, MXCSR and FCW rounding
+ * up, key 1 access-disabled too. After a refused sigreturn the task must be
+ * in the reset state, not in these. */
+dirty_registers:
+	xor %ecx, %ecx
+1:	movq $-1, (%rbp, %rcx, 8)
+	inc %ecx
+	cmp $64, %ecx
+	jne 1b
+	cmpq $0, SI_AVX_OFF(%r14)
+	je 2f
+	.irp i, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
+	vmovdqu 32 * \i(%rbp), %ymm\i
+	.endr
+	jmp 3f
+2:	.irp i, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
+	movdqu 16 * \i(%rbp), %xmm\i
+	.endr
+3:	movl $0x5f80, (%rbp)
+	ldmxcsr (%rbp)
+	movw $0x0b7f, (%rbp)
+	fldcw (%rbp)
+	cmpq $0, SI_PKRU_OFF(%r14)
+	je 4f
+	mov $(PKRU_DEFAULT | 0xc), %eax
+	xor %ecx, %ecx
+	xor %edx, %edx
+	wrpkru
+4:	ret
+
+/* After a refused sigreturn the kernel delivers a SIGSEGV (SIG_SEGV): its
+ * frame must hold the reset state (zero XMM/YMM, default MXCSR, FCW and
+ * PKRU; 300 + qword, 364-366 if not). The task then execs a new program. */
+segv_handler:
+	xor %ecx, %ecx
+1:	mov %rcx, %rax
+	shl $4, %rax
+	lea 300(, %rcx, 4), %rsi
+	cmpq $0, FX_XMM(%r13, %rax)
+	jne 3f
+	inc %rsi
+	cmpq $0, FX_XMM + 8(%r13, %rax)
+	jne 3f
+	mov SI_AVX_OFF(%r14), %rdi
+	test %rdi, %rdi
+	jz 2f
+	testb $4, XSAVE_BV(%r13)          /* AVX in its init state: zero */
+	jz 2f
+	inc %rsi
+	add %r13, %rdi
+	cmpq $0, (%rdi, %rax)
+	jne 3f
+	inc %rsi
+	cmpq $0, 8(%rdi, %rax)
+	jne 3f
+2:	inc %ecx
+	cmp $16, %ecx
+	jne 1b
+	jmp 4f
+3:	call h_report
+4:	cmpl $0x1f80, 24(%r13)
+	je 5f
+	mov $364, %esi
+	call h_report
+5:	cmpw $0x037f, (%r13)
+	je 6f
+	mov $365, %esi
+	call h_report
+6:	mov SI_PKRU_OFF(%r14), %rdx
+	test %rdx, %rdx
+	jz 8f
+	xor %eax, %eax
+	testw $0x200, XSAVE_BV(%r13)
+	jz 7f
+	mov (%r13, %rdx), %eax
+7:	cmp $PKRU_DEFAULT, %eax
+	je 8f
+	mov $366, %esi
+	call h_report
+8:	mov $SYS_EXEC, %eax
+	mov %r12, %rdi
+	syscall
+	ud2
 
 	.globl user_sigreturn
 user_sigreturn:

@@ -506,7 +506,7 @@ sec_matrix() {
 	fi
 }
 
-section ring0 "ring 0 under QEMU: the installed library switching real ring-3 tasks on the APIC timers of 2 and 4 CPUs, per policy; injected bugs caught"
+section ring0 "ring 0 under QEMU: the installed library switching real ring-3 tasks on the APIC timers of 1, 2 and 4 CPUs, per policy, with signal frames (real page faults, PKRU); injected bugs caught"
 sec_ring0() {
 	if ! command -v qemu-system-x86_64 >/dev/null; then
 		skip "ring0" "qemu-system-x86_64 is missing (scripts/setup.sh installs qemu-system-x86)"; return
@@ -600,10 +600,12 @@ sec_ring0() {
 	# handler's. Both are seen by the kernel's and the task's PKRU checks.
 	# sigframe-stale-owner: the frame is written from registers that are
 	# another task's after the port's fault_in slept (the handler's frame
-	# check sees them).
+	# check sees them). sigreturn-no-reset: a refused frame leaves the
+	# handler's registers; the SIGSEGV frame after it must hold the reset
+	# state.
 	for pb in linux:skip-owner-check linux:kfpu-no-save linux:kthread-save linux:drop-keeps-owner deferred:kfpu-no-flush \
 		deferred:no-remote-flush linux:sigreturn-pkru-default deferred:sigreturn-pkru-default \
-		linux:sigreturn-unvalidated linux:sigframe-stale-owner; do
+		linux:sigreturn-unvalidated linux:sigframe-stale-owner linux:sigreturn-no-reset; do
 		pol=${pb%%:*} bug=${pb#*:} irqs=3000
 		[ "$bug" = no-remote-flush ] && irqs=10000
 		t "ring0: with bug=$bug the same run fails (policy=$pol cpus=2)" 1 ring0/boot.sh "$timg" "policy=$pol" cpus=2 interrupts=$irqs "bug=$bug"
