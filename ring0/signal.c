@@ -395,7 +395,7 @@ static uint64_t unmap_frame_end(struct percpu *c, uint64_t fp, uint64_t *page)
 	uint64_t old;
 
 	*page = (fp + frame_size - 1) & ~(PAGE - 1);
-	if (c->sigreturns % 4 != 3 || *page == (fp & ~(PAGE - 1)) || !user_page_ok(*page))
+	if (c->sigreturns % 4 != 0 || *page == (fp & ~(PAGE - 1)) || !user_page_ok(*page))
 		return 0;
 	old = user_page_get(*page);
 	user_page_unmap(*page);
@@ -416,13 +416,14 @@ void signal_return(struct percpu *c, struct task *t, struct trap_frame *f)
 		return;
 	}
 	t->in_handler = false;
+	c->sigreturns++;   /* now: the choices below must not see a count that others' sleeps left */
 	corrupt = si.flags & (SIG_CORRUPT_HDR | SIG_CORRUPT_MXCSR);
 	if (pkru_off && frame_pkru(si.fp, &want))
 		task_violation(c, t, "the frame's PKRU could not be read at", si.fp);
 	/* Every fourth sigreturn sleeps first, as one reading its frame from
 	 * disk would: the registers then hold another task's state, which the
 	 * restore must put away and stop calling its own. */
-	if (c->sigreturns % 4 == 1) {
+	if (c->sigreturns % 4 == 2) {
 		task_sleep();
 		c = this_cpu();
 	}
@@ -431,7 +432,6 @@ void signal_return(struct percpu *c, struct task *t, struct trap_frame *f)
 	c = this_cpu();
 	if (old)
 		user_page_put(page, old);
-	c->sigreturns++;
 	if (!fpu_sigreturn_ok(r)) {
 		c->frames_rejected++;
 		if (!corrupt)
