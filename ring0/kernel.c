@@ -676,7 +676,7 @@ static void syscall_dispatch(struct percpu *c, struct trap_frame *f)
 		c->violations++;
 		if (c->violations <= MESSAGES_PRINTED)
 			kprintf("ring0: violation: task %u found another's registers (qword %u; 64 MXCSR, 65 FCW, "
-				"66 PKRU; in a signal handler: 100+ not init, 170-172 MXCSR/FCW/PKRU not default, "
+				"66 PKRU, 67 the keyed page; in a signal handler: 100+ not init, 170-172 MXCSR/FCW/PKRU not default, "
 				"200+ the frame's qword, 264-266 its MXCSR/FCW/PKRU; in a SIGSEGV handler: 300+ the frame's qword "
 				"not reset, 364-366 its MXCSR/FCW/PKRU)\n",
 				(unsigned)f->rdi, (unsigned)f->rsi);

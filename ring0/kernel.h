@@ -164,6 +164,7 @@ extern char user_copy_insn[], user_copy_fixup[];
 /* user.S: labels of the task code (see there) */
 extern char user_steady_start[], user_steady_end[], user_check_start[], user_check_end[];
 extern char resume_generation[], user_signal_handler[], user_sigreturn[];
+extern char user_keyed_page[];   /* protection key 1 for good (signal_init) */
 
 /* paging.c */
 void paging_init(void);

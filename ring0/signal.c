@@ -61,6 +61,7 @@ void signal_init(void)
 	if (fpu_sys.has_pkru) {
 		cpuid(0xd, FPU_XFEATURE_PKRU, r);
 		pkru_off = r[1];
+		user_page_set_key((uint64_t)user_keyed_page, 1);
 	}
 }
 

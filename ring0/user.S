@@ -11,9 +11,9 @@
  *
  * Each generation also has its own PKRU value (WRPKRU in ring 3), unique
  * to (task, generation) except that every fourth generation uses 0; the
- * check compares RDPKRU with it. Key 0 (every user page but those the
- * kernel re-keys for a moment) stays accessible; key 1 is write-disabled
- * but in the PKRU-0 generations.
+ * check compares RDPKRU with it and reads a page with key 1. Key 0 (every
+ * user page but that one and those the kernel re-keys for a moment) stays
+ * accessible; key 1 is write-disabled but in the PKRU-0 generations.
  *
  *   user_task(rdi = task id, rsi = 1 if AVX is enabled, rdx = generations
  *             before it ends, 0 for never, rcx = how: SYS_EXIT or SYS_EXEC,
@@ -143,7 +143,15 @@ check_registers:
 	jne mismatch
 	cmpl $0, HAS_PKRU(%rbx)
 	je 6f
-	xor %ecx, %ecx
+	/* The keyed page (protection key 1): read when this PKRU allows it,
+	 * before RDPKRU, so a wrong PKRU that denies it is a real PK fault. */
+	testl $4, PKRU(%rbx)
+	jnz 7f
+	mov user_keyed_page(%rip), %rax
+	mov $67, %ecx
+	cmp user_keyed_magic(%rip), %rax
+	jne mismatch
+7:	xor %ecx, %ecx
 	rdpkru
 	mov $66, %ecx                     /* a task ran with another task's PKRU */
 	cmp PKRU(%rbx), %eax
@@ -520,6 +528,19 @@ h_report:
 	mov $SYS_VIOLATION, %eax
 	syscall
 	ret
+
+user_keyed_magic:
+	.quad 0x6b65792d6f6e6521
+
+/* A page the kernel gives protection key 1 for good (signal.c): the tasks
+ * read it, which their PKRU allows (key 1 is write-disabled or open); the
+ * default PKRU, a handler's, denies it. */
+	.section .user.keyed, "aw"
+	.align 4096
+	.globl user_keyed_page
+user_keyed_page:
+	.quad 0x6b65792d6f6e6521
+	.balign 4096, 0
 
 	.section .user.bss, "aw"
 	.align 4096

@@ -610,7 +610,12 @@ sec_ring0() {
 		[ "$bug" = no-remote-flush ] && irqs=10000
 		t "ring0: with bug=$bug the same run fails (policy=$pol cpus=2)" 1 ring0/boot.sh "$timg" "policy=$pol" cpus=2 interrupts=$irqs "bug=$bug"
 		last=$(tr -d '\r' <"$log/out" | grep '^ring0: policy=' | tail -n 1)
+		cp "$log/out" "$log/ring0.bug"
 		t "ring0: $bug: a task saw registers not its own (violations > 0)" 0 test "$(field violations)" -gt 0
+		if [ "$bug" = sigreturn-pkru-default ]; then
+			t "ring0: $bug ($pol): the default PKRU denies the task its keyed page (a PK fault in ring 3)" 0 \
+				grep -q 'a page fault in ring 3' "$log/ring0.bug"
+		fi
 	done
 }
 
