@@ -176,7 +176,6 @@ void user_page_unmap(uint64_t va);
 void user_page_map(uint64_t va);
 void user_page_writable(uint64_t va, bool writable);
 void user_page_set_key(uint64_t va, unsigned key);
-unsigned user_page_key(uint64_t va);
 bool user_page_present(uint64_t va);
 bool user_page_is_writable(uint64_t va);
 void user_page_flush(uint64_t va);

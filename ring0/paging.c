@@ -110,11 +110,6 @@ void user_page_set_key(uint64_t va, unsigned key)
 	pte_set(va, (*pte_of(va) & ~PTE_KEY_MASK) | (uint64_t)(key & 15) << PTE_KEY_SHIFT);
 }
 
-unsigned user_page_key(uint64_t va)
-{
-	return (unsigned)((*pte_of(va) & PTE_KEY_MASK) >> PTE_KEY_SHIFT);
-}
-
 bool user_page_present(uint64_t va)
 {
 	return *pte_of(va) & PTE_P;
