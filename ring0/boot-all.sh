@@ -36,11 +36,11 @@ for pn in "${runs[@]}"; do
 	migr=$(echo "$smp" | sed -n 's/^ring0: \([0-9]*\) migrations.*/\1/p')
 	ipis=$(echo "$smp" | sed -n 's/.* migrations, \([0-9]*\) IPIs.*/\1/p')
 	flushes=$(echo "$smp" | sed -n 's/.* \([0-9]*\) remote flushes$/\1/p')
-	rows+=("$(printf '%-9s %4s %-10s %10s %9s %9s %9s %10s %10s %5s %7s %7.1f' "$p" "$n" "$verdict" \
-		"$(field interrupts)" "$(field switches)" "$(field saves)" "$(field restores)" "$(field violations)" \
+	rows+=("$(printf '%-9s %4s %-10s %10s %9s %7s %9s %9s %10s %10s %5s %7s %7.1f' "$p" "$n" "$verdict" \
+		"$(field interrupts)" "$(field switches)" "$(field signals)" "$(field saves)" "$(field restores)" "$(field violations)" \
 		"$migr" "$ipis" "$flushes" "$secs")")
 done
-printf '\n%-9s %4s %-10s %10s %9s %9s %9s %10s %10s %5s %7s %7s\n' policy cpus verdict interrupts switches saves \
-	restores violations migrations IPIs flushes seconds
+printf '\n%-9s %4s %-10s %10s %9s %7s %9s %9s %10s %10s %5s %7s %7s\n' policy cpus verdict interrupts switches signals \
+	saves restores violations migrations IPIs flushes seconds
 printf '%s\n' "${rows[@]}"
 exit $status

@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Descriptor tables, user pages, FPU enabling, the local APIC timer. */
+/* Descriptor tables, FPU enabling, the local APIC timer, IPIs, the APs' start. */
 #include "kernel.h"
 
-#define PTE_US   0x004ull
 #define APIC_BASE 0xfee00000ull
 #define APIC_ID   0x020
 #define APIC_TPR  0x080
@@ -42,9 +41,6 @@ struct table_ptr {
 static uint64_t gdt[5 + 2 * MAX_CPUS] __attribute__((aligned(16)));
 static struct idt_gate idt[256] __attribute__((aligned(16)));
 
-extern uint64_t pd_low[512];
-extern uint64_t pml4[512];
-extern char user_region_start[], user_region_end[];
 
 static inline void wrmsr(uint32_t msr, uint64_t v)
 {
@@ -158,16 +154,6 @@ void cpu_gs_init(struct percpu *c)
 	c->self = c;
 	wrmsr(MSR_GS_BASE, (uint64_t)c);
 	wrmsr(MSR_KERNEL_GS_BASE, (uint64_t)c);
-}
-
-/* The user region's 2 MiB pages become user-accessible; nothing else is. */
-void user_pages_init(void)
-{
-	uint64_t a;
-
-	for (a = (uint64_t)user_region_start; a < (uint64_t)user_region_end; a += 1ull << 21)
-		pd_low[a >> 21] |= PTE_US;
-	__asm__ volatile("mov %0, %%cr3" : : "r"((uint64_t)pml4) : "memory");
 }
 
 #define CR0_MP  (1ull << 1)

@@ -92,6 +92,21 @@ syscall_entry:
 	call trap
 	jmp trap_return
 
+/* user_copy(dst, src, len): copies to or from user memory with REP MOVSB
+ * (no SIMD: a task's registers may be live). 0, or -1 when it faulted: the
+ * #PF handler (signal.c) resumes a fault at user_copy_insn at
+ * user_copy_fixup. */
+	.globl user_copy, user_copy_insn, user_copy_fixup
+user_copy:
+	mov %rdx, %rcx
+user_copy_insn:
+	rep movsb
+	xor %eax, %eax
+	ret
+user_copy_fixup:
+	mov $-1, %eax
+	ret
+
 /* switch_stacks(&prev_rsp, next_rsp): callee-saved registers stay on the
  * stack being left; returns on the other one. */
 	.globl switch_stacks

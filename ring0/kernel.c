@@ -28,7 +28,6 @@
 
 #define MAX_USER_TASKS   (MAX_CPUS + 2)
 #define KSTACK_SIZE      16384
-#define USER_STACK_SIZE  16384
 #define STATE_ARENA_SIZE (256 * 1024)
 #define DEFAULT_INTERRUPTS 10000
 #define DEFAULT_APIC_COUNT 10000     /* divide by 16: about 6 kHz on QEMU's 1 GHz APIC clock */
@@ -41,7 +40,7 @@
 #define HANDOFF_WAIT 20000           /* spins (about a timer period): see kworker_main */
 #define KERNEL_PATTERN 0x6b65726e656c2121ull
 
-static struct fpu_system fpu_sys;
+struct fpu_system fpu_sys;
 static struct fpu_state init_state;
 static unsigned ncpus = 1;
 static unsigned nuser_tasks;         /* two more than CPUs: the run queue is never empty for long */
@@ -67,7 +66,7 @@ static uint64_t irq_kfpu_every = DEFAULT_IRQ_KFPU_EVERY;
 static uint64_t kworker_every = DEFAULT_KWORKER_EVERY;
 static bool corrupt_state;           /* a test of the fault path: see kworker_main */
 static volatile uint32_t next_task_id = 1;
-static bool has_avx;
+bool has_avx;
 extern char user_stacks[];
 
 static void spin_lock(volatile int *l)
@@ -219,10 +218,16 @@ static const struct fpu_port_ops port_ops = {
 	.context = port_context,
 	.warn = port_warn,
 	.flush_remote = port_flush_remote,
+	/* signal frames (signal.c) */
+	.copy_to_user = port_copy_to_user,
+	.copy_from_user = port_copy_from_user,
+	.current_cpu = port_current_cpu,
+	.fault_in = port_fault_in,
 };
 
 /* ---- command line: policy=NAME interrupts=N apic_count=N irq_kfpu_every=N
- *      kworker_every=N corrupt_state=0|1 [bug=NAME] (0 turns an _every off) ---- */
+ *      kworker_every=N signal_every=N corrupt_state=0|1 [bug=NAME]
+ *      (0 turns an _every off) ---- */
 
 static bool word_is(const char *s, const char *end, const char *w)
 {
@@ -242,12 +247,22 @@ static unsigned string_length(const char *s)
 }
 #endif
 
-static uint64_t parse_uint(const char *s, const char *end)
+/* The value of option NAME=VALUE (w at NAME, eq at '='): a decimal number,
+ * the whole value; anything else fails the boot, naming the option. */
+static uint64_t parse_uint(const char *w, const char *eq, const char *end)
 {
+	const char *s = eq + 1;
 	uint64_t v = 0;
 
 	while (s < end && *s >= '0' && *s <= '9')
 		v = v * 10 + (uint64_t)(*s++ - '0');
+	if (s != end || s == eq + 1) {
+		kprintf("ring0: FAIL: option '");
+		while (w < end)
+			kprintf("%c", *w++);
+		kprintf("': the value must be a decimal number\n");
+		qemu_exit(EXIT_CODE_FAIL);
+	}
 	return v;
 }
 
@@ -285,17 +300,19 @@ static void parse_cmdline(const char *cmd, struct options *o)
 		if (word_is(w, eq, "policy"))
 			copy_word(o->policy_name, sizeof(o->policy_name), eq + 1, end);
 		else if (word_is(w, eq, "interrupts"))
-			interrupt_limit = parse_uint(eq + 1, end);
+			interrupt_limit = parse_uint(w, eq, end);
 		else if (word_is(w, eq, "apic_count"))
-			apic_count = (uint32_t)parse_uint(eq + 1, end);
+			apic_count = (uint32_t)parse_uint(w, eq, end);
 		else if (word_is(w, eq, "irq_kfpu_every"))
-			irq_kfpu_every = parse_uint(eq + 1, end);
+			irq_kfpu_every = parse_uint(w, eq, end);
 		else if (word_is(w, eq, "kworker_every"))
-			kworker_every = parse_uint(eq + 1, end);
+			kworker_every = parse_uint(w, eq, end);
+		else if (word_is(w, eq, "signal_every"))
+			signal_every = parse_uint(w, eq, end);
 		else if (word_is(w, eq, "corrupt_state"))
-			corrupt_state = parse_uint(eq + 1, end) != 0;
+			corrupt_state = parse_uint(w, eq, end) != 0;
 		else if (word_is(w, eq, "cpus"))
-			ncpus = (unsigned)parse_uint(eq + 1, end);
+			ncpus = (unsigned)parse_uint(w, eq, end);
 		else if (word_is(w, eq, "bug"))
 			copy_word(o->bug_name, sizeof(o->bug_name), eq + 1, end);
 		else
@@ -342,6 +359,7 @@ static void user_frame_init(struct task *t, struct trap_frame *f)
 	f->rsi = has_avx;
 	f->rdx = t->generation_limit;
 	f->rcx = t->end_syscall;
+	f->r8 = fpu_sys.has_pkru;
 }
 
 static void user_task_create(struct task *t, unsigned slot)
@@ -463,6 +481,16 @@ static void schedule(struct percpu *c)
 
 	if (next)
 		switch_to(c, next, true);
+}
+
+/* For a kernel path that may sleep (the port's fault_in): another task
+ * runs, and this one may come back on another CPU. */
+void task_sleep(void)
+{
+	struct percpu *c = this_cpu();
+
+	c->sleeps++;
+	schedule(c);
 }
 
 /* A kernel SIMD section: the library puts the interrupted or switched-out
@@ -588,6 +616,18 @@ static void finish(void)
 		t.flush_answers_deferred += c->flush_answers_deferred;
 		t.ipis_sent += c->ipis_sent;
 		t.remote_flushes += c->remote_flushes;
+		t.signals += c->signals;
+		t.sigreturns += c->sigreturns;
+		t.frames_rejected += c->frames_rejected;
+		t.frames_faulted_in += c->frames_faulted_in;
+		t.copy_faults += c->copy_faults;
+		t.pk_faults += c->pk_faults;
+		t.pk_refused += c->pk_refused;
+		t.spurious_faults += c->spurious_faults;
+		t.user_faults += c->user_faults;
+		t.segvs += c->segvs;
+		t.pkru_checks += c->pkru_checks;
+		t.sleeps += c->sleeps;
 	}
 	pass = t.violations == 0 && t.warnings == 0 && t.library_faults == 0;
 	kprintf("ring0: %lu syscalls (%lu execs, %lu exits), %lu kernel worker runs, "
@@ -600,9 +640,15 @@ static void finish(void)
 		t.irqs_in_fpu_lock, t.flush_answers_deferred);
 	kprintf("ring0: %lu migrations, %lu IPIs, %lu remote flushes\n", t.migrations, t.ipis_sent,
 		t.remote_flushes);
+	kprintf("ring0: signals: %lu delivered, %lu sigreturns, %lu frames rejected, %lu frames faulted in, "
+		"%lu sleeps, %lu user-copy faults, %lu spurious faults, %lu ring-3 faults, %lu SIGSEGVs\n", t.signals,
+		t.sigreturns, t.frames_rejected, t.frames_faulted_in, t.sleeps, t.copy_faults, t.spurious_faults,
+		t.user_faults, t.segvs);
+	kprintf("ring0: pkru: %lu PK faults, %lu frames refused by PKRU, %lu PKRU checks, %lu pkru writes\n",
+		t.pk_faults, t.pk_refused, t.pkru_checks, s.pkru_writes);
 	kprintf("ring0: %s\n", pass ? "PASS" : "FAIL");
-	kprintf("ring0: policy=%s cpus=%u interrupts=%lu switches=%lu signals=0 saves=%lu restores=%lu violations=%lu\n",
-		fpu_sys.policy->name, ncpus, t.interrupts, t.switches, s.saves, s.restores, t.violations);
+	kprintf("ring0: policy=%s cpus=%u interrupts=%lu switches=%lu signals=%lu saves=%lu restores=%lu violations=%lu\n",
+		fpu_sys.policy->name, ncpus, t.interrupts, t.switches, t.signals, s.saves, s.restores, t.violations);
 	qemu_exit(pass ? EXIT_CODE_PASS : EXIT_CODE_FAIL);
 }
 
@@ -633,10 +679,29 @@ static void fatal_exception(struct trap_frame *f)
 	kprintf("ring0: rdi 0x%lx rsi 0x%lx rdx 0x%lx rax 0x%lx rsp 0x%lx; stack 0x%lx 0x%lx 0x%lx 0x%lx\n",
 		f->rdi, f->rsi, f->rdx, f->rax, f->rsp, ((uint64_t *)f->rsp)[0], ((uint64_t *)f->rsp)[1],
 		((uint64_t *)f->rsp)[2], ((uint64_t *)f->rsp)[3]);
-	kprintf("ring0: policy=%s cpus=%u interrupts=%lu switches=%lu signals=0 saves=%lu restores=%lu violations=%lu\n",
+	kprintf("ring0: policy=%s cpus=%u interrupts=%lu switches=%lu signals=%lu saves=%lu restores=%lu violations=%lu\n",
 		fpu_sys.policy ? fpu_sys.policy->name : "?", ncpus, this_cpu()->interrupts, this_cpu()->switches,
-		this_cpu()->fpu.stats.saves, this_cpu()->fpu.stats.restores, this_cpu()->violations);
+		this_cpu()->signals, this_cpu()->fpu.stats.saves, this_cpu()->fpu.stats.restores, this_cpu()->violations);
 	qemu_exit(EXIT_CODE_FAIL);
+}
+
+void task_violation(struct percpu *c, struct task *t, const char *what, uint64_t detail)
+{
+	c->violations++;
+	if (c->violations <= MESSAGES_PRINTED)
+		kprintf("ring0: violation: task %u: %s 0x%lx\n", t->id, what, detail);
+}
+
+/* What a SIGSEGV does to a task that does not handle it: its program ends.
+ * Here a new one starts in the task, as at exec; it checks that it starts
+ * in the init state with the default PKRU. */
+void task_segv(struct percpu *c, struct task *t, struct trap_frame *f)
+{
+	c->segvs++;
+	fpu_exec(&c->fpu, &t->fpu);
+	t->id = new_task_id();
+	t->in_handler = false;
+	user_frame_init(t, f);
 }
 
 static void syscall_dispatch(struct percpu *c, struct trap_frame *f)
@@ -661,7 +726,12 @@ static void syscall_dispatch(struct percpu *c, struct trap_frame *f)
 		 * kernel SIMD section must not find it half cleared. */
 		flags = irq_save();
 		t->id = new_task_id();
+		t->in_handler = false;
 		task_fpu_init(t, false);
+		/* It runs without a switch, which is where PKRU is written:
+		 * the exec path writes the new program's (default) PKRU now, or
+		 * it would start with the old task's. */
+		fpu_exec(&c->fpu, &t->fpu);
 		irq_restore(flags);
 		user_frame_init(t, f);
 		break;
@@ -671,12 +741,19 @@ static void syscall_dispatch(struct percpu *c, struct trap_frame *f)
 		c->execs++;
 		fpu_exec(&c->fpu, &t->fpu);
 		t->id = new_task_id();
+		t->in_handler = false;
 		user_frame_init(t, f);
+		break;
+	case SYS_SIGRETURN:
+		signal_return(c, t, f);
 		break;
 	case SYS_VIOLATION:
 		c->violations++;
 		if (c->violations <= MESSAGES_PRINTED)
-			kprintf("ring0: violation: task %u found another's registers (qword %u; 64 MXCSR, 65 FCW)\n",
+			kprintf("ring0: violation: task %u found another's registers (qword %u; 64 MXCSR, 65 FCW, "
+				"66 PKRU, 67 the keyed page; in a signal handler: 100+ not init, 170-172 MXCSR/FCW/PKRU not default, "
+				"200+ the frame's qword, 264-266 its MXCSR/FCW/PKRU; in a SIGSEGV handler: 300+ the frame's qword "
+				"not reset, 364-366 its MXCSR/FCW/PKRU)\n",
 				(unsigned)f->rdi, (unsigned)f->rsi);
 		f->rax = 0;
 		break;
@@ -761,6 +838,11 @@ void trap(struct trap_frame *f)
 		syscall_dispatch(c, f);
 	} else if (f->vector == TIMER_VECTOR) {
 		timer_interrupt(c, f);
+		if ((f->cs & 3) == 3) {
+			c = this_cpu();   /* back in this task, maybe on another CPU */
+			irq_enable();     /* interrupts land in the frame's save too */
+			signal_deliver(c, c->curr, f);
+		}
 	} else if (f->vector == FLUSH_VECTOR) {
 		irq_enter(c, f, false);
 		c->ipis_taken++;
@@ -769,6 +851,8 @@ void trap(struct trap_frame *f)
 		c->in_irq = false;
 	} else if (f->vector == SPURIOUS_VECTOR) {
 		return; /* no EOI for the spurious vector */
+	} else if (f->vector == 14 && page_fault(c, f)) {
+		/* resumed at a fixup, retried, or a SIGSEGV */
 	} else if (!library_fault_fixup(c, f)) {
 		fatal_exception(f);
 	}
@@ -814,6 +898,7 @@ void ap_main(unsigned cpu)
 	c->id = (int)cpu;
 	cpu_gs_init(c);
 	cpu_tables_init(c, (uint64_t)(exception_stacks[cpu] + KSTACK_SIZE));
+	paging_cpu_init();
 	fpu_hw_enable();
 	c->fpu.sys = &fpu_sys;
 	c->fpu.id = (int32_t)cpu;
@@ -840,7 +925,8 @@ void kernel_main(uint32_t magic, uint32_t info_phys)
 		cmdline = (const char *)(uint64_t)info[4];
 	kprintf("ring0: booted, command line '%s'\n", cmdline ? cmdline : "");
 	cpu_tables_init(c, (uint64_t)(exception_stacks[0] + KSTACK_SIZE));
-	user_pages_init();
+	paging_init();
+	paging_cpu_init();
 	xcr0 = fpu_hw_enable();
 	parse_cmdline(cmdline, &o);
 	if (!o.policy) {
@@ -876,6 +962,7 @@ void kernel_main(uint32_t magic, uint32_t info_phys)
 	c->fpu.sys = &fpu_sys;
 	c->fpu.id = 0;
 	has_avx = (fpu_sys.mask & FPU_XFEATURE_MASK(FPU_XFEATURE_AVX)) != 0;
+	signal_init();
 
 	kprintf("ring0: XCR0 0x%lx; the library manages 0x%lx (", xcr0, fpu_sys.mask);
 	print_features(fpu_sys.mask);
@@ -905,9 +992,9 @@ void kernel_main(uint32_t magic, uint32_t info_phys)
 		runq_put(&user_tasks[i]);
 	}
 	kprintf("ring0: %u CPUs, %u user tasks (%s), %lu interrupts, APIC count %u; kernel SIMD in the handler "
-		"every %lu interrupts, the kernel worker every %lu\n", ncpus, nuser_tasks,
+		"every %lu interrupts, the kernel worker every %lu, a signal every %lu\n", ncpus, nuser_tasks,
 		has_avx ? "XMM, YMM, MXCSR, FCW" : "XMM, MXCSR, FCW", interrupt_limit, apic_count,
-		irq_kfpu_every, kworker_every);
+		irq_kfpu_every, kworker_every, signal_every);
 
 	if (ncpus > 1) {
 		uint64_t tops[MAX_CPUS];

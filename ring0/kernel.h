@@ -10,6 +10,7 @@
 #include <fpuctx/sched.h>
 
 #define MAX_CPUS 4
+#define USER_STACK_SIZE 16384
 
 #define KERNEL_CS 0x08
 #define KERNEL_DS 0x10
@@ -26,6 +27,12 @@
 #define SYS_EXIT      1
 #define SYS_VIOLATION 2
 #define SYS_EXEC      3
+#define SYS_SIGRETURN 4
+
+#define PF_PRESENT 0x01ull    /* #PF error code bits */
+#define PF_WRITE   0x02ull
+#define PF_USER    0x04ull
+#define PF_PK      0x20ull    /* a protection-key violation */
 
 /* Exit codes written to QEMU's isa-debug-exit port; QEMU exits with
  * (code << 1) | 1, so 1 is success and 3 failure (ring0/run.sh maps them
@@ -77,6 +84,10 @@ struct percpu {
 	uint64_t irqs_in_library;  /* ...in the library's code */
 	uint64_t irqs_in_fpu_lock; /* ...while it held the FPU lock (saves, restores, write-backs) */
 	uint64_t flush_answers_deferred;
+	/* signals (signal.c) */
+	uint64_t signals, sigreturns, frames_rejected, frames_faulted_in, copy_faults;
+	uint64_t pk_faults, pk_refused, spurious_faults, user_faults, segvs, pkru_checks, sleeps;
+	uint64_t last_pf_error;    /* of the last #PF on a user page, for fault_in */
 	struct tss tss;
 };
 
@@ -92,8 +103,27 @@ struct task {
 	uint64_t end_syscall;      /* what user_task calls at the limit: SYS_EXIT or SYS_EXEC */
 	int last_cpu;              /* where it ran last, -1 before its first run */
 	bool kthread;
+	bool in_handler;           /* between a signal's delivery and its sigreturn */
 	struct task *next_queued;  /* the run queue's link */
 };
+
+/* The part of a signal frame below the FP area, at the handler's stack
+ * pointer (user.S reads it at fixed offsets: SI_*). The registers are in
+ * struct trap_frame's order. */
+struct sig_info {
+	uint64_t ret;              /* 0: user_sigreturn, where the handler returns */
+	uint64_t flags;            /* 8: SIG_* */
+	uint64_t fp;               /* 16: the FP area (fpu_signal_save's buffer) */
+	uint64_t pkru_off;         /* 24: PKRU's offset in it, 0 without PKRU */
+	uint64_t avx_off;          /* 32: AVX's offset in it, 0 without AVX */
+	uint64_t rip, rsp, rflags; /* 40: the interrupted ring-3 code */
+	uint64_t regs[15];         /* 64: r15 ... rax */
+};
+#define SIG_CHECK         1ull  /* registers held the task's pattern: compare the frame */
+#define SIG_EDIT          2ull  /* write the next generation into the frame */
+#define SIG_CORRUPT_HDR   4ull  /* make the frame invalid: a reserved header byte */
+#define SIG_CORRUPT_MXCSR 8ull  /* ... or a reserved MXCSR bit */
+#define SIG_SEGV         16ull  /* the SIGSEGV after a refused sigreturn: check the frame is reset */
 
 /* In a spin loop. Not PAUSE: QEMU's TCG ends the vCPU's time slice at
  * every PAUSE, and under -icount the spinning CPU then hardly runs. */
@@ -122,7 +152,6 @@ void cpu_gs_init(struct percpu *c);
 void apic_send_ipi(unsigned apic_id, uint32_t icr_low);
 unsigned apic_id(void);
 void smp_start_aps(unsigned ncpus, uint64_t *stack_tops);
-void user_pages_init(void);
 uint64_t fpu_hw_enable(void);
 void apic_timer_start(uint32_t initial_count);
 void apic_eoi(void);
@@ -133,6 +162,38 @@ void switch_stacks(uint64_t *prev_rsp, uint64_t next_rsp);
 void task_first_return(void);
 void syscall_entry(void);
 void user_task(void);
+int user_copy(void *dst, const void *src, uint64_t len);   /* 0, or -1 after a fault */
+extern char user_copy_insn[], user_copy_fixup[];
+
+/* user.S: labels of the task code (see there) */
+extern char user_steady_start[], user_steady_end[], user_check_start[], user_check_end[];
+extern char resume_generation[], user_signal_handler[], user_sigreturn[];
+extern char user_keyed_page[];   /* protection key 1 for good (signal_init) */
+
+/* paging.c */
+void paging_init(void);
+void paging_cpu_init(void);
+bool user_page_ok(uint64_t va);
+uint64_t user_page_get(uint64_t va);
+void user_page_put(uint64_t va, uint64_t pte);
+void user_page_unmap(uint64_t va);
+void user_page_map(uint64_t va);
+void user_page_writable(uint64_t va, bool writable);
+void user_page_set_key(uint64_t va, unsigned key);
+bool user_page_present(uint64_t va);
+bool user_page_is_writable(uint64_t va);
+void user_page_flush(uint64_t va);
+
+/* signal.c */
+extern uint64_t signal_every;
+void signal_init(void);
+void signal_deliver(struct percpu *c, struct task *t, struct trap_frame *f);
+void signal_return(struct percpu *c, struct task *t, struct trap_frame *f);
+bool page_fault(struct percpu *c, struct trap_frame *f);
+int port_copy_to_user(void *data, uintptr_t dst, const void *src, uint32_t len);
+int port_copy_from_user(void *data, void *dst, uintptr_t src, uint32_t len);
+struct fpu_cpu *port_current_cpu(void *data);
+int port_fault_in(void *data, uintptr_t addr, uint32_t len, bool write);
 
 /* kfpu.S */
 void kernel_simd_clobber(uint64_t pattern, uint64_t avx);
@@ -142,5 +203,10 @@ void ap_main(unsigned cpu);
 void task_first_hook(struct trap_frame *f);
 void trap(struct trap_frame *f);
 void return_to_user_hook(struct trap_frame *f);
+extern struct fpu_system fpu_sys;
+extern bool has_avx;
+void task_violation(struct percpu *c, struct task *t, const char *what, uint64_t detail);
+void task_segv(struct percpu *c, struct task *t, struct trap_frame *f);
+void task_sleep(void);
 
 #endif

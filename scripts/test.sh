@@ -507,7 +507,7 @@ sec_matrix() {
 	fi
 }
 
-section ring0 "ring 0 under QEMU: the installed library switching real ring-3 tasks on the APIC timers of 2 and 4 CPUs, per policy; injected bugs caught"
+section ring0 "ring 0 under QEMU: the installed library switching real ring-3 tasks on the APIC timers of 1, 2 and 4 CPUs, per policy, with signal frames (real page faults, PKRU); injected bugs caught"
 sec_ring0() {
 	if ! command -v qemu-system-x86_64 >/dev/null; then
 		skip "ring0" "qemu-system-x86_64 is missing (scripts/setup.sh installs qemu-system-x86)"; return
@@ -519,24 +519,48 @@ sec_ring0() {
 	# field NAME: from the summary line in $last
 	field() { echo "$last" | sed -n "s/.* $1=\([0-9]*\).*/\1/p"; }
 	# The run stops at interrupts=10000 (the default, all CPUs' timer
-	# interrupts together), about 2 s of TCG time. Two CPUs for every
-	# policy, four for linux and deferred.
-	local pn nc migr flushes
-	for pn in eager:2 rfc2015:2 linux:2 deferred:2 linux:4 deferred:4; do
+	# interrupts together), about 2 s of TCG time. One, two and four CPUs
+	# for every policy.
+	local pn nc migr flushes sig pk inlib
+	# sigcount NAME: the count before NAME on the signals line, pkcount on the pkru line
+	sigcount() { echo "$sig" | sed -n "s/.* \([0-9]*\) $1.*/\1/p"; }
+	pkcount() { echo "$pk" | sed -n "s/.* \([0-9]*\) $1.*/\1/p"; }
+	for pn in eager:1 eager:2 eager:4 rfc2015:1 rfc2015:2 rfc2015:4 linux:1 linux:2 linux:4 deferred:1 deferred:2 deferred:4; do
 		p=${pn%%:*} nc=${pn#*:}
 		t "ring0: policy=$p cpus=$nc boots, runs and passes (exit 0)" 0 ring0/boot.sh "$img" "policy=$p" "cpus=$nc"
 		tr -d '\r' <"$log/out" >"$log/ring0.serial"
 		last=$(grep '^ring0: policy=' "$log/ring0.serial" | tail -n 1)
 		t "ring0: policy=$p cpus=$nc: the last line is the summary" 0 sh -c \
-			"tail -n 1 '$log/ring0.serial' | grep -qE '^ring0: policy=$p cpus=$nc interrupts=[0-9]+ switches=[0-9]+ signals=0 saves=[0-9]+ restores=[0-9]+ violations=[0-9]+\$'"
+			"tail -n 1 '$log/ring0.serial' | grep -qE '^ring0: policy=$p cpus=$nc interrupts=[0-9]+ switches=[0-9]+ signals=[0-9]+ saves=[0-9]+ restores=[0-9]+ violations=[0-9]+\$'"
 		t "ring0: policy=$p cpus=$nc: violations=0, interrupts >= 10000, switches > 0, restores > 0" 0 \
 			test "$(field violations)" = 0 -a "$(field interrupts)" -ge 10000 -a "$(field switches)" -gt 0 \
 			-a "$(field restores)" -gt 0
 		migr=$(sed -n 's/^ring0: \([0-9]*\) migrations, .*/\1/p' "$log/ring0.serial")
 		flushes=$(sed -n 's/^ring0: [0-9]* migrations, .* \([0-9]*\) remote flushes$/\1/p' "$log/ring0.serial")
-		t "ring0: policy=$p cpus=$nc: every CPU took timer interrupts, tasks migrated (migrations > 0)" 0 \
-			test "$(grep -cE "^ring0: cpu [0-9]+: [1-9][0-9]* interrupts" "$log/ring0.serial")" = "$nc" -a "${migr:-0}" -gt 0
-		if [ "$p" = deferred ]; then
+		if [ "$nc" -gt 1 ]; then
+			t "ring0: policy=$p cpus=$nc: every CPU took timer interrupts, tasks migrated (migrations > 0)" 0 \
+				test "$(grep -cE "^ring0: cpu [0-9]+: [1-9][0-9]* interrupts" "$log/ring0.serial")" = "$nc" -a "${migr:-0}" -gt 0
+		fi
+		# Signals (ring0/signal.c): delivered and returned from, corrupted
+		# frames refused, frames faulted in by the library's fault_in after
+		# a real #PF on its XSAVE, PKRU checked; frames on a page whose key
+		# the task write-disabled refused with a PK fault.
+		sig=$(grep '^ring0: signals: ' "$log/ring0.serial")
+		pk=$(grep '^ring0: pkru: ' "$log/ring0.serial")
+		t "ring0: policy=$p cpus=$nc: signals=G on the summary line is the count delivered, and > 0" 0 \
+			test "$(field signals)" -gt 0 -a "$(field signals)" = "$(sigcount delivered)"
+		t "ring0: policy=$p cpus=$nc: sigreturns, rejected frames and frames faulted in > 0" 0 \
+			test "$(sigcount sigreturns)" -gt 0 -a "$(sigcount 'frames rejected')" -gt 0 \
+			-a "$(sigcount 'frames faulted in')" -gt 0
+		t "ring0: policy=$p cpus=$nc: PKRU checks, PK faults and frames refused by PKRU > 0" 0 \
+			test "$(pkcount 'PKRU checks')" -gt 0 -a "$(pkcount 'PK faults')" -gt 0 \
+			-a "$(pkcount 'frames refused by PKRU')" -gt 0
+		# Ring 0 runs with interrupts on: some timer interrupts land in the
+		# library's code while it holds the FPU lock (saves, restores).
+		inlib=$(sed -n "s/^ring0: [0-9]* timer interrupts hit ring 0: \([0-9]*\) in the library's code, \([0-9]*\) while.*/\1 \2/p" "$log/ring0.serial")
+		t "ring0: policy=$p cpus=$nc: timer interrupts landed in the library's code, and in its FPU lock (both > 0)" 0 \
+			test "${inlib% *}" -gt 0 -a "${inlib#* }" -gt 0
+		if [ "$p" = deferred ] && [ "$nc" -gt 1 ]; then
 			t "ring0: policy=deferred cpus=$nc: images left unsaved on another CPU were fetched by IPI (remote flushes > 0)" 0 \
 				test "${flushes:-0}" -gt 0
 		fi
@@ -572,11 +596,27 @@ sec_ring0() {
 		t "ring0: the testing build passes clean (policy=$pol cpus=2)" 0 ring0/boot.sh "$timg" "policy=$pol" cpus=2 interrupts=3000
 	done
 	local irqs
-	for pb in linux:skip-owner-check linux:kfpu-no-save linux:kthread-save linux:drop-keeps-owner deferred:kfpu-no-flush; do
+	# sigreturn-pkru-default: a frame with PKRU 0 (init) comes back with
+	# the default PKRU; sigreturn-unvalidated: the frame goes to the
+	# kernel buffer unchecked, and PKRU (not in the buffer) stays the
+	# handler's. Both are seen by the kernel's and the task's PKRU checks.
+	# sigframe-stale-owner: the frame is written from registers that are
+	# another task's after the port's fault_in slept (the handler's frame
+	# check sees them). sigreturn-no-reset: a refused frame leaves the
+	# handler's registers; the SIGSEGV frame after it must hold the reset
+	# state.
+	for pb in linux:skip-owner-check linux:kfpu-no-save linux:kthread-save linux:drop-keeps-owner deferred:kfpu-no-flush \
+		linux:sigreturn-pkru-default deferred:sigreturn-pkru-default \
+		linux:sigreturn-unvalidated linux:sigframe-stale-owner linux:sigreturn-no-reset; do
 		pol=${pb%%:*} bug=${pb#*:} irqs=3000
 		t "ring0: with bug=$bug the same run fails (policy=$pol cpus=2)" 1 ring0/boot.sh "$timg" "policy=$pol" cpus=2 interrupts=$irqs "bug=$bug"
 		last=$(tr -d '\r' <"$log/out" | grep '^ring0: policy=' | tail -n 1)
+		cp "$log/out" "$log/ring0.bug"
 		t "ring0: $bug: a task saw registers not its own (violations > 0)" 0 test "$(field violations)" -gt 0
+		if [ "$bug" = sigreturn-pkru-default ]; then
+			t "ring0: $bug ($pol): the default PKRU denies the task its keyed page (a PK fault in ring 3)" 0 \
+				grep -q 'a page fault in ring 3' "$log/ring0.bug"
+		fi
 	done
 	# Bugs that show only in some timings: no-remote-flush needs a task
 	# whose generation changed since its last save to move; publish-unordered
