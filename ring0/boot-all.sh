@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # make ring0: boots the kernel built against the installed library once per
 # policy and CPU count and prints a table from each run's last lines (logs in
-# DIR/POLICY-cpusN.log). CPU counts: RING0_CPUS if set, else 2 for every
-# policy and 4 too for linux and deferred.
+# DIR/POLICY-cpusN.log). CPU counts: RING0_CPUS if set, else 2 and 4 for
+# every policy. "in lock": timer interrupts that landed in the library's
+# code while it held the FPU lock (saves, restores, write-backs).
 #
 #   ring0/boot-all.sh DIR POLICY...       (RING0_ARGS: more kernel options)
 set -u
@@ -13,11 +14,7 @@ status=0
 rows=()
 runs=()
 for p in "$@"; do
-	counts=${RING0_CPUS:-}
-	if [ -z "$counts" ]; then
-		case $p in linux | deferred) counts="2 4" ;; *) counts=2 ;; esac
-	fi
-	for n in $counts; do runs+=("$p:$n"); done
+	for n in ${RING0_CPUS:-2 4}; do runs+=("$p:$n"); done
 done
 for pn in "${runs[@]}"; do
 	p=${pn%%:*} n=${pn#*:}
@@ -36,11 +33,12 @@ for pn in "${runs[@]}"; do
 	migr=$(echo "$smp" | sed -n 's/^ring0: \([0-9]*\) migrations.*/\1/p')
 	ipis=$(echo "$smp" | sed -n 's/.* migrations, \([0-9]*\) IPIs.*/\1/p')
 	flushes=$(echo "$smp" | sed -n 's/.* \([0-9]*\) remote flushes$/\1/p')
-	rows+=("$(printf '%-9s %4s %-10s %10s %9s %7s %9s %9s %10s %10s %5s %7s %7.1f' "$p" "$n" "$verdict" \
-		"$(field interrupts)" "$(field switches)" "$(field signals)" "$(field saves)" "$(field restores)" "$(field violations)" \
-		"$migr" "$ipis" "$flushes" "$secs")")
+	inlock=$(tr -d '\r' <"$log" | sed -n 's/^ring0: [0-9]* timer interrupts hit ring 0: .*, \([0-9]*\) while it held the FPU lock.*/\1/p')
+	rows+=("$(printf '%-9s %4s %-10s %10s %7s %9s %7s %9s %9s %10s %10s %5s %7s %7.1f' "$p" "$n" "$verdict" \
+		"$(field interrupts)" "$inlock" "$(field switches)" "$(field signals)" "$(field saves)" "$(field restores)" \
+		"$(field violations)" "$migr" "$ipis" "$flushes" "$secs")")
 done
-printf '\n%-9s %4s %-10s %10s %9s %7s %9s %9s %10s %10s %5s %7s %7s\n' policy cpus verdict interrupts switches signals \
-	saves restores violations migrations IPIs flushes seconds
+printf '\n%-9s %4s %-10s %10s %7s %9s %7s %9s %9s %10s %10s %5s %7s %7s\n' policy cpus verdict interrupts "in lock" \
+	switches signals saves restores violations migrations IPIs flushes seconds
 printf '%s\n' "${rows[@]}"
 exit $status
