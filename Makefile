@@ -20,8 +20,9 @@ SAN      ?=
 OPT      ?= -O2
 WARN     := -Wall -Wextra -Werror
 COMMON   := -std=c11 $(OPT) -g $(WARN) -Iinclude -MMD -MP
-# Kernel-side code: what a real kernel would accept.
-FREESTANDING := -ffreestanding -fno-builtin -mgeneral-regs-only \
+# Kernel-side code: what a real kernel would accept. No red zone: an
+# interrupt taken in ring 0 pushes its frame on the stack the code runs on.
+FREESTANDING := -ffreestanding -fno-builtin -mgeneral-regs-only -mno-red-zone \
             -fno-tree-loop-distribute-patterns -fno-stack-protector
 # Everything but libfpuctx.a is the testing build: the injectable bugs and
 # pretended CPU behaviours of include/fpuctx/testing.h are compiled in.
