@@ -653,7 +653,11 @@ bool fpu_flush_ipi(struct fpu_cpu *cpu, struct fpu_state *state)
 
 	if (sys->port->context(sys->port_data, cpu->id) & FPU_PORT_FPREGS_HELD)
 		return false; /* mid save or restore: after the unlock */
+	/* Locked (I6): an interrupt's kernel FPU section must not write the
+	 * image back between the tests below and the write-back. */
+	fpu__lock(cpu);
 	flush_for_remote(cpu, state);
+	fpu__unlock(cpu);
 	return true;
 }
 

@@ -87,7 +87,8 @@ DECLARE_ISR(6) DECLARE_ISR(7) DECLARE_ISR(8) DECLARE_ISR(9) DECLARE_ISR(10) DECL
 DECLARE_ISR(12) DECLARE_ISR(13) DECLARE_ISR(14) DECLARE_ISR(15) DECLARE_ISR(16) DECLARE_ISR(17)
 DECLARE_ISR(18) DECLARE_ISR(19) DECLARE_ISR(20) DECLARE_ISR(21) DECLARE_ISR(22) DECLARE_ISR(23)
 DECLARE_ISR(24) DECLARE_ISR(25) DECLARE_ISR(26) DECLARE_ISR(27) DECLARE_ISR(28) DECLARE_ISR(29)
-DECLARE_ISR(30) DECLARE_ISR(31) DECLARE_ISR(32) DECLARE_ISR(240) DECLARE_ISR(255)
+DECLARE_ISR(30) DECLARE_ISR(31) DECLARE_ISR(32) DECLARE_ISR(240) DECLARE_ISR(241) DECLARE_ISR(242)
+DECLARE_ISR(255)
 
 static void (*const exception_stubs[32])(void) = {
 	isr_0, isr_1, isr_2, isr_3, isr_4, isr_5, isr_6, isr_7, isr_8, isr_9, isr_10,
@@ -137,6 +138,8 @@ void cpu_tables_init(struct percpu *c, uint64_t ist_top)
 		set_gate(v, exception_stubs[v], 1);
 	set_gate(TIMER_VECTOR, isr_32, 0);
 	set_gate(FLUSH_VECTOR, isr_240, 0);
+	set_gate(RESCHED_VECTOR, isr_241, 0);
+	set_gate(KFPU_VECTOR, isr_242, 0);
 	set_gate(SPURIOUS_VECTOR, isr_255, 0);
 	p.limit = sizeof(idt) - 1;
 	p.base = (uint64_t)idt;

@@ -46,6 +46,8 @@ STUB 16,0; STUB 17,1; STUB 18,0; STUB 19,0; STUB 20,0; STUB 21,1; STUB 22,0; STU
 STUB 24,0; STUB 25,0; STUB 26,0; STUB 27,0; STUB 28,0; STUB 29,1; STUB 30,1; STUB 31,0
 STUB 32,0                               /* the local APIC timer */
 STUB 240,0                              /* the remote flush IPI */
+STUB 241,0                              /* the reschedule IPI */
+STUB 242,0                              /* the kernel FPU request IPI */
 STUB 255,0                              /* the APIC's spurious vector */
 
 trap_common:

@@ -36,6 +36,9 @@
 #define MESSAGES_PRINTED 5           /* of each kind: violations, warnings, library faults */
 #define DEFAULT_IRQ_KFPU_EVERY 3     /* interrupts: a kernel SIMD section in the handler */
 #define DEFAULT_KWORKER_EVERY 8      /* interrupts: the kernel worker runs in between */
+#define DEFAULT_SLEEP_EVERY 3        /* yields: every Nth sleeps instead */
+#define SLEEP_TICKS_PER_CPU 75       /* default length of a sleep, in timer interrupts (all CPUs') */
+#define DEFAULT_KFPU_IPI_EVERY 5     /* interrupts: ask the next CPU for a kernel SIMD section */
 #define KWORKER_ID 1000000u
 #define HANDOFF_WAIT 20000           /* spins (about a timer period): see kworker_main */
 #define KERNEL_PATTERN 0x6b65726e656c2121ull
@@ -64,6 +67,10 @@ static uint64_t interrupt_limit = DEFAULT_INTERRUPTS;
 static uint32_t apic_count = DEFAULT_APIC_COUNT;
 static uint64_t irq_kfpu_every = DEFAULT_IRQ_KFPU_EVERY;
 static uint64_t kworker_every = DEFAULT_KWORKER_EVERY;
+static uint64_t sleep_every = DEFAULT_SLEEP_EVERY;
+static uint64_t sleep_ticks;          /* 0: SLEEP_TICKS_PER_CPU for each CPU */
+static uint64_t kfpu_ipi_every = DEFAULT_KFPU_IPI_EVERY;
+static struct task *sleepers;        /* asleep until their wake_at; under runq_lock */
 static bool corrupt_state;           /* a test of the fault path: see kworker_main */
 static volatile uint32_t next_task_id = 1;
 bool has_avx;
@@ -126,6 +133,7 @@ static uint32_t new_task_id(void)
  * answered: its CPU may have stopped waiting and asked again. */
 static void serve_flush_requests(struct percpu *c)
 {
+	uint64_t flags = irq_save(); /* sched.h: fpu_flush_ipi runs with interrupts off */
 	unsigned i;
 
 	for (i = 0; i < ncpus; i++) {
@@ -141,6 +149,7 @@ static void serve_flush_requests(struct percpu *c)
 			c->flush_answers_deferred++;
 		}
 	}
+	irq_restore(flags);
 }
 
 /* ---- the port (include/fpuctx/port.h) ----
@@ -209,7 +218,7 @@ static void port_flush_remote(void *data, int cpu, struct fpu_state *state)
 	c->ipis_sent++;
 	apic_send_ipi((unsigned)cpu, FLUSH_VECTOR);
 	while (__atomic_load_n(&state->unsaved, __ATOMIC_ACQUIRE))
-		cpu_relax();
+		cpu_yield_to_others();
 }
 
 static const struct fpu_port_ops port_ops = {
@@ -226,8 +235,8 @@ static const struct fpu_port_ops port_ops = {
 };
 
 /* ---- command line: policy=NAME interrupts=N apic_count=N irq_kfpu_every=N
- *      kworker_every=N signal_every=N corrupt_state=0|1 [bug=NAME]
- *      (0 turns an _every off) ---- */
+ *      kworker_every=N signal_every=N sleep_every=N sleep_ticks=N
+ *      kfpu_ipi_every=N corrupt_state=0|1 [bug=NAME] (0 turns an _every off) ---- */
 
 static bool word_is(const char *s, const char *end, const char *w)
 {
@@ -309,14 +318,25 @@ static void parse_cmdline(const char *cmd, struct options *o)
 			kworker_every = parse_uint(w, eq, end);
 		else if (word_is(w, eq, "signal_every"))
 			signal_every = parse_uint(w, eq, end);
+		else if (word_is(w, eq, "sleep_every"))
+			sleep_every = parse_uint(w, eq, end);
+		else if (word_is(w, eq, "sleep_ticks"))
+			sleep_ticks = parse_uint(w, eq, end);
+		else if (word_is(w, eq, "kfpu_ipi_every"))
+			kfpu_ipi_every = parse_uint(w, eq, end);
 		else if (word_is(w, eq, "corrupt_state"))
 			corrupt_state = parse_uint(w, eq, end) != 0;
 		else if (word_is(w, eq, "cpus"))
 			ncpus = (unsigned)parse_uint(w, eq, end);
 		else if (word_is(w, eq, "bug"))
 			copy_word(o->bug_name, sizeof(o->bug_name), eq + 1, end);
-		else
-			kprintf("ring0: unknown option ignored\n");
+		else {
+			kprintf("ring0: FAIL: unknown option '");
+			while (w < eq)
+				kprintf("%c", *w++);
+			kprintf("'\n");
+			qemu_exit(EXIT_CODE_FAIL);
+		}
 	}
 	o->policy = fpu_policy_find(o->policy_name);
 }
@@ -425,19 +445,6 @@ static struct task *runq_take(void)
 	return t;
 }
 
-/* For a kernel thread that must hand the CPU to a task: waits, answering
- * flush requests (this CPU may hold the image another CPU waits for). */
-static struct task *runq_take_wait(struct percpu *c)
-{
-	struct task *t;
-
-	while (!(t = runq_take())) {
-		serve_flush_requests(c);
-		cpu_relax();
-	}
-	return t;
-}
-
 /* The task switched away from goes back on the run queue only once it is
  * off its kernel stack: here, on the next task's stack. */
 static void finish_switch(struct percpu *c)
@@ -481,6 +488,76 @@ static void schedule(struct percpu *c)
 
 	if (next)
 		switch_to(c, next, true);
+}
+
+/* A task was queued: wake one halted CPU (not this one) to take it. A CPU
+ * sets `halted` before it looks at the run queue a last time, so either it
+ * sees the task or it is woken. */
+static void kick_idle_cpu(struct percpu *c)
+{
+	unsigned i;
+
+	for (i = 0; i < ncpus; i++) {
+		struct percpu *o = &cpus[(c->id + 1 + (int)i) % (int)ncpus];
+
+		if (o != c && __atomic_load_n(&o->halted, __ATOMIC_SEQ_CST)) {
+			c->resched_sent++;
+			apic_send_ipi((unsigned)o->id, RESCHED_VECTOR);
+			return;
+		}
+	}
+}
+
+/* The running task leaves its CPU without being queued (asleep): the next
+ * queued task runs, or the CPU's idle loop. Returns when it is woken and
+ * switched in again, maybe on another CPU. */
+static void block(struct percpu *c)
+{
+	struct task *next = runq_take();
+
+	switch_to(c, next ? next : c->idle, false);
+}
+
+/* A system call that sleeps for sleep_ticks timer interrupts: the timer
+ * handler that sees the time come queues the task again. */
+static void sleep_for_ticks(struct percpu *c, struct task *t)
+{
+	uint64_t flags = runq_lock_take();
+
+	t->wake_at = total_interrupts + sleep_ticks;
+	t->next_queued = sleepers;
+	sleepers = t;
+	runq_lock_drop(flags);
+	c->sleeps_timed++;
+	block(c);
+}
+
+/* In the timer handler: the sleepers whose time has come are queued. */
+static void wake_sleepers(struct percpu *c)
+{
+	struct task **pp, *woken = 0;
+	uint64_t flags = runq_lock_take();
+
+	for (pp = &sleepers; *pp;) {
+		struct task *t = *pp;
+
+		if (t->wake_at > total_interrupts) {
+			pp = &t->next_queued;
+			continue;
+		}
+		*pp = t->next_queued;
+		t->next_queued = woken;
+		woken = t;
+	}
+	runq_lock_drop(flags);
+	while (woken) {
+		struct task *t = woken;
+
+		woken = t->next_queued;
+		c->wakeups++;
+		runq_put(t);
+		kick_idle_cpu(c);
+	}
 }
 
 /* For a kernel path that may sleep (the port's fault_in): another task
@@ -550,11 +627,14 @@ static void kworker_main(void)
 			unsigned tries = HANDOFF_WAIT;
 
 			runq_put_front(back);
+			kick_idle_cpu(c);
 			while (tries-- && __atomic_load_n(&runq_head, __ATOMIC_ACQUIRE) == back) {
 				serve_flush_requests(c);
 				cpu_relax();
 			}
-			back = runq_take_wait(c);
+			back = runq_take();
+			if (!back)
+				back = c->idle; /* every task is asleep or running */
 		}
 		c->kworker_runs++;
 		switch_to(c, back, false);
@@ -614,6 +694,13 @@ static void finish(void)
 		t.irqs_in_library += c->irqs_in_library;
 		t.irqs_in_fpu_lock += c->irqs_in_fpu_lock;
 		t.flush_answers_deferred += c->flush_answers_deferred;
+		t.idle_halts += c->idle_halts;
+		t.sleeps_timed += c->sleeps_timed;
+		t.wakeups += c->wakeups;
+		t.resched_sent += c->resched_sent;
+		t.resched_taken += c->resched_taken;
+		t.kfpu_ipis_sent += c->kfpu_ipis_sent;
+		t.kfpu_ipis_taken += c->kfpu_ipis_taken;
 		t.ipis_sent += c->ipis_sent;
 		t.remote_flushes += c->remote_flushes;
 		t.signals += c->signals;
@@ -640,6 +727,9 @@ static void finish(void)
 		t.irqs_in_fpu_lock, t.flush_answers_deferred);
 	kprintf("ring0: %lu migrations, %lu IPIs, %lu remote flushes\n", t.migrations, t.ipis_sent,
 		t.remote_flushes);
+	kprintf("ring0: scheduler: %lu timed sleeps, %lu wakeups, %lu idle halts, %lu reschedule IPIs "
+		"(%lu taken), %lu kernel FPU IPIs (%lu taken)\n", t.sleeps_timed, t.wakeups, t.idle_halts,
+		t.resched_sent, t.resched_taken, t.kfpu_ipis_sent, t.kfpu_ipis_taken);
 	kprintf("ring0: signals: %lu delivered, %lu sigreturns, %lu frames rejected, %lu frames faulted in, "
 		"%lu sleeps, %lu user-copy faults, %lu spurious faults, %lu ring-3 faults, %lu SIGSEGVs\n", t.signals,
 		t.sigreturns, t.frames_rejected, t.frames_faulted_in, t.sleeps, t.copy_faults, t.spurious_faults,
@@ -712,8 +802,13 @@ static void syscall_dispatch(struct percpu *c, struct trap_frame *f)
 	c->syscalls++;
 	switch (f->rax) {
 	case SYS_YIELD:
+		/* every sleep_every-th yield waits for a while instead, so that
+		 * CPUs run out of tasks and halt in their idle loop */
 		f->rax = 0;
-		schedule(c);
+		if (sleep_every && ++c->yields % sleep_every == 0)
+			sleep_for_ticks(c, t);
+		else
+			schedule(c);
 		break;
 	case SYS_EXIT:
 		/* The slot is reused at once by a new task, which runs next:
@@ -815,6 +910,11 @@ static void timer_interrupt(struct percpu *c, struct trap_frame *f)
 		c->irq_kfpu_runs++;
 		kernel_simd_work(c, c->curr, c->interrupts);
 	}
+	if (ncpus > 1 && kfpu_ipi_every && c->interrupts % kfpu_ipi_every == 0) {
+		c->kfpu_ipis_sent++;
+		apic_send_ipi((unsigned)((c->id + 1) % (int)ncpus), KFPU_VECTOR);
+	}
+	wake_sleepers(c);
 	c->in_irq = false;
 	if (last)
 		finish();
@@ -849,6 +949,20 @@ void trap(struct trap_frame *f)
 		apic_eoi();
 		serve_flush_requests(c);
 		c->in_irq = false;
+	} else if (f->vector == RESCHED_VECTOR) {
+		/* a task was queued; the idle loop looks again by itself */
+		c->resched_taken++;
+		apic_eoi();
+		if ((f->cs & 3) == 3)
+			schedule(c);
+	} else if (f->vector == KFPU_VECTOR) {
+		/* another CPU asks for kernel SIMD work here, in the interrupt:
+		 * the library may refuse it (the interrupt hit its lock) */
+		irq_enter(c, f, false);
+		c->kfpu_ipis_taken++;
+		apic_eoi();
+		kernel_simd_work(c, c->curr, c->kfpu_ipis_taken);
+		c->in_irq = false;
 	} else if (f->vector == SPURIOUS_VECTOR) {
 		return; /* no EOI for the spurious vector */
 	} else if (f->vector == 14 && page_fault(c, f)) {
@@ -879,16 +993,31 @@ static void print_features(uint64_t mask)
 
 void kernel_main(uint32_t magic, uint32_t info_phys);
 
-/* A CPU's start once the library is set up: its idle flow hands the CPU to
- * the first queued task and is never resumed. */
+/* A CPU's start once the library is set up: its boot flow becomes its idle
+ * task, a kernel thread that runs a queued task when there is one and else
+ * halts until an interrupt (the timer, or another CPU's reschedule IPI).
+ * `halted` is set before the last look at the run queue (kick_idle_cpu),
+ * and STI's one-instruction shadow makes "sti; hlt" miss no interrupt. */
 static void cpu_run(struct percpu *c) __attribute__((noreturn));
 static void cpu_run(struct percpu *c)
 {
 	c->curr = c->idle;
 	apic_timer_start(apic_count);
-	switch_to(c, runq_take_wait(c), false);
-	kprintf("ring0: FAIL: the boot flow was scheduled again\n");
-	qemu_exit(EXIT_CODE_FAIL);
+	for (;;) {
+		struct task *t;
+
+		irq_disable();
+		__atomic_store_n(&c->halted, true, __ATOMIC_SEQ_CST);
+		t = runq_take();
+		if (t) {
+			c->halted = false;
+			switch_to(c, t, false);
+			continue;
+		}
+		c->idle_halts++;
+		__asm__ volatile("sti; hlt" : : : "memory");
+		c->halted = false;
+	}
 }
 
 void ap_main(unsigned cpu)
@@ -938,6 +1067,8 @@ void kernel_main(uint32_t magic, uint32_t info_phys)
 		qemu_exit(EXIT_CODE_FAIL);
 	}
 	nuser_tasks = ncpus + 2;
+	if (!sleep_ticks)
+		sleep_ticks = SLEEP_TICKS_PER_CPU * ncpus; /* long enough that CPUs run out of tasks */
 
 	err = fpu_system_init(&fpu_sys, o.policy, ~0ull, FPU_INSN__COUNT, &port_ops, 0, &missing);
 	if (err) {

@@ -20,6 +20,8 @@
 
 #define TIMER_VECTOR    32
 #define FLUSH_VECTOR    240   /* the deferred policy's remote flush IPI */
+#define RESCHED_VECTOR  241   /* a task was queued: look at the run queue */
+#define KFPU_VECTOR     242   /* run a kernel SIMD section in the handler */
 #define SPURIOUS_VECTOR 255
 #define SYSCALL_VECTOR  0x100   /* entry.S marks syscall frames with it */
 
@@ -76,7 +78,8 @@ struct percpu {
 	bool in_irq;
 	bool irq_hit_lock;         /* the interrupted code held the port lock */
 	bool flush_deferred;       /* a flush request waits for the unlock */
-	uint64_t interrupts, switches, syscalls, violations, warnings;
+	volatile bool halted;      /* the idle loop is in HLT (or about to be): kick it */
+	uint64_t interrupts, switches, syscalls, yields, violations, warnings;
 	uint64_t irq_kfpu_runs, kworker_runs, execs, exits;
 	uint64_t library_faults;   /* exceptions resumed at a library fixup */
 	uint64_t migrations, ipis_sent, ipis_taken, remote_flushes;
@@ -84,6 +87,8 @@ struct percpu {
 	uint64_t irqs_in_library;  /* ...in the library's code */
 	uint64_t irqs_in_fpu_lock; /* ...while it held the FPU lock (saves, restores, write-backs) */
 	uint64_t flush_answers_deferred;
+	uint64_t idle_halts, sleeps_timed, wakeups, resched_sent, resched_taken;
+	uint64_t kfpu_ipis_sent, kfpu_ipis_taken;
 	/* signals (signal.c) */
 	uint64_t signals, sigreturns, frames_rejected, frames_faulted_in, copy_faults;
 	uint64_t pk_faults, pk_refused, spurious_faults, user_faults, segvs, pkru_checks, sleeps;
@@ -104,6 +109,7 @@ struct task {
 	int last_cpu;              /* where it ran last, -1 before its first run */
 	bool kthread;
 	bool in_handler;           /* between a signal's delivery and its sigreturn */
+	uint64_t wake_at;          /* asleep until total_interrupts reaches it */
 	struct task *next_queued;  /* the run queue's link */
 };
 
@@ -128,6 +134,12 @@ struct sig_info {
 /* In a spin loop. Not PAUSE: QEMU's TCG ends the vCPU's time slice at
  * every PAUSE, and under -icount the spinning CPU then hardly runs. */
 static inline void cpu_relax(void) { __asm__ volatile("" : : : "memory"); }
+
+/* In a wait that only another CPU can end (a remote flush): PAUSE, which
+ * makes QEMU's TCG end this vCPU's time slice, so that the CPU waited for
+ * runs; under -icount a halted CPU may otherwise not be woken while this
+ * one spins (an emulator's scheduling, not the hardware's). */
+static inline void cpu_yield_to_others(void) { __asm__ volatile("pause" : : : "memory"); }
 
 /* console.c */
 void serial_init(void);
