@@ -10,9 +10,15 @@
  * end with SYS_EXIT_FOR_GOOD, which frees the slot once its CPU is off the
  * child's kernel stack (finish_switch in kernel.c).
  *
- * Every other fork sleeps first: the parent is switched out and may come
- * back on another CPU, so that fpu_fork finds its image not live here
- * (under the deferred policy maybe unsaved on the CPU it left).
+ * Every other fork sleeps first: another task runs (task_sleep), or the
+ * CPU's kernel worker (which every fourth run offers the parent to another
+ * CPU). fpu_fork then finds the parent's image not live: in its buffer, or
+ * under the deferred policy still unsaved in this CPU's registers, which
+ * the library writes back first. The tasks fork right after loading a new
+ * generation, so a buffer not brought up to date holds the previous one,
+ * and the child's check sees it. An image left unsaved on another CPU is
+ * counted, but these runs hardly make one: that CPU's next restore or
+ * kernel SIMD section writes it back before the parent gets here.
  */
 #include "kernel.h"
 
@@ -21,7 +27,7 @@
 uint64_t fork_every = DEFAULT_FORK_EVERY;
 static struct task *slots[FORK_SLOTS];
 static volatile bool slot_busy[FORK_SLOTS];
-static uint64_t forks, fork_failures, children_exited, fork_sleeps, fork_calls;
+static uint64_t forks, fork_failures, children_exited, fork_sleeps, fork_calls, forks_unsaved_elsewhere;
 
 static void count(uint64_t *n)
 {
@@ -99,10 +105,17 @@ void sys_fork(struct percpu *c, struct task *parent, struct trap_frame *f)
 	struct task *child;
 	struct trap_frame *cf;
 
-	if (__atomic_fetch_add(&fork_calls, 1, __ATOMIC_RELAXED) % 2) {
+	switch (__atomic_fetch_add(&fork_calls, 1, __ATOMIC_RELAXED) % 4) {
+	case 1:
 		count(&fork_sleeps);
 		task_sleep();
 		c = this_cpu();
+		break;
+	case 3:
+		count(&fork_sleeps);
+		task_yield_to_kworker();
+		c = this_cpu();
+		break;
 	}
 	child = fork_slot_take();
 	if (!child) {
@@ -120,17 +133,21 @@ void sys_fork(struct percpu *c, struct task *parent, struct trap_frame *f)
 	child->end_syscall = SYS_EXIT_FOR_GOOD;
 	child->fork_every = 0;
 	task_fpu_init(child, false);
+	/* The parent's registers and PKRU, as they are now: first, while an
+	 * image the parent left unsaved on another CPU may still be there (the
+	 * library fetches it). */
+	if (__atomic_load_n(&parent->state.unsaved, __ATOMIC_ACQUIRE) && parent->state.last_cpu != c->id)
+		count(&forks_unsaved_elsewhere);
+	fpu_fork(&c->fpu, &parent->fpu, &child->fpu);
 	cf = task_first_frame(child);
 	*cf = *f;
 	if (!copy_user_stack(parent, child, f, cf)) {
 		task_violation(c, parent, "fork from a frame outside the task's stack, rsp", f->rsp);
+		fpu_exit(&c->fpu, &child->fpu);
 		fork_slot_release(child);
 		f->rax = (uint64_t)-1;
 		return;
 	}
-	/* The parent's registers and PKRU, as they are now (the library
-	 * fetches an image left unsaved elsewhere). */
-	fpu_fork(&c->fpu, &parent->fpu, &child->fpu);
 	cf->rax = 0;
 	cf->rdx = child->id;
 	cf->rsi = CHILD_GENERATIONS;
@@ -155,6 +172,7 @@ void sys_exit_for_good(struct percpu *c, struct task *t, struct trap_frame *f)
 
 void fork_report(void)
 {
-	kprintf("ring0: fork: %lu forks, %lu refused (no free slot), %lu children exited, %lu slept first\n",
-		forks, fork_failures, children_exited, fork_sleeps);
+	kprintf("ring0: fork: %lu forks, %lu refused (no free slot), %lu children exited, %lu slept first, "
+		"%lu found the parent's image unsaved on another CPU\n", forks, fork_failures, children_exited,
+		fork_sleeps, forks_unsaved_elsewhere);
 }

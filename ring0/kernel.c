@@ -511,6 +511,17 @@ void task_leave_for_good(struct percpu *c)
 	qemu_exit(EXIT_CODE_FAIL);
 }
 
+/* For fork: the CPU's kernel worker runs in between, as after a timer
+ * interrupt; every fourth of its runs it hands the task to another CPU
+ * while this one still holds its registers (kworker_main). */
+void task_yield_to_kworker(void)
+{
+	struct percpu *c = this_cpu();
+
+	kworker_return_to[c->id] = c->curr;
+	switch_to(c, c->kworker, false);
+}
+
 /* For a kernel path that may sleep (the port's fault_in): another task
  * runs, and this one may come back on another CPU. */
 void task_sleep(void)

@@ -223,6 +223,7 @@ extern bool has_avx;
 void task_violation(struct percpu *c, struct task *t, const char *what, uint64_t detail);
 void task_segv(struct percpu *c, struct task *t, struct trap_frame *f);
 void task_sleep(void);
+void task_yield_to_kworker(void);
 uint32_t new_task_id(void);
 void task_fpu_init(struct task *t, bool kthread);
 struct trap_frame *task_first_frame(struct task *t);

@@ -109,7 +109,20 @@ next_generation:
 2:	.irp i, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
 	movdqu REF + 32 * \i(%rbx), %xmm\i
 	.endr
-3:
+3:	/* Forks come right after the registers changed: an image of the
+	 * parent saved before is then stale, and a child given it fails. */
+	cmpq $0, FORK_EVERY(%rbx)
+	je 4f
+	decq FORK_LEFT(%rbx)
+	jnz 4f
+	mov FORK_EVERY(%rbx), %rax
+	mov %rax, FORK_LEFT(%rbx)
+	call user_fork
+	/* The parent's state must survive the fork; the child's registers
+	 * must hold the parent's pattern, which its buffer still holds. The
+	 * child then checks it once more as generation -1. */
+	call check_registers
+4:
 	.globl resume_generation, user_check_start
 resume_generation:                    /* after a handler's edit: registers from the frame */
 	mov $CHECKS_PER_GENERATION, %ebp
@@ -126,17 +139,7 @@ check_loop:
 	mov $SYS_YIELD, %eax
 	syscall
 	call check_registers              /* the state must survive a yield too */
-4:	cmpq $0, FORK_EVERY(%rbx)
-	je 5f
-	decq FORK_LEFT(%rbx)
-	jnz 5f
-	mov FORK_EVERY(%rbx), %rax
-	mov %rax, FORK_LEFT(%rbx)
-	call user_fork
-	/* The parent's state must survive the fork; the child's registers
-	 * must hold the parent's pattern, which its buffer still holds. */
-	call check_registers
-5:	inc %r15
+4:	inc %r15
 	test %r14, %r14
 	jz next_generation
 	cmp %r14, %r15
