@@ -213,7 +213,7 @@ RING0_PC    = PKG_CONFIG_SYSROOT_DIR=$(RING0_ROOT) PKG_CONFIG_LIBDIR=$(RING0_ROO
 RING0_CFLAGS := -std=c11 -O2 -g $(WARN) -MMD -MP -ffreestanding -fno-builtin -mgeneral-regs-only \
             -mno-red-zone -fno-stack-protector -fno-pic -fno-pie -fno-tree-loop-distribute-patterns
 RING0_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,ring0/linker.ld -Wl,-z,max-page-size=0x1000 -Wl,--build-id=none -Wl,--no-warn-rwx-segments
-RING0_C    := ring0/kernel.c ring0/cpu.c ring0/console.c ring0/paging.c ring0/signal.c
+RING0_C    := ring0/kernel.c ring0/cpu.c ring0/console.c ring0/paging.c ring0/signal.c ring0/fork.c
 RING0_ASM  := ring0/boot.S ring0/entry.S ring0/user.S ring0/kfpu.S
 RING0_AOBJ := $(RING0_ASM:ring0/%.S=$(RING0)/%.o)
 RING0_POBJ := $(RING0_C:ring0/%.c=$(RING0)/installed/%.o)

@@ -26,7 +26,7 @@
 #include <fpuctx/testing.h>
 #endif
 
-#define MAX_USER_TASKS   (MAX_CPUS + 2)
+#define MAX_USER_TASKS   (MAX_CPUS + 2 + FORK_SLOTS)
 #define KSTACK_SIZE      16384
 #define STATE_ARENA_SIZE (256 * 1024)
 #define DEFAULT_INTERRUPTS 10000
@@ -122,7 +122,7 @@ static void runq_lock_drop(uint64_t flags)
 	irq_restore(flags);
 }
 
-static uint32_t new_task_id(void)
+uint32_t new_task_id(void)
 {
 	return __atomic_fetch_add(&next_task_id, 1, __ATOMIC_RELAXED);
 }
@@ -236,7 +236,8 @@ static const struct fpu_port_ops port_ops = {
 
 /* ---- command line: policy=NAME interrupts=N apic_count=N irq_kfpu_every=N
  *      kworker_every=N signal_every=N sleep_every=N sleep_ticks=N
- *      kfpu_ipi_every=N corrupt_state=0|1 [bug=NAME] (0 turns an _every off) ---- */
+ *      kfpu_ipi_every=N fork_every=N corrupt_state=0|1 [bug=NAME]
+ *      (0 turns an _every off) ---- */
 
 static bool word_is(const char *s, const char *end, const char *w)
 {
@@ -324,6 +325,8 @@ static void parse_cmdline(const char *cmd, struct options *o)
 			sleep_ticks = parse_uint(w, eq, end);
 		else if (word_is(w, eq, "kfpu_ipi_every"))
 			kfpu_ipi_every = parse_uint(w, eq, end);
+		else if (word_is(w, eq, "fork_every"))
+			fork_every = parse_uint(w, eq, end);
 		else if (word_is(w, eq, "corrupt_state"))
 			corrupt_state = parse_uint(w, eq, end) != 0;
 		else if (word_is(w, eq, "cpus"))
@@ -357,7 +360,7 @@ static void *state_alloc(void)
 	return state_arena + at;
 }
 
-static void task_fpu_init(struct task *t, bool kthread)
+void task_fpu_init(struct task *t, bool kthread)
 {
 	if (!fpu_state_setup(&fpu_sys, &t->state, t->area, fpu_state_size(&fpu_sys), t->id)) {
 		kprintf("ring0: FAIL: a state buffer was refused\n");
@@ -380,31 +383,45 @@ static void user_frame_init(struct task *t, struct trap_frame *f)
 	f->rdx = t->generation_limit;
 	f->rcx = t->end_syscall;
 	f->r8 = fpu_sys.has_pkru;
+	f->r9 = t->fork_every;
 }
 
-static void user_task_create(struct task *t, unsigned slot)
+/* What a task slot owns for good: its stacks and its state buffer. */
+static void task_slot_init(struct task *t, unsigned slot)
 {
-	struct trap_frame *f;
-	uint64_t *sp;
-
-	t->id = new_task_id();
-	t->last_cpu = -1;
 	t->kstack_top = kstacks[slot] + KSTACK_SIZE;
 	t->user_stack_top = (uint64_t)user_stacks + (slot + 1) * USER_STACK_SIZE;
-	t->generation_limit = slot == 1 ? EXEC_GENERATIONS : slot == 2 ? EXIT_GENERATIONS : 0;
-	t->end_syscall = slot == 1 ? SYS_EXEC : SYS_EXIT;
 	t->area = state_alloc();
-	task_fpu_init(t, false);
-	f = (struct trap_frame *)t->kstack_top - 1;
-	user_frame_init(t, f);
-	/* What switch_stacks pops: r15 r14 r13 r12 rbp rbx, then its return. */
-	sp = (uint64_t *)f - 7;
+}
+
+/* A task's first ring-3 frame at the top of its kernel stack, under what
+ * switch_stacks pops (r15 r14 r13 r12 rbp rbx, then its return): the
+ * caller fills the frame. */
+struct trap_frame *task_first_frame(struct task *t)
+{
+	struct trap_frame *f = (struct trap_frame *)t->kstack_top - 1;
+	uint64_t *sp = (uint64_t *)f - 7;
+
 	sp[0] = sp[1] = sp[2] = sp[3] = sp[4] = sp[5] = 0;
 	sp[6] = (uint64_t)task_first_return;
 	t->ksp = (uint64_t)sp;
+	return f;
 }
 
-static void runq_put(struct task *t)
+/* The first two tasks fork (fork_every), the second execs, the third exits. */
+static void user_task_create(struct task *t, unsigned slot)
+{
+	t->id = new_task_id();
+	t->last_cpu = -1;
+	task_slot_init(t, slot);
+	t->generation_limit = slot == 1 ? EXEC_GENERATIONS : slot == 2 ? EXIT_GENERATIONS : 0;
+	t->end_syscall = slot == 1 ? SYS_EXEC : SYS_EXIT;
+	t->fork_every = slot < 2 ? fork_every : 0;
+	task_fpu_init(t, false);
+	user_frame_init(t, task_first_frame(t));
+}
+
+void runq_put(struct task *t)
 {
 	uint64_t flags = runq_lock_take();
 
@@ -446,13 +463,16 @@ static struct task *runq_take(void)
 }
 
 /* The task switched away from goes back on the run queue only once it is
- * off its kernel stack: here, on the next task's stack. */
+ * off its kernel stack: here, on the next task's stack. So does the slot of
+ * one that exited for good. */
 static void finish_switch(struct percpu *c)
 {
 	struct task *t = c->release;
 
 	c->release = 0;
-	if (t)
+	if (t && t->dead)
+		fork_slot_release(t);
+	else if (t)
 		runq_put(t);
 }
 
@@ -558,6 +578,28 @@ static void wake_sleepers(struct percpu *c)
 		runq_put(t);
 		kick_idle_cpu(c);
 	}
+}
+
+/* The running task has ended for good (t->dead): the CPU goes to the next
+ * queued task and never comes back; finish_switch frees the slot. */
+void task_leave_for_good(struct percpu *c)
+{
+	struct task *next = runq_take();
+
+	switch_to(c, next ? next : c->idle, true);
+	kprintf("ring0: FAIL: a task that exited for good ran again\n");
+	qemu_exit(EXIT_CODE_FAIL);
+}
+
+/* For fork: the CPU's kernel worker runs in between, as after a timer
+ * interrupt; every fourth of its runs it hands the task to another CPU
+ * while this one still holds its registers (kworker_main). */
+void task_yield_to_kworker(void)
+{
+	struct percpu *c = this_cpu();
+
+	kworker_return_to[c->id] = c->curr;
+	switch_to(c, c->kworker, false);
 }
 
 /* For a kernel path that may sleep (the port's fault_in): another task
@@ -736,6 +778,7 @@ static void finish(void)
 		t.user_faults, t.segvs);
 	kprintf("ring0: pkru: %lu PK faults, %lu frames refused by PKRU, %lu PKRU checks, %lu pkru writes\n",
 		t.pk_faults, t.pk_refused, t.pkru_checks, s.pkru_writes);
+	fork_report();
 	kprintf("ring0: %s\n", pass ? "PASS" : "FAIL");
 	kprintf("ring0: policy=%s cpus=%u interrupts=%lu switches=%lu signals=%lu saves=%lu restores=%lu violations=%lu\n",
 		fpu_sys.policy->name, ncpus, t.interrupts, t.switches, t.signals, s.saves, s.restores, t.violations);
@@ -841,6 +884,12 @@ static void syscall_dispatch(struct percpu *c, struct trap_frame *f)
 		break;
 	case SYS_SIGRETURN:
 		signal_return(c, t, f);
+		break;
+	case SYS_FORK:
+		sys_fork(c, t, f);
+		break;
+	case SYS_EXIT_FOR_GOOD:
+		sys_exit_for_good(c, t, f);
 		break;
 	case SYS_VIOLATION:
 		c->violations++;
@@ -1122,10 +1171,15 @@ void kernel_main(uint32_t magic, uint32_t info_phys)
 		user_task_create(&user_tasks[i], i);
 		runq_put(&user_tasks[i]);
 	}
+	for (i = nuser_tasks; i < nuser_tasks + FORK_SLOTS; i++) {
+		task_slot_init(&user_tasks[i], i);
+		fork_slot_add(&user_tasks[i]);
+	}
 	kprintf("ring0: %u CPUs, %u user tasks (%s), %lu interrupts, APIC count %u; kernel SIMD in the handler "
-		"every %lu interrupts, the kernel worker every %lu, a signal every %lu\n", ncpus, nuser_tasks,
+		"every %lu interrupts, the kernel worker every %lu, a signal every %lu; the first two tasks fork "
+		"every %lu generations (%u child slots)\n", ncpus, nuser_tasks,
 		has_avx ? "XMM, YMM, MXCSR, FCW" : "XMM, MXCSR, FCW", interrupt_limit, apic_count,
-		irq_kfpu_every, kworker_every, signal_every);
+		irq_kfpu_every, kworker_every, signal_every, fork_every, FORK_SLOTS);
 
 	if (ncpus > 1) {
 		uint64_t tops[MAX_CPUS];

@@ -30,6 +30,11 @@
 #define SYS_VIOLATION 2
 #define SYS_EXEC      3
 #define SYS_SIGRETURN 4
+#define SYS_FORK      5   /* the parent gets the child's id (-1: no free slot), the child 0 */
+#define SYS_EXIT_FOR_GOOD 6   /* a forked child ends: its slot is free again */
+
+#define FORK_SLOTS 2          /* task slots kept for forked children */
+#define CHILD_GENERATIONS 8   /* a child's own generations before it exits */
 
 #define PF_PRESENT 0x01ull    /* #PF error code bits */
 #define PF_WRITE   0x02ull
@@ -110,6 +115,8 @@ struct task {
 	bool kthread;
 	bool in_handler;           /* between a signal's delivery and its sigreturn */
 	uint64_t wake_at;          /* asleep until total_interrupts reaches it */
+	bool dead;                 /* exited for good: its slot is freed once the CPU is off its stack */
+	uint64_t fork_every;       /* generations between its forks, 0: it never forks */
 	struct task *next_queued;  /* the run queue's link */
 };
 
@@ -207,6 +214,14 @@ int port_copy_from_user(void *data, void *dst, uintptr_t src, uint32_t len);
 struct fpu_cpu *port_current_cpu(void *data);
 int port_fault_in(void *data, uintptr_t addr, uint32_t len, bool write);
 
+/* fork.c */
+extern uint64_t fork_every;
+void fork_slot_add(struct task *t);
+void fork_slot_release(struct task *t);
+void sys_fork(struct percpu *c, struct task *parent, struct trap_frame *f);
+void sys_exit_for_good(struct percpu *c, struct task *t, struct trap_frame *f);
+void fork_report(void);
+
 /* kfpu.S */
 void kernel_simd_clobber(uint64_t pattern, uint64_t avx);
 
@@ -220,5 +235,11 @@ extern bool has_avx;
 void task_violation(struct percpu *c, struct task *t, const char *what, uint64_t detail);
 void task_segv(struct percpu *c, struct task *t, struct trap_frame *f);
 void task_sleep(void);
+void task_yield_to_kworker(void);
+uint32_t new_task_id(void);
+void task_fpu_init(struct task *t, bool kthread);
+struct trap_frame *task_first_frame(struct task *t);
+void runq_put(struct task *t);
+void task_leave_for_good(struct percpu *c) __attribute__((noreturn));
 
 #endif

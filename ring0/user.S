@@ -17,7 +17,12 @@
  *
  *   user_task(rdi = task id, rsi = 1 if AVX is enabled, rdx = generations
  *             before it ends, 0 for never, rcx = how: SYS_EXIT or SYS_EXEC,
- *             r8 = 1 if PKRU is enabled)
+ *             r8 = 1 if PKRU is enabled, r9 = generations between forks,
+ *             0 for never)
+ *
+ * A task that forks does so at the end of every r9-th generation; the
+ * child (user_fork) first checks it holds the parent's pattern, then runs
+ * CHILD_GENERATIONS of its own under its own id and exits for good.
  *
  * And the signal handler, user_signal_handler, below.
  */
@@ -26,6 +31,8 @@
 #define SYS_VIOLATION 2
 #define SYS_EXEC      3
 #define SYS_SIGRETURN 4
+#define SYS_FORK      5
+#define SYS_EXIT_FOR_GOOD 6
 #define PKRU_DEFAULT  0x55555554       /* key 0 read/write, every other key no access */
 #define CHECKS_PER_GENERATION 400
 #define YIELD_EVERY   4                /* generations; a power of two */
@@ -36,6 +43,8 @@
 #define HOW_IT_ENDS 1032               /* the syscall at the generation limit */
 #define PKRU    1040                   /* the generation's PKRU value */
 #define HAS_PKRU 1044
+#define FORK_EVERY 1048                /* 0: the task never forks */
+#define FORK_LEFT  1056                /* generations to the next fork */
 
 	.section .user.text, "ax"
 	.globl user_task
@@ -49,6 +58,8 @@ user_task:
 	mov %rsp, %rbx
 	mov %rcx, HOW_IT_ENDS(%rbx)
 	mov %r8d, HAS_PKRU(%rbx)
+	mov %r9, FORK_EVERY(%rbx)
+	mov %r9, FORK_LEFT(%rbx)
 	/* A new task starts from the init state: zero registers, default
 	 * MXCSR and FCW, and the default PKRU (a new program's, as after exec). */
 	movl $PKRU_DEFAULT, PKRU(%rbx)
@@ -60,6 +71,27 @@ user_task:
 	movl $0x1f80, MXCSR(%rbx)
 	movw $0x037f, FCW(%rbx)
 	call check_registers
+	jmp next_generation
+
+/* SYS_FORK, outside the steady code: a signal that lands before the child
+ * has its own id, limit and generation must not edit its registers or send
+ * it on as the parent. The parent returns with rax = the child's id or -1;
+ * the child (rax 0, rdx its id, rsi its generation limit) takes its own
+ * identity here, keeps the parent's pattern in its registers and its
+ * buffer (at rbx, moved by the kernel) for the check that follows, and
+ * returns as the parent does: the return address is in the copied stack. */
+user_fork:
+	mov $SYS_FORK, %eax
+	syscall
+	test %rax, %rax
+	jz 1f
+	ret
+1:	mov %rdx, %r12
+	mov %rsi, %r14
+	mov $-1, %r15                     /* its first generation is 0 */
+	movq $0, FORK_EVERY(%rbx)
+	movq $SYS_EXIT_FOR_GOOD, HOW_IT_ENDS(%rbx)
+	ret
 
 	.globl user_steady_start
 user_steady_start:                    /* from here on rbx, r12-r14 are set (the handler relies on it) */
@@ -77,7 +109,20 @@ next_generation:
 2:	.irp i, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
 	movdqu REF + 32 * \i(%rbx), %xmm\i
 	.endr
-3:
+3:	/* Forks come right after the registers changed: an image of the
+	 * parent saved before is then stale, and a child given it fails. */
+	cmpq $0, FORK_EVERY(%rbx)
+	je 4f
+	decq FORK_LEFT(%rbx)
+	jnz 4f
+	mov FORK_EVERY(%rbx), %rax
+	mov %rax, FORK_LEFT(%rbx)
+	call user_fork
+	/* The parent's state must survive the fork; the child's registers
+	 * must hold the parent's pattern, which its buffer still holds. The
+	 * child then checks it once more as generation -1. */
+	call check_registers
+4:
 	.globl resume_generation, user_check_start
 resume_generation:                    /* after a handler's edit: registers from the frame */
 	mov $CHECKS_PER_GENERATION, %ebp
@@ -546,6 +591,6 @@ user_keyed_page:
 	.align 4096
 	.globl user_stacks
 user_stacks:
-	.skip 8 * 16384
+	.skip 8 * 16384                   /* MAX_CPUS + 2 tasks and FORK_SLOTS children */
 
 	.section .note.GNU-stack, "", @progbits

@@ -521,10 +521,12 @@ sec_ring0() {
 	# The run stops at interrupts=10000 (the default, all CPUs' timer
 	# interrupts together), about 2 s of TCG time. One, two and four CPUs
 	# for every policy.
-	local pn nc migr flushes sig pk inlib sched
-	# sigcount NAME: the count before NAME on the signals line, pkcount on the pkru line
+	local pn nc migr flushes sig pk inlib sched fk
+	# sigcount NAME: the count before NAME on the signals line, pkcount on
+	# the pkru line, fkcount on the fork line
 	sigcount() { echo "$sig" | sed -n "s/.* \([0-9]*\) $1.*/\1/p"; }
 	pkcount() { echo "$pk" | sed -n "s/.* \([0-9]*\) $1.*/\1/p"; }
+	fkcount() { echo "$fk" | sed -n "s/.* \([0-9]*\) $1.*/\1/p"; }
 	for pn in eager:1 eager:2 eager:4 rfc2015:1 rfc2015:2 rfc2015:4 linux:1 linux:2 linux:4 deferred:1 deferred:2 deferred:4; do
 		p=${pn%%:*} nc=${pn#*:}
 		t "ring0: policy=$p cpus=$nc boots, runs and passes (exit 0)" 0 ring0/boot.sh "$img" "policy=$p" "cpus=$nc"
@@ -566,6 +568,12 @@ sec_ring0() {
 			t "ring0: policy=$p cpus=$nc: reschedule IPIs sent, kernel FPU IPIs taken (> 0)" 0 \
 				test "$(schedcount 'reschedule IPIs')" -gt 0 -a "$(echo "$sched" | sed -n 's/.*kernel FPU IPIs (\([0-9]*\) taken).*/\1/p')" -gt 0
 		fi
+		# Fork (ring0/fork.c): children that checked they hold the parent's
+		# registers and PKRU (a mismatch is a violation, asserted 0 above),
+		# ran their own generations and exited for good.
+		fk=$(grep '^ring0: fork: ' "$log/ring0.serial")
+		t "ring0: policy=$p cpus=$nc: forks > 0 and children exited > 0" 0 \
+			test "$(fkcount forks)" -gt 0 -a "$(fkcount 'children exited')" -gt 0
 		# Ring 0 runs with interrupts on: some timer interrupts land in the
 		# library's code while it holds the FPU lock (saves, restores). With
 		# one CPU the library is too small a share of the instructions for
@@ -605,6 +613,7 @@ sec_ring0() {
 		"grep -q 'exception 13 on the library.s instruction at 0x[0-9a-f]*: resumed at its fixup' '$log/ring0.corrupt' &&
 		 grep -q 'restoring a context buffer faulted: loaded the init state instead' '$log/ring0.corrupt'"
 	t "ring0: an unknown policy fails the boot" 1 ring0/boot.sh "$img" policy=eagr interrupts=100
+	t "ring0: a bad fork_every= fails the boot" 1 ring0/boot.sh "$img" fork_every=8x interrupts=100
 	t "ring0: the installed library refuses bug= (production build)" 1 ring0/boot.sh "$img" bug=skip-owner-check interrupts=100
 	# A bug is caught only when the same run passes clean first.
 	local pb pol bug
