@@ -20,8 +20,9 @@ SAN      ?=
 OPT      ?= -O2
 WARN     := -Wall -Wextra -Werror
 COMMON   := -std=c11 $(OPT) -g $(WARN) -Iinclude -MMD -MP
-# Kernel-side code: what a real kernel would accept.
-FREESTANDING := -ffreestanding -fno-builtin -mgeneral-regs-only \
+# Kernel-side code: what a real kernel would accept. No red zone: an
+# interrupt taken in ring 0 pushes its frame on the stack the code runs on.
+FREESTANDING := -ffreestanding -fno-builtin -mgeneral-regs-only -mno-red-zone \
             -fno-tree-loop-distribute-patterns -fno-stack-protector
 # Everything but libfpuctx.a is the testing build: the injectable bugs and
 # pretended CPU behaviours of include/fpuctx/testing.h are compiled in.
@@ -212,7 +213,7 @@ RING0_PC    = PKG_CONFIG_SYSROOT_DIR=$(RING0_ROOT) PKG_CONFIG_LIBDIR=$(RING0_ROO
 RING0_CFLAGS := -std=c11 -O2 -g $(WARN) -MMD -MP -ffreestanding -fno-builtin -mgeneral-regs-only \
             -mno-red-zone -fno-stack-protector -fno-pic -fno-pie -fno-tree-loop-distribute-patterns
 RING0_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,ring0/linker.ld -Wl,-z,max-page-size=0x1000 -Wl,--build-id=none -Wl,--no-warn-rwx-segments
-RING0_C    := ring0/kernel.c ring0/cpu.c ring0/console.c
+RING0_C    := ring0/kernel.c ring0/cpu.c ring0/console.c ring0/paging.c ring0/signal.c ring0/fork.c
 RING0_ASM  := ring0/boot.S ring0/entry.S ring0/user.S ring0/kfpu.S
 RING0_AOBJ := $(RING0_ASM:ring0/%.S=$(RING0)/%.o)
 RING0_POBJ := $(RING0_C:ring0/%.c=$(RING0)/installed/%.o)

@@ -52,6 +52,17 @@
  *     when S is rewritten or freed it is discarded unsaved (fpu__forget_state).
  *     A CPU that waits for another's write-back holds no unsaved image
  *     itself, so waits never form a cycle.
+ * I10 S->unsaved and S->last_cpu are shared between CPUs: the holder writes
+ *     them (defer, write-back, load) while a CPU that needs or discards S
+ *     reads them, or clears them (exit, exec, set, sigreturn). So:
+ *     last_cpu is stored before unsaved (fpu__publish, a release store)
+ *     and read after it (fpu__unsaved, an acquire load): whoever sees an
+ *     image written back sees the buffer's bytes and whose it was, and a
+ *     write-back's late store of last_cpu cannot land over a newer one.
+ *     The holder's write-back and a discard race for the image with one
+ *     compare-and-swap (fpu__claim_write_back, fpu__discard_unsaved):
+ *     exactly one wins, and a discard that finds the write-back already
+ *     under way waits for its end, so nothing the holder stores lands after.
  * ------------------------------------------------------------------------- */
 
 void fpu__emit_event(struct fpu_cpu *cpu, unsigned type, const struct fpu_ctx *ctx,
@@ -88,8 +99,61 @@ void fpu__unlock(struct fpu_cpu *cpu)
 static bool state_valid(const struct fpu_cpu *cpu, const struct fpu_state *s)
 {
 	if (FPU_BUG(cpu->sys, SKIP_OWNER_CHECK))
-		return s->last_cpu == cpu->id;
-	return cpu->owner == s && s->last_cpu == cpu->id;
+		return fpu__last_cpu(s) == cpu->id;
+	return cpu->owner == s && fpu__last_cpu(s) == cpu->id;
+}
+
+#ifdef FPUCTX_TESTING
+/* The bug publish-unordered with its window held open, as an adversarial
+ * scheduler would: "saved" is visible, the store of last_cpu waits. If
+ * another CPU takes the image meanwhile (its last_cpu changes), the store
+ * waits on until that CPU has switched the task out again (unsaved), then
+ * lands over its last_cpu. Bounded: spins, not a sleep. */
+static void publish_unordered(struct fpu_state *s, int32_t cpu)
+{
+	volatile uint32_t n;
+
+	__atomic_store_n(&s->unsaved, FPU_SAVED, __ATOMIC_RELAXED);
+	for (n = 0; n < 20000 && fpu__last_cpu(s) == cpu; n = n + 1)
+		;
+	if (fpu__last_cpu(s) != cpu)
+		for (n = 0; n < 400000 && !fpu__unsaved(s); n = n + 1)
+			;
+	__atomic_store_n(&s->last_cpu, cpu, __ATOMIC_RELAXED);
+}
+#endif
+
+/* I10: where S's image is now, then whether that is newer than its buffer:
+ * in that order, so that the second store publishes the first (and, for a
+ * write-back, the bytes XSAVE wrote before it). */
+void fpu__publish(struct fpu_state *s, int32_t last_cpu, uint8_t unsaved)
+{
+	__atomic_store_n(&s->last_cpu, last_cpu, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->unsaved, unsaved, __ATOMIC_RELEASE);
+}
+
+/* I10: the holder takes its unsaved image for a write-back; false if a
+ * discard took it first (then there is nothing to write). */
+bool fpu__claim_write_back(struct fpu_state *s)
+{
+	uint8_t expected = FPU_UNSAVED;
+
+	return __atomic_compare_exchange_n(&s->unsaved, &expected, FPU_WRITING_BACK, false,
+					   __ATOMIC_ACQUIRE, __ATOMIC_ACQUIRE);
+}
+
+/* I10: S is rewritten or freed by a CPU that may not hold its image: take
+ * the image from the holder, or wait until the holder's write-back is over. */
+void fpu__discard_unsaved(struct fpu_state *s)
+{
+	uint8_t expected = FPU_UNSAVED;
+
+	while (!__atomic_compare_exchange_n(&s->unsaved, &expected, FPU_SAVED, false,
+					    __ATOMIC_ACQUIRE, __ATOMIC_ACQUIRE)) {
+		if (expected == FPU_SAVED)
+			return;
+		expected = FPU_UNSAVED; /* a write-back under way: it ends with FPU_SAVED */
+	}
 }
 
 /* The registers are about to hold something that is nobody's image. */
@@ -106,12 +170,12 @@ void fpu__forget_state(struct fpu_cpu *cpu, struct fpu_state *s)
 {
 	if (FPU_BUG(cpu->sys, EXIT_KEEPS_OWNER))
 		return;
-	if (FPU_BUG(cpu->sys, EXEC_KEEPS_UNSAVED) && s->unsaved)
+	if (FPU_BUG(cpu->sys, EXEC_KEEPS_UNSAVED) && fpu__unsaved(s))
 		return;
-	s->unsaved = false;
+	fpu__discard_unsaved(s);
 	if (cpu->owner == s)
 		fpu__drop_cpu_owner(cpu);
-	s->last_cpu = -1; /* other CPUs may still name S as owner: last_cpu rules them out */
+	fpu__publish(s, -1, FPU_SAVED); /* other CPUs may still name S as owner: last_cpu rules them out */
 }
 
 void fpu__count_save(struct fpu_cpu *cpu, struct fpu_ctx *ctx, uint32_t bytes, uint32_t full)
@@ -159,8 +223,12 @@ void fpu__save_regs(struct fpu_cpu *cpu, struct fpu_ctx *ctx, struct fpu_state *
 	uint32_t bytes = fpu_hw_save(cpu->sys, s->area, s->mask);
 
 	cpu->owner = s;
-	s->last_cpu = cpu->id;
-	s->unsaved = false;
+#ifdef FPUCTX_TESTING
+	if (FPU_BUG(cpu->sys, PUBLISH_UNORDERED) && fpu__unsaved(s))
+		publish_unordered(s, cpu->id); /* a write-back, stores in the wrong order */
+	else
+#endif
+	fpu__publish(s, cpu->id, FPU_SAVED);
 	fpu__count_save(cpu, ctx, bytes, fpu_hw_bytes(cpu->sys, s->mask));
 	fpu__emit(cpu, FPU_EV_SAVE, ctx, s, bytes, 0);
 }
@@ -182,8 +250,7 @@ void fpu__load_regs(struct fpu_cpu *cpu, struct fpu_ctx *ctx, struct fpu_state *
 		fpu_hw_restore(cpu->sys, cpu->sys->init_state->area, s->mask);
 	}
 	cpu->owner = s;
-	s->last_cpu = cpu->id;
-	s->unsaved = false;
+	fpu__publish(s, cpu->id, FPU_SAVED);
 	fpu__count_restore(cpu, ctx, bytes, fpu_hw_bytes(cpu->sys, s->mask));
 	fpu__emit(cpu, FPU_EV_RESTORE, ctx, s, bytes, 0);
 }
@@ -195,8 +262,8 @@ void fpu__flush_owner_slow(struct fpu_cpu *cpu)
 {
 	struct fpu_state *s = cpu->owner;
 
-	if (s->last_cpu != cpu->id)
-		return;
+	if (fpu__last_cpu(s) != cpu->id || !fpu__claim_write_back(s))
+		return; /* not this CPU's image, or discarded by another CPU (I10) */
 #ifdef FPUCTX_TESTING
 	if (FPU_BUG(cpu->sys, FLUSH_ACTIVE_BUFFER) && cpu->unsaved_ctx &&
 	    cpu->unsaved_ctx->active != s) {
@@ -205,7 +272,7 @@ void fpu__flush_owner_slow(struct fpu_cpu *cpu)
 
 		fpu__count_save(cpu, cpu->unsaved_ctx, bytes, fpu_hw_bytes(cpu->sys, wrong->mask));
 		fpu__emit(cpu, FPU_EV_SAVE, cpu->unsaved_ctx, wrong, bytes, 0);
-		s->unsaved = false;
+		fpu__publish(s, cpu->id, FPU_SAVED);
 		return;
 	}
 #endif
@@ -217,8 +284,9 @@ void fpu__flush_owner_slow(struct fpu_cpu *cpu)
 void fpu__sync_buffer_slow(struct fpu_cpu *cpu, struct fpu_state *s)
 {
 	struct fpu_system *sys = cpu->sys;
+	int32_t holder = fpu__last_cpu(s); /* read after unsaved (I10) */
 
-	if (s->last_cpu == cpu->id) {
+	if (holder == cpu->id) {
 		fpu__flush_owner(cpu);
 		return;
 	}
@@ -226,9 +294,9 @@ void fpu__sync_buffer_slow(struct fpu_cpu *cpu, struct fpu_state *s)
 		return;
 	fpu__flush_owner(cpu); /* hold nothing unsaved while waiting: no cycle of waiters */
 	cpu->stats.ipis++;
-	fpu__emit(cpu, FPU_EV_FLUSH_REQUEST, 0, s, 0, (uint64_t)s->last_cpu);
-	sys->port->flush_remote(sys->port_data, s->last_cpu, s);
-	if (s->unsaved)
+	fpu__emit(cpu, FPU_EV_FLUSH_REQUEST, 0, s, 0, (uint64_t)holder);
+	sys->port->flush_remote(sys->port_data, holder, s);
+	if (fpu__unsaved(s))
 		fpu__warn(cpu, "flush_remote returned before the image was written back");
 }
 
@@ -240,23 +308,23 @@ void fpu__supersede(struct fpu_cpu *cpu, struct fpu_ctx *ctx)
 {
 	struct fpu_state *s = ctx->active;
 
-	if (!s->unsaved)
+	if (!fpu__unsaved(s))
 		return;
-	s->unsaved = false;
+	fpu__discard_unsaved(s);
 	if (cpu->owner == s)
 		fpu__drop_cpu_owner(cpu);
-	s->last_cpu = -1;
+	fpu__publish(s, -1, FPU_SAVED);
 }
 
 /* A remote flush done on the CPU holding the image (migration or IPI). */
 static void flush_for_remote(struct fpu_cpu *cpu, struct fpu_state *s)
 {
-	if (!s->unsaved || s->last_cpu != cpu->id)
+	if (!fpu__unsaved(s) || fpu__last_cpu(s) != cpu->id)
 		return;
 	if (cpu->owner != s) {
 		/* I9 broke: the image is gone. Say so rather than let the asker wait. */
 		fpu__warn(cpu, "an unsaved image is no longer in the registers of the CPU that held it");
-		s->unsaved = false;
+		fpu__discard_unsaved(s);
 		return;
 	}
 	fpu__flush_owner(cpu);
@@ -287,7 +355,7 @@ void fpu__make_regs_live(struct fpu_cpu *cpu, struct fpu_ctx *ctx)
 	struct fpu_state *s = ctx->active;
 
 	if (cpu->sys->policy->skip_valid_restore && state_valid(cpu, s)) {
-		s->unsaved = false; /* live again: the running context's, not a write-back's */
+		fpu__publish(s, cpu->id, FPU_SAVED); /* live again: the running context's, not a write-back's */
 		cpu->stats.skipped_restores++;
 		ctx->stats.skipped_restores++;
 		fpu__emit(cpu, FPU_EV_SKIP_RESTORE, ctx, s, 0, 0);
@@ -325,8 +393,7 @@ void fpu__write_pkru(struct fpu_cpu *cpu, const struct fpu_ctx *ctx, uint32_t va
 void fpu__defer_save(struct fpu_cpu *cpu, struct fpu_ctx *prev, struct fpu_state *s)
 {
 	cpu->owner = s;
-	s->last_cpu = cpu->id;
-	s->unsaved = true;
+	fpu__publish(s, cpu->id, FPU_UNSAVED);
 	cpu->unsaved_ctx = prev;
 	fpu__emit(cpu, FPU_EV_SAVE_DEFERRED, prev, s, 0, 0);
 }
@@ -414,6 +481,9 @@ bool fpu_kernel_begin(struct fpu_cpu *cpu, struct fpu_ctx *current, unsigned kfp
 		return false;
 	}
 	cpu->in_kernel_fpu = true;
+	/* An interrupt's section is refused from here on; one that came before
+	 * has ended, and what it changed is read below, not before. */
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	if (fpu__regs_live(sys, current)) {
 		if (!FPU_BUG(sys, KFPU_NO_SAVE))
 			fpu__save_regs(cpu, current, current->active);
@@ -438,11 +508,15 @@ void fpu_kernel_end(struct fpu_cpu *cpu, struct fpu_ctx *current)
 		fpu__warn(cpu, "kernel_fpu_end without kernel_fpu_begin");
 		return;
 	}
+	/* Locked: an interrupt's section must not come between the end of
+	 * this one and the restore (I6). */
+	fpu__lock(cpu);
 	cpu->in_kernel_fpu = false;
 	fpu__emit(cpu, FPU_EV_KFPU_END, current, 0, 0, 0);
 	if (sys->policy->kfpu_end_restores && fpu__has_fpu(sys, current) &&
 	    (current->flags & FPU_CTX_NEED_LOAD))
 		fpu__make_regs_live(cpu, current);
+	fpu__unlock(cpu);
 }
 
 /* ---------------------------------------------------------------------------
@@ -464,7 +538,7 @@ bool fpu_state_setup(struct fpu_system *sys, struct fpu_state *state, void *area
 	state->area = area;
 	state->mask = sys->mask;
 	state->last_cpu = -1;
-	state->unsaved = false;
+	state->unsaved = FPU_SAVED;
 	state->id = id;
 	return true;
 }
@@ -478,8 +552,8 @@ void fpu_ctx_init(struct fpu_system *sys, struct fpu_ctx *ctx, struct fpu_state 
 	ctx->pkru = FPU_PKRU_DEFAULT;
 	ctx->flags = FPU_CTX_NEED_LOAD | (kthread ? FPU_CTX_KTHREAD : 0);
 	copy_init_image(sys, state);
-	state->last_cpu = -1;
-	state->unsaved = false;
+	fpu__discard_unsaved(state);
+	fpu__publish(state, -1, FPU_SAVED);
 }
 
 void fpu_fork(struct fpu_cpu *cpu, struct fpu_ctx *current, struct fpu_ctx *child)
@@ -579,7 +653,11 @@ bool fpu_flush_ipi(struct fpu_cpu *cpu, struct fpu_state *state)
 
 	if (sys->port->context(sys->port_data, cpu->id) & FPU_PORT_FPREGS_HELD)
 		return false; /* mid save or restore: after the unlock */
+	/* Locked (I6): an interrupt's kernel FPU section must not write the
+	 * image back between the tests below and the write-back. */
+	fpu__lock(cpu);
 	flush_for_remote(cpu, state);
+	fpu__unlock(cpu);
 	return true;
 }
 

@@ -174,8 +174,8 @@ enum fpu_regset_error fpu_guest_set(struct fpu_system *sys, struct fpu_guest *g,
 		return e;
 	/* The image changes in memory: no CPU may think it holds it (I1), and
 	 * an unsaved one is dropped, not written back over it (I9). */
-	g->state.last_cpu = -1;
-	g->state.unsaved = false;
+	fpu__discard_unsaved(&g->state);
+	fpu__publish(&g->state, -1, FPU_SAVED);
 	fpu_regset_from_standard(sys, std, g->features, g->state.area);
 	return FPU_REGSET_OK;
 }

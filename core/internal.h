@@ -31,18 +31,30 @@ void fpu__count_restore(struct fpu_cpu *cpu, struct fpu_ctx *ctx, uint32_t bytes
 void fpu__drop_cpu_owner(struct fpu_cpu *cpu);
 /* I1: S is rewritten or released. */
 void fpu__forget_state(struct fpu_cpu *cpu, struct fpu_state *s);
+/* I10: S->unsaved and S->last_cpu as other CPUs may change them. */
+static inline uint8_t fpu__unsaved(const struct fpu_state *s)
+{
+	return __atomic_load_n(&s->unsaved, __ATOMIC_ACQUIRE);
+}
+static inline int32_t fpu__last_cpu(const struct fpu_state *s)
+{
+	return __atomic_load_n(&s->last_cpu, __ATOMIC_RELAXED);
+}
+void fpu__publish(struct fpu_state *s, int32_t last_cpu, uint8_t unsaved);
+bool fpu__claim_write_back(struct fpu_state *s);
+void fpu__discard_unsaved(struct fpu_state *s);
 /* I9: write back the unsaved image the registers hold, if any. */
 void fpu__flush_owner_slow(struct fpu_cpu *cpu);
 static inline void fpu__flush_owner(struct fpu_cpu *cpu)
 {
-	if (cpu->owner && cpu->owner->unsaved)
+	if (cpu->owner && fpu__unsaved(cpu->owner))
 		fpu__flush_owner_slow(cpu);
 }
 /* I9: make S's buffer current: write back its unsaved image, here or by IPI. */
 void fpu__sync_buffer_slow(struct fpu_cpu *cpu, struct fpu_state *s);
 static inline void fpu__sync_buffer(struct fpu_cpu *cpu, struct fpu_state *s)
 {
-	if (s->unsaved)
+	if (fpu__unsaved(s))
 		fpu__sync_buffer_slow(cpu, s);
 }
 /* I9: leave prev's live image in the registers as S's, unsaved. */

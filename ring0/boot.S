@@ -83,7 +83,77 @@ boot_entry64:
 	hlt
 	jmp 2b
 
+/* An AP in long mode: its stack and CPU index were left by the BSP, which
+ * starts one AP at a time. */
+	.globl ap_entry64, ap_boot_rsp, ap_boot_cpu
+ap_entry64:
+	mov $0x10, %eax
+	mov %eax, %ds
+	mov %eax, %es
+	mov %eax, %ss
+	xor %eax, %eax
+	mov %eax, %fs
+	mov %eax, %gs
+	mov ap_boot_rsp(%rip), %rsp
+	mov ap_boot_cpu(%rip), %edi
+	call ap_main
+3:	cli
+	hlt
+	jmp 3b
+
+/* The APs' start (INIT-SIPI-SIPI from cpu.c): this code is copied to
+ * TRAMPOLINE and entered in real mode at TRAMPOLINE >> 4 : 0. It goes to
+ * protected mode, then long mode on the BSP's page tables, and jumps to
+ * ap_entry64 in the kernel proper. Addresses inside it are computed from
+ * its own start, since it runs where it is copied, not where it is linked. */
+#define TRAMPOLINE 0x8000
+#define T(x) ((x) - trampoline_start + TRAMPOLINE)
+
 	.section .rodata
+	.globl trampoline_start, trampoline_end
+	.code16
+trampoline_start:
+	cli
+	xor %ax, %ax
+	mov %ax, %ds
+	lgdtl T(tramp_gdt_ptr)
+	mov %cr0, %eax
+	or $1, %eax                       /* PE */
+	mov %eax, %cr0
+	ljmpl $0x18, $T(tramp32)
+
+	.code32
+tramp32:
+	mov $0x10, %eax
+	mov %eax, %ds
+	mov %eax, %es
+	mov %eax, %ss
+	mov %cr4, %eax
+	or $0x20, %eax                    /* PAE */
+	mov %eax, %cr4
+	mov $pml4, %eax
+	mov %eax, %cr3
+	mov $0xc0000080, %ecx             /* EFER */
+	rdmsr
+	or $0x100, %eax                   /* LME */
+	wrmsr
+	mov %cr0, %eax
+	or $0x80000001, %eax              /* PG, PE */
+	mov %eax, %cr0
+	ljmp $0x08, $ap_entry64
+
+	.align 8
+tramp_gdt:
+	.quad 0
+	.quad 0x00af9a000000ffff          /* 0x08: 64-bit code */
+	.quad 0x00cf92000000ffff          /* 0x10: data */
+	.quad 0x00cf9a000000ffff          /* 0x18: 32-bit code */
+tramp_gdt_ptr:
+	.word tramp_gdt_ptr - tramp_gdt - 1
+	.long T(tramp_gdt)
+trampoline_end:
+	.code64
+
 	.align 16
 boot_gdt:
 	.quad 0
@@ -97,6 +167,9 @@ boot_gdt_ptr:
 	.globl multiboot_info_phys, multiboot_magic
 multiboot_info_phys: .long 0
 multiboot_magic:     .long 0
+	.align 8
+ap_boot_rsp:         .quad 0
+ap_boot_cpu:         .long 0
 
 	.section .bss
 	.align 4096

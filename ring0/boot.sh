@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Boots a ring0 kernel image once under QEMU (TCG, one CPU) and turns QEMU's
-# exit status into a verdict. The serial console goes to stdout.
+# Boots a ring0 kernel image once under QEMU (TCG) and turns QEMU's exit
+# status into a verdict. The serial console goes to stdout.
 #
-#   ring0/boot.sh IMAGE [KERNEL COMMAND LINE...]    e.g. policy=linux interrupts=10000
+#   ring0/boot.sh IMAGE [KERNEL COMMAND LINE...]    e.g. policy=linux cpus=2 interrupts=10000
+#
+# cpus=N on the command line is also QEMU's -smp N (default 1).
 #
 # The kernel writes 0 (pass) or 1 (fail) to the isa-debug-exit port, and QEMU
 # exits with (value << 1) | 1. Exits 0 for pass, 1 for fail, 2 when there is
@@ -16,9 +18,13 @@
 set -u
 image=${1:?usage: ring0/boot.sh IMAGE [COMMAND LINE...]}
 shift
+smp=1
+for a in "$@"; do
+	case $a in cpus=[1-9]) smp=${a#cpus=} ;; esac
+done
 clock=(-icount "shift=${RING0_ICOUNT:-1}")
 [ "${RING0_ICOUNT:-}" = off ] && clock=()
-timeout "${RING0_TIMEOUT:-120}" qemu-system-x86_64 -cpu max -smp 1 -m 128M \
+timeout "${RING0_TIMEOUT:-120}" qemu-system-x86_64 -cpu max -smp "$smp" -m 128M \
 	-display none -no-reboot -serial stdio -monitor none "${clock[@]}" \
 	-device isa-debug-exit,iobase=0xf4,iosize=0x04 \
 	-kernel "$image" -append "$*" </dev/null

@@ -46,10 +46,15 @@ static void put_uint(uint64_t v, unsigned base, int width)
 }
 
 /* %s %c %d %u %x, with l/ll and a field width for numbers. */
+/* One line at a time from any CPU (callers run with interrupts off). */
+static volatile int console_lock;
+
 void kprintf(const char *fmt, ...)
 {
 	va_list ap;
 
+	while (__atomic_exchange_n(&console_lock, 1, __ATOMIC_ACQUIRE))
+		cpu_relax();
 	va_start(ap, fmt);
 	for (; *fmt; fmt++) {
 		int longs = 0, width = 0;
@@ -104,6 +109,7 @@ void kprintf(const char *fmt, ...)
 		}
 	}
 	va_end(ap);
+	__atomic_store_n(&console_lock, 0, __ATOMIC_RELEASE);
 }
 
 void qemu_exit(unsigned code)

@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: MIT */
-/* Descriptor tables, user pages, FPU enabling, the local APIC timer. */
+/* Descriptor tables, FPU enabling, the local APIC timer, IPIs, the APs' start. */
 #include "kernel.h"
 
-#define PTE_US   0x004ull
 #define APIC_BASE 0xfee00000ull
+#define APIC_ID   0x020
 #define APIC_TPR  0x080
 #define APIC_EOI  0x0b0
 #define APIC_SVR  0x0f0
+#define APIC_ICR_LO 0x300
+#define APIC_ICR_HI 0x310
+#define APIC_ICR_PENDING (1u << 12)
 #define APIC_LVT_TIMER 0x320
 #define APIC_TIMER_INIT 0x380
 #define APIC_TIMER_DIV 0x3e0
@@ -16,7 +19,10 @@
 #define MSR_STAR  0xc0000081u
 #define MSR_LSTAR 0xc0000082u
 #define MSR_FMASK 0xc0000084u
+#define MSR_GS_BASE        0xc0000101u
+#define MSR_KERNEL_GS_BASE 0xc0000102u
 #define EFER_SCE  0x1ull
+#define TRAMPOLINE 0x8000u
 
 struct percpu cpus[MAX_CPUS];
 
@@ -32,12 +38,9 @@ struct table_ptr {
 	uint64_t base;
 } __attribute__((packed));
 
-static uint64_t gdt[7] __attribute__((aligned(16)));
+static uint64_t gdt[5 + 2 * MAX_CPUS] __attribute__((aligned(16)));
 static struct idt_gate idt[256] __attribute__((aligned(16)));
 
-extern uint64_t pd_low[512];
-extern uint64_t pml4[512];
-extern char user_region_start[], user_region_end[];
 
 static inline void wrmsr(uint32_t msr, uint64_t v)
 {
@@ -84,7 +87,8 @@ DECLARE_ISR(6) DECLARE_ISR(7) DECLARE_ISR(8) DECLARE_ISR(9) DECLARE_ISR(10) DECL
 DECLARE_ISR(12) DECLARE_ISR(13) DECLARE_ISR(14) DECLARE_ISR(15) DECLARE_ISR(16) DECLARE_ISR(17)
 DECLARE_ISR(18) DECLARE_ISR(19) DECLARE_ISR(20) DECLARE_ISR(21) DECLARE_ISR(22) DECLARE_ISR(23)
 DECLARE_ISR(24) DECLARE_ISR(25) DECLARE_ISR(26) DECLARE_ISR(27) DECLARE_ISR(28) DECLARE_ISR(29)
-DECLARE_ISR(30) DECLARE_ISR(31) DECLARE_ISR(32) DECLARE_ISR(255)
+DECLARE_ISR(30) DECLARE_ISR(31) DECLARE_ISR(32) DECLARE_ISR(240) DECLARE_ISR(241) DECLARE_ISR(242)
+DECLARE_ISR(255)
 
 static void (*const exception_stubs[32])(void) = {
 	isr_0, isr_1, isr_2, isr_3, isr_4, isr_5, isr_6, isr_7, isr_8, isr_9, isr_10,
@@ -100,6 +104,7 @@ static void (*const exception_stubs[32])(void) = {
 void cpu_tables_init(struct percpu *c, uint64_t ist_top)
 {
 	uint64_t tss = (uint64_t)&c->tss, limit = sizeof(c->tss) - 1;
+	unsigned slot = 5 + 2 * (unsigned)c->id;
 	struct table_ptr p;
 	unsigned v;
 
@@ -108,9 +113,10 @@ void cpu_tables_init(struct percpu *c, uint64_t ist_top)
 	gdt[2] = 0x00cf92000000ffffull; /* kernel data */
 	gdt[3] = 0x00cff2000000ffffull; /* user data */
 	gdt[4] = 0x00affa000000ffffull; /* user code, 64-bit */
-	gdt[5] = (limit & 0xffff) | (tss & 0xffffff) << 16 | 0x89ull << 40 |
-		 ((limit >> 16) & 0xf) << 48 | ((tss >> 24) & 0xff) << 56;
-	gdt[6] = tss >> 32;
+	/* each CPU's own TSS descriptor: LTR marks it busy */
+	gdt[slot] = (limit & 0xffff) | (tss & 0xffffff) << 16 | 0x89ull << 40 |
+		    ((limit >> 16) & 0xf) << 48 | ((tss >> 24) & 0xff) << 56;
+	gdt[slot + 1] = tss >> 32;
 	c->tss.ist[0] = ist_top;
 	c->tss.iomap_base = sizeof(c->tss);
 
@@ -126,11 +132,14 @@ void cpu_tables_init(struct percpu *c, uint64_t ist_top)
 			 "mov %2, %%es\n\t"
 			 "mov %2, %%ss\n\t"
 			 "ltr %w3"
-			 : : "m"(p), "i"(KERNEL_CS), "r"(KERNEL_DS), "r"(TSS_SEL) : "rax", "memory");
+			 : : "m"(p), "i"(KERNEL_CS), "r"(KERNEL_DS), "r"(TSS_SEL(c->id)) : "rax", "memory");
 
 	for (v = 0; v < 32; v++)
 		set_gate(v, exception_stubs[v], 1);
 	set_gate(TIMER_VECTOR, isr_32, 0);
+	set_gate(FLUSH_VECTOR, isr_240, 0);
+	set_gate(RESCHED_VECTOR, isr_241, 0);
+	set_gate(KFPU_VECTOR, isr_242, 0);
 	set_gate(SPURIOUS_VECTOR, isr_255, 0);
 	p.limit = sizeof(idt) - 1;
 	p.base = (uint64_t)idt;
@@ -142,14 +151,12 @@ void cpu_tables_init(struct percpu *c, uint64_t ist_top)
 	wrmsr(MSR_FMASK, 0x200 | 0x100 | 0x400 | 0x40000); /* IF, TF, DF, AC */
 }
 
-/* The user region's 2 MiB pages become user-accessible; nothing else is. */
-void user_pages_init(void)
+/* GS base (both of them, as nothing swaps them) points at the CPU's data. */
+void cpu_gs_init(struct percpu *c)
 {
-	uint64_t a;
-
-	for (a = (uint64_t)user_region_start; a < (uint64_t)user_region_end; a += 1ull << 21)
-		pd_low[a >> 21] |= PTE_US;
-	__asm__ volatile("mov %0, %%cr3" : : "r"((uint64_t)pml4) : "memory");
+	c->self = c;
+	wrmsr(MSR_GS_BASE, (uint64_t)c);
+	wrmsr(MSR_KERNEL_GS_BASE, (uint64_t)c);
 }
 
 #define CR0_MP  (1ull << 1)
@@ -236,4 +243,63 @@ void apic_timer_start(uint32_t initial_count)
 	apic_write(APIC_TIMER_DIV, 0x3);  /* divide by 16 */
 	apic_write(APIC_LVT_TIMER, APIC_TIMER_PERIODIC | TIMER_VECTOR);
 	apic_write(APIC_TIMER_INIT, initial_count);
+}
+
+static inline uint32_t apic_read(uint32_t reg)
+{
+	return *(volatile uint32_t *)(APIC_BASE + reg);
+}
+
+unsigned apic_id(void)
+{
+	return apic_read(APIC_ID) >> 24;
+}
+
+/* Fixed delivery, physical destination; waits for the previous send. */
+void apic_send_ipi(unsigned dest, uint32_t icr_low)
+{
+	while (apic_read(APIC_ICR_LO) & APIC_ICR_PENDING)
+		cpu_relax();
+	apic_write(APIC_ICR_HI, dest << 24);
+	apic_write(APIC_ICR_LO, icr_low);
+	while (apic_read(APIC_ICR_LO) & APIC_ICR_PENDING)
+		cpu_relax();
+}
+
+static void spin_delay(unsigned n)
+{
+	while (n--)
+		cpu_relax();
+}
+
+extern char trampoline_start[], trampoline_end[];
+extern uint64_t ap_boot_rsp;
+extern uint32_t ap_boot_cpu;
+extern volatile uint32_t aps_started;
+
+/* INIT, then two STARTUPs at TRAMPOLINE, one AP at a time (the trampoline
+ * reads ap_boot_rsp and ap_boot_cpu); QEMU numbers the APIC ids 0..N-1. */
+void smp_start_aps(unsigned ncpus, uint64_t *stack_tops)
+{
+	unsigned i, tries;
+
+	memcpy((void *)(uint64_t)TRAMPOLINE, trampoline_start,
+	       (unsigned long)(trampoline_end - trampoline_start));
+	for (i = 1; i < ncpus; i++) {
+		ap_boot_rsp = stack_tops[i];
+		ap_boot_cpu = i;
+		__asm__ volatile("" : : : "memory");
+		apic_send_ipi(i, 0x4500);                       /* INIT, assert */
+		spin_delay(10000);
+		apic_send_ipi(i, 0x4600 | (TRAMPOLINE >> 12));  /* STARTUP */
+		spin_delay(2000);
+		if (aps_started < i)
+			apic_send_ipi(i, 0x4600 | (TRAMPOLINE >> 12));
+		for (tries = 0; aps_started < i && tries < 100000000u; tries++)
+			cpu_relax();
+		if (aps_started < i) {
+			kprintf("ring0: FAIL: cpu %u did not start\n", i);
+			qemu_exit(EXIT_CODE_FAIL);
+		}
+	}
 }

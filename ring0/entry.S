@@ -45,6 +45,9 @@ STUB 8,1;  STUB 9,0;  STUB 10,1; STUB 11,1; STUB 12,1; STUB 13,1; STUB 14,1; STU
 STUB 16,0; STUB 17,1; STUB 18,0; STUB 19,0; STUB 20,0; STUB 21,1; STUB 22,0; STUB 23,0
 STUB 24,0; STUB 25,0; STUB 26,0; STUB 27,0; STUB 28,0; STUB 29,1; STUB 30,1; STUB 31,0
 STUB 32,0                               /* the local APIC timer */
+STUB 240,0                              /* the remote flush IPI */
+STUB 241,0                              /* the reschedule IPI */
+STUB 242,0                              /* the kernel FPU request IPI */
 STUB 255,0                              /* the APIC's spurious vector */
 
 trap_common:
@@ -71,16 +74,16 @@ trap_return:
 	add $16, %rsp                     /* vector, error code */
 	iretq
 
-/* syscall: RCX = user RIP, R11 = user RFLAGS, IF masked by FMASK. One CPU,
- * so the user stack pointer is parked in a global; SMP will use GS. The
- * frame is the interrupt one, so every return to user mode is trap_return's
- * iretq. */
+/* syscall: RCX = user RIP, R11 = user RFLAGS, IF masked by FMASK. The user
+ * stack pointer is parked in the CPU's struct percpu (GS base: offset 8;
+ * the kernel stack at offset 0). The frame is the interrupt one, so every
+ * return to user mode is trap_return's iretq. */
 	.globl syscall_entry
 syscall_entry:
-	mov %rsp, syscall_user_rsp(%rip)
-	mov kernel_stack_top(%rip), %rsp
+	mov %rsp, %gs:8
+	mov %gs:0, %rsp
 	push $USER_SS
-	push syscall_user_rsp(%rip)
+	push %gs:8
 	push %r11
 	push $USER_CS
 	push %rcx
@@ -90,6 +93,21 @@ syscall_entry:
 	mov %rsp, %rdi
 	call trap
 	jmp trap_return
+
+/* user_copy(dst, src, len): copies to or from user memory with REP MOVSB
+ * (no SIMD: a task's registers may be live). 0, or -1 when it faulted: the
+ * #PF handler (signal.c) resumes a fault at user_copy_insn at
+ * user_copy_fixup. */
+	.globl user_copy, user_copy_insn, user_copy_fixup
+user_copy:
+	mov %rdx, %rcx
+user_copy_insn:
+	rep movsb
+	xor %eax, %eax
+	ret
+user_copy_fixup:
+	mov $-1, %eax
+	ret
 
 /* switch_stacks(&prev_rsp, next_rsp): callee-saved registers stay on the
  * stack being left; returns on the other one. */
@@ -116,12 +134,7 @@ switch_stacks:
 	.globl task_first_return
 task_first_return:
 	mov %rsp, %rdi
-	call return_to_user_hook
+	call task_first_hook
 	jmp trap_return
-
-	.data
-	.globl kernel_stack_top
-syscall_user_rsp: .quad 0
-kernel_stack_top: .quad 0
 
 	.section .note.GNU-stack, "", @progbits

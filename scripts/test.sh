@@ -443,7 +443,8 @@ sec_bugs() {
 		skip "bug $bug caught" "$("$fpuctx" bugs | grep "^$bug " | sed 's/.*\[//; s/\]$//')"
 	done
 	# Bugs that need a --pretend CPU behaviour have their own section below.
-	for bug in $("$fpuctx" bugs | awk '!/cannot show here|needs --pretend/ {print $1}'); do
+	# Races of CPUs running at once are the ring0 section's.
+	for bug in $("$fpuctx" bugs | awk '!/cannot show here|needs --pretend|CPUs running at once/ {print $1}'); do
 		pol=linux
 		"$fpuctx" bugs | grep "^$bug " | grep -q -- '--policy deferred' && pol=deferred
 		tcaught "bug $bug caught" "$bug" "$fpuctx" stress --seeds 10 --events 20000 --policy $pol || continue
@@ -506,7 +507,7 @@ sec_matrix() {
 	fi
 }
 
-section ring0 "ring 0 under QEMU: the installed library switching real ring-3 tasks on the APIC timer, per policy; an injected bug caught"
+section ring0 "ring 0 under QEMU: the installed library switching real ring-3 tasks on the APIC timers of 1, 2 and 4 CPUs, per policy, with signal frames (real page faults, PKRU); injected bugs caught"
 sec_ring0() {
 	if ! command -v qemu-system-x86_64 >/dev/null; then
 		skip "ring0" "qemu-system-x86_64 is missing (scripts/setup.sh installs qemu-system-x86)"; return
@@ -517,21 +518,83 @@ sec_ring0() {
 		make --no-print-directory BUILD="$build" "$img" "$timg"
 	# field NAME: from the summary line in $last
 	field() { echo "$last" | sed -n "s/.* $1=\([0-9]*\).*/\1/p"; }
-	# The run stops at interrupts=10000 (the default), about 2 s of TCG time.
-	for p in eager rfc2015 linux deferred; do
-		t "ring0: policy=$p boots, runs and passes (exit 0)" 0 ring0/boot.sh "$img" "policy=$p"
+	# The run stops at interrupts=10000 (the default, all CPUs' timer
+	# interrupts together), about 2 s of TCG time. One, two and four CPUs
+	# for every policy.
+	local pn nc migr flushes sig pk inlib sched fk
+	# sigcount NAME: the count before NAME on the signals line, pkcount on
+	# the pkru line, fkcount on the fork line
+	sigcount() { echo "$sig" | sed -n "s/.* \([0-9]*\) $1.*/\1/p"; }
+	pkcount() { echo "$pk" | sed -n "s/.* \([0-9]*\) $1.*/\1/p"; }
+	fkcount() { echo "$fk" | sed -n "s/.* \([0-9]*\) $1.*/\1/p"; }
+	for pn in eager:1 eager:2 eager:4 rfc2015:1 rfc2015:2 rfc2015:4 linux:1 linux:2 linux:4 deferred:1 deferred:2 deferred:4; do
+		p=${pn%%:*} nc=${pn#*:}
+		t "ring0: policy=$p cpus=$nc boots, runs and passes (exit 0)" 0 ring0/boot.sh "$img" "policy=$p" "cpus=$nc"
 		tr -d '\r' <"$log/out" >"$log/ring0.serial"
 		last=$(grep '^ring0: policy=' "$log/ring0.serial" | tail -n 1)
-		t "ring0: policy=$p: the last line is the summary" 0 sh -c \
-			"tail -n 1 '$log/ring0.serial' | grep -qE '^ring0: policy=$p cpus=1 interrupts=[0-9]+ switches=[0-9]+ signals=0 saves=[0-9]+ restores=[0-9]+ violations=[0-9]+\$'"
-		t "ring0: policy=$p: violations=0, interrupts >= 10000, switches > 0, restores > 0" 0 \
+		t "ring0: policy=$p cpus=$nc: the last line is the summary" 0 sh -c \
+			"tail -n 1 '$log/ring0.serial' | grep -qE '^ring0: policy=$p cpus=$nc interrupts=[0-9]+ switches=[0-9]+ signals=[0-9]+ saves=[0-9]+ restores=[0-9]+ violations=[0-9]+\$'"
+		t "ring0: policy=$p cpus=$nc: violations=0, interrupts >= 10000, switches > 0, restores > 0" 0 \
 			test "$(field violations)" = 0 -a "$(field interrupts)" -ge 10000 -a "$(field switches)" -gt 0 \
 			-a "$(field restores)" -gt 0
+		migr=$(sed -n 's/^ring0: \([0-9]*\) migrations, .*/\1/p' "$log/ring0.serial")
+		flushes=$(sed -n 's/^ring0: [0-9]* migrations, .* \([0-9]*\) remote flushes$/\1/p' "$log/ring0.serial")
+		if [ "$nc" -gt 1 ]; then
+			t "ring0: policy=$p cpus=$nc: every CPU took timer interrupts, tasks migrated (migrations > 0)" 0 \
+				test "$(grep -cE "^ring0: cpu [0-9]+: [1-9][0-9]* interrupts" "$log/ring0.serial")" = "$nc" -a "${migr:-0}" -gt 0
+		fi
+		# Signals (ring0/signal.c): delivered and returned from, corrupted
+		# frames refused, frames faulted in by the library's fault_in after
+		# a real #PF on its XSAVE, PKRU checked; frames on a page whose key
+		# the task write-disabled refused with a PK fault.
+		sig=$(grep '^ring0: signals: ' "$log/ring0.serial")
+		pk=$(grep '^ring0: pkru: ' "$log/ring0.serial")
+		t "ring0: policy=$p cpus=$nc: signals=G on the summary line is the count delivered, and > 0" 0 \
+			test "$(field signals)" -gt 0 -a "$(field signals)" = "$(sigcount delivered)"
+		t "ring0: policy=$p cpus=$nc: sigreturns, rejected frames and frames faulted in > 0" 0 \
+			test "$(sigcount sigreturns)" -gt 0 -a "$(sigcount 'frames rejected')" -gt 0 \
+			-a "$(sigcount 'frames faulted in')" -gt 0
+		t "ring0: policy=$p cpus=$nc: PKRU checks, PK faults and frames refused by PKRU > 0" 0 \
+			test "$(pkcount 'PKRU checks')" -gt 0 -a "$(pkcount 'PK faults')" -gt 0 \
+			-a "$(pkcount 'frames refused by PKRU')" -gt 0
+		# The scheduler: yields that sleep, wake-ups by the timer, idle
+		# loops that halt; with more CPUs, reschedule IPIs to halted CPUs
+		# and kernel FPU requests by IPI (the library may refuse those).
+		sched=$(grep '^ring0: scheduler: ' "$log/ring0.serial")
+		schedcount() { echo "$sched" | sed -n "s/.* \([0-9]*\) $1.*/\1/p"; }
+		t "ring0: policy=$p cpus=$nc: timed sleeps, wake-ups and idle halts > 0" 0 \
+			test "$(schedcount 'timed sleeps')" -gt 0 -a "$(schedcount wakeups)" -gt 0 -a "$(schedcount 'idle halts')" -gt 0
+		if [ "$nc" -gt 1 ]; then
+			t "ring0: policy=$p cpus=$nc: reschedule IPIs sent, kernel FPU IPIs taken (> 0)" 0 \
+				test "$(schedcount 'reschedule IPIs')" -gt 0 -a "$(echo "$sched" | sed -n 's/.*kernel FPU IPIs (\([0-9]*\) taken).*/\1/p')" -gt 0
+		fi
+		# Fork (ring0/fork.c): children that checked they hold the parent's
+		# registers and PKRU (a mismatch is a violation, asserted 0 above),
+		# ran their own generations and exited for good.
+		fk=$(grep '^ring0: fork: ' "$log/ring0.serial")
+		t "ring0: policy=$p cpus=$nc: forks > 0 and children exited > 0" 0 \
+			test "$(fkcount forks)" -gt 0 -a "$(fkcount 'children exited')" -gt 0
+		# Ring 0 runs with interrupts on: some timer interrupts land in the
+		# library's code while it holds the FPU lock (saves, restores). With
+		# one CPU the library is too small a share of the instructions for
+		# the guest clock to stop there; with more, waits and the order in
+		# which QEMU runs the CPUs make it happen.
+		inlib=$(sed -n "s/^ring0: [0-9]* timer interrupts hit ring 0: \([0-9]*\) in the library's code, \([0-9]*\) while.*/\1 \2/p" "$log/ring0.serial")
+		if [ "$nc" -gt 1 ]; then
+			t "ring0: policy=$p cpus=$nc: timer interrupts landed in the library's code, and in its FPU lock (both > 0)" 0 \
+				test "${inlib% *}" -gt 0 -a "${inlib#* }" -gt 0
+		fi
+		if [ "$p" = deferred ] && [ "$nc" -gt 1 ]; then
+			t "ring0: policy=deferred cpus=$nc: images left unsaved on another CPU were fetched by IPI (remote flushes > 0)" 0 \
+				test "${flushes:-0}" -gt 0
+		fi
 		if [ "$p" = eager ]; then
 			t "ring0: policy=eager saves at switches (saves > 0)" 0 test "$(field saves)" -gt 0
 		fi
-		saves[$p]=$(field saves)
-		restores_skipped[$p]=$(sed -n 's/.* \([0-9]*\) skipped restores.*/\1/p' "$log/ring0.serial")
+		if [ "$nc" = 2 ]; then
+			saves[$p]=$(field saves)
+			restores_skipped[$p]=$(sed -n 's/.* \([0-9]*\) skipped restores.*/\1/p' "$log/ring0.serial")
+		fi
 	done
 	# The kernel worker and the kernel SIMD sections make the policies differ.
 	t "ring0: eager saves more than linux (it saves the kernel worker's context too)" 0 \
@@ -550,17 +613,57 @@ sec_ring0() {
 		"grep -q 'exception 13 on the library.s instruction at 0x[0-9a-f]*: resumed at its fixup' '$log/ring0.corrupt' &&
 		 grep -q 'restoring a context buffer faulted: loaded the init state instead' '$log/ring0.corrupt'"
 	t "ring0: an unknown policy fails the boot" 1 ring0/boot.sh "$img" policy=eagr interrupts=100
+	t "ring0: a bad fork_every= fails the boot" 1 ring0/boot.sh "$img" fork_every=8x interrupts=100
 	t "ring0: the installed library refuses bug= (production build)" 1 ring0/boot.sh "$img" bug=skip-owner-check interrupts=100
-	# A bug is caught only when the same run passes clean first.
-	local pb pol bug
+	# A bug is caught only when the same run passes clean first. Where an
+	# interrupt lands depends on the code, so a bug may show in one timing
+	# and not in another: each is tried in up to three boots (2 CPUs and
+	# 3000 interrupts, then 3 and 4 CPUs and 10000), each of which passes
+	# clean first, and must be caught in one of them, by a violation or by
+	# the library's warning that an unsaved image is gone.
+	#   sigreturn-pkru-default: a frame with PKRU 0 (init) comes back with
+	# the default PKRU; sigreturn-unvalidated: the frame goes to the kernel
+	# buffer unchecked, and PKRU (not in the buffer) stays the handler's;
+	# both are seen by the kernel's and the task's PKRU checks.
+	# sigframe-stale-owner: the frame is written from registers that are
+	# another task's after the port's fault_in slept. sigreturn-no-reset: a
+	# refused frame leaves the handler's registers; the SIGSEGV frame after
+	# it must hold the reset state. no-remote-flush needs a task whose
+	# generation changed since its last save to move; publish-unordered (a
+	# write-back that says "saved" before "by which CPU", the order a
+	# compiler may pick for plain stores, its window held open) needs
+	# another CPU to take the image inside the window, which no
+	# single-stepped simulator can show.
+	local pb pol bug cfg caught
+	local cfgs=("cpus=2 interrupts=3000" "cpus=3 interrupts=10000" "cpus=4 interrupts=10000")
 	for pol in linux deferred; do
-		t "ring0: the testing build passes clean (policy=$pol)" 0 ring0/boot.sh "$timg" "policy=$pol" interrupts=3000
+		for cfg in "${cfgs[@]}"; do
+			# shellcheck disable=SC2086 # cfg is two options
+			t "ring0: the testing build passes clean (policy=$pol $cfg)" 0 ring0/boot.sh "$timg" "policy=$pol" $cfg
+		done
 	done
-	for pb in linux:skip-owner-check linux:kfpu-no-save linux:kthread-save linux:drop-keeps-owner deferred:kfpu-no-flush; do
-		pol=${pb%%:*} bug=${pb#*:}
-		t "ring0: with bug=$bug the same run fails (policy=$pol)" 1 ring0/boot.sh "$timg" "policy=$pol" interrupts=3000 "bug=$bug"
-		last=$(tr -d '\r' <"$log/out" | grep '^ring0: policy=' | tail -n 1)
-		t "ring0: $bug: a task saw registers not its own (violations > 0)" 0 test "$(field violations)" -gt 0
+	for pb in linux:skip-owner-check linux:kfpu-no-save linux:kthread-save linux:drop-keeps-owner \
+		deferred:kfpu-no-flush deferred:no-remote-flush deferred:publish-unordered \
+		linux:sigreturn-pkru-default deferred:sigreturn-pkru-default \
+		linux:sigreturn-unvalidated linux:sigframe-stale-owner linux:sigreturn-no-reset; do
+		pol=${pb%%:*} bug=${pb#*:} caught=
+		for cfg in "${cfgs[@]}"; do
+			# shellcheck disable=SC2086
+			ring0/boot.sh "$timg" "policy=$pol" $cfg "bug=$bug" >"$log/ring0.bug" 2>&1
+			[ $? = 1 ] || continue
+			last=$(tr -d '\r' <"$log/ring0.bug" | grep '^ring0: policy=' | tail -n 1)
+			if [ "$(field violations)" -gt 0 ] ||
+				grep -q 'library warning on cpu [0-9]*: an unsaved image is no longer' "$log/ring0.bug"; then
+				caught=$cfg
+				break
+			fi
+		done
+		t "ring0: with bug=$bug (policy=$pol) a boot that passed clean fails with a violation (caught with: ${caught:-none})" 0 \
+			test -n "$caught"
+		if [ "$bug" = sigreturn-pkru-default ] && [ -n "$caught" ]; then
+			t "ring0: $bug ($pol): the default PKRU denies the task its keyed page (a PK fault in ring 3)" 0 \
+				grep -q 'a page fault in ring 3' "$log/ring0.bug"
+		fi
 	done
 }
 

@@ -170,6 +170,8 @@ static int cmd_bugs(void)
 			printf(" [needs --pretend fxsave-leak: the CPU does not leak x87 pointers]");
 		if (fpu_bugs[i].needs_defer_save)
 			printf(" [shows under --policy deferred]");
+		if (fpu_bugs[i].needs_parallel_cpus)
+			printf(" [a race of CPUs running at once: shown by the ring-0 port (make ring0), not the simulator]");
 		if (*absent) {
 			unsigned f;
 			for (f = 0; f < FPU_XFEATURE_MAX; f++)

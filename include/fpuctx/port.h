@@ -104,12 +104,14 @@ struct fpu_port_ops {
 	 * OPTIONAL otherwise (never called).
 	 * CPU `cpu`'s registers hold the newest image of `state`, unsaved, and
 	 * the caller needs it in memory. Make `cpu` call fpu_flush_ipi(its
-	 * fpu_cpu, state) (an IPI), and return once that call returned true
-	 * (or once state->unsaved is clear). Called with the lock held and
-	 * interrupts possibly off; may not sleep, only wait.
+	 * fpu_cpu, state) (an IPI), and return once that call returned true,
+	 * or once state->unsaved reads zero with an acquire load (the image
+	 * and last_cpu are then visible too: I10 in core/fpu.c). Called with
+	 * the lock held and interrupts possibly off; may not sleep, only wait.
 	 * The library guarantees: the calling CPU holds no unsaved image while
-	 * it waits (it writes its own back first), so two CPUs asking each
-	 * other cannot deadlock; `cpu` is never the caller's own.
+	 * it waits (it writes its own back first), so it need not answer
+	 * requests to itself meanwhile, and two CPUs asking each other cannot
+	 * deadlock; `cpu` is never the caller's own.
 	 */
 	void (*flush_remote)(void *port_data, int cpu, struct fpu_state *state);
 };

@@ -22,7 +22,11 @@ bool fpu_state_setup(struct fpu_system *sys, struct fpu_state *state, void *area
  * interrupts off. */
 void fpu_switch(struct fpu_cpu *cpu, struct fpu_ctx *prev, struct fpu_ctx *next);
 
-/* Last step before returning to user space, interrupts off. */
+/* Last step before returning to user space. It takes the FPU lock itself,
+ * so it may run with interrupts on (an interrupt that lands in its restore
+ * is refused kernel FPU); but a kernel FPU section of an interrupt that
+ * lands after it returns undoes it. The last call before the return must be
+ * made with interrupts off: it returns at once if nothing needs loading. */
 void fpu_exit_to_user(struct fpu_cpu *cpu, struct fpu_ctx *ctx);
 
 /* ctx is leaving cpu for another CPU (migration, load balancing), called

@@ -34,6 +34,7 @@ enum fpu_bug {
 	FPU_BUG_FLUSH_ACTIVE_BUFFER   = 1u << 15, /* a flush writes into the context's active buffer, not the owner's */
 	FPU_BUG_KFPU_NO_FLUSH         = 1u << 16, /* kernel_fpu_begin clobbers an unsaved image of a switched-out context */
 	FPU_BUG_EXEC_KEEPS_UNSAVED    = 1u << 17, /* exec/exit leave an unsaved image marked: it is written back later */
+	FPU_BUG_PUBLISH_UNORDERED     = 1u << 18, /* "written back" is published before "by which CPU": a late store of last_cpu lands over a newer one */
 };
 
 /* CPU behaviours emulated on the real registers where no CPU at hand has
@@ -47,6 +48,7 @@ struct fpu_bug_info {
 	uint64_t needs;   /* xfeatures without which the bug cannot show (0: none) */
 	bool needs_x87_leak; /* shows only on a CPU that leaks x87 pointers (or one that pretends to) */
 	bool needs_defer_save; /* shows only under a policy that defers the save (deferred) */
+	bool needs_parallel_cpus; /* a race: shows only where CPUs run at once (the ring-0 port), not in the simulator */
 };
 extern const struct fpu_bug_info fpu_bugs[];   /* core/testing.c */
 extern const unsigned fpu_nbugs;

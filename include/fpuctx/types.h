@@ -55,9 +55,14 @@ struct fpu_state {
 	uint64_t mask;       /* components this buffer holds */
 	int32_t last_cpu;    /* see valid() in core/fpu.c; -1: none */
 	uint32_t id;         /* for traces and reports */
-	bool unsaved;        /* deferred save: CPU last_cpu's registers hold a newer image than
-			      * this buffer (its owner is this state); see I9 in core/fpu.c */
+	uint8_t unsaved;     /* deferred save: CPU last_cpu's registers hold a newer image than
+			      * this buffer (its owner is this state); see I9 and I10 in core/fpu.c.
+			      * Nonzero while that is so: FPU_UNSAVED, or FPU_WRITING_BACK while
+			      * that CPU writes it back. Read it as a truth value. */
 };
+#define FPU_SAVED        0
+#define FPU_UNSAVED      1
+#define FPU_WRITING_BACK 2
 
 /* Per-task (or per-vCPU) FPU context (Linux: struct fpu). */
 #define FPU_CTX_NEED_LOAD 0x1u  /* memory is authoritative; load before user runs */
