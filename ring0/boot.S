@@ -15,6 +15,23 @@
 #define PTE_PS   0x080
 #define APIC_PHYS 0xfee00000
 
+/* From 32-bit protected mode to long mode on the shared page tables (the
+ * BSP at boot, each AP from its trampoline): PAE, CR3, EFER.LME, paging. */
+.macro ENTER_LONG_MODE
+	mov %cr4, %eax
+	or $0x20, %eax                    /* PAE */
+	mov %eax, %cr4
+	mov $pml4, %eax
+	mov %eax, %cr3
+	mov $0xc0000080, %ecx             /* EFER */
+	rdmsr
+	or $0x100, %eax                   /* LME */
+	wrmsr
+	mov %cr0, %eax
+	or $0x80000001, %eax              /* PG, PE */
+	mov %eax, %cr0
+.endm
+
 	.section .multiboot, "a"
 	.align 4
 	.long MB_MAGIC, MB_FLAGS, -(MB_MAGIC + MB_FLAGS)
@@ -51,18 +68,7 @@ boot_entry32:
 	mov $(APIC_PHYS | PTE_P | PTE_RW | PTE_PWT | PTE_PCD | PTE_PS), %eax
 	mov %eax, pd_apic + ((APIC_PHYS >> 21) & 511) * 8
 
-	mov %cr4, %eax
-	or $0x20, %eax                    /* PAE */
-	mov %eax, %cr4
-	mov $pml4, %eax
-	mov %eax, %cr3
-	mov $0xc0000080, %ecx             /* EFER */
-	rdmsr
-	or $0x100, %eax                   /* LME */
-	wrmsr
-	mov %cr0, %eax
-	or $0x80000001, %eax              /* PG, PE */
-	mov %eax, %cr0
+	ENTER_LONG_MODE
 	lgdt boot_gdt_ptr
 	ljmp $0x08, $boot_entry64
 
@@ -128,18 +134,7 @@ tramp32:
 	mov %eax, %ds
 	mov %eax, %es
 	mov %eax, %ss
-	mov %cr4, %eax
-	or $0x20, %eax                    /* PAE */
-	mov %eax, %cr4
-	mov $pml4, %eax
-	mov %eax, %cr3
-	mov $0xc0000080, %ecx             /* EFER */
-	rdmsr
-	or $0x100, %eax                   /* LME */
-	wrmsr
-	mov %cr0, %eax
-	or $0x80000001, %eax              /* PG, PE */
-	mov %eax, %cr0
+	ENTER_LONG_MODE
 	ljmp $0x08, $ap_entry64
 
 	.align 8

@@ -272,6 +272,18 @@ static bool spoil_page(enum placement p, uint64_t page, uint32_t pkru)
 	return false;
 }
 
+/* The task goes on in its handler, which starts in the init state with the
+ * default PKRU, its frame info at the stack pointer. */
+static void enter_handler(struct percpu *c, struct task *t, struct trap_frame *f, uint64_t info)
+{
+	fpu_signal_reset(&c->fpu, &t->fpu);
+	t->in_handler = true;
+	f->rip = (uint64_t)user_signal_handler;
+	f->rsp = info;
+	f->rdi = info;
+	f->rflags = 0x202;
+}
+
 /* Writes the FP area; false if the delivery is over (the task got a
  * SIGSEGV). */
 static bool save_frame(struct percpu *c, struct task *t, struct trap_frame *f, uint64_t fp,
@@ -345,13 +357,8 @@ void signal_deliver(struct percpu *c, struct task *t, struct trap_frame *f)
 		task_segv(c, t, f);
 		return;
 	}
-	fpu_signal_reset(&c->fpu, &t->fpu);   /* the handler: init state, default PKRU */
-	t->in_handler = true;
+	enter_handler(c, t, f, info);
 	c->signals++;
-	f->rip = (uint64_t)user_signal_handler;
-	f->rsp = info;
-	f->rdi = info;
-	f->rflags = 0x202;
 }
 
 /* The SIGSEGV after a refused sigreturn, delivered as a signal whose
@@ -379,13 +386,8 @@ static void deliver_segv(struct percpu *c, struct task *t, struct trap_frame *f)
 		task_segv(c, t, f);
 		return;
 	}
-	fpu_signal_reset(&c->fpu, &t->fpu);
-	t->in_handler = true;
+	enter_handler(c, t, f, info);
 	c->segvs++;
-	f->rip = (uint64_t)user_signal_handler;
-	f->rsp = info;
-	f->rdi = info;
-	f->rflags = 0x202;
 }
 
 /* Every fourth sigreturn the frame's last page is unmapped first: the
