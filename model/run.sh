@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks model/fpu.pml with SPIN: the clean model under every policy (in the
 # configurations below), then every mutant, each of which must produce a
-# counterexample. Prints a table: run, verdict, trail length, states, time.
+# counterexample. And model/shared.pml (I10: one buffer's fields shared
+# between CPUs, every store a step of its own), clean and its mutants. Prints a table: run, verdict, trail length, states, time.
 # Exit status 0 only if every clean run has no error and every mutant has one.
 #
 #   model/run.sh           the default configurations (a few minutes on 2 cores)
@@ -34,10 +35,13 @@ SIGLIFE="-DF_LIFE=1 -DF_SIGNAL=1 -DF_GUEST=0 -DF_PKRU=0"
 GUEST="-DF_LIFE=0 -DF_SIGNAL=0 -DF_GUEST=1 -DF_PKRU=0"
 FULL="-DF_LIFE=1 -DF_SIGNAL=1 -DF_GUEST=1 -DF_PKRU=1"
 
-# name | expect (clean: no error; mutant: an error) | policy | features | mutant flag | versions
+# name | expect (clean: no error; mutant: an error) | policy | features | mutant flag | versions | model
 runs=()
-clean() { runs+=("$1|clean|$2|$3||$nv"); }
-mutant() { runs+=("$1|mutant|$2|$3|-D$4=1|${5:-$nv}"); }
+clean() { runs+=("$1|clean|$2|$3||$nv|fpu.pml"); }
+mutant() { runs+=("$1|mutant|$2|$3|-D$4=1|${5:-$nv}|fpu.pml"); }
+# shared.pml: I10, one buffer's cross-CPU fields, each store a step of its own
+shared() { runs+=("$1|$2|deferred|||-|shared.pml"); }
+shared_mutant() { runs+=("$1|mutant|deferred||-D$2=1|-|shared.pml"); }
 
 if [ "${1:-}" = full ]; then
 	shift
@@ -79,6 +83,12 @@ else
 	# so it cannot answer) can wait for a CPU that waits for it. Versions
 	# play no part in it: one keeps the search small.
 	mutant wait-holding-unsaved    deferred "$LIFE"    BUG_WAIT_HOLDING_UNSAVED 1
+	# I10 (shared.pml): the store order of a write-back (the test-only bug
+	# publish-unordered), the claim, and the discard's wait
+	shared shared-clean clean
+	shared_mutant shared-publish-unordered UNORDERED
+	shared_mutant shared-no-claim NO_CLAIM
+	shared_mutant shared-discard-no-wait NO_WAIT
 fi
 
 if [ $# -gt 0 ]; then
@@ -97,14 +107,14 @@ fi
 # with state compression for the clean model, breadth first for a mutant
 # (its shortest counterexample); then the trail's length (steps).
 one() {
-	IFS='|' read -r name expect pol feat bug nv <<<"$1"
+	IFS='|' read -r name expect pol feat bug nv model <<<"$1"
 	local d="$out/$name" t0 t1 res limit=
 	[ -n "$timeout" ] && limit="timeout $timeout"
-	rm -rf "$d"; mkdir -p "$d"; cp "$here/fpu.pml" "$d/"
+	rm -rf "$d"; mkdir -p "$d"; cp "$here/$model" "$d/"
 	cd "$d" || return
 	t0=$(date +%s.%N)
 	{
-		spin -DPOL_${pol^^} -DNV=$nv $feat $bug -a fpu.pml &&
+		spin -DPOL_${pol^^} -DNV=$nv $feat $bug -a "$model" &&
 		if [ "$expect" = clean ]; then
 			# depth first, the states compressed: the clean model
 			gcc -O1 -DSAFETY -DCOLLAPSE -o pan pan.c && $limit ./pan -m50000000 -w26
@@ -118,10 +128,10 @@ one() {
 	states=$(sed -n 's/^ *\([0-9.e+]*\) states, stored.*/\1/p' pan.out | tail -1)
 	depth=$(sed -n 's/.*depth reached \([0-9]*\).*/\1/p' pan.out | tail -1)
 	trail=-
-	if [ -f fpu.pml.trail ]; then
+	if [ -f "$model.trail" ]; then
 		# the counterexample's steps, as spin -t replays them
-		spin -DPOL_${pol^^} -DNV=$nv $feat $bug -t -p fpu.pml >trail.txt 2>&1
-		trail=$(wc -l <fpu.pml.trail)
+		spin -DPOL_${pol^^} -DNV=$nv $feat $bug -t -p "$model" >trail.txt 2>&1
+		trail=$(wc -l <"$model.trail")
 		verdict="counterexample: $(grep -m1 -o 'assertion violated.*\|invalid end state.*' pan.out | cut -c1-70)"
 	elif grep -q 'max search depth too small' pan.out; then
 		verdict="incomplete (depth)"
