@@ -17,6 +17,18 @@
 
 /* From 32-bit protected mode to long mode on the shared page tables (the
  * BSP at boot, each AP from its trampoline): PAE, CR3, EFER.LME, paging. */
+/* In 64-bit code: the boot GDT's data segment, FS and GS null (GS base is
+ * set in C). */
+.macro LOAD_DATA_SEGMENTS
+	mov $0x10, %eax
+	mov %eax, %ds
+	mov %eax, %es
+	mov %eax, %ss
+	xor %eax, %eax
+	mov %eax, %fs
+	mov %eax, %gs
+.endm
+
 .macro ENTER_LONG_MODE
 	mov %cr4, %eax
 	or $0x20, %eax                    /* PAE */
@@ -74,13 +86,7 @@ boot_entry32:
 
 	.code64
 boot_entry64:
-	mov $0x10, %eax
-	mov %eax, %ds
-	mov %eax, %es
-	mov %eax, %ss
-	xor %eax, %eax
-	mov %eax, %fs
-	mov %eax, %gs
+	LOAD_DATA_SEGMENTS
 	mov $boot_stack_top, %rsp
 	mov multiboot_magic(%rip), %edi
 	mov multiboot_info_phys(%rip), %esi
@@ -93,13 +99,7 @@ boot_entry64:
  * starts one AP at a time. */
 	.globl ap_entry64, ap_boot_rsp, ap_boot_cpu
 ap_entry64:
-	mov $0x10, %eax
-	mov %eax, %ds
-	mov %eax, %es
-	mov %eax, %ss
-	xor %eax, %eax
-	mov %eax, %fs
-	mov %eax, %gs
+	LOAD_DATA_SEGMENTS
 	mov ap_boot_rsp(%rip), %rsp
 	mov ap_boot_cpu(%rip), %edi
 	call ap_main
